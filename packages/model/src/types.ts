@@ -1,0 +1,333 @@
+/**
+ * Stored resource shapes. Field names are ALB's (OpenAPI 2020-06-16) so a stored record
+ * can be returned by a Get/List action as it is. Every record is plain data (msgpackr and
+ * JSON round-trip it unchanged).
+ */
+
+export type Edition = 'Basic' | 'Standard' | 'StandardWithWaf';
+export type AddressIpVersion = 'Ipv4' | 'DualStack';
+export type ServerGroupType = 'Instance' | 'Ip' | 'Fc';
+export type BackendProtocol = 'HTTP' | 'HTTPS' | 'gRPC';
+export type Scheduler = 'Wrr' | 'Wlc' | 'Sch';
+export type InstanceKind = 'Ecs' | 'Eni' | 'Eci';
+export type ServerType = InstanceKind | 'Ip' | 'Fc';
+export type ListenerProtocol = 'HTTP' | 'HTTPS' | 'QUIC';
+export type ServerStatus = 'Adding' | 'Available' | 'Configuring' | 'Removing';
+export type HealthStatus = 'Initial' | 'Healthy' | 'Unhealthy' | 'Unused' | 'Unavailable';
+export type JobStatus = 'Processing' | 'Succeeded' | 'Failed';
+
+export interface Tag {
+  Key: string;
+  Value: string;
+}
+
+export interface ZoneMapping {
+  ZoneId: string;
+  VSwitchId?: string;
+}
+
+export interface LoadBalancer {
+  LoadBalancerId: string;
+  LoadBalancerName: string;
+  LoadBalancerEdition: Edition;
+  AddressIpVersion: AddressIpVersion;
+  ZoneMappings: ZoneMapping[];
+  LoadBalancerStatus: 'Active';
+  ResourceGroupId: string;
+  Tags: Tag[];
+  CreateTime: string;
+}
+
+export interface Vpc {
+  VpcId: string;
+  VpcName: string;
+  CidrBlock: string;
+  Ipv6CidrBlock?: string;
+  CreateTime: string;
+}
+
+/** An entry of the node's instance inventory (SG-2). */
+export interface Instance {
+  InstanceId: string;
+  InstanceType: InstanceKind;
+  VpcId: string;
+  ZoneId: string;
+  PrivateIpAddress: string;
+  Ipv6Address?: string;
+  InstanceName?: string;
+  CreateTime: string;
+}
+
+export interface HealthCheckConfig {
+  HealthCheckEnabled: boolean;
+  HealthCheckProtocol: 'HTTP' | 'HTTPS' | 'TCP' | 'gRPC';
+  HealthCheckPath: string;
+  HealthCheckMethod: 'HEAD' | 'GET' | 'POST';
+  /** Empty string: the server's IP. */
+  HealthCheckHost: string;
+  /** http_2xx … http_5xx for HTTP(S); for gRPC, status ranges such as "0" or "0-2". */
+  HealthCheckCodes: string[];
+  HealthCheckInterval: number; // seconds
+  HealthCheckTimeout: number; // seconds
+  HealthyThreshold: number;
+  UnhealthyThreshold: number;
+  HealthCheckConnectPort: number; // 0 = the server's port
+  HealthCheckHttpVersion: 'HTTP1.0' | 'HTTP1.1';
+}
+
+export interface HealthCheckTemplate extends HealthCheckConfig {
+  HealthCheckTemplateId: string;
+  HealthCheckTemplateName: string;
+  ResourceGroupId: string;
+  Tags: Tag[];
+  CreateTime: string;
+}
+
+export interface StickySessionConfig {
+  StickySessionEnabled: boolean;
+  StickySessionType?: 'Insert' | 'Server';
+  CookieTimeout?: number; // seconds, Insert only
+  Cookie?: string; // Server only
+}
+
+export interface SlowStartConfig {
+  SlowStartEnabled: boolean;
+  SlowStartDuration: number; // seconds
+}
+
+export interface ConnectionDrainConfig {
+  ConnectionDrainEnabled: boolean;
+  ConnectionDrainTimeout: number; // seconds
+}
+
+export interface UchConfig {
+  Type: 'QueryString';
+  Value: string;
+}
+
+export interface Server {
+  ServerId: string;
+  /** Instance groups: the inventory IP at registration (traffic follows the inventory). */
+  ServerIp?: string;
+  ServerType: ServerType;
+  Port: number;
+  Weight: number;
+  Description?: string;
+  RemoteIpEnabled: boolean;
+  Status: ServerStatus;
+  /** Version of the write that last changed this server; its job tracks propagation. */
+  ChangedAtVersion?: number;
+}
+
+export interface ServerGroup {
+  ServerGroupId: string;
+  ServerGroupName: string;
+  ServerGroupType: ServerGroupType;
+  VpcId?: string;
+  Protocol: BackendProtocol;
+  Scheduler: Scheduler;
+  UchConfig?: UchConfig;
+  ResourceGroupId: string;
+  Tags: Tag[];
+  HealthCheckConfig: HealthCheckConfig;
+  StickySessionConfig: StickySessionConfig;
+  SlowStartConfig: SlowStartConfig;
+  ConnectionDrainConfig: ConnectionDrainConfig;
+  CrossZoneEnabled: boolean;
+  Ipv6Enabled: boolean;
+  UpstreamKeepaliveEnabled: boolean;
+  ServerGroupStatus: 'Available' | 'Configuring';
+  Servers: Server[];
+  CreateTime: string;
+}
+
+export interface Certificate {
+  CertificateId: string;
+  CertificateName: string;
+  /** PEM; the key never leaves the store through a List/Get action. */
+  Certificate: string;
+  PrivateKey: string;
+  /** Names the certificate covers (CN and subjectAltName DNS names), for SNI. */
+  DomainNames: string[];
+  CreateTime: string;
+}
+
+export interface ServerGroupTuple {
+  ServerGroupId: string;
+  Weight?: number;
+}
+
+export interface ForwardGroupConfig {
+  ServerGroupTuples: ServerGroupTuple[];
+  ServerGroupStickySession?: { Enabled: boolean; Timeout?: number };
+}
+
+export interface RedirectConfig {
+  Host?: string;
+  HttpCode?: '301' | '302' | '303' | '307' | '308';
+  Path?: string;
+  Port?: string;
+  Protocol?: string;
+  Query?: string;
+}
+
+export interface FixedResponseConfig {
+  HttpCode: string;
+  Content?: string;
+  ContentType?: string;
+}
+
+export interface InsertHeaderConfig {
+  Key: string;
+  Value: string;
+  ValueType: 'UserDefined' | 'ReferenceHeader' | 'SystemDefined';
+}
+
+export interface RemoveHeaderConfig {
+  Key: string;
+}
+
+export interface RewriteConfig {
+  Host?: string;
+  Path?: string;
+  Query?: string;
+}
+
+export type ActionType = 'ForwardGroup' | 'Redirect' | 'FixedResponse' | 'InsertHeader' | 'RemoveHeader' | 'Rewrite';
+
+export interface RuleAction {
+  Order: number;
+  Type: ActionType;
+  ForwardGroupConfig?: ForwardGroupConfig;
+  RedirectConfig?: RedirectConfig;
+  FixedResponseConfig?: FixedResponseConfig;
+  InsertHeaderConfig?: InsertHeaderConfig;
+  RemoveHeaderConfig?: RemoveHeaderConfig;
+  RewriteConfig?: RewriteConfig;
+}
+
+export type ConditionType = 'Host' | 'Path' | 'Header' | 'QueryString' | 'Method' | 'Cookie' | 'SourceIp';
+
+export interface KeyValues {
+  Key: string;
+  Values: string[];
+}
+export interface KeyValuePair {
+  Key: string;
+  Value: string;
+}
+
+export interface RuleCondition {
+  Type: ConditionType;
+  HostConfig?: { Values: string[] };
+  PathConfig?: { Values: string[] };
+  MethodConfig?: { Values: string[] };
+  SourceIpConfig?: { Values: string[] };
+  HeaderConfig?: KeyValues;
+  QueryStringConfig?: { Values: KeyValuePair[] };
+  CookieConfig?: { Values: KeyValuePair[] };
+}
+
+export interface ListenerCertificate {
+  CertificateId: string;
+  IsDefault?: boolean;
+}
+
+export interface Listener {
+  ListenerId: string;
+  LoadBalancerId: string;
+  ListenerProtocol: ListenerProtocol;
+  ListenerPort: number;
+  ListenerDescription?: string;
+  ListenerStatus: 'Running' | 'Stopped' | 'Configuring';
+  IdleTimeout: number; // seconds
+  RequestTimeout: number; // seconds
+  Http2Enabled: boolean;
+  GzipEnabled: boolean;
+  Certificates: ListenerCertificate[];
+  DefaultActions: RuleAction[];
+  XForwardedForConfig: {
+    XForwardedForEnabled: boolean;
+    XForwardedForProtoEnabled: boolean;
+    XForwardedForPortEnabled: boolean;
+  };
+  Tags: Tag[];
+  CreateTime: string;
+}
+
+export interface Rule {
+  RuleId: string;
+  ListenerId: string;
+  LoadBalancerId: string;
+  RuleName: string;
+  Priority: number;
+  RuleConditions: RuleCondition[];
+  RuleActions: RuleAction[];
+  RuleStatus: 'Available' | 'Configuring';
+  CreateTime: string;
+}
+
+/** A function backend (SG-4): a JS module + export, with immutable versions and aliases. */
+export interface FunctionVersion {
+  VersionId: string; // "1", "2", …
+  Module: string; // absolute path or path relative to the data dir
+  Export: string;
+  CreateTime: string;
+}
+export interface FunctionDef {
+  FunctionName: string;
+  Description?: string;
+  /** $LATEST: the working copy. */
+  Module: string;
+  Export: string;
+  Versions: FunctionVersion[];
+  Aliases: Record<string, string>; // alias -> VersionId
+  CreateTime: string;
+}
+
+/** Health of one server in one group, written only on transitions (HC-4). */
+export interface HealthRecord {
+  ServerGroupId: string;
+  ServerKey: string;
+  Status: 'Healthy' | 'Unhealthy';
+  /** Reason code of the last failed check (BS-9), e.g. CONNECT_FAILED. */
+  Reason?: string;
+  Since: number; // epoch ms
+}
+
+/** Slow-start ramp state, shared so every node ramps in step (SS-6). */
+export interface RampRecord {
+  ServerGroupId: string;
+  ServerKey: string;
+  StartMs: number;
+}
+
+/** Draining state of a removed / unhealthy server (CD-1). */
+export interface DrainRecord {
+  ServerGroupId: string;
+  ServerKey: string;
+  Ip: string;
+  Port: number;
+  StartMs: number;
+  DeadlineMs: number;
+}
+
+export interface Job {
+  JobId: string;
+  Action: string;
+  ResourceId?: string;
+  ResourceType?: string;
+  Status: JobStatus;
+  /** The store version the data planes must reach. */
+  Version: number;
+  CreateTime: string;
+  FinishTime?: string;
+  ErrorCode?: string;
+  ErrorMessage?: string;
+}
+
+/** Node-wide settings kept in the store (quota overrides, the cookie signing key). */
+export interface Settings {
+  Quotas: Record<string, number>;
+  CookieSigningKey: string; // hex
+}
