@@ -67,11 +67,17 @@ export function familyError(prefix: string, suffix: string, params: Record<strin
 }
 
 /** `InvalidParameter.<Name>`: the message names the parameter and what is allowed. */
+/** The code names the leaf parameter (`Servers.1.Weight` -> `InvalidParameter.Weight`); the message the full path. */
+export function leafName(path: string): string {
+  const parts = path.split('.').filter((x) => /^[A-Za-z]/.test(x));
+  const leaf = parts.length ? parts[parts.length - 1]! : '';
+  return leaf.replace(/[^A-Za-z0-9]/g, '') || 'Unknown';
+}
 export function invalidParam(name: string, why: string): ApiError {
-  return familyError('InvalidParameter', name.replace(/[^A-Za-z0-9]/g, '') || 'Unknown', { name, why });
+  return familyError('InvalidParameter', leafName(name), { name, why });
 }
 export function missingParam(name: string): ApiError {
-  return familyError('MissingParameter', name.replace(/[^A-Za-z0-9]/g, '') || 'Unknown', { name });
+  return familyError('MissingParameter', leafName(name), { name });
 }
 export function notFound(kind: string, id: string): ApiError {
   return familyError('ResourceNotFound', kind, { id });

@@ -1,0 +1,13 @@
+// Importing an action file registers its actions (defineAction).
+import './vpcs.js';
+import './instances.js';
+import './server-groups.js';
+import './servers.js';
+import './health-check-templates.js';
+import './functions.js';
+import './load-balancers.js';
+import './listeners.js';
+import './rules.js';
+import './certificates.js';
+
+export { getAction, actionNames, runAction } from './framework.js';
