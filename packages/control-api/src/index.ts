@@ -1,1 +1,4 @@
-export {};
+export * from './admin-server.js';
+export * from './executor.js';
+export * from './body.js';
+export * from './builtin-actions.js';

@@ -8,3 +8,4 @@ export * from './editions.js';
 export * from './relations.js';
 export * from './actions/framework.js';
 export * from './seed.js';
+export * from './snapshot.js';

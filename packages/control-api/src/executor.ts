@@ -1,0 +1,181 @@
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import {
+  ApiError, Errors, apiError, getAction, invalidParam, Params, type ActionEnv, type Collections,
+  type Job, type WriteOp,
+} from '@fulcrum/model';
+import '@fulcrum/model/actions/index';
+import type { StateStore } from '@fulcrum/state';
+import { builtinActions, type BuiltinContext } from './builtin-actions.js';
+
+/** How long a ClientToken is remembered (API-3). ALB keeps them for a day. */
+export const CLIENT_TOKEN_TTL_MS = 24 * 3600 * 1000;
+/** CAS retries when another writer committed between our snapshot and our commit. */
+const MAX_CAS_RETRIES = 8;
+
+export interface ExecuteResult {
+  status: number;
+  body: Record<string, unknown>;
+}
+
+const ID_ALPHABET = 'abcdefghijklmnopqrstuvwxyz0123456789';
+export function newResourceId(prefix: string): string {
+  const bytes = randomBytes(20);
+  let s = '';
+  for (const b of bytes) s += ID_ALPHABET[b % 36];
+  return `${prefix}-${s}`;
+}
+
+/** Canonical JSON (sorted keys) so the same parameters always hash the same. */
+function canonical(v: unknown): string {
+  if (v === null || typeof v !== 'object') return JSON.stringify(v) ?? 'null';
+  if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
+  const o = v as Record<string, unknown>;
+  return `{${Object.keys(o).sort().filter((k) => o[k] !== undefined).map((k) => `${JSON.stringify(k)}:${canonical(o[k])}`).join(',')}}`;
+}
+
+export interface ExecutorOptions {
+  store: StateStore;
+  /** Called after every committed write (the embedded node uses it to push snapshots at once). */
+  onCommitted?(version: number): void;
+}
+
+/**
+ * Runs admin actions against the store with the API conventions of SPEC §9: DryRun,
+ * ClientToken idempotency, compare-and-set commits, jobs.
+ */
+export class Executor {
+  private readonly store: StateStore;
+  private readonly onCommitted?: (version: number) => void;
+
+  constructor(opts: ExecutorOptions) {
+    this.store = opts.store;
+    this.onCommitted = opts.onCommitted;
+  }
+
+  /** The lowest version every live data plane has applied (API-4); the current one if no node runs. */
+  async appliedVersion(current: number): Promise<number> {
+    const nodes = await this.store.listNodes();
+    if (nodes.length === 0) return current;
+    let min = Infinity;
+    for (const n of nodes) min = Math.min(min, n.AppliedVersion);
+    return Math.min(min, current);
+  }
+
+  async execute(action: string, body: Record<string, unknown>, requestId: string): Promise<ExecuteResult> {
+    const params: Record<string, unknown> = { ...body };
+    const common = new Params({ DryRun: params.DryRun, ClientToken: params.ClientToken });
+    const dryRun = common.bool('DryRun') ?? false;
+    const clientToken = common.str('ClientToken', { min: 1, max: 64, pattern: /^[\x20-\x7e]+$/, patternWhy: 'must be 1 to 64 printable ASCII characters' });
+    delete params.DryRun;
+    delete params.ClientToken;
+
+    const builtin = builtinActions[action];
+    if (builtin) {
+      const ctx: BuiltinContext = { store: this.store, appliedVersion: (v) => this.appliedVersion(v) };
+      const p = new Params(params);
+      const reply = await builtin(p, ctx);
+      p.done();
+      return { status: 200, body: { RequestId: requestId, ...reply } };
+    }
+    const def = getAction(action);
+    if (!def) throw apiError(Errors.InvalidAction, { action: action.slice(0, 100) });
+
+    if (!def.write) {
+      const snap = await this.store.snapshot();
+      const env = this.env(await this.appliedVersion(snap.version));
+      const p = new Params(params);
+      const r = def.run(snap.data, p, env);
+      p.done();
+      return { status: 200, body: { RequestId: requestId, ...r.reply } };
+    }
+
+    if (dryRun) {
+      const snap = await this.store.snapshot();
+      const p = new Params(params);
+      def.run(snap.data, p, this.env(snap.version));
+      p.done();
+      throw apiError(Errors.DryRunOperation);
+    }
+
+    if (clientToken === undefined) return this.write(action, params, requestId);
+
+    const signature = createHash('sha256').update(action).update('\0').update(canonical(params)).digest('hex');
+    const claim = await this.store.claimClientToken(clientToken, signature, CLIENT_TOKEN_TTL_MS);
+    if (claim.state !== 'new') {
+      if (claim.signature !== signature) throw apiError(Errors.IdempotenceSignatureMismatch, { token: clientToken });
+      if (claim.state === 'pending') throw apiError(Errors.IdempotenceProcessing, { token: clientToken });
+      const first = claim.reply as Record<string, unknown>;
+      return { status: 200, body: { ...first, RequestId: requestId } };
+    }
+    try {
+      const result = await this.write(action, params, requestId);
+      await this.store.completeClientToken(clientToken, signature, result.body, CLIENT_TOKEN_TTL_MS);
+      return result;
+    } catch (e) {
+      await this.store.releaseClientToken(clientToken).catch(() => undefined);
+      throw e;
+    }
+  }
+
+  private env(appliedVersion: number): ActionEnv {
+    return { nowMs: Date.now(), newId: newResourceId, appliedVersion };
+  }
+
+  private async write(action: string, params: Record<string, unknown>, requestId: string): Promise<ExecuteResult> {
+    const def = getAction(action)!;
+    for (let attempt = 0; attempt < MAX_CAS_RETRIES; attempt++) {
+      const snap = await this.store.snapshot();
+      const env = this.env(await this.appliedVersion(snap.version));
+      const p = new Params(params);
+      const r = def.run(snap.data as Collections, p, env);
+      p.done();
+      const ops = r.ops ?? [];
+      const nextVersion = snap.version + 1;
+      stampVersions(ops, nextVersion);
+      let version = snap.version;
+      if (ops.length > 0) {
+        const c = await this.store.commit(ops, { expectVersion: snap.version });
+        if (!c.ok) continue;
+        version = c.version;
+      }
+      const job: Job = {
+        JobId: randomUUID(),
+        Action: action,
+        ResourceId: r.resourceId,
+        ResourceType: r.resourceType,
+        Status: ops.length > 0 ? 'Processing' : 'Succeeded',
+        Version: version,
+        CreateTime: new Date().toISOString(),
+      };
+      await this.store.putJob(job);
+      if (ops.length > 0) this.onCommitted?.(version);
+      return { status: 200, body: { RequestId: requestId, JobId: job.JobId, ...r.reply } };
+    }
+    throw apiError(Errors.Conflict);
+  }
+}
+
+/**
+ * Writes mark what they changed with the sentinel version -1 (the pure action cannot know
+ * the version its commit will get); the executor stamps the real one just before commit.
+ */
+export function stampVersions(ops: WriteOp[], version: number): void {
+  for (const o of ops) {
+    if (o.op !== 'put' || o.c !== 'serverGroups') continue;
+    const g = o.value as { Servers?: { ChangedAtVersion?: number }[] };
+    for (const s of g.Servers ?? []) if (s.ChangedAtVersion === -1) s.ChangedAtVersion = version;
+  }
+}
+
+/** Map any thrown value to an API reply; programmer errors become a 500 without a stack. */
+export function errorReply(e: unknown, requestId: string): ExecuteResult {
+  if (e instanceof ApiError) {
+    return { status: e.httpStatus, body: { Code: e.code, Message: e.message, RequestId: requestId } };
+  }
+  return {
+    status: 500,
+    body: { Code: 'InternalError', Message: 'The request failed because of an internal error; it has been logged.', RequestId: requestId },
+  };
+}
+
+export { invalidParam };

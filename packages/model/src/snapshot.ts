@@ -1,0 +1,177 @@
+import type { Collections } from './state.js';
+import { serverKey, healthKey } from './state.js';
+import type {
+  BackendProtocol, ConnectionDrainConfig, RuleAction, RuleCondition, Scheduler, ServerGroupType,
+  ServerType, StickySessionConfig,
+} from './types.js';
+
+/**
+ * The immutable routing snapshot a proxy worker reads (ARCHITECTURE.md). The node's
+ * coordinator builds it from the store's state and sends it to every worker (msgpackr over
+ * IPC); a worker compiles it into matchers and pickers and swaps one reference. Everything a
+ * request needs is here: the data plane never reads the store.
+ */
+export interface RoutingSnapshot {
+  version: number;
+  builtAtMs: number;
+  /** HMAC key for SERVERID cookies (SP-2), shared by every node through the store. */
+  cookieKeyHex: string;
+  listeners: SnapListener[];
+  groups: Record<string, SnapGroup>;
+}
+
+export interface SnapCert {
+  id: string;
+  cert: string;
+  key: string;
+  names: string[];
+  isDefault: boolean;
+}
+
+export interface SnapListener {
+  id: string;
+  loadBalancerId: string;
+  protocol: 'HTTP' | 'HTTPS';
+  port: number;
+  idleTimeoutS: number;
+  requestTimeoutS: number;
+  http2: boolean;
+  certs: SnapCert[];
+  xff: { enabled: boolean; proto: boolean; port: boolean };
+  /** Rules by ascending priority; the listener's default actions come last as priority Infinity. */
+  rules: SnapRule[];
+}
+
+export interface SnapRule {
+  id: string;
+  priority: number;
+  conditions: RuleCondition[];
+  actions: RuleAction[];
+}
+
+export interface SnapServer {
+  key: string;
+  serverId: string;
+  type: ServerType;
+  /** Resolved address (Instance servers follow the inventory, SG-2). Empty for Fc. */
+  ip: string;
+  port: number;
+  weight: number;
+  zone: string;
+  /** No verdict yet (Initial) counts as healthy; only a recorded Unhealthy verdict excludes. */
+  healthy: boolean;
+  /** Slow start ramp start (SS-6), epoch ms; absent when not ramping. */
+  rampStartMs?: number;
+  /** Fc: module path and export of the resolved function version. */
+  fn?: { module: string; export: string; name: string; qualifier: string };
+}
+
+export interface SnapGroup {
+  id: string;
+  type: ServerGroupType;
+  protocol: BackendProtocol;
+  scheduler: Scheduler;
+  /** Sch by query parameter (UchConfig); absent: source IP. */
+  hashQueryParam?: string;
+  sticky: StickySessionConfig;
+  slowStartS: number; // 0: off
+  drain: ConnectionDrainConfig;
+  crossZone: boolean;
+  keepalive: boolean;
+  servers: SnapServer[];
+}
+
+export function buildRoutingSnapshot(state: Collections, version: number, nowMs: number): RoutingSnapshot {
+  const groups: Record<string, SnapGroup> = {};
+  for (const g of Object.values(state.serverGroups)) {
+    const servers: SnapServer[] = [];
+    for (const s of g.Servers) {
+      if (s.Status === 'Removing') continue;
+      const key = serverKey(s);
+      let ip = s.ServerIp ?? s.ServerId;
+      let zone = '';
+      let fn: SnapServer['fn'];
+      if (s.ServerType === 'Ecs' || s.ServerType === 'Eni' || s.ServerType === 'Eci') {
+        const inst = state.instances[s.ServerId];
+        if (!inst) continue;
+        ip = g.Ipv6Enabled && s.ServerIp && s.ServerIp.includes(':') && inst.Ipv6Address ? inst.Ipv6Address : inst.PrivateIpAddress;
+        zone = inst.ZoneId;
+      } else if (s.ServerType === 'Fc') {
+        const [name, qualifier = 'LATEST'] = s.ServerId.split(':') as [string, string?];
+        const f = state.functions[name];
+        if (!f) continue;
+        let module = f.Module;
+        let exp = f.Export;
+        const versionId = f.Aliases[qualifier] ?? qualifier;
+        const v = f.Versions.find((x) => x.VersionId === versionId);
+        if (v) {
+          module = v.Module;
+          exp = v.Export;
+        }
+        fn = { module, export: exp, name, qualifier };
+        ip = '';
+      }
+      const h = state.health[healthKey(g.ServerGroupId, key)];
+      const ramp = state.ramps[healthKey(g.ServerGroupId, key)];
+      servers.push({
+        key,
+        serverId: s.ServerId,
+        type: s.ServerType,
+        ip,
+        port: s.Port,
+        weight: s.Weight,
+        zone,
+        healthy: !g.HealthCheckConfig.HealthCheckEnabled || !h || h.Status === 'Healthy',
+        rampStartMs: ramp?.StartMs,
+        fn,
+      });
+    }
+    groups[g.ServerGroupId] = {
+      id: g.ServerGroupId,
+      type: g.ServerGroupType,
+      protocol: g.Protocol,
+      scheduler: g.Scheduler,
+      hashQueryParam: g.Scheduler === 'Sch' && g.UchConfig ? g.UchConfig.Value : undefined,
+      sticky: g.StickySessionConfig,
+      slowStartS: g.SlowStartConfig.SlowStartEnabled ? g.SlowStartConfig.SlowStartDuration : 0,
+      drain: g.ConnectionDrainConfig,
+      crossZone: g.CrossZoneEnabled,
+      keepalive: g.UpstreamKeepaliveEnabled,
+      servers,
+    };
+  }
+
+  const listeners: SnapListener[] = [];
+  for (const l of Object.values(state.listeners)) {
+    if (l.ListenerStatus === 'Stopped' || l.ListenerProtocol === 'QUIC') continue;
+    const rules: SnapRule[] = Object.values(state.rules)
+      .filter((r) => r.ListenerId === l.ListenerId)
+      .sort((a, b) => a.Priority - b.Priority)
+      .map((r) => ({ id: r.RuleId, priority: r.Priority, conditions: r.RuleConditions, actions: [...r.RuleActions].sort((a, b) => a.Order - b.Order) }));
+    rules.push({ id: 'default', priority: Number.MAX_SAFE_INTEGER, conditions: [], actions: l.DefaultActions });
+    const certs: SnapCert[] = [];
+    l.Certificates.forEach((c, i) => {
+      const cert = state.certificates[c.CertificateId];
+      if (cert) certs.push({ id: cert.CertificateId, cert: cert.Certificate, key: cert.PrivateKey, names: cert.DomainNames, isDefault: c.IsDefault ?? i === 0 });
+    });
+    listeners.push({
+      id: l.ListenerId,
+      loadBalancerId: l.LoadBalancerId,
+      protocol: l.ListenerProtocol as 'HTTP' | 'HTTPS',
+      port: l.ListenerPort,
+      idleTimeoutS: l.IdleTimeout,
+      requestTimeoutS: l.RequestTimeout,
+      http2: l.Http2Enabled,
+      certs,
+      xff: {
+        enabled: l.XForwardedForConfig?.XForwardedForEnabled ?? true,
+        proto: l.XForwardedForConfig?.XForwardedForProtoEnabled ?? true,
+        port: l.XForwardedForConfig?.XForwardedForPortEnabled ?? true,
+      },
+      rules,
+    });
+  }
+  listeners.sort((a, b) => a.port - b.port);
+  const settings = state.settings.settings;
+  return { version, builtAtMs: nowMs, cookieKeyHex: settings?.CookieSigningKey ?? '', listeners, groups };
+}

@@ -1,0 +1,142 @@
+import { parseArgs } from 'node:util';
+import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { parseApiArgs, callApi, UsageError } from './api-client.js';
+import { startDemoBackends, parsePorts } from './demo-backends.js';
+import type { NodeOptions } from './node.js';
+
+const HELP = `fulcrum — an application load balancer with Alibaba Cloud ALB semantics
+
+Usage:
+  fulcrum start [--config FILE] [--data-dir DIR] [--admin-host H] [--admin-port N]
+                [--listen-host H] [--workers N] [--node-id ID] [--zone ZONE] [--token-file F]
+      Run a load balancer node: a cluster primary and one proxy worker per core, the
+      listeners of every instance, and the admin API (default 127.0.0.1:9090).
+      State lives in an embedded store under --data-dir (default ./.fulcrum).
+  fulcrum api [--endpoint URL] [--token T | --token-file F] <Action> [--Param value …] [--json '{…}']
+      Call the admin API (POST /api/<Action>) and print the JSON reply. Dotted names
+      build nested parameters: --Servers.1.ServerId 127.0.0.1 --Servers.1.Port 9001.
+      Exit status 0 on success, 1 on an API error (its Code on stderr).
+  fulcrum demo-backends [--ports 9001,9002] [--host 127.0.0.1]
+      Small HTTP servers that answer with their own name.
+  fulcrum quickstart
+      Demo backends on 9001 and 9002 plus a node on examples/quickstart.yaml
+      (what \`npm start\` runs): curl localhost:8080/
+  fulcrum --help
+
+Environment: FULCRUM_ENDPOINT, FULCRUM_TOKEN (for \`fulcrum api\`).
+`;
+
+function fail(msg: string): number {
+  process.stderr.write(`fulcrum: ${msg}\n`);
+  return 2;
+}
+
+function intOpt(name: string, v: string | undefined, min: number, max: number): number | undefined {
+  if (v === undefined) return undefined;
+  if (!/^[0-9]+$/.test(v) || Number(v) < min || Number(v) > max) throw new UsageError(`--${name} must be an integer from ${min} to ${max}, got "${v}"`);
+  return Number(v);
+}
+
+export function parseStartArgs(argv: string[]): NodeOptions {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    allowPositionals: false,
+    options: {
+      config: { type: 'string' },
+      'data-dir': { type: 'string' },
+      'admin-host': { type: 'string' },
+      'admin-port': { type: 'string' },
+      'listen-host': { type: 'string' },
+      workers: { type: 'string' },
+      redis: { type: 'string' },
+      sentinels: { type: 'string' },
+      'sentinel-name': { type: 'string' },
+      'node-id': { type: 'string' },
+      zone: { type: 'string' },
+      'token-file': { type: 'string' },
+    },
+  });
+  if (values.redis || values.sentinels) {
+    throw new UsageError('cluster mode (--redis / --sentinels) is not available in this build yet; run without it for the embedded store');
+  }
+  let token: string | undefined;
+  if (values['token-file']) {
+    try {
+      token = readFileSync(values['token-file'], 'utf8').trim();
+    } catch (e) {
+      throw new UsageError(`cannot read --token-file ${values['token-file']}: ${(e as Error).message}`);
+    }
+    if (token.length < 16) throw new UsageError(`the token in ${values['token-file']} is shorter than 16 characters`);
+  }
+  const zone = values.zone ?? 'zone-a';
+  if (!/^[A-Za-z][A-Za-z0-9._-]{0,63}$/.test(zone)) throw new UsageError(`--zone must be a name of letters, digits, . _ -, got "${zone}"`);
+  const nodeId = values['node-id'];
+  if (nodeId !== undefined && !/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(nodeId)) throw new UsageError(`--node-id must be 1–64 letters, digits, . _ -, got "${nodeId}"`);
+  return {
+    configFile: values.config,
+    dataDir: values['data-dir'] ?? './.fulcrum',
+    adminHost: values['admin-host'] ?? '127.0.0.1',
+    adminPort: intOpt('admin-port', values['admin-port'], 0, 65535) ?? 9090,
+    listenHost: values['listen-host'] ?? '0.0.0.0',
+    workers: intOpt('workers', values.workers, 1, 256) ?? availableParallelism(),
+    nodeId,
+    zone,
+    token,
+  };
+}
+
+export async function main(argv: string[]): Promise<number | undefined> {
+  const [cmd, ...rest] = argv;
+  try {
+    switch (cmd) {
+      case undefined:
+      case '--help':
+      case '-h':
+      case 'help':
+        process.stdout.write(HELP);
+        return cmd === undefined ? 2 : 0;
+      case 'start': {
+        const opts = parseStartArgs(rest);
+        const { runNode } = await import('./node.js');
+        await runNode(opts);
+        return undefined;
+      }
+      case 'quickstart': {
+        if (rest.length) throw new UsageError('quickstart takes no options; use `fulcrum start` for a custom node');
+        const { runQuickstart } = await import('./quickstart.js');
+        await runQuickstart();
+        return undefined;
+      }
+      case 'api': {
+        const args = parseApiArgs(rest);
+        const r = await callApi(args);
+        if (r.status >= 200 && r.status < 300) {
+          process.stdout.write(`${JSON.stringify(r.body, null, 2)}\n`);
+          return 0;
+        }
+        process.stdout.write(`${JSON.stringify(r.body, null, 2)}\n`);
+        process.stderr.write(`${String(r.body.Code ?? `Http${r.status}`)}: ${String(r.body.Message ?? '')}\n`);
+        return 1;
+      }
+      case 'demo-backends': {
+        const { values } = parseArgs({ args: rest, strict: true, options: { ports: { type: 'string' }, host: { type: 'string' } } });
+        const host = values.host ?? '127.0.0.1';
+        const list = await startDemoBackends(parsePorts(values.ports ?? '9001,9002'), host);
+        for (const b of list) process.stdout.write(`${b.name} listening on http://${host}:${b.port}/\n`);
+        const stop = () => process.exit(0);
+        process.once('SIGINT', stop);
+        process.once('SIGTERM', stop);
+        return undefined;
+      }
+      default:
+        return fail(`unknown command "${cmd}"; see fulcrum --help`);
+    }
+  } catch (e) {
+    if (e instanceof UsageError) return fail(e.message);
+    const code = (e as { code?: string }).code;
+    if (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS')) return fail(`${(e as Error).message}; see fulcrum --help`);
+    throw e;
+  }
+}

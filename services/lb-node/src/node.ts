@@ -1,0 +1,115 @@
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import { mkdirSync } from 'node:fs';
+import { initialOps } from '@fulcrum/model';
+import { EmbeddedStore, type StateStore } from '@fulcrum/state';
+import { AdminServer } from '@fulcrum/control-api';
+import { ConfigApplier, loadConfigFile } from './config.js';
+
+export interface NodeOptions {
+  configFile?: string;
+  dataDir: string;
+  adminHost: string;
+  adminPort: number;
+  listenHost: string;
+  workers: number;
+  nodeId?: string;
+  zone: string;
+  token?: string;
+}
+
+/** How often the node refreshes its liveness record; three misses and it is gone. */
+export const HEARTBEAT_INTERVAL_MS = 500;
+export const NODE_TTL_MS = 3 * HEARTBEAT_INTERVAL_MS + 500;
+
+export function log(line: Record<string, unknown>): void {
+  process.stdout.write(`${JSON.stringify({ time: new Date().toISOString(), ...line })}\n`);
+}
+
+/** A fresh store gets alb-default, vpc-local and the settings record (LR-0, SG-3). */
+export async function seedStore(store: StateStore): Promise<void> {
+  if ((await store.version()) > 0) return;
+  await store.commit(initialOps(new Date().toISOString(), randomBytes(32).toString('hex')), { expectVersion: 0 });
+}
+
+export class LbNode {
+  readonly nodeId: string;
+  store!: StateStore;
+  admin!: AdminServer;
+  adminAddress!: { host: string; port: number };
+  private heartbeat?: NodeJS.Timeout;
+  private readonly startedMs = Date.now();
+  private stopping = false;
+
+  constructor(readonly opts: NodeOptions) {
+    this.nodeId = opts.nodeId ?? `${hostname()}-${process.pid}`;
+  }
+
+  async start(): Promise<void> {
+    mkdirSync(this.opts.dataDir, { recursive: true });
+    const store = new EmbeddedStore({ dataDir: this.opts.dataDir });
+    await store.open();
+    this.store = store;
+    try {
+      await seedStore(store);
+      this.admin = new AdminServer({
+        store,
+        host: this.opts.adminHost,
+        port: this.opts.adminPort,
+        token: this.opts.token,
+        log,
+      });
+      if (this.opts.configFile) {
+        const report = await new ConfigApplier(store, this.admin.executor).apply(loadConfigFile(this.opts.configFile));
+        log({ msg: 'config applied', file: this.opts.configFile, created: report.created.length, updated: report.updated.length, unchanged: report.unchanged.length });
+      }
+      await this.beat();
+      this.heartbeat = setInterval(() => void this.beat(), HEARTBEAT_INTERVAL_MS);
+      this.adminAddress = await this.admin.listen();
+      log({ msg: 'admin API listening', url: `http://${this.adminAddress.host}:${this.adminAddress.port}/api/<Action>`, node: this.nodeId, zone: this.opts.zone });
+    } catch (e) {
+      await store.close();
+      throw e;
+    }
+  }
+
+  /** The node's liveness record: which state version its data plane has applied. */
+  private async beat(): Promise<void> {
+    try {
+      await this.store.putNode({
+        NodeId: this.nodeId,
+        Zone: this.opts.zone,
+        AppliedVersion: await this.appliedVersion(),
+        LastSeenMs: Date.now(),
+        StartedMs: this.startedMs,
+        Address: this.opts.listenHost,
+      }, NODE_TTL_MS);
+    } catch (e) {
+      log({ level: 'warn', msg: 'heartbeat failed', error: (e as Error).message });
+    }
+  }
+
+  protected async appliedVersion(): Promise<number> {
+    return this.store.version();
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    await this.admin?.close();
+    await this.store?.close();
+  }
+}
+
+export async function runNode(opts: NodeOptions): Promise<LbNode> {
+  const node = new LbNode(opts);
+  await node.start();
+  const shutdown = (sig: string) => {
+    log({ msg: 'stopping', signal: sig });
+    node.stop().then(() => process.exit(0), () => process.exit(1));
+  };
+  process.once('SIGTERM', () => shutdown('SIGTERM'));
+  process.once('SIGINT', () => shutdown('SIGINT'));
+  return node;
+}
