@@ -1,1 +1,3 @@
 export * from './store.js';
+export { EmbeddedStore, StoreCorruptError, type EmbeddedStoreOptions } from './embedded-store.js';
+export { StoreLockedError } from './data-dir-lock.js';

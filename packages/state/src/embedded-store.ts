@@ -1,0 +1,580 @@
+import { mkdir, open, readFile, rename, rm, truncate, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Packr } from 'msgpackr';
+import {
+  applyOps, COLLECTION_NAMES, emptyCollections,
+  type ChangeEvent, type CollectionName, type Collections, type Job, type RecordOf, type StateSnapshot,
+  type WriteOp,
+} from '@fulcrum/model';
+import { DataDirLock } from './data-dir-lock.js';
+import { deepFreeze } from './deep-freeze.js';
+import { EventRing } from './event-ring.js';
+import { checkFrameAt, encodeFrame, FRAME_HEADER_BYTES, scanFrames } from './log-frame.js';
+import type {
+  CommitOptions, CommitResult, JobQuery, NodeRecord, StateStore, TokenClaim,
+} from './store.js';
+
+export const LOG_FILE = 'state.log';
+export const SNAPSHOT_FILE = 'state.snap';
+
+const DEFAULT_COMPACT_EVERY_OPS = 10_000; // log records
+const DEFAULT_KEEP_EVENTS = 10_000; // change events kept for changesSince
+const DEFAULT_KEEP_JOBS = 10_000; // jobs; the oldest go first
+const TOKEN_PURGE_EVERY_MS = 1_000;
+const SNAPSHOT_FORMAT = 1;
+
+export interface EmbeddedStoreOptions {
+  dataDir: string;
+  /** Write a snapshot and start a fresh log once the log holds this many records. */
+  compactEveryOps?: number;
+  /** Change events kept in memory for `changesSince`. */
+  keepEvents?: number;
+  /** Jobs kept; beyond this the oldest are dropped. */
+  keepJobs?: number;
+  /** Told about things worth a log line that are not failures of a call: a listener that
+   * threw, a failed compaction, a torn log tail dropped at open. Default: process warning. */
+  onWarning?: (message: string) => void;
+}
+
+/** The data dir cannot be trusted: a damaged record with good data after it, or a gap. */
+export class StoreCorruptError extends Error {
+  readonly file: string;
+  readonly offset: number;
+  constructor(file: string, offset: number, reason: string) {
+    super(`state store file ${file} is corrupt at byte offset ${offset}: ${reason}; refusing to open ` +
+      '(move the data dir aside or restore it from a backup)');
+    this.name = 'StoreCorruptError';
+    this.file = file;
+    this.offset = offset;
+  }
+}
+
+/** What the log holds, one per frame. `s` numbers every record ever written, gap-free. */
+type LogRecord =
+  | { t: 'commit'; s: number; v: number; ops: WriteOp[] }
+  | { t: 'job'; s: number; job: Job }
+  | { t: 'token'; s: number; token: string; sig: string; reply: unknown; exp: number };
+
+/** A record before the queue numbers it. */
+type LogRecordBody = WithoutSeq<LogRecord>;
+type WithoutSeq<R> = R extends unknown ? Omit<R, 's'> : never;
+
+interface SnapshotFile {
+  format: number;
+  /** Last record folded in; log records up to it are skipped on replay. */
+  seq: number;
+  version: number;
+  data: Partial<Collections>;
+  /** Oldest first. */
+  jobs: Job[];
+  /** Completed client tokens: [token, signature, reply, expiresAtMs]. */
+  tokens: [string, string, unknown, number][];
+}
+
+interface TokenEntry {
+  signature: string;
+  done: boolean;
+  reply: unknown;
+  expiresAtMs: number;
+}
+
+interface PendingWrite {
+  /** undefined: a barrier that only waits for the writes queued before it. */
+  frame: Buffer | undefined;
+  settle(err: Error | undefined): void;
+}
+
+type Phase = 'new' | 'opening' | 'open' | 'closing' | 'closed';
+
+const COLLECTIONS: ReadonlySet<string> = new Set(COLLECTION_NAMES);
+
+/**
+ * The embedded state store (SPEC D-1): all state in memory, made durable by an append-only
+ * log of msgpack records in the data dir, compacted into a snapshot now and then.
+ *
+ *   dataDir/fulcrum.lock   owner pid (CLI-2: one process per data dir)
+ *   dataDir/state.snap     one frame: the state as of record `seq`
+ *   dataDir/state.log      frames appended since (each fdatasync'ed before its ack)
+ *
+ * Writes are queued in call order and group-committed: whatever queued while the previous
+ * write+fsync ran goes out in the next one, each record its own frame. Readers see a write
+ * only once it is durable, so nothing visible can be lost by a crash. Versions and the
+ * compare-and-set check use the tip of the queue, so CAS is exact without a lock.
+ *
+ * Pending client-token claims live in memory only: the process that claimed a token is the
+ * only one that can complete it, and after a restart it is gone, so the claim is dropped.
+ */
+export class EmbeddedStore implements StateStore {
+  readonly kind = 'embedded' as const;
+
+  private readonly dataDir: string;
+  private readonly logPath: string;
+  private readonly snapPath: string;
+  private readonly compactEveryOps: number;
+  private readonly keepJobs: number;
+  private readonly warn: (message: string) => void;
+  private readonly packr = new Packr({ useRecords: false });
+
+  private phase: Phase = 'new';
+  private lock: DataDirLock | undefined;
+  private log: FileHandle | undefined;
+  /** Set once a log write fails: the file's tail is unknown, so no further writes. */
+  private failure: Error | undefined;
+
+  private data: Collections = emptyCollections();
+  private ver = 0;
+  private seq = 0;
+  private tipVer = 0;
+  private tipSeq = 0;
+  private logRecords = 0;
+  private readonly ring: EventRing;
+  private readonly jobs = new Map<string, Job>();
+  private readonly tokens = new Map<string, TokenEntry>();
+  private lastTokenPurgeMs = 0;
+  private readonly nodes = new Map<string, { rec: NodeRecord; expiresAtMs: number }>();
+  private readonly listeners = new Set<(ev: ChangeEvent) => void>();
+
+  private queue: PendingWrite[] = [];
+  private flushing = false;
+  private idleWaiters: (() => void)[] = [];
+  private opening: Promise<void> | undefined;
+  private closing: Promise<void> | undefined;
+
+  constructor(opts: EmbeddedStoreOptions) {
+    this.dataDir = opts.dataDir;
+    this.logPath = join(opts.dataDir, LOG_FILE);
+    this.snapPath = join(opts.dataDir, SNAPSHOT_FILE);
+    this.compactEveryOps = positiveInt('compactEveryOps', opts.compactEveryOps ?? DEFAULT_COMPACT_EVERY_OPS);
+    this.keepJobs = positiveInt('keepJobs', opts.keepJobs ?? DEFAULT_KEEP_JOBS);
+    this.ring = new EventRing(positiveInt('keepEvents', opts.keepEvents ?? DEFAULT_KEEP_EVENTS));
+    this.warn = opts.onWarning ?? ((message) => process.emitWarning(message, 'FulcrumStateWarning'));
+  }
+
+  open(): Promise<void> {
+    if (this.phase !== 'new') throw new Error(`EmbeddedStore.open: store is ${this.phase}; make a new one to reopen`);
+    this.phase = 'opening';
+    this.opening = this.load();
+    return this.opening;
+  }
+
+  private async load(): Promise<void> {
+    await mkdir(this.dataDir, { recursive: true, mode: 0o700 });
+    this.lock = await DataDirLock.acquire(this.dataDir);
+    try {
+      await rm(`${this.snapPath}.tmp`, { force: true }); // a compaction that died before its rename
+      await this.loadSnapshot();
+      await this.replayLog();
+      this.log = await open(this.logPath, 'a', 0o600);
+      await this.log.datasync();
+      await fsyncDir(this.dataDir); // the log's directory entry, when it was just created
+    } catch (err) {
+      await this.log?.close().catch(() => undefined);
+      await this.lock.release();
+      this.phase = 'closed';
+      throw err;
+    }
+    this.tipVer = this.ver;
+    this.tipSeq = this.seq;
+    this.phase = 'open';
+  }
+
+  close(): Promise<void> {
+    if (this.phase === 'new' || (this.phase === 'closed' && this.closing === undefined)) {
+      this.phase = 'closed';
+      return Promise.resolve();
+    }
+    this.closing ??= this.shutDown();
+    return this.closing;
+  }
+
+  async version(): Promise<number> {
+    this.assertOpen();
+    return this.ver;
+  }
+
+  async snapshot(): Promise<StateSnapshot> {
+    this.assertOpen();
+    // Fresh collection objects around shared, frozen records: the caller may add, replace
+    // and delete entries (applyOps) but cannot reach into the store's records.
+    const data = {} as Record<CollectionName, Record<string, unknown>>;
+    for (const c of COLLECTION_NAMES) data[c] = { ...this.data[c] };
+    return { version: this.ver, data: data as unknown as Collections };
+  }
+
+  async get<C extends CollectionName>(c: C, id: string): Promise<RecordOf<C> | undefined> {
+    this.assertOpen();
+    if (!COLLECTIONS.has(c)) throw new Error(`get: unknown collection ${String(c)}`);
+    const coll = this.data[c] as Record<string, RecordOf<C>>;
+    return Object.hasOwn(coll, id) ? structuredClone(coll[id]) : undefined;
+  }
+
+  async commit(ops: WriteOp[], opts: CommitOptions = {}): Promise<CommitResult> {
+    this.assertWritable();
+    checkOps(ops);
+    if (opts.expectVersion !== undefined && opts.expectVersion !== this.tipVer) {
+      // Answer once the writes that moved the version are durable, so a re-read sees them.
+      return this.append(undefined, () => ({ ok: false, version: this.ver }));
+    }
+    return this.append({ t: 'commit', v: this.tipVer + 1, ops }, (rec) => {
+      const r = rec as Extract<LogRecord, { t: 'commit' }>;
+      this.applyCommit(r);
+      this.publish({ version: r.v, ops: r.ops });
+      return { ok: true, version: r.v };
+    });
+  }
+
+  subscribe(listener: (ev: ChangeEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => {
+      this.listeners.delete(listener);
+    };
+  }
+
+  async changesSince(version: number): Promise<ChangeEvent[] | null> {
+    this.assertOpen();
+    return this.ring.since(version, this.ver);
+  }
+
+  async claimClientToken(token: string, signature: string, ttlMs: number): Promise<TokenClaim> {
+    this.assertOpen();
+    const now = Date.now();
+    this.purgeTokens(now);
+    const e = this.tokens.get(token);
+    if (e && e.expiresAtMs > now) {
+      return e.done
+        ? { state: 'done', signature: e.signature, reply: structuredClone(e.reply) }
+        : { state: 'pending', signature: e.signature };
+    }
+    this.tokens.set(token, { signature, done: false, reply: undefined, expiresAtMs: now + ttlMs });
+    return { state: 'new' };
+  }
+
+  async completeClientToken(token: string, signature: string, reply: unknown, ttlMs: number): Promise<void> {
+    this.assertWritable();
+    await this.append({ t: 'token', token, sig: signature, reply, exp: Date.now() + ttlMs }, (rec) => {
+      this.applyToken(rec as Extract<LogRecord, { t: 'token' }>);
+    });
+  }
+
+  async releaseClientToken(token: string): Promise<void> {
+    this.assertOpen();
+    if (this.tokens.get(token)?.done === false) this.tokens.delete(token);
+  }
+
+  async putJob(job: Job): Promise<void> {
+    this.assertWritable();
+    if (typeof job?.JobId !== 'string' || job.JobId === '') throw new Error('putJob: JobId is required');
+    await this.append({ t: 'job', job }, (rec) => this.applyJob((rec as Extract<LogRecord, { t: 'job' }>).job));
+  }
+
+  async getJob(jobId: string): Promise<Job | undefined> {
+    this.assertOpen();
+    const j = this.jobs.get(jobId);
+    return j === undefined ? undefined : structuredClone(j);
+  }
+
+  async listJobs(q: JobQuery = {}): Promise<Job[]> {
+    this.assertOpen();
+    const ids = q.JobIds === undefined ? undefined : new Set(q.JobIds);
+    const out: Job[] = [];
+    for (const j of this.jobs.values()) {
+      if (ids !== undefined && !ids.has(j.JobId)) continue;
+      if (q.Status !== undefined && j.Status !== q.Status) continue;
+      out.push(j);
+    }
+    // Insertion order reversed, then a stable sort: same-millisecond jobs stay newest first.
+    out.reverse().sort((a, b) => (a.CreateTime < b.CreateTime ? 1 : a.CreateTime > b.CreateTime ? -1 : 0));
+    return out.map((j) => structuredClone(j));
+  }
+
+  async putNode(rec: NodeRecord, ttlMs: number): Promise<void> {
+    this.assertOpen();
+    this.nodes.set(rec.NodeId, { rec: structuredClone(rec), expiresAtMs: Date.now() + ttlMs });
+  }
+
+  async listNodes(): Promise<NodeRecord[]> {
+    this.assertOpen();
+    const now = Date.now();
+    const out: NodeRecord[] = [];
+    for (const [id, n] of this.nodes) {
+      if (n.expiresAtMs <= now) this.nodes.delete(id);
+      else out.push(structuredClone(n.rec));
+    }
+    return out;
+  }
+
+  private assertOpen(): void {
+    if (this.phase !== 'open' && this.phase !== 'closing') throw new Error(`EmbeddedStore: store is ${this.describePhase()}`);
+  }
+
+  private assertWritable(): void {
+    if (this.phase !== 'open') throw new Error(`EmbeddedStore: cannot write, store is ${this.describePhase()}`);
+    if (this.failure) throw this.failure;
+  }
+
+  private describePhase(): string {
+    return this.phase === 'new' || this.phase === 'opening' ? 'not open yet' : this.phase;
+  }
+
+  /**
+   * Queue a record (or a barrier) behind every earlier write. `onDurable` runs, in queue
+   * order, once the record is on disk; its result resolves the promise.
+   */
+  private append<T>(body: LogRecordBody | undefined, onDurable: (rec: LogRecord | undefined) => T): Promise<T> {
+    let frame: Buffer | undefined;
+    let rec: LogRecord | undefined;
+    if (body !== undefined) {
+      const payload = this.packr.pack({ ...body, s: this.tipSeq + 1 } as LogRecord);
+      // Memory holds what the disk holds (a restart decodes the same bytes), frozen so
+      // that no caller can change it afterwards.
+      rec = deepFreeze(this.packr.unpack(payload) as LogRecord);
+      frame = encodeFrame(payload);
+      this.tipSeq = rec.s;
+      if (rec.t === 'commit') this.tipVer = rec.v;
+    }
+    return new Promise<T>((resolve, reject) => {
+      this.queue.push({
+        frame,
+        settle: (err) => {
+          if (err) return reject(err);
+          if (rec !== undefined) this.seq = rec.s;
+          resolve(onDurable(rec));
+        },
+      });
+      if (!this.flushing) {
+        this.flushing = true;
+        // Start on the next microtask so writes issued in the same tick share one fsync.
+        queueMicrotask(() => void this.flushLoop());
+      }
+    });
+  }
+
+  private async flushLoop(): Promise<void> {
+    const log = this.log as FileHandle;
+    while (this.queue.length > 0) {
+      const batch = this.queue;
+      this.queue = [];
+      const frames: Buffer[] = [];
+      for (const p of batch) if (p.frame) frames.push(p.frame);
+      if (frames.length > 0) {
+        try {
+          await writeFully(log, frames.length === 1 ? frames[0] : Buffer.concat(frames));
+          await log.datasync();
+        } catch (err) {
+          this.failure = new Error(`state store: writing ${this.logPath} failed, refusing further writes: ${String(err)}`,
+            { cause: err });
+          for (const p of [...batch, ...this.queue]) p.settle(this.failure);
+          this.queue = [];
+          break;
+        }
+        this.logRecords += frames.length;
+      }
+      for (const p of batch) p.settle(undefined);
+      if (this.logRecords >= this.compactEveryOps) await this.compact();
+    }
+    this.flushing = false;
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const w of waiters) w();
+  }
+
+  /** Called between log writes: the in-memory state is exactly the log's. */
+  private async compact(): Promise<void> {
+    const now = Date.now();
+    const tokens: SnapshotFile['tokens'] = [];
+    for (const [token, e] of this.tokens) {
+      if (e.done && e.expiresAtMs > now) tokens.push([token, e.signature, e.reply, e.expiresAtMs]);
+    }
+    const snap: SnapshotFile = {
+      format: SNAPSHOT_FORMAT, seq: this.seq, version: this.ver, data: this.data, jobs: [...this.jobs.values()], tokens,
+    };
+    const tmp = `${this.snapPath}.tmp`;
+    try {
+      const fh = await open(tmp, 'w', 0o600);
+      try {
+        await writeFully(fh, encodeFrame(this.packr.pack(snap)));
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+      await rename(tmp, this.snapPath);
+      await fsyncDir(this.dataDir);
+      // Should the truncate not reach the disk, replay skips the old records by `seq`.
+      await (this.log as FileHandle).truncate(0);
+      await (this.log as FileHandle).datasync();
+    } catch (err) {
+      this.warn(`state store: compaction into ${this.snapPath} failed; the log keeps growing, will retry: ${String(err)}`);
+    }
+    this.logRecords = 0;
+  }
+
+  private async shutDown(): Promise<void> {
+    if (this.phase === 'opening') {
+      await this.opening?.catch(() => undefined);
+      if ((this.phase as Phase) === 'closed') return; // the open failed and cleaned up after itself
+    }
+    this.phase = 'closing';
+    if (this.flushing) await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+    await this.log?.close();
+    await this.lock?.release();
+    this.log = undefined;
+    this.lock = undefined;
+    this.listeners.clear();
+    this.phase = 'closed';
+  }
+
+  private async loadSnapshot(): Promise<void> {
+    const buf = await readIfExists(this.snapPath);
+    if (buf === undefined) return;
+    // The snapshot is renamed into place whole, so unlike the log it is never torn.
+    const problem = checkFrameAt(buf, 0);
+    if (problem !== undefined) throw new StoreCorruptError(this.snapPath, 0, problem);
+    const payload = buf.subarray(FRAME_HEADER_BYTES, FRAME_HEADER_BYTES + buf.readUInt32LE(0));
+    if (FRAME_HEADER_BYTES + payload.length !== buf.length) {
+      throw new StoreCorruptError(this.snapPath, FRAME_HEADER_BYTES + payload.length, 'bytes after the snapshot frame');
+    }
+    const snap = this.decode(payload, this.snapPath, 0) as SnapshotFile;
+    if (snap?.format !== SNAPSHOT_FORMAT || !Number.isInteger(snap.seq) || !Number.isInteger(snap.version)) {
+      throw new StoreCorruptError(this.snapPath, 0, `not a snapshot of format ${SNAPSHOT_FORMAT}`);
+    }
+    deepFreeze(snap);
+    const data = emptyCollections();
+    for (const c of COLLECTION_NAMES) Object.assign(data[c], snap.data[c] ?? {});
+    this.data = data;
+    this.ver = snap.version;
+    this.seq = snap.seq;
+    for (const j of snap.jobs) this.applyJob(j);
+    for (const [token, signature, reply, expiresAtMs] of snap.tokens) {
+      this.tokens.set(token, { signature, done: true, reply, expiresAtMs });
+    }
+  }
+
+  private async replayLog(): Promise<void> {
+    const buf = (await readIfExists(this.logPath)) ?? Buffer.alloc(0);
+    const scan = scanFrames(buf);
+    if (scan.kind === 'corrupt') throw new StoreCorruptError(this.logPath, scan.offset, scan.reason);
+    for (let i = 0; i < scan.payloads.length; i++) {
+      const offset = scan.offsets[i];
+      const rec = deepFreeze(this.decode(scan.payloads[i], this.logPath, offset) as LogRecord);
+      if (!Number.isInteger(rec?.s)) throw new StoreCorruptError(this.logPath, offset, 'record without a sequence number');
+      if (rec.s <= this.seq) continue; // already in the snapshot (compaction died before truncating)
+      if (rec.s !== this.seq + 1) {
+        throw new StoreCorruptError(this.logPath, offset, `record ${rec.s} follows record ${this.seq}: records are missing`);
+      }
+      switch (rec.t) {
+        case 'commit':
+          if (rec.v !== this.ver + 1) {
+            throw new StoreCorruptError(this.logPath, offset, `commit of version ${rec.v} follows version ${this.ver}`);
+          }
+          this.applyCommit(rec);
+          break;
+        case 'job':
+          this.applyJob(rec.job);
+          break;
+        case 'token':
+          this.applyToken(rec);
+          break;
+        default:
+          throw new StoreCorruptError(this.logPath, offset, `unknown record type ${String((rec as { t: unknown }).t)}`);
+      }
+      this.seq = rec.s;
+    }
+    this.logRecords = scan.payloads.length;
+    if (scan.tornBytes > 0) {
+      await truncate(this.logPath, scan.goodBytes);
+      this.warn(`state store: dropped a torn tail of ${scan.tornBytes} bytes at offset ${scan.goodBytes} of ` +
+        `${this.logPath} (a write cut short by a crash; it was never acknowledged)`);
+    }
+  }
+
+  private decode(payload: Buffer, file: string, offset: number): unknown {
+    try {
+      return this.packr.unpack(payload);
+    } catch (err) {
+      throw new StoreCorruptError(file, offset, `undecodable record (${String(err)})`);
+    }
+  }
+
+  private applyCommit(rec: Extract<LogRecord, { t: 'commit' }>): void {
+    applyOps(this.data, rec.ops);
+    this.ver = rec.v;
+    this.ring.push({ version: rec.v, ops: rec.ops });
+  }
+
+  private applyJob(job: Job): void {
+    this.jobs.set(job.JobId, job);
+    if (this.jobs.size > this.keepJobs) {
+      const oldest = this.jobs.keys().next().value as string;
+      this.jobs.delete(oldest);
+    }
+  }
+
+  private applyToken(rec: Extract<LogRecord, { t: 'token' }>): void {
+    this.tokens.set(rec.token, { signature: rec.sig, done: true, reply: rec.reply, expiresAtMs: rec.exp });
+  }
+
+  /** Listeners run synchronously, in version order; one that throws harms nobody else. */
+  private publish(ev: ChangeEvent): void {
+    const frozen = Object.freeze(ev);
+    for (const l of [...this.listeners]) {
+      try {
+        l(frozen);
+      } catch (err) {
+        this.warn(`state store: a change listener threw at version ${ev.version}: ${String(err)}`);
+      }
+    }
+  }
+
+  private purgeTokens(now: number): void {
+    if (now - this.lastTokenPurgeMs < TOKEN_PURGE_EVERY_MS) return;
+    this.lastTokenPurgeMs = now;
+    for (const [token, e] of this.tokens) if (e.expiresAtMs <= now) this.tokens.delete(token);
+  }
+}
+
+function checkOps(ops: WriteOp[]): void {
+  if (!Array.isArray(ops) || ops.length === 0) throw new Error('commit: needs at least one op');
+  for (const o of ops) {
+    if (!COLLECTIONS.has(o?.c)) throw new Error(`commit: unknown collection ${String(o?.c)}`);
+    if (typeof o.id !== 'string' || o.id === '' || o.id === '__proto__') {
+      throw new Error(`commit: bad id ${JSON.stringify(o.id)} in ${o.c}`);
+    }
+    if (o.op === 'put') {
+      if (o.value === undefined) throw new Error(`commit: put of ${o.c}/${o.id} has no value`);
+    } else if (o.op !== 'del') {
+      throw new Error(`commit: unknown op ${String((o as { op: unknown }).op)}`);
+    }
+  }
+}
+
+function positiveInt(name: string, n: number): number {
+  if (!Number.isInteger(n) || n < 1) throw new Error(`EmbeddedStore: ${name} must be a positive integer, got ${n}`);
+  return n;
+}
+
+async function readIfExists(path: string): Promise<Buffer | undefined> {
+  try {
+    return await readFile(path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+}
+
+async function writeFully(fh: FileHandle, buf: Buffer): Promise<void> {
+  let off = 0;
+  while (off < buf.length) {
+    const { bytesWritten } = await fh.write(buf, off, buf.length - off, null);
+    off += bytesWritten;
+  }
+}
+
+/** Make a rename or a file creation in `dir` durable. */
+async function fsyncDir(dir: string): Promise<void> {
+  const fh = await open(dir, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
