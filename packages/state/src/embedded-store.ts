@@ -151,15 +151,22 @@ export class EmbeddedStore implements StateStore {
   }
 
   open(): Promise<void> {
-    if (this.phase !== 'new') throw new Error(`EmbeddedStore.open: store is ${this.phase}; make a new one to reopen`);
+    if (this.phase !== 'new') {
+      return Promise.reject(new Error(`EmbeddedStore.open: store is ${this.phase}; make a new one to reopen`));
+    }
     this.phase = 'opening';
     this.opening = this.load();
     return this.opening;
   }
 
   private async load(): Promise<void> {
-    await mkdir(this.dataDir, { recursive: true, mode: 0o700 });
-    this.lock = await DataDirLock.acquire(this.dataDir);
+    try {
+      await mkdir(this.dataDir, { recursive: true, mode: 0o700 });
+      this.lock = await DataDirLock.acquire(this.dataDir);
+    } catch (err) {
+      this.phase = 'closed';
+      throw err;
+    }
     try {
       await rm(`${this.snapPath}.tmp`, { force: true }); // a compaction that died before its rename
       await this.loadSnapshot();

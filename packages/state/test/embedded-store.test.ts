@@ -148,7 +148,11 @@ describe('EmbeddedStore', function () {
     it('CLI-2: a second open in the same process is refused and the first store keeps working', async function () {
       const dir = await tmpDir();
       const first = await openStore(dir);
-      await assert.rejects(new EmbeddedStore({ dataDir: dir }).open(), StoreLockedError);
+      const second = new EmbeddedStore({ dataDir: dir });
+      await assert.rejects(second.open(), StoreLockedError);
+      await second.close(); // a refused store closes without touching the holder's lock
+      await assert.rejects(second.version(), /closed/);
+      assert.match(await readFile(join(dir, LOCK_FILE), 'utf8'), new RegExp(`^${process.pid}\\n`));
       assert.deepEqual(await first.commit([put('vpc-1', { VpcId: 'vpc-1' })]), { ok: true, version: 1 });
     });
 
