@@ -9,3 +9,5 @@ export * from './relations.js';
 export * from './actions/framework.js';
 export * from './seed.js';
 export * from './snapshot.js';
+export * from './defaults.js';
+export * from './validate/index.js';
