@@ -1,1 +1,10 @@
-export {};
+export * from './defaults.js';
+export * from './hash.js';
+export * from './picker.js';
+export * from './wrr.js';
+export * from './wlc.js';
+export * from './sch.js';
+export * from './sch-key.js';
+export * from './slow-start.js';
+export * from './eligibility.js';
+export { IndexedHeap } from './indexed-heap.js';
