@@ -1,0 +1,317 @@
+import { isFieldValue, isToken } from './char-tables.js';
+import { HeaderId } from './header-ids.js';
+import { HeadSlices } from './head-slices.js';
+import { BodyKind, HDR_STRIDE, type MessageHead } from './message-head.js';
+import { TargetForm, type RequestHead } from './request-head.js';
+import type { ResponseHead } from './response-head.js';
+
+const latin1 = (s: string): Buffer => Buffer.from(s, 'latin1');
+
+const CRLF = latin1('\r\n');
+const SLASH = latin1('/');
+const COMMA_SP = latin1(', ');
+const HTTP11 = latin1('HTTP/1.1');
+const TE_CHUNKED = latin1('Transfer-Encoding: chunked\r\n');
+const HOST_PREFIX = latin1('Host: ');
+const XFF_PREFIX = latin1('X-Forwarded-For: ');
+const LOOP_PREFIX = latin1('X-Fulcrum-Loop: ');
+const END_KEEP_ALIVE = latin1('Connection: keep-alive\r\n\r\n');
+const END_CLOSE = latin1('Connection: close\r\n\r\n');
+const END_UPGRADE = latin1('Connection: upgrade\r\n\r\n');
+
+/**
+ * Field ids never forwarded upstream as the client sent them. Hop-by-hop (RFC 9110 §7.6.1):
+ * Connection, Keep-Alive, Proxy-Connection, TE, Proxy-Authorization, HTTP2-Settings (h2c),
+ * and lines the Connection header nominates. Re-emitted by us: X-Forwarded-For (client IP
+ * appended), X-Forwarded-Proto/Port (replaced, LR-3), X-Fulcrum-Loop (our id appended,
+ * BS-8), Transfer-Encoding (a canonical `chunked` line, so a backend never sees the client's
+ * spacing or case). Upgrade is dropped unless the request is a WebSocket handshake.
+ * Trailer is kept: we pass chunked bodies with their trailers as they are.
+ */
+const DROP_UPSTREAM = new Uint8Array(32);
+for (const id of [
+  HeaderId.CONNECTION,
+  HeaderId.KEEP_ALIVE,
+  HeaderId.PROXY_CONNECTION,
+  HeaderId.TE,
+  HeaderId.PROXY_AUTHORIZATION,
+  HeaderId.HTTP2_SETTINGS,
+  HeaderId.X_FORWARDED_FOR,
+  HeaderId.X_FORWARDED_PROTO,
+  HeaderId.X_FORWARDED_PORT,
+  HeaderId.X_FULCRUM_LOOP,
+  HeaderId.TRANSFER_ENCODING,
+  HeaderId.NOMINATED,
+  HeaderId.DUPLICATE,
+]) {
+  DROP_UPSTREAM[id] = 1;
+}
+
+/** Field ids never forwarded to the client: hop-by-hop, plus repeated identical CLs. */
+const DROP_DOWNSTREAM = new Uint8Array(32);
+for (const id of [
+  HeaderId.CONNECTION,
+  HeaderId.KEEP_ALIVE,
+  HeaderId.PROXY_CONNECTION,
+  HeaderId.TE,
+  HeaderId.HTTP2_SETTINGS,
+  HeaderId.NOMINATED,
+  HeaderId.DUPLICATE,
+]) {
+  DROP_DOWNSTREAM[id] = 1;
+}
+
+/** Fields a RemoveHeader action may not remove: they carry framing and routing. */
+const NEVER_REMOVED = new Uint8Array(32);
+NEVER_REMOVED[HeaderId.HOST] = 1;
+NEVER_REMOVED[HeaderId.CONTENT_LENGTH] = 1;
+NEVER_REMOVED[HeaderId.TRANSFER_ENCODING] = 1;
+
+export interface ForwardContextOptions {
+  /** The client's address as it goes into X-Forwarded-For (e.g. socket.remoteAddress). */
+  readonly clientIp: string;
+  /** The listener's scheme. */
+  readonly proto: 'http' | 'https';
+  /** The listener's port. */
+  readonly port: number;
+  /** This LB instance's id for the loop marker (BS-8); a token, no commas or spaces. */
+  readonly instanceId: string;
+}
+
+/**
+ * What the forwarding headers need that stays the same for a whole client connection,
+ * encoded once at accept time so that forwarding a request builds no string.
+ */
+export class ForwardContext {
+  readonly clientIp: string;
+  /** "X-Forwarded-For: ip\r\n" */
+  readonly xffLine: Buffer;
+  /** ", ip\r\n" appended after the client's own X-Forwarded-For values. */
+  readonly xffTail: Buffer;
+  /** "X-Forwarded-Proto: p\r\nX-Forwarded-Port: n\r\n" */
+  readonly protoPortLines: Buffer;
+  /** "X-Fulcrum-Loop: id\r\n" */
+  readonly loopLine: Buffer;
+  /** ", id\r\n" */
+  readonly loopTail: Buffer;
+  /** Everything after the kept lines in the common case, one Buffer per Connection mode. */
+  readonly tailKeepAlive: Buffer;
+  readonly tailClose: Buffer;
+  readonly tailUpgrade: Buffer;
+
+  constructor(o: ForwardContextOptions) {
+    if (!isFieldValue(o.clientIp) || o.clientIp.length === 0 || /[\s,]/.test(o.clientIp)) {
+      throw new RangeError(`ForwardContext: bad clientIp ${JSON.stringify(o.clientIp)}`);
+    }
+    if (o.proto !== 'http' && o.proto !== 'https') throw new RangeError(`ForwardContext: bad proto ${String(o.proto)}`);
+    if (!Number.isInteger(o.port) || o.port < 1 || o.port > 65535) throw new RangeError(`ForwardContext: bad port ${o.port}`);
+    if (!isToken(o.instanceId)) throw new RangeError(`ForwardContext: instanceId must be a token, got ${JSON.stringify(o.instanceId)}`);
+    this.clientIp = o.clientIp;
+    this.xffLine = latin1(`X-Forwarded-For: ${o.clientIp}\r\n`);
+    this.xffTail = latin1(`, ${o.clientIp}\r\n`);
+    this.protoPortLines = latin1(`X-Forwarded-Proto: ${o.proto}\r\nX-Forwarded-Port: ${o.port}\r\n`);
+    this.loopLine = latin1(`X-Fulcrum-Loop: ${o.instanceId}\r\n`);
+    this.loopTail = latin1(`, ${o.instanceId}\r\n`);
+    const common = Buffer.concat([this.xffLine, this.protoPortLines, this.loopLine]);
+    this.tailKeepAlive = Buffer.concat([common, END_KEEP_ALIVE]);
+    this.tailClose = Buffer.concat([common, END_CLOSE]);
+    this.tailUpgrade = Buffer.concat([common, END_UPGRADE]);
+  }
+}
+
+/**
+ * Per-rule edits (LR-2 extra actions), built once when a routing snapshot is loaded so a
+ * request allocates nothing for them.
+ */
+export interface RequestEdits {
+  /** Origin-form target (path and query) replacing the client's (Rewrite action); latin1. */
+  readonly target?: Buffer | null;
+  /** Complete field lines to add, "Name: value\r\n" each (InsertHeader); see encodeHeaderLines. */
+  readonly insertLines?: Buffer | null;
+  /**
+   * Lower-case names of fields to drop (RemoveHeader; also the InsertHeader names, so that
+   * an insert replaces). Host, Content-Length and Transfer-Encoding are never removed.
+   */
+  readonly removeNames?: readonly string[] | null;
+}
+
+/** Connection header sent to the client. */
+export const ClientConnection = { KEEP_ALIVE: 0, CLOSE: 1, UPGRADE: 2 } as const;
+export type ClientConnectionValue = (typeof ClientConnection)[keyof typeof ClientConnection];
+
+function removed(head: MessageHead, i: number, names: readonly string[]): boolean {
+  if (NEVER_REMOVED[head.hdrId[i]!] === 1) return false;
+  for (let k = 0; k < names.length; k++) if (head.nameIs(i, names[k]!)) return true;
+  return false;
+}
+
+/** Appends the values of every line with field id `id`, joined by ", ", then `tail`. */
+function pushMerged(out: HeadSlices, head: MessageHead, id: number, prefix: Buffer, tail: Buffer, line: Buffer): void {
+  const buf = head.buf;
+  let any = false;
+  for (let i = 0; i < head.headerCount; i++) {
+    if (head.hdrId[i] !== id) continue;
+    const vs = head.hdr[i * HDR_STRIDE + 2]!;
+    const ve = head.hdr[i * HDR_STRIDE + 3]!;
+    if (vs === ve) continue;
+    out.pushBuffer(any ? COMMA_SP : prefix);
+    out.push(buf, vs, ve);
+    any = true;
+  }
+  out.pushBuffer(any ? tail : line);
+}
+
+/**
+ * Builds the head to send upstream into `out` (reset first), copying none of the client's
+ * bytes:
+ *
+ *   request line             original bytes; target replaced by edits.target, and an
+ *                            absolute-form target sent in origin-form (RFC 9112 §3.2.2)
+ *   kept field lines         original bytes, in runs between dropped lines
+ *   Transfer-Encoding        canonical `chunked` line when the body is chunked
+ *   Content-Length           canonical line only when the client's had OWS/leading zeros
+ *   Host                     from an absolute-form target when an HTTP/1.0 client sent none
+ *   X-Forwarded-For          client's values + ", " + client IP (LR-3: appended)
+ *   X-Forwarded-Proto/Port   ours (LR-3: replaced)
+ *   X-Fulcrum-Loop           client's values + ", " + our instance id (BS-8; the caller
+ *                            refuses with 508 first when head.loopContains(ourId))
+ *   edits.insertLines
+ *   Connection               keep-alive | close, or upgrade for a WebSocket handshake
+ *   CRLF
+ *
+ * The request line keeps the client's HTTP version: an HTTP/1.0 client's request stays 1.0
+ * so that the backend answers in a framing that client can read (no chunked).
+ */
+export function buildForwardRequestHead(
+  head: RequestHead,
+  ctx: ForwardContext,
+  out: HeadSlices,
+  upstreamKeepAlive: boolean,
+  edits: RequestEdits | null = null,
+): void {
+  out.reset();
+  const buf = head.buf;
+  let runStart = head.start;
+  const newTarget = edits !== null && edits.target != null ? edits.target : null;
+  if (newTarget !== null || head.targetForm === TargetForm.ABSOLUTE) {
+    out.push(buf, head.start, head.targetStart);
+    if (newTarget !== null) out.pushBuffer(newTarget);
+    else {
+      if (head.pathStart === head.pathEnd || buf[head.pathStart] === 0x3f) out.pushBuffer(SLASH);
+      out.push(buf, head.pathStart, head.pathEnd);
+    }
+    runStart = head.targetEnd;
+  }
+
+  const n = head.headerCount;
+  const ids = head.hdrId;
+  const names = edits !== null && edits.removeNames != null && edits.removeNames.length > 0 ? edits.removeNames : null;
+  const ws = head.isWebSocket;
+  const clRewrite = head.clRewrite;
+  for (let i = 0; i < n; i++) {
+    const id = ids[i]!;
+    let drop = DROP_UPSTREAM[id] === 1;
+    if (!drop) {
+      if (id === HeaderId.UPGRADE) drop = !ws;
+      else if (id === HeaderId.CONTENT_LENGTH) drop = clRewrite;
+      if (!drop && names !== null) drop = removed(head, i, names);
+    }
+    if (drop) {
+      out.push(buf, runStart, head.lineStartOf(i));
+      runStart = head.lineEndOf(i);
+    }
+  }
+  out.push(buf, runStart, head.fieldsEnd);
+
+  if (head.chunked) out.pushBuffer(TE_CHUNKED);
+  if (clRewrite) out.pushBuffer(latin1(`Content-Length: ${head.contentLength}\r\n`));
+  if (head.hostIdx < 0 && head.hostStart >= 0) {
+    out.pushBuffer(HOST_PREFIX);
+    out.push(buf, head.hostStart, head.hostEnd);
+    out.pushBuffer(CRLF);
+  }
+  const insert = edits !== null && edits.insertLines != null ? edits.insertLines : null;
+  const seen = head.seen;
+  const xffIn = (seen & (1 << HeaderId.X_FORWARDED_FOR)) !== 0;
+  const loopIn = (seen & (1 << HeaderId.X_FULCRUM_LOOP)) !== 0;
+  if (!xffIn && !loopIn && insert === null) {
+    out.pushBuffer(ws ? ctx.tailUpgrade : upstreamKeepAlive ? ctx.tailKeepAlive : ctx.tailClose);
+    return;
+  }
+  if (xffIn) pushMerged(out, head, HeaderId.X_FORWARDED_FOR, XFF_PREFIX, ctx.xffTail, ctx.xffLine);
+  else out.pushBuffer(ctx.xffLine);
+  out.pushBuffer(ctx.protoPortLines);
+  if (loopIn) pushMerged(out, head, HeaderId.X_FULCRUM_LOOP, LOOP_PREFIX, ctx.loopTail, ctx.loopLine);
+  else out.pushBuffer(ctx.loopLine);
+  if (insert !== null) out.pushBuffer(insert);
+  out.pushBuffer(ws ? END_UPGRADE : upstreamKeepAlive ? END_KEEP_ALIVE : END_CLOSE);
+}
+
+/**
+ * Builds the head to send to the client into `out` (reset first):
+ *
+ *   "HTTP/1.1" + the backend's status code and reason (we speak our own version,
+ *   RFC 9110 §6.2)
+ *   kept field lines         original bytes; hop-by-hop, nominated and repeated identical
+ *                            Content-Length lines dropped; Content-Length/Transfer-Encoding
+ *                            dropped from 1xx and 204 (they cannot have a body); Upgrade
+ *                            kept only on 101
+ *   setCookieLines           complete "Set-Cookie: ...\r\n" lines (SP-2 sticky cookie)
+ *   Connection               per `conn`; forced to close when the body is close-delimited;
+ *                            upgrade on 101; none on other 1xx
+ *   CRLF
+ */
+export function buildClientResponseHead(
+  head: ResponseHead,
+  out: HeadSlices,
+  conn: ClientConnectionValue,
+  setCookieLines: Buffer | null = null,
+  removeNames: readonly string[] | null = null,
+): void {
+  out.reset();
+  const buf = head.buf;
+  let runStart = head.start;
+  if (head.versionMinor !== 1) {
+    out.pushBuffer(HTTP11);
+    runStart = head.start + 8;
+  }
+  const status = head.status;
+  const noBodyFields = status < 200 || status === 204;
+  const names = removeNames !== null && removeNames.length > 0 ? removeNames : null;
+  const n = head.headerCount;
+  const ids = head.hdrId;
+  for (let i = 0; i < n; i++) {
+    const id = ids[i]!;
+    let drop = DROP_DOWNSTREAM[id] === 1;
+    if (!drop) {
+      if (id === HeaderId.UPGRADE) drop = status !== 101;
+      else if (id === HeaderId.CONTENT_LENGTH || id === HeaderId.TRANSFER_ENCODING) drop = noBodyFields;
+      if (!drop && names !== null) drop = removed(head, i, names);
+    }
+    if (drop) {
+      out.push(buf, runStart, head.lineStartOf(i));
+      runStart = head.lineEndOf(i);
+    }
+  }
+  out.push(buf, runStart, head.fieldsEnd);
+  if (setCookieLines !== null) out.pushBuffer(setCookieLines);
+  if (status === 101) out.pushBuffer(END_UPGRADE);
+  else if (status < 200) out.pushBuffer(CRLF);
+  else if (conn === ClientConnection.CLOSE || head.bodyKind === BodyKind.CLOSE) out.pushBuffer(END_CLOSE);
+  else out.pushBuffer(conn === ClientConnection.UPGRADE ? END_UPGRADE : END_KEEP_ALIVE);
+}
+
+/**
+ * Encodes configured fields as complete lines ("Name: value\r\n" each) for
+ * RequestEdits.insertLines or setCookieLines. Configuration time: throws on a name that is
+ * not a token or a value with CR, LF or other control bytes (header injection).
+ */
+export function encodeHeaderLines(fields: ReadonlyArray<readonly [string, string]>): Buffer {
+  let s = '';
+  for (const [name, value] of fields) {
+    if (!isToken(name)) throw new RangeError(`invalid header name ${JSON.stringify(name)}`);
+    if (!isFieldValue(value)) throw new RangeError(`invalid value for header ${name}`);
+    s += `${name}: ${value.trim()}\r\n`;
+  }
+  return latin1(s);
+}

@@ -1,0 +1,95 @@
+import { LOWER as LOWER_TABLE } from './char-tables.js';
+
+// Module-local alias: imported bindings are read through a module cell on every access.
+const LOWER = LOWER_TABLE;
+
+/**
+ * Small integer ids for the field names the codec acts on. Every parsed field line gets one
+ * (OTHER for the rest), so framing checks and the forwarder decide per line with one table
+ * load instead of comparing names again. Ids stay below 31 so a head can keep a bitmask of
+ * the ids it saw.
+ */
+export const HeaderId = {
+  OTHER: 0,
+  HOST: 1,
+  CONTENT_LENGTH: 2,
+  TRANSFER_ENCODING: 3,
+  CONNECTION: 4,
+  KEEP_ALIVE: 5,
+  PROXY_CONNECTION: 6,
+  TE: 7,
+  UPGRADE: 8,
+  PROXY_AUTHORIZATION: 9,
+  HTTP2_SETTINGS: 10,
+  EXPECT: 11,
+  COOKIE: 12,
+  SET_COOKIE: 13,
+  X_FORWARDED_FOR: 14,
+  X_FORWARDED_PROTO: 15,
+  X_FORWARDED_PORT: 16,
+  X_FULCRUM_LOOP: 17,
+  TRAILER: 18,
+  /** Set after parsing on a line whose name the Connection header nominates. */
+  NOMINATED: 19,
+  /** Set after parsing on a line the forwarder must drop (e.g. a repeated identical CL). */
+  DUPLICATE: 20,
+} as const;
+
+export type HeaderIdValue = (typeof HeaderId)[keyof typeof HeaderId];
+
+const KNOWN: ReadonlyArray<readonly [string, number]> = [
+  ['host', HeaderId.HOST],
+  ['content-length', HeaderId.CONTENT_LENGTH],
+  ['transfer-encoding', HeaderId.TRANSFER_ENCODING],
+  ['connection', HeaderId.CONNECTION],
+  ['keep-alive', HeaderId.KEEP_ALIVE],
+  ['proxy-connection', HeaderId.PROXY_CONNECTION],
+  ['te', HeaderId.TE],
+  ['upgrade', HeaderId.UPGRADE],
+  ['proxy-authorization', HeaderId.PROXY_AUTHORIZATION],
+  ['http2-settings', HeaderId.HTTP2_SETTINGS],
+  ['expect', HeaderId.EXPECT],
+  ['cookie', HeaderId.COOKIE],
+  ['set-cookie', HeaderId.SET_COOKIE],
+  ['x-forwarded-for', HeaderId.X_FORWARDED_FOR],
+  ['x-forwarded-proto', HeaderId.X_FORWARDED_PROTO],
+  ['x-forwarded-port', HeaderId.X_FORWARDED_PORT],
+  ['x-fulcrum-loop', HeaderId.X_FULCRUM_LOOP],
+  ['trailer', HeaderId.TRAILER],
+];
+
+/** The lower-case name of the loop-marker header (BS-8). */
+export const LOOP_HEADER = 'x-fulcrum-loop';
+
+const MAX_KNOWN_LEN = 20;
+/** By name length: flat list of [firstByte, id, offsetIntoNames] triples. */
+const byLen: Int32Array[] = [];
+const names: Uint8Array[] = [];
+for (let len = 0; len <= MAX_KNOWN_LEN; len++) {
+  const rows = KNOWN.filter(([n]) => n.length === len);
+  const t = new Int32Array(rows.length * 2);
+  rows.forEach(([n, id], i) => {
+    t[i * 2] = id;
+    t[i * 2 + 1] = names.length;
+    names.push(Buffer.from(n, 'latin1'));
+  });
+  byLen.push(t);
+}
+
+/**
+ * Classifies the field name buf[start, end). Hot path: the name was already validated as a
+ * token; most names are rejected on their length or first byte.
+ */
+export function classifyHeader(buf: Uint8Array, start: number, end: number): number {
+  const len = end - start;
+  if (len > MAX_KNOWN_LEN) return HeaderId.OTHER;
+  const rows = byLen[len]!;
+  outer: for (let r = 0; r < rows.length; r += 2) {
+    const name = names[rows[r + 1]!]!;
+    for (let i = 0; i < len; i++) {
+      if (LOWER[buf[start + i]!] !== name[i]) continue outer;
+    }
+    return rows[r]!;
+  }
+  return HeaderId.OTHER;
+}
