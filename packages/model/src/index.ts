@@ -11,3 +11,4 @@ export * from './seed.js';
 export * from './snapshot.js';
 export * from './defaults.js';
 export * from './validate/index.js';
+export * from './routing/index.js';
