@@ -38,9 +38,11 @@ export class World {
     return { nowMs: this.nowMs, newId: (prefix) => `${prefix}-t${++this.seq}`, appliedVersion: this.appliedVersion };
   }
 
-  /** Run an action and commit its ops. */
+  /** Run an action and commit its ops. Actions are pure: the state they read must come back untouched. */
   run(name: string, params: unknown): ActionResult {
+    const before = JSON.stringify(this.state);
     const r = runAction(name, this.state, params, this.env());
+    assert.equal(JSON.stringify(this.state), before, `${name} changed the state it was given`);
     if (r.ops && r.ops.length > 0) {
       const v = this.version + 1;
       applyOps(this.state, stampVersion(r.ops, v));
