@@ -62,6 +62,18 @@ export class IndexedHeap {
     this.siftUp(this.pos[moved]);
   }
 
+  /**
+   * Put e (not in the heap) in place of the least entry, which leaves: one sift instead
+   * of a remove and an insert.
+   */
+  replaceTop(e: number): void {
+    const old = this.heap[0];
+    this.pos[old] = -1;
+    this.heap[0] = e;
+    this.pos[e] = 0;
+    this.siftDown(0);
+  }
+
   /** e's key grew (it may only need to move down). */
   increased(e: number): void {
     const p = this.pos[e];
@@ -133,11 +145,16 @@ export class IndexedHeap {
 
   private siftUp(p: number): void {
     const heap = this.heap;
+    const key = this.key;
+    const tie = this.tie;
     const e = heap[p];
+    const ek = key[e];
+    const et = tie[e];
     while (p > 0) {
       const parent = (p - 1) >> 1;
       const pe = heap[parent];
-      if (!this.less(e, pe)) break;
+      const pk = key[pe];
+      if (ek > pk || (ek === pk && et >= tie[pe])) break;
       heap[p] = pe;
       this.pos[pe] = p;
       p = parent;
@@ -148,14 +165,27 @@ export class IndexedHeap {
 
   private siftDown(p: number): void {
     const heap = this.heap;
+    const key = this.key;
+    const tie = this.tie;
     const n = this.count;
     const e = heap[p];
+    const ek = key[e];
+    const et = tie[e];
     for (;;) {
       let c = 2 * p + 1;
       if (c >= n) break;
-      if (c + 1 < n && this.less(heap[c + 1], heap[c])) c++;
-      const ce = heap[c];
-      if (!this.less(ce, e)) break;
+      let ce = heap[c];
+      let ck = key[ce];
+      if (c + 1 < n) {
+        const re = heap[c + 1];
+        const rk = key[re];
+        if (rk < ck || (rk === ck && tie[re] < tie[ce])) {
+          c++;
+          ce = re;
+          ck = rk;
+        }
+      }
+      if (ek < ck || (ek === ck && et <= tie[ce])) break;
       heap[p] = ce;
       this.pos[ce] = p;
       p = c;

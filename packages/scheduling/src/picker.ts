@@ -48,8 +48,9 @@ export interface PickerEntry {
 
 export interface PickerOptions {
   /**
-   * Wrr: shifts the interleaving so that workers and nodes do not all start on the same
-   * server (pass the worker or node number). Picks stay deterministic for a given seed.
+   * Wrr: rotates tie-breaking so that workers and nodes do not all send their first
+   * requests to the same server among equals (pass the worker or node number). Picks stay
+   * deterministic for a given seed.
    */
   seed?: number;
   /** Sch: ring points per unit of weight (default SCH_POINTS_PER_WEIGHT). */

@@ -13,16 +13,16 @@ import { hashString, hashStringRange } from './hash.js';
 export function schKeyHash(uch: UchConfig | undefined, clientIp: string, rawQuery: string | undefined): number {
   if (uch !== undefined && uch.Type === 'QueryString' && rawQuery !== undefined && rawQuery.length > 0) {
     const h = hashQueryParam(rawQuery, uch.Value);
-    if (h >= 0) return h;
+    if (h !== undefined) return h;
   }
   return hashString(clientIp);
 }
 
 /**
- * Hash of the first value of query parameter `name` in rawQuery (`a=1&b=2`), or -1 when
- * it is absent. `name` alone (`?a&b=2`) has the empty value. Names match exactly.
+ * Hash of the first value of query parameter `name` in rawQuery (`a=1&b=2`), or undefined
+ * when it is absent. `name` alone (`?a&b=2`) has the empty value. Names match exactly.
  */
-export function hashQueryParam(rawQuery: string, name: string): number {
+export function hashQueryParam(rawQuery: string, name: string): number | undefined {
   const end = rawQuery.length;
   let start = 0;
   while (start <= end) {
@@ -35,5 +35,5 @@ export function hashQueryParam(rawQuery: string, name: string): number {
     }
     start = amp + 1;
   }
-  return -1;
+  return undefined;
 }

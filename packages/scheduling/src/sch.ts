@@ -66,24 +66,24 @@ export class SchPicker implements Picker {
 
   /** Without a key (the caller has none), picks spread over the ring by weight. */
   pick(hashKey?: string): number {
-    return this.pickHash(hashKey === undefined ? fmix32(++this.keyless) : hashString(hashKey));
+    return this.pickHash(hashKey === undefined ? this.nextKeyless() : hashString(hashKey));
   }
 
   pickHash(hash: number): number {
     const n = this.ringHash.length;
     if (n === 0) return -1;
-    return this.ringOwner[this.slot(hash >>> 0)];
+    return this.ringOwner[this.slot(hash)];
   }
 
   pickExcluding(tried: ArrayLike<number>, triedCount: number, hashKey?: string): number {
-    const hash = hashKey === undefined ? fmix32(++this.keyless) : hashString(hashKey);
+    const hash = hashKey === undefined ? this.nextKeyless() : hashString(hashKey);
     return this.pickHashExcluding(hash, tried, triedCount);
   }
 
   pickHashExcluding(hash: number, tried: ArrayLike<number>, triedCount: number): number {
     const n = this.ringHash.length;
     if (n === 0) return -1;
-    let j = this.slot(hash >>> 0);
+    let j = this.slot(hash);
     if (triedCount <= 0) return this.ringOwner[j];
     if (this.excludedPickable(tried, triedCount) >= this.pickableCount) return -1;
     for (let step = 0; step < n; step++) {
@@ -133,9 +133,15 @@ export class SchPicker implements Picker {
   onEnd(): void {}
   setExternalLoad(): void {}
 
-  /** Index of the first ring point at or after hash, wrapping to 0. */
+  private nextKeyless(): number {
+    this.keyless = (this.keyless + 1) | 0;
+    return fmix32(this.keyless);
+  }
+
+  /** Index of the first ring point at or after hash (int32 or uint32 bits), wrapping to 0. */
   private slot(hash: number): number {
     const ring = this.ringHash;
+    hash >>>= 0;
     let lo = 0;
     let hi = ring.length;
     while (lo < hi) {

@@ -35,8 +35,10 @@ const MAX_PROMOTE = 32;
  *   100/50/50:      a b a c a b a c …    nginx: a b c a a b c a …
  *
  * Two indexed heaps hold the servers: `pending` (not yet eligible) by S, `ready` by F.
- * A pick moves at most MAX_PROMOTE servers from pending to ready and re-files the picked
- * one: O(log n), no allocation.
+ * A pick re-files the picked server (usually into pending, as it is now ahead) and moves
+ * servers that have fallen due into ready, at most MAX_PROMOTE of them (when one falls due
+ * just as the picked one leaves, the two swap places: one sift in each heap).
+ * O(log n), no allocation.
  *
  * Weight 0 entries are in neither heap, so they are never picked (BS-4). Weights may be
  * fractional (slow start ramps them: SS-6); changing one keeps that server's place in
@@ -186,23 +188,32 @@ export class WrrPicker implements Picker {
     }
   }
 
-  /** Account one pick of e and advance the clock. */
+  /** Account one pick of e, advance the clock and re-file e. */
   private charge(e: number): void {
     const w = this.weight[e];
     const k = ++this.picks[e];
     const start = this.base[e] + k / w;
-    this.pending.key[e] = start;
-    this.ready.key[e] = this.base[e] + (k + 1) / w;
+    const pending = this.pending;
+    const ready = this.ready;
+    pending.key[e] = start;
+    ready.key[e] = this.base[e] + (k + 1) / w;
     this.vPicks++;
     const now = this.now();
-    if (this.ready.has(e)) {
-      if (start <= now + EPS) this.ready.increased(e);
-      else {
-        this.ready.remove(e);
-        this.pending.insert(e);
-      }
+    if (!ready.has(e)) {
+      pending.increased(e);
+    } else if (start <= now + EPS) {
+      ready.increased(e);
     } else {
-      this.pending.increased(e);
+      // The usual case: e is now ahead of its share and leaves ready. When the next server
+      // in pending has just fallen due, the two swap places: one sift in each heap.
+      const p = pending.top();
+      if (p >= 0 && ready.top() === e && pending.key[p] <= now + EPS) {
+        ready.replaceTop(p);
+        pending.replaceTop(e);
+      } else {
+        ready.remove(e);
+        pending.insert(e);
+      }
     }
     if (now > REBASE_AT) this.rebase(now);
   }
