@@ -1,0 +1,656 @@
+import { Redis, type RedisOptions } from 'ioredis';
+import { Packr } from 'msgpackr';
+import {
+  COLLECTION_NAMES, emptyCollections,
+  type ChangeEvent, type CollectionName, type Collections, type Job, type RecordOf, type StateSnapshot,
+  type WriteOp,
+} from '@fulcrum/model';
+import { deepFreeze } from './deep-freeze.js';
+import {
+  CHANGES_SINCE, CLAIM_TOKEN, COMMIT, COMPLETE_TOKEN, LIST_JOBS, PRUNE_NODES, PUT_JOB, PUT_NODE, RELEASE_TOKEN,
+  SNAPSHOT, type LuaScript,
+} from './redis-scripts.js';
+import { StoreUnavailableError } from './store-unavailable-error.js';
+import type {
+  CommitOptions, CommitResult, JobQuery, NodeRecord, StateStore, TokenClaim,
+} from './store.js';
+
+const DEFAULT_URL = 'redis://127.0.0.1:6379';
+const DEFAULT_KEY_PREFIX = 'fulcrum:';
+const DEFAULT_KEEP_EVENTS = 10_000; // change events kept for changesSince
+const DEFAULT_KEEP_JOBS = 10_000; // jobs; the oldest go first
+const DEFAULT_COMMAND_TIMEOUT_MS = 2_000; // a call that gets no reply by then fails with STORE_UNAVAILABLE
+const DEFAULT_REPLICA_WAIT_MS = 500; // WAIT 1 <this> after a commit, when replicas are connected
+const REPLICA_CHECK_EVERY_MS = 3_000; // how stale the cached INFO replication may get
+const RECONNECT_STEP_MS = 50; // reconnect delay grows by this per failed attempt …
+const RECONNECT_MAX_MS = 500; // … up to this
+const FEED_RETRY_MS = 250; // the change feed retries a failed catch-up read after this
+
+export interface RedisStoreOptions {
+  /** `redis://[user:password@]host:port[/db]`; ignored with `sentinels`. Default redis://127.0.0.1:6379. */
+  url?: string;
+  /** Sentinels to ask for the master named `sentinelName` (SPEC D-2 `--sentinels`). */
+  sentinels?: { host: string; port: number }[];
+  sentinelName?: string;
+  /** Prefix of every key and of the channel. Default "fulcrum:". */
+  keyPrefix?: string;
+  /** Change events kept for `changesSince`. Default 10,000. */
+  keepEvents?: number;
+  /** Jobs kept; beyond this the oldest (by insertion) are dropped. Default 10,000. */
+  keepJobs?: number;
+  /** A call without a reply after this fails with StoreUnavailableError. Default 2,000. */
+  commandTimeoutMs?: number;
+  /** With replicas connected, a commit waits this long at most for one of them. Default 500. */
+  replicaWaitMs?: number;
+  /** Told about things worth a log line that are not failures of a call. Default: process warning. */
+  onWarning?: (message: string) => void;
+  /** Extra ioredis options (passwords, TLS, sentinel auth). The store overrides the ones its
+   * failure behaviour depends on (offline queue, retries, timeouts, reconnects). */
+  redisOptions?: RedisOptions;
+}
+
+/** What a reconnect listener is told once the change feed is back and has caught up. */
+export interface ReconnectInfo {
+  /** The version of the last event delivered to subscribers. */
+  version: number;
+  /**
+   * true: every event missed while disconnected has been delivered, in order.
+   * false: some could not be (no longer kept, or the store went back in time, e.g. a Redis
+   * without persistence restarted): resync from `snapshot()`.
+   */
+  caughtUp: boolean;
+}
+
+type Phase = 'new' | 'opening' | 'open' | 'closing' | 'closed';
+
+/** Replies that mean "not now" rather than "wrong call". */
+const UNAVAILABLE_REPLY = /^(LOADING|READONLY|MASTERDOWN|BUSY|NOREPLICAS|TRYAGAIN|CLUSTERDOWN|MISCONF|OOM)\b/;
+
+const COLLECTIONS: ReadonlySet<string> = new Set(COLLECTION_NAMES);
+
+/**
+ * The Redis state store (SPEC D-2). Key layout and the Lua scripts: redis-scripts.ts.
+ *
+ * Every write of the versioned state is one Lua script: it checks the expected version,
+ * applies the ops, bumps the version, appends the event to a capped log and publishes it.
+ * Reads of several keys (snapshot, changesSince) are scripts too, so each sees one version.
+ *
+ * Two connections: commands (no offline queue and no retries, so that while Redis is down
+ * every call fails at once with StoreUnavailableError instead of queueing) and the change
+ * feed subscriber, which reconnects by itself.
+ *
+ * The change feed: pub/sub is only a hint. Events are delivered strictly in version order,
+ * each once: an event that arrives ahead of a gap waits while the missing ones are read from
+ * the log (changesSince), and after the subscriber reconnects the events missed meanwhile
+ * are read the same way before `onReconnect` listeners are told. Only when the log no longer
+ * holds them does a listener see a gap (and should resync from a snapshot).
+ *
+ * With replicas connected (INFO replication, cached for a few seconds), a commit resolves
+ * only after `WAIT 1 replicaWaitMs`; concurrent commits share one WAIT. If no replica
+ * acknowledges in time the commit still resolves (it is applied on the master) and a
+ * warning is emitted.
+ */
+export class RedisStore implements StateStore {
+  readonly kind = 'redis' as const;
+
+  private readonly url: string;
+  private readonly sentinels: { host: string; port: number }[] | undefined;
+  private readonly sentinelName: string | undefined;
+  private readonly prefix: string;
+  private readonly keepEvents: number;
+  private readonly keepJobs: number;
+  private readonly commandTimeoutMs: number;
+  private readonly replicaWaitMs: number;
+  private readonly warn: (message: string) => void;
+  private readonly redisOptions: RedisOptions;
+  private readonly packr = new Packr({ useRecords: false, int64AsType: 'number' });
+
+  private readonly versionKey: string;
+  private readonly logKey: string;
+  private readonly channel: string;
+  private readonly collectionKeys: readonly string[];
+  private readonly jobsKey: string;
+  private readonly jobsOrderKey: string;
+  private readonly jobsSeqKey: string;
+  private readonly nodesKey: string;
+
+  private phase: Phase = 'new';
+  private opening: Promise<void> | undefined;
+  private closing: Promise<void> | undefined;
+  private cmd: Redis | undefined;
+  private sub: Redis | undefined;
+
+  private replicas = 0;
+  private replicasCheckedMs = 0;
+  private replicaCheck: Promise<void> | undefined;
+  private replicaWaiters: { resolve(): void; reject(err: Error): void }[] = [];
+  private replicaWaiting = false;
+
+  private readonly listeners = new Set<(ev: ChangeEvent) => void>();
+  private readonly reconnectListeners = new Set<(info: ReconnectInfo) => void>();
+  /** Feed state: the last version handed to listeners, and events received ahead of a gap. */
+  private delivered = 0;
+  private readonly ahead = new Map<number, ChangeEvent>();
+  private catchUpWanted = false;
+  /** Reconnects of the subscriber so far, and the last one reconnect listeners were told of. */
+  private reconnects = 0;
+  private reconnectsTold = 0;
+  private caughtUp = true;
+  private fetching = false;
+  private feedRetry: NodeJS.Timeout | undefined;
+  private subUp = false;
+
+  constructor(opts: RedisStoreOptions = {}) {
+    if (opts.sentinels !== undefined) {
+      if (opts.sentinels.length === 0) throw new Error('RedisStore: sentinels is empty');
+      if (!opts.sentinelName) throw new Error('RedisStore: sentinels need a sentinelName (the master group name)');
+    }
+    this.url = opts.url ?? DEFAULT_URL;
+    this.sentinels = opts.sentinels?.map((s) => ({ host: s.host, port: s.port }));
+    this.sentinelName = opts.sentinelName;
+    this.prefix = opts.keyPrefix ?? DEFAULT_KEY_PREFIX;
+    this.keepEvents = positiveInt('keepEvents', opts.keepEvents ?? DEFAULT_KEEP_EVENTS);
+    this.keepJobs = positiveInt('keepJobs', opts.keepJobs ?? DEFAULT_KEEP_JOBS);
+    this.commandTimeoutMs = positiveInt('commandTimeoutMs', opts.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS);
+    this.replicaWaitMs = positiveInt('replicaWaitMs', opts.replicaWaitMs ?? DEFAULT_REPLICA_WAIT_MS);
+    if (this.replicaWaitMs >= this.commandTimeoutMs) {
+      throw new Error(`RedisStore: replicaWaitMs (${this.replicaWaitMs}) must be below commandTimeoutMs (${this.commandTimeoutMs})`);
+    }
+    this.warn = opts.onWarning ?? ((message) => process.emitWarning(message, 'FulcrumStateWarning'));
+    this.redisOptions = opts.redisOptions ?? {};
+
+    const p = this.prefix;
+    this.versionKey = `${p}version`;
+    this.logKey = `${p}log`;
+    this.channel = `${p}events`;
+    this.collectionKeys = COLLECTION_NAMES.map((c) => `${p}c:${c}`);
+    this.jobsKey = `${p}jobs`;
+    this.jobsOrderKey = `${p}jobs:order`;
+    this.jobsSeqKey = `${p}jobs:seq`;
+    this.nodesKey = `${p}nodes`;
+  }
+
+  open(): Promise<void> {
+    if (this.phase !== 'new') {
+      return Promise.reject(new Error(`RedisStore.open: store is ${this.phase}; make a new one to reopen`));
+    }
+    this.phase = 'opening';
+    this.opening = this.connect();
+    return this.opening;
+  }
+
+  private async connect(): Promise<void> {
+    const cmd = this.makeClient('fulcrum-state');
+    const sub = this.makeClient('fulcrum-feed');
+    this.cmd = cmd;
+    this.sub = sub;
+    sub.on('messageBuffer', (_channel: Buffer, message: Buffer) => this.onMessage(message));
+    try {
+      await Promise.all([cmd.connect(), sub.connect()]);
+      // Subscribe before reading the version, so no event after that version can slip by.
+      await sub.subscribe(this.channel);
+      this.subUp = true;
+      this.delivered = await this.readVersion();
+      await this.refreshReplicas();
+    } catch (err) {
+      cmd.disconnect();
+      sub.disconnect();
+      this.phase = 'closed';
+      throw toStoreError(err, 'RedisStore.open');
+    }
+    sub.on('ready', () => void this.onSubscriberReady());
+    sub.on('close', () => {
+      if (!this.subUp || this.phase !== 'open') return;
+      this.subUp = false;
+      this.warn('state store: lost the Redis change feed connection; reconnecting (missed events are read back from the log)');
+    });
+    this.phase = 'open';
+    this.pump();
+  }
+
+  close(): Promise<void> {
+    if (this.phase === 'new' || (this.phase === 'closed' && this.closing === undefined)) {
+      this.phase = 'closed';
+      return Promise.resolve();
+    }
+    this.closing ??= this.shutDown();
+    return this.closing;
+  }
+
+  private async shutDown(): Promise<void> {
+    if (this.phase === 'opening') {
+      await this.opening?.catch(() => undefined);
+      if ((this.phase as Phase) === 'closed') return;
+    }
+    this.phase = 'closing';
+    clearTimeout(this.feedRetry);
+    this.listeners.clear();
+    this.reconnectListeners.clear();
+    this.ahead.clear();
+    this.sub?.disconnect();
+    const cmd = this.cmd as Redis;
+    // QUIT lets replies to calls still in flight arrive; a dead connection is just dropped.
+    await cmd.quit().catch(() => cmd.disconnect());
+    this.phase = 'closed';
+  }
+
+  async version(): Promise<number> {
+    this.assertOpen();
+    return this.readVersion();
+  }
+
+  async snapshot(): Promise<StateSnapshot> {
+    this.assertOpen();
+    // {version, [field, value, …] per collection in COLLECTION_NAMES order}
+    const reply = (await this.run(SNAPSHOT, [this.versionKey, ...this.collectionKeys], [])) as [Buffer, ...Buffer[][]];
+    const data = emptyCollections() as unknown as Record<CollectionName, Record<string, unknown>>;
+    for (let i = 0; i < COLLECTION_NAMES.length; i++) {
+      const flat = reply[i + 1] as Buffer[];
+      const coll = data[COLLECTION_NAMES[i]];
+      for (let j = 0; j < flat.length; j += 2) coll[flat[j].toString('utf8')] = this.packr.unpack(flat[j + 1]);
+    }
+    return { version: Number(reply[0].toString()), data: data as unknown as Collections };
+  }
+
+  async get<C extends CollectionName>(c: C, id: string): Promise<RecordOf<C> | undefined> {
+    this.assertOpen();
+    if (!COLLECTIONS.has(c)) throw new Error(`get: unknown collection ${String(c)}`);
+    const buf = await this.call('get', (r) => r.hgetBuffer(`${this.prefix}c:${c}`, id));
+    return buf === null ? undefined : (this.packr.unpack(buf) as RecordOf<C>);
+  }
+
+  async commit(ops: WriteOp[], opts: CommitOptions = {}): Promise<CommitResult> {
+    this.assertOpen();
+    checkOps(ops);
+    const expect = opts.expectVersion;
+    if (expect !== undefined && (!Number.isInteger(expect) || expect < 0)) {
+      throw new Error(`commit: expectVersion must be a non-negative integer, got ${expect}`);
+    }
+    const events: WriteOp[] = [];
+    const keys = [this.versionKey, this.logKey];
+    const args: (string | Buffer)[] = [expect === undefined ? '' : String(expect), String(this.keepEvents), this.channel];
+    const opArgs: (string | Buffer)[] = [];
+    for (const o of ops) {
+      keys.push(`${this.prefix}c:${o.c}`);
+      if (o.op === 'put') {
+        events.push({ op: 'put', c: o.c, id: o.id, value: o.value });
+        opArgs.push('p', o.id, this.packr.pack(o.value));
+      } else {
+        events.push({ op: 'del', c: o.c, id: o.id });
+        opArgs.push('d', o.id, '');
+      }
+    }
+    args.push(this.packr.pack(events), ...opArgs);
+    const [ok, version] = (await this.run(COMMIT, keys, args)) as [number, number];
+    this.maybeRefreshReplicas();
+    if (ok === 1 && this.replicas > 0) await this.waitForReplica();
+    return { ok: ok === 1, version };
+  }
+
+  subscribe(listener: (ev: ChangeEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => {
+      this.listeners.delete(listener);
+    };
+  }
+
+  /**
+   * Told each time the change feed has reconnected after losing its connection, once the
+   * events missed meanwhile have been delivered (or could not be: `caughtUp` false). A
+   * consumer that wants to be sure compares its version with `version()`.
+   */
+  onReconnect(listener: (info: ReconnectInfo) => void): () => void {
+    this.reconnectListeners.add(listener);
+    return () => {
+      this.reconnectListeners.delete(listener);
+    };
+  }
+
+  async changesSince(version: number): Promise<ChangeEvent[] | null> {
+    this.assertOpen();
+    if (!Number.isInteger(version) || version < 0) return null;
+    return (await this.readEventsSince(version)).events;
+  }
+
+  async claimClientToken(token: string, signature: string, ttlMs: number): Promise<TokenClaim> {
+    this.assertOpen();
+    const reply = await this.run(CLAIM_TOKEN, [this.tokenKey(token)], [signature, ttlArg(ttlMs)]);
+    if (reply === 0) return { state: 'new' };
+    const [sig, done] = reply as [Buffer | null, Buffer | null];
+    const stored = sig === null ? '' : sig.toString('utf8');
+    return done === null
+      ? { state: 'pending', signature: stored }
+      : { state: 'done', signature: stored, reply: this.packr.unpack(done) };
+  }
+
+  async completeClientToken(token: string, signature: string, reply: unknown, ttlMs: number): Promise<void> {
+    this.assertOpen();
+    await this.run(COMPLETE_TOKEN, [this.tokenKey(token)], [signature, this.packr.pack(reply), ttlArg(ttlMs)]);
+  }
+
+  async releaseClientToken(token: string): Promise<void> {
+    this.assertOpen();
+    await this.run(RELEASE_TOKEN, [this.tokenKey(token)], []);
+  }
+
+  async putJob(job: Job): Promise<void> {
+    this.assertOpen();
+    if (typeof job?.JobId !== 'string' || job.JobId === '') throw new Error('putJob: JobId is required');
+    await this.run(PUT_JOB, [this.jobsKey, this.jobsOrderKey, this.jobsSeqKey],
+      [job.JobId, this.packr.pack(job), String(this.keepJobs)]);
+  }
+
+  async getJob(jobId: string): Promise<Job | undefined> {
+    this.assertOpen();
+    const buf = await this.call('getJob', (r) => r.hgetBuffer(this.jobsKey, jobId));
+    return buf === null ? undefined : (this.packr.unpack(buf) as Job);
+  }
+
+  async listJobs(q: JobQuery = {}): Promise<Job[]> {
+    this.assertOpen();
+    if (q.JobIds !== undefined && q.JobIds.length === 0) return [];
+    const ids = q.JobIds === undefined ? [] : [...new Set(q.JobIds)];
+    const flat = (await this.run(LIST_JOBS, [this.jobsKey, this.jobsOrderKey], ids)) as Buffer[];
+    const rows: { seq: number; job: Job }[] = [];
+    for (let i = 0; i < flat.length; i += 2) {
+      const job = this.packr.unpack(flat[i + 1]) as Job;
+      if (q.Status !== undefined && job.Status !== q.Status) continue;
+      rows.push({ seq: Number(flat[i].toString()), job });
+    }
+    // Newest first by CreateTime; among equal times the later inserted first (as the embedded store).
+    rows.sort((a, b) => (a.job.CreateTime < b.job.CreateTime ? 1 : a.job.CreateTime > b.job.CreateTime ? -1 : b.seq - a.seq));
+    return rows.map((r) => r.job);
+  }
+
+  async putNode(rec: NodeRecord, ttlMs: number): Promise<void> {
+    this.assertOpen();
+    if (typeof rec?.NodeId !== 'string' || rec.NodeId === '') throw new Error('putNode: NodeId is required');
+    await this.run(PUT_NODE, [this.nodeKey(rec.NodeId), this.nodesKey], [rec.NodeId, this.packr.pack(rec), ttlArg(ttlMs)]);
+  }
+
+  async listNodes(): Promise<NodeRecord[]> {
+    this.assertOpen();
+    const ids = await this.call('listNodes', (r) => r.smembers(this.nodesKey));
+    if (ids.length === 0) return [];
+    const keys = ids.map((id) => this.nodeKey(id));
+    const recs = await this.call('listNodes', (r) => r.mgetBuffer(...keys));
+    const out: NodeRecord[] = [];
+    const lapsed: string[] = [];
+    recs.forEach((buf, i) => {
+      if (buf === null) lapsed.push(ids[i]);
+      else out.push(this.packr.unpack(buf) as NodeRecord);
+    });
+    if (lapsed.length > 0) {
+      await this.run(PRUNE_NODES, [this.nodesKey, ...lapsed.map((id) => this.nodeKey(id))], lapsed);
+    }
+    return out;
+  }
+
+  private makeClient(connectionName: string): Redis {
+    const opts: RedisOptions = {
+      ...this.redisOptions,
+      connectionName,
+      lazyConnect: true,
+      // Fail calls at once while disconnected, and fail the ones in flight when the
+      // connection drops: never queue or resend a commit (it may have been applied).
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      autoResendUnfulfilledCommands: false,
+      // The store resubscribes itself, so that it knows when the subscription is live again.
+      autoResubscribe: false,
+      commandTimeout: this.commandTimeoutMs,
+      connectTimeout: this.commandTimeoutMs,
+      retryStrategy: (attempt) => Math.min(attempt * RECONNECT_STEP_MS, RECONNECT_MAX_MS),
+      // A master demoted by a failover answers READONLY: find the new one.
+      reconnectOnError: (err) => err.message.startsWith('READONLY'),
+    };
+    const client = this.sentinels === undefined
+      ? new Redis(this.url, opts)
+      : new Redis({ ...opts, sentinels: this.sentinels, name: this.sentinelName });
+    // Connection errors reach callers as StoreUnavailableError and the client reconnects by
+    // itself; an unhandled 'error' event would only print to the console.
+    client.on('error', () => undefined);
+    return client;
+  }
+
+  private assertOpen(): void {
+    if (this.phase !== 'open') {
+      const what = this.phase === 'new' || this.phase === 'opening' ? 'not open yet' : this.phase;
+      throw new Error(`RedisStore: store is ${what}`);
+    }
+  }
+
+  private async call<T>(what: string, fn: (r: Redis) => Promise<T>): Promise<T> {
+    try {
+      return await fn(this.cmd as Redis);
+    } catch (err) {
+      throw toStoreError(err, `RedisStore.${what}`);
+    }
+  }
+
+  private run(script: LuaScript, keys: readonly string[], args: readonly (string | Buffer | number)[]): Promise<unknown> {
+    return this.call(script.name, (r) => script.run(r, keys, args));
+  }
+
+  private async readVersion(): Promise<number> {
+    const v = await this.call('version', (r) => r.get(this.versionKey));
+    return v === null ? 0 : Number(v);
+  }
+
+  private async readEventsSince(version: number): Promise<{ current: number; events: ChangeEvent[] | null }> {
+    const reply = (await this.run(CHANGES_SINCE, [this.versionKey, this.logKey], [String(version)])) as
+      [number, number, Buffer[]?];
+    const [current, found, raw] = reply;
+    if (found !== 1) return { current, events: null };
+    return { current, events: (raw ?? []).map((b) => this.decodeEvent(b)) };
+  }
+
+  private decodeEvent(buf: Buffer): ChangeEvent {
+    const ev = this.packr.unpack(buf) as ChangeEvent;
+    if (!Number.isInteger(ev?.version) || !Array.isArray(ev.ops)) throw new Error('not a change event');
+    return ev;
+  }
+
+  private tokenKey(token: string): string {
+    return `${this.prefix}token:${token}`;
+  }
+
+  private nodeKey(id: string): string {
+    return `${this.prefix}node:${id}`;
+  }
+
+  // --- replicas -----------------------------------------------------------------------------
+
+  private maybeRefreshReplicas(): void {
+    if (Date.now() - this.replicasCheckedMs < REPLICA_CHECK_EVERY_MS || this.replicaCheck) return;
+    this.replicaCheck = this.refreshReplicas()
+      .catch(() => undefined) // keep the last count; the next commit tries again
+      .finally(() => {
+        this.replicaCheck = undefined;
+      });
+  }
+
+  private async refreshReplicas(): Promise<void> {
+    const info = await this.call('info', (r) => r.info('replication'));
+    this.replicasCheckedMs = Date.now();
+    const m = /^connected_slaves:(\d+)/m.exec(info);
+    this.replicas = m === null ? 0 : Number(m[1]);
+  }
+
+  /**
+   * WAIT covers every write this connection sent before it, so commits that finished while
+   * one WAIT was in flight share the next.
+   */
+  private waitForReplica(): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.replicaWaiters.push({ resolve, reject });
+      if (!this.replicaWaiting) void this.runReplicaWaits();
+    });
+  }
+
+  private async runReplicaWaits(): Promise<void> {
+    this.replicaWaiting = true;
+    while (this.replicaWaiters.length > 0) {
+      const batch = this.replicaWaiters;
+      this.replicaWaiters = [];
+      try {
+        const acked = await this.call('commit (WAIT)', (r) => r.wait(1, this.replicaWaitMs));
+        if (acked < 1) {
+          this.warn(`state store: no Redis replica acknowledged a commit within ${this.replicaWaitMs} ms; ` +
+            'it is applied on the master but would be lost if the master failed now');
+        }
+        for (const w of batch) w.resolve();
+      } catch (err) {
+        for (const w of batch) w.reject(err as Error);
+      }
+    }
+    this.replicaWaiting = false;
+  }
+
+  // --- change feed --------------------------------------------------------------------------
+
+  private onMessage(buf: Buffer): void {
+    if (this.phase !== 'open' && this.phase !== 'opening') return;
+    let ev: ChangeEvent;
+    try {
+      ev = this.decodeEvent(buf);
+    } catch (err) {
+      this.warn(`state store: undecodable message on ${this.channel} (${String(err)}); reading the log instead`);
+      this.catchUpWanted = true;
+      this.pump();
+      return;
+    }
+    if (ev.version > this.delivered) this.ahead.set(ev.version, ev);
+    this.pump();
+  }
+
+  private async onSubscriberReady(): Promise<void> {
+    if (this.phase !== 'open') return;
+    try {
+      await (this.sub as Redis).subscribe(this.channel);
+    } catch {
+      return; // the connection dropped again; its next 'ready' retries
+    }
+    this.subUp = true;
+    this.catchUpWanted = true;
+    this.reconnects++;
+    this.caughtUp = true;
+    this.pump();
+  }
+
+  /**
+   * Deliver what can be delivered in order; when events are missing (a gap before an event
+   * that arrived, or a reconnect), read them from the log, one read at a time.
+   */
+  private pump(): void {
+    if (this.phase !== 'open') return;
+    this.deliverContiguous();
+    if (this.fetching || (this.ahead.size === 0 && !this.catchUpWanted)) return;
+    this.fetching = true;
+    clearTimeout(this.feedRetry);
+    this.feedRetry = undefined;
+    // A catch-up asked for while this read is in flight needs a read of its own.
+    const catchUp = this.catchUpWanted;
+    const reconnects = this.reconnects;
+    this.catchUpWanted = false;
+    this.readEventsSince(this.delivered).then(
+      ({ current, events }) => {
+        this.fetching = false;
+        if (this.phase !== 'open') return;
+        if (events !== null) {
+          for (const ev of events) if (ev.version === this.delivered + 1) this.deliver(ev);
+        } else if (current < this.delivered) {
+          // The store went back in time (a Redis without persistence restarted): start over.
+          this.ahead.clear();
+          this.delivered = current;
+          this.caughtUp = false;
+        } else {
+          // The missing events are no longer kept: deliver what we have; listeners see the
+          // gap and resync from a snapshot.
+          for (const v of [...this.ahead.keys()].sort((a, b) => a - b)) this.deliver(this.ahead.get(v) as ChangeEvent);
+          this.delivered = Math.max(this.delivered, current);
+          this.caughtUp = false;
+        }
+        for (const v of this.ahead.keys()) if (v <= this.delivered) this.ahead.delete(v);
+        if (reconnects > this.reconnectsTold) {
+          this.reconnectsTold = reconnects;
+          this.emitReconnect({ version: this.delivered, caughtUp: this.caughtUp });
+        }
+        this.pump();
+      },
+      () => {
+        this.fetching = false;
+        if (this.phase !== 'open') return;
+        this.catchUpWanted ||= catchUp;
+        this.feedRetry = setTimeout(() => this.pump(), FEED_RETRY_MS);
+        this.feedRetry.unref();
+      },
+    );
+  }
+
+  private deliverContiguous(): void {
+    for (;;) {
+      const next = this.ahead.get(this.delivered + 1);
+      if (next === undefined) break;
+      this.deliver(next);
+    }
+    for (const v of this.ahead.keys()) if (v <= this.delivered) this.ahead.delete(v);
+  }
+
+  /** Listeners run synchronously, in version order; one that throws harms nobody else. */
+  private deliver(ev: ChangeEvent): void {
+    this.ahead.delete(ev.version);
+    this.delivered = ev.version;
+    const frozen = deepFreeze(ev);
+    for (const l of [...this.listeners]) {
+      try {
+        l(frozen);
+      } catch (err) {
+        this.warn(`state store: a change listener threw at version ${ev.version}: ${String(err)}`);
+      }
+    }
+  }
+
+  private emitReconnect(info: ReconnectInfo): void {
+    for (const l of [...this.reconnectListeners]) {
+      try {
+        l(info);
+      } catch (err) {
+        this.warn(`state store: a reconnect listener threw: ${String(err)}`);
+      }
+    }
+  }
+}
+
+function toStoreError(err: unknown, what: string): Error {
+  if (err instanceof StoreUnavailableError) return err;
+  const message = err instanceof Error ? err.message : String(err);
+  // A reply error is Redis refusing this call (a bug on our side), unless it says "not now".
+  if (err instanceof Error && err.name === 'ReplyError' && !UNAVAILABLE_REPLY.test(message)) return err;
+  return new StoreUnavailableError(`${what}: the Redis state store is unavailable (${message})`, { cause: err });
+}
+
+function checkOps(ops: WriteOp[]): void {
+  if (!Array.isArray(ops) || ops.length === 0) throw new Error('commit: needs at least one op');
+  for (const o of ops) {
+    if (!COLLECTIONS.has(o?.c)) throw new Error(`commit: unknown collection ${String(o?.c)}`);
+    if (typeof o.id !== 'string' || o.id === '' || o.id === '__proto__') {
+      throw new Error(`commit: bad id ${JSON.stringify(o.id)} in ${o.c}`);
+    }
+    if (o.op === 'put') {
+      if (o.value === undefined) throw new Error(`commit: put of ${o.c}/${o.id} has no value`);
+    } else if (o.op !== 'del') {
+      throw new Error(`commit: unknown op ${String((o as { op: unknown }).op)}`);
+    }
+  }
+}
+
+function ttlArg(ttlMs: number): string {
+  if (!Number.isFinite(ttlMs) || ttlMs <= 0) throw new Error(`ttlMs must be a positive number, got ${ttlMs}`);
+  return String(Math.ceil(ttlMs));
+}
+
+function positiveInt(name: string, n: number): number {
+  if (!Number.isInteger(n) || n < 1) throw new Error(`RedisStore: ${name} must be a positive integer, got ${n}`);
+  return n;
+}

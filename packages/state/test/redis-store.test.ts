@@ -1,0 +1,292 @@
+import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Redis } from 'ioredis';
+import type { ChangeEvent, WriteOp } from '@fulcrum/model';
+import { RedisStore, type ReconnectInfo, type RedisStoreOptions } from '../src/redis-store.js';
+import { StoreUnavailableError } from '../src/store-unavailable-error.js';
+import { storeContract, type ContractOptions, type StoreHarness } from './contract.js';
+import { startRedis, type RedisServer } from './redis-server.js';
+
+const stores: RedisStore[] = [];
+const servers: RedisServer[] = [];
+const clients: Redis[] = [];
+const warnings: string[] = [];
+let prefixes = 0;
+
+function uniquePrefix(): string {
+  return `t${process.pid}-${++prefixes}:`;
+}
+
+async function openStore(url: string, opts: Partial<RedisStoreOptions> = {}): Promise<RedisStore> {
+  const s = new RedisStore({ url, onWarning: (m) => warnings.push(m), ...opts });
+  stores.push(s);
+  await s.open();
+  return s;
+}
+
+async function server(opts: Parameters<typeof startRedis>[0] = {}): Promise<RedisServer> {
+  const s = await startRedis(opts);
+  servers.push(s);
+  return s;
+}
+
+/** A plain client for poking at Redis from the side. */
+function rawClient(url: string): Redis {
+  const c = new Redis(url, { maxRetriesPerRequest: 1 });
+  c.on('error', () => undefined);
+  clients.push(c);
+  return c;
+}
+
+async function closeAll(): Promise<void> {
+  for (const s of stores.splice(0)) await s.close();
+  for (const c of clients.splice(0)) c.disconnect();
+  for (const s of servers.splice(0)) await s.stop();
+}
+
+function put(id: string, extra: Record<string, unknown> = {}): WriteOp {
+  return { op: 'put', c: 'vpcs', id, value: { VpcId: id, CidrBlock: '10.0.0.0/8', ...extra } };
+}
+
+async function waitFor(what: string, cond: () => boolean | Promise<boolean>, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await cond())) {
+    if (Date.now() > deadline) assert.fail(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(10);
+  }
+}
+
+function isUnavailable(err: unknown): boolean {
+  return err instanceof StoreUnavailableError && err.code === 'STORE_UNAVAILABLE';
+}
+
+function range(from: number, to: number): number[] {
+  return Array.from({ length: to - from + 1 }, (_, i) => from + i);
+}
+
+describe('RedisStore', function () {
+  let shared: RedisServer;
+
+  before(async function () {
+    shared = await startRedis();
+  });
+
+  after(async function () {
+    await closeAll();
+    await shared?.stop();
+  });
+
+  afterEach(closeAll);
+
+  // Every harness gets its own key prefix on the shared server: private backing data.
+  storeContract('RedisStore', async (opts?: ContractOptions): Promise<StoreHarness> => {
+    const keyPrefix = uniquePrefix();
+    const make = async () => {
+      const s = new RedisStore({ url: shared.url, keyPrefix, keepEvents: opts?.keepEvents, onWarning: (m) => warnings.push(m) });
+      await s.open();
+      return s;
+    };
+    let current = await make();
+    return {
+      store: current,
+      async reopen() {
+        await current.close();
+        current = await make();
+        return current;
+      },
+      async cleanup() {
+        await current.close();
+        const admin = new Redis(shared.url);
+        const keys = await admin.keys(`${keyPrefix}*`);
+        if (keys.length > 0) await admin.del(...keys);
+        await admin.quit();
+      },
+    };
+  });
+
+  describe('several stores on one Redis (D-2)', function () {
+    it('D-2: two stores see each other\'s commits through subscribe, in version order, each once', async function () {
+      const keyPrefix = uniquePrefix();
+      const a = await openStore(shared.url, { keyPrefix });
+      const b = await openStore(shared.url, { keyPrefix });
+      const seenA: ChangeEvent[] = [];
+      const seenB: ChangeEvent[] = [];
+      a.subscribe((ev) => seenA.push(ev));
+      b.subscribe((ev) => seenB.push(ev));
+      await Promise.all(range(1, 30).map((i) => (i % 2 === 0 ? a : b).commit([put(`vpc-${i}`, { i })])));
+      await waitFor('30 events on both', () => seenA.length >= 30 && seenB.length >= 30);
+      assert.deepEqual(seenA.map((e) => e.version), range(1, 30));
+      assert.deepEqual(seenB, seenA);
+      assert.deepEqual((await a.snapshot()).data, (await b.snapshot()).data);
+      assert.equal(Object.keys((await b.snapshot()).data.vpcs).length, 30);
+    });
+
+    it('D-2: compare-and-set across two stores: of concurrent commits expecting one version exactly one wins', async function () {
+      const keyPrefix = uniquePrefix();
+      const a = await openStore(shared.url, { keyPrefix });
+      const b = await openStore(shared.url, { keyPrefix });
+      for (let round = 0; round < 10; round++) {
+        const v = await a.version();
+        const results = await Promise.all([
+          a.commit([put('winner', { by: 'a', round })], { expectVersion: v }),
+          b.commit([put('winner', { by: 'b', round })], { expectVersion: v }),
+          a.commit([put('winner', { by: 'a2', round })], { expectVersion: v }),
+          b.commit([put('winner', { by: 'b2', round })], { expectVersion: v }),
+        ]);
+        assert.equal(results.filter((r) => r.ok).length, 1, `round ${round}`);
+        for (const r of results) assert.equal(r.version, v + 1);
+        const winner = ['a', 'b', 'a2', 'b2'][results.findIndex((r) => r.ok)];
+        assert.equal((await b.get('vpcs', 'winner') as unknown as { by: string }).by, winner);
+      }
+      assert.equal(await b.version(), 10);
+    });
+
+    it('API-3: two stores racing on one ClientToken: one gets new, the other pending', async function () {
+      const keyPrefix = uniquePrefix();
+      const a = await openStore(shared.url, { keyPrefix });
+      const b = await openStore(shared.url, { keyPrefix });
+      for (let i = 0; i < 20; i++) {
+        const claims = await Promise.all([a.claimClientToken(`tok-${i}`, 'sig', 60_000), b.claimClientToken(`tok-${i}`, 'sig', 60_000)]);
+        assert.deepEqual(claims.map((c) => c.state).sort(), ['new', 'pending'], `token ${i}`);
+      }
+      await b.completeClientToken('tok-0', 'sig', { RequestId: 'r-0' }, 60_000);
+      assert.deepEqual(await a.claimClientToken('tok-0', 'other', 60_000), { state: 'done', signature: 'sig', reply: { RequestId: 'r-0' } });
+    });
+
+    it('D-2: jobs and node heartbeats written by one store are read by another', async function () {
+      const keyPrefix = uniquePrefix();
+      const a = await openStore(shared.url, { keyPrefix });
+      const b = await openStore(shared.url, { keyPrefix, keepJobs: 3 });
+      for (let i = 1; i <= 5; i++) {
+        await (i < 5 ? a : b).putJob({ JobId: `job-${i}`, Action: 'CreateVpc', Status: 'Processing', Version: i, CreateTime: `2024-01-01T00:00:0${i}.000Z` });
+      }
+      assert.equal(await b.getJob('job-1').then((j) => j?.Version), undefined);
+      // b keeps 3 jobs: its write trimmed the oldest two that a wrote.
+      assert.deepEqual((await a.listJobs()).map((j) => j.JobId), ['job-5', 'job-4', 'job-3']);
+      await a.putNode({ NodeId: 'node-a', Zone: 'zone-a', AppliedVersion: 3, LastSeenMs: 1, StartedMs: 1 }, 60_000);
+      await b.putNode({ NodeId: 'node-b', Zone: 'zone-b', AppliedVersion: 2, LastSeenMs: 1, StartedMs: 1 }, 60_000);
+      assert.deepEqual((await b.listNodes()).map((n) => n.NodeId).sort(), ['node-a', 'node-b']);
+    });
+  });
+
+  describe('failures (D-2, D-3)', function () {
+    it('D-2: a subscriber that missed messages while disconnected catches up from the log, in order', async function () {
+      const srv = await server();
+      const admin = rawClient(srv.url);
+      const a = await openStore(srv.url);
+      const b = await openStore(srv.url);
+      const seen: number[] = [];
+      const reconnects: ReconnectInfo[] = [];
+      a.subscribe((ev) => seen.push(ev.version));
+      a.onReconnect((info) => reconnects.push(info));
+      await b.commit([put('vpc-1')]);
+      await waitFor('the first event', () => seen.length === 1);
+
+      // Drop every subscriber and keep them out (no free client slot), so the next commits
+      // are published to nobody.
+      const before = Number(/connected_clients:(\d+)/.exec(await admin.info('clients'))?.[1]);
+      warnings.length = 0;
+      await admin.client('KILL', 'TYPE', 'pubsub');
+      await admin.config('SET', 'maxclients', String(before - 2));
+      for (let i = 2; i <= 6; i++) await b.commit([put(`vpc-${i}`, { i })]);
+      const [, subscribers] = (await admin.call('PUBSUB', 'NUMSUB', 'fulcrum:events')) as [string, number];
+      assert.equal(subscribers, 0, 'the commits were published to nobody');
+      await sleep(200);
+      assert.deepEqual(seen, [1], 'nothing arrives while the feed is down');
+      // What a consumer does on a gap: read the missed events from the log.
+      assert.deepEqual((await a.changesSince(1))?.map((e) => e.version), [2, 3, 4, 5, 6]);
+
+      await admin.config('SET', 'maxclients', '10000');
+      await waitFor('the reconnect', () => reconnects.length === 1);
+      assert.deepEqual(reconnects, [{ version: 6, caughtUp: true }]);
+      assert.deepEqual(seen, [1, 2, 3, 4, 5, 6]);
+      assert.ok(warnings.some((w) => w.includes('lost the Redis change feed')), warnings.join('\n'));
+      await b.commit([put('vpc-7')]);
+      await waitFor('the event after the reconnect', () => seen.length === 7);
+      assert.deepEqual(seen, range(1, 7));
+    });
+
+    it('D-3: Redis killed: commits and reads reject with STORE_UNAVAILABLE at once; after a restart commits work again and the feed reconnects', async function () {
+      const srv = await server({ appendonly: true });
+      const a = await openStore(srv.url);
+      const seen: number[] = [];
+      const reconnects: ReconnectInfo[] = [];
+      a.subscribe((ev) => seen.push(ev.version));
+      a.onReconnect((info) => reconnects.push(info));
+      assert.deepEqual(await a.commit([put('vpc-1')]), { ok: true, version: 1 });
+      await waitFor('the first event', () => seen.length === 1);
+
+      await srv.kill();
+      for (const call of [() => a.commit([put('vpc-lost')]), () => a.snapshot(), () => a.version(), () => a.claimClientToken('t', 's', 1_000)]) {
+        const t0 = Date.now();
+        await assert.rejects(call(), isUnavailable);
+        assert.ok(Date.now() - t0 < 2_000, `rejected after ${Date.now() - t0} ms`);
+      }
+
+      await srv.restart();
+      let r: Awaited<ReturnType<RedisStore['commit']>> | undefined;
+      await waitFor('a commit to succeed again', async () => {
+        r = await a.commit([put('vpc-2')]).catch((err: unknown) => {
+          assert.ok(isUnavailable(err), String(err));
+          return undefined;
+        });
+        return r !== undefined;
+      });
+      assert.deepEqual(r, { ok: true, version: 2 }, 'the data written before the crash survived (appendonly)');
+      assert.ok(await a.get('vpcs', 'vpc-1'));
+      await waitFor('the feed to reconnect', () => reconnects.length >= 1);
+      await waitFor('the event of version 2', () => seen.length === 2);
+      assert.deepEqual(seen, [1, 2]);
+      assert.equal(reconnects.at(-1)?.caughtUp, true);
+    });
+
+    it('D-3: Redis frozen: a commit rejects with STORE_UNAVAILABLE after commandTimeoutMs instead of hanging', async function () {
+      const srv = await server();
+      const a = await openStore(srv.url, { commandTimeoutMs: 300, replicaWaitMs: 100 });
+      await a.commit([put('vpc-1')]);
+      await srv.pause();
+      const t0 = Date.now();
+      await assert.rejects(a.commit([put('vpc-2')]), isUnavailable);
+      const took = Date.now() - t0;
+      assert.ok(took >= 250 && took < 1_500, `rejected after ${took} ms`);
+      await srv.resume();
+      await waitFor('commits to work again', async () => (await a.commit([put('vpc-3')]).catch(() => undefined)) !== undefined);
+    });
+
+    it('an unreachable Redis fails open() with STORE_UNAVAILABLE, promptly', async function () {
+      const srv = await server();
+      const url = srv.url;
+      await srv.stop();
+      const s = new RedisStore({ url, onWarning: (m) => warnings.push(m) });
+      const t0 = Date.now();
+      await assert.rejects(s.open(), isUnavailable);
+      assert.ok(Date.now() - t0 < 2_000);
+      await s.close();
+    });
+  });
+
+  describe('replicas', function () {
+    it('D-2: with a replica connected a commit resolves only once the replica has it (WAIT)', async function () {
+      const master = await server();
+      const replica = await server({ replicaOf: master.port });
+      const onReplica = rawClient(replica.url);
+      const onMaster = rawClient(master.url);
+      await waitFor('the replica to sync', async () => /master_link_status:up/.test(await onReplica.info('replication')) &&
+        /connected_slaves:1/.test(await onMaster.info('replication')));
+      const a = await openStore(master.url, { keyPrefix: 'r:', replicaWaitMs: 400 });
+      for (let i = 1; i <= 5; i++) {
+        await a.commit([put(`vpc-${i}`)]);
+        assert.ok(await onReplica.hgetBuffer('r:c:vpcs', `vpc-${i}`), `vpc-${i} is on the replica when the commit resolves`);
+        assert.equal(await onReplica.get('r:version'), String(i));
+      }
+      warnings.length = 0;
+      await replica.pause();
+      const t0 = Date.now();
+      assert.deepEqual(await a.commit([put('vpc-6')]), { ok: true, version: 6 });
+      const took = Date.now() - t0;
+      await replica.resume();
+      assert.ok(took >= 350, `the commit waited ${took} ms for the frozen replica`);
+      assert.ok(warnings.some((w) => w.includes('no Redis replica acknowledged')), warnings.join('\n'));
+    });
+  });
+});
