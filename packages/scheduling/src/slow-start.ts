@@ -9,17 +9,20 @@ import { SLOW_START_FLOOR_RATIO } from './defaults.js';
  *    of it and the clock, so every node ramps in step (SS-6).
  *
  * 2. nextRampState: the decision the control plane / prober makes on each event about a
- *    server, as a small state machine:
+ *    server, as a small state machine ("SS-2 holds": shouldRamp over the other servers):
  *
- *                  Added (checks on)                 Healthy, SS-2 holds
- *      ──────────────────────────────▶ Pending ─────────────────────────▶ Ramping(startMs)
- *                                        │ ▲                                │   │
- *                  Healthy, SS-2 fails   │ └──────── Unhealthy (SS-4) ──────┘   │ Tick after
- *                                        ▼                                      │ the duration
- *      Added (checks off): Ramping(now) if SS-2 holds, else Steady ◀────────────┘
- *
- *      Removed from any state: Steady, and the record goes (SS-3: added again, it starts
- *      over from Added). Slow start off or not applicable: Steady.
+ *      state     event       next state
+ *      any       Removed     Steady; the record goes (SS-3: added again, it starts over)
+ *      any       Added       checks on: Pending, waiting for Healthy (SS-5)
+ *                            checks off: Ramping(now) if SS-2 holds, else Steady (SS-5)
+ *      Pending   Healthy     Ramping(now) if SS-2 holds, else Steady (SS-2)
+ *      Pending   Unhealthy   Pending
+ *      Ramping   Unhealthy   Pending: leaves slow start, ramps again once healthy (SS-4)
+ *      Ramping   Tick        Steady once the duration is over, else unchanged
+ *      Ramping   Healthy     as Tick (a repeated transition does not restart the ramp)
+ *      Steady    Healthy     Steady (with rampOnRecovery: as Pending)
+ *      Steady    other       Steady
+ *      slow start off or not applicable (slowStartApplies): Steady
  *
  *    A server that was Steady and recovers from Unhealthy does not ramp: ALB ramps new
  *    servers and servers that were ramping (SS-2..SS-4), not existing healthy ones. Pass
