@@ -27,8 +27,8 @@ const DESCRIPTION = { max: 256, pattern: /^([^\x00-\x1f\x7f]{2,256})?$/, pattern
 /** One default certificate plus SNI certificates (ALB's additional-certificate quota is 25). */
 export const MAX_LISTENER_CERTIFICATES = 25;
 
-function portOwner(state: Collections, port: number, except?: string): Listener | undefined {
-  return Object.values(state.listeners).find((l) => l.ListenerPort === port && l.ListenerId !== except);
+function portOwner(state: Collections, port: number): Listener | undefined {
+  return Object.values(state.listeners).find((l) => l.ListenerPort === port);
 }
 
 function readCertificateRefs(state: Collections, p: Params, max: number): Array<{ id: string; isDefault?: boolean }> | undefined {
