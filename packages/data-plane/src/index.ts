@@ -1,1 +1,12 @@
-export {};
+export * from './primary.js';
+export * from './ipc.js';
+export * from './routing-table.js';
+export * from './match.js';
+export * from './sticky.js';
+export * from './upstream-pool.js';
+export * from './metrics.js';
+export * as http1 from './http1/index.js';
+
+import { fileURLToPath } from 'node:url';
+/** The worker entry script for DataPlanePrimary. */
+export const WORKER_SCRIPT = fileURLToPath(new URL('./worker-main.js', import.meta.url));

@@ -4,6 +4,8 @@ import { mkdirSync } from 'node:fs';
 import { initialOps } from '@fulcrum/model';
 import { EmbeddedStore, type StateStore } from '@fulcrum/state';
 import { AdminServer } from '@fulcrum/control-api';
+import { Coordinator } from '@fulcrum/coordinator';
+import { DataPlanePrimary, WORKER_SCRIPT } from '@fulcrum/data-plane';
 import { ConfigApplier, loadConfigFile } from './config.js';
 
 export interface NodeOptions {
@@ -16,6 +18,10 @@ export interface NodeOptions {
   nodeId?: string;
   zone: string;
   token?: string;
+  /** JSON access log line per request on stdout (OB-2). */
+  accessLog?: boolean;
+  /** SIGTERM: how long in-flight requests may take to finish. */
+  shutdownGraceMs?: number;
 }
 
 /** How often the node refreshes its liveness record; three misses and it is gone. */
@@ -36,6 +42,8 @@ export class LbNode {
   readonly nodeId: string;
   store!: StateStore;
   admin!: AdminServer;
+  dataPlane!: DataPlanePrimary;
+  coordinator!: Coordinator;
   adminAddress!: { host: string; port: number };
   private heartbeat?: NodeJS.Timeout;
   private readonly startedMs = Date.now();
@@ -59,10 +67,23 @@ export class LbNode {
         token: this.opts.token,
         log,
       });
+      this.dataPlane = new DataPlanePrimary({
+        workers: this.opts.workers,
+        exec: WORKER_SCRIPT,
+        listenHost: this.opts.listenHost,
+        zone: this.opts.zone,
+        nodeId: this.nodeId,
+        accessLog: this.opts.accessLog ?? false,
+        log,
+      });
+      this.coordinator = new Coordinator({ store, sink: this.dataPlane, log });
       if (this.opts.configFile) {
         const report = await new ConfigApplier(store, this.admin.executor).apply(loadConfigFile(this.opts.configFile));
         log({ msg: 'config applied', file: this.opts.configFile, created: report.created.length, updated: report.updated.length, unchanged: report.unchanged.length });
       }
+      this.dataPlane.start();
+      await this.coordinator.start();
+      await this.dataPlane.waitApplied(this.coordinator.stateVersion, 10_000);
       await this.beat();
       this.heartbeat = setInterval(() => void this.beat(), HEARTBEAT_INTERVAL_MS);
       this.adminAddress = await this.admin.listen();
@@ -89,15 +110,18 @@ export class LbNode {
     }
   }
 
+  /** What every worker of this node has applied: jobs wait for it (API-4). */
   protected async appliedVersion(): Promise<number> {
-    return this.store.version();
+    return this.dataPlane.appliedVersion();
   }
 
   async stop(): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
     if (this.heartbeat) clearInterval(this.heartbeat);
+    this.coordinator?.stop();
     await this.admin?.close();
+    await this.dataPlane?.stop(this.opts.shutdownGraceMs ?? 10_000);
     await this.store?.close();
   }
 }

@@ -1,0 +1,816 @@
+import type { Socket } from 'node:net';
+import {
+  BodyKind, ChunkedTracker, ClientConnection as ConnMode, DEFAULT_H1_LIMITS, ForwardContext, HeadReader,
+  HeadSlices, Method, ReadStatus, ReqFlag, RequestHead, ResponseHead, buildClientResponseHead,
+  buildForwardRequestHead, h1ErrorReason, h1ErrorStatus, parseRequestHead, parseResponseHead,
+  type RequestEdits,
+} from './http1/index.js';
+import type { CompiledListener, CompiledRule, RoutingTable, RuntimeGroup, RuntimeServer } from './routing-table.js';
+import type { MatchInput } from './match.js';
+import { STICKY_COOKIE, setCookieHeader } from './sticky.js';
+import { hashString } from '@fulcrum/scheduling';
+import type { PooledSocket } from './upstream-pool.js';
+import type { ProxyWorker } from './worker.js';
+import { buildRedirect, errorResponse, fixedResponse, requestEdits } from './responses.js';
+
+/** Connection states. */
+const S_HEAD = 0; // reading a request head (or idle between requests)
+const S_BODY = 1; // streaming the request body upstream
+const S_WAIT = 2; // request sent; waiting for / streaming the response
+const S_TUNNEL = 3; // after 101: opaque bytes both ways
+const S_CLOSED = 4;
+
+/** What the deadline sweep enforces. */
+const T_NONE = 0;
+const T_HEAD = 1; // head not complete in time: 408
+const T_IDLE = 2; // keep-alive idle: close quietly
+const T_REQUEST = 3; // no response head in RequestTimeout: 504
+
+/** A head must arrive within this (HAProxy's `timeout http-request`). */
+export const HEAD_TIMEOUT_MS = Number(process.env.FULCRUM_HEAD_TIMEOUT_MS ?? 10_000);
+/** Connect failures move on to the next server; after this many servers, 502. */
+export const MAX_TRIES = 3;
+
+const EMPTY = Buffer.alloc(0);
+
+/**
+ * One client connection through a proxy worker: the HTTP/1.1 hot path of ARCHITECTURE.md.
+ *
+ *   client bytes --HeadReader/parseRequestHead--> route (rules, group, server)
+ *        --buildForwardRequestHead (slices of the original head) + body as it comes--> upstream
+ *   upstream bytes --parseResponseHead--> buildClientResponseHead + body as it comes --> client
+ *
+ * One instance per client connection, with every handler bound once; a request allocates
+ * only what it must (strings a rule condition asks for). Bodies stream with backpressure
+ * (each side pauses the other); framing is tracked, never rewritten. Pipelined requests
+ * wait in the socket until the response before them is complete.
+ */
+export class ProxyConnection implements MatchInput {
+  state = S_HEAD;
+  private readonly reader = new HeadReader(DEFAULT_H1_LIMITS.maxHeadBytes, DEFAULT_H1_LIMITS.maxRequestLineBytes);
+  private readonly req = new RequestHead();
+  private readonly slices = new HeadSlices();
+  private readonly reqChunks = new ChunkedTracker();
+  private fctx: ForwardContext | undefined;
+  private fctxLb = '';
+  /** Bytes after the current request (pipelined), held while its response is under way. */
+  private held: Buffer = EMPTY;
+  private heldStart = 0;
+  private reqBodyLeft = 0; // LENGTH: bytes still to forward
+  private reqBodyDone = true;
+  /** The body went upstream beyond what we still hold: a failed upstream can't be retried. */
+  private reqStreamed = false;
+  private clientKeepAlive = true;
+  private closeAfter = false;
+
+  // The request under way.
+  private table: RoutingTable | undefined;
+  private listener: CompiledListener | undefined;
+  private rule: CompiledRule | undefined;
+  private group: RuntimeGroup | undefined;
+  private server: RuntimeServer | undefined;
+  private edits: RequestEdits | null = null;
+  private setCookie: Buffer | null = null;
+  private learnCookie = '';
+  private readonly tried = new Int32Array(MAX_TRIES + 1);
+  private triedCount = 0;
+  private hashKey = 0;
+  private startedMs = 0;
+  private requestHead: Buffer[] | null = null;
+  private firstBody: Buffer = EMPTY;
+
+  // Upstream side.
+  private up: PooledSocket | null = null;
+  private upConnected = false;
+  private readonly upReader = new HeadReader(DEFAULT_H1_LIMITS.maxHeadBytes, DEFAULT_H1_LIMITS.maxHeadBytes);
+  private readonly resp = new ResponseHead();
+  private readonly respChunks = new ChunkedTracker();
+  private respStarted = false; // a byte of the final response went to the client
+  private respHeadDone = false;
+  private respBodyLeft = 0;
+  private respKind = 0;
+  private upReusable = false;
+  private retriedStale = false;
+
+  deadlineMs = 0;
+  deadlineKind = T_NONE;
+
+  constructor(readonly worker: ProxyWorker, readonly socket: Socket, readonly port: number, readonly scheme: 'http' | 'https') {
+    this.onClientData = this.onClientData.bind(this);
+    this.onClientEnd = this.onClientEnd.bind(this);
+    this.onClientClose = this.onClientClose.bind(this);
+    this.onClientDrain = this.onClientDrain.bind(this);
+    this.onUpData = this.onUpData.bind(this);
+    this.onUpEnd = this.onUpEnd.bind(this);
+    this.onUpError = this.onUpError.bind(this);
+    this.onUpConnect = this.onUpConnect.bind(this);
+    this.onUpDrain = this.onUpDrain.bind(this);
+    socket.on('data', this.onClientData);
+    socket.on('end', this.onClientEnd);
+    socket.on('close', this.onClientClose);
+    socket.on('error', noop);
+    socket.on('drain', this.onClientDrain);
+    this.arm(T_HEAD, HEAD_TIMEOUT_MS);
+  }
+
+  // ---------------------------------------------------------------- MatchInput (rules)
+  get host(): string {
+    return this.req.hostname;
+  }
+  get path(): string {
+    return this.req.path;
+  }
+  get query(): string {
+    return this.req.query;
+  }
+  get method(): string {
+    return this.req.methodName;
+  }
+  get sourceIp(): string {
+    return this.socket.remoteAddress ?? '';
+  }
+  header(nameLower: string): string | undefined {
+    return this.req.getHeader(nameLower);
+  }
+  cookie(name: string): string | undefined {
+    return this.req.getCookie(name);
+  }
+
+  // ---------------------------------------------------------------- deadlines
+  private arm(kind: number, ms: number): void {
+    this.deadlineKind = kind;
+    this.deadlineMs = Date.now() + ms;
+  }
+
+  /** Called by the worker's sweep when deadlineMs has passed. */
+  expire(): void {
+    const kind = this.deadlineKind;
+    this.deadlineKind = T_NONE;
+    if (kind === T_HEAD) {
+      if (this.reader.pending) this.respondAndClose(408, 'Request Timeout', 'The request head did not arrive in time.\n');
+      else this.destroy();
+    } else if (kind === T_IDLE) {
+      this.destroy();
+    } else if (kind === T_REQUEST) {
+      this.worker.counters.timeouts++;
+      this.dropUpstream();
+      if (this.respStarted) this.destroy();
+      else this.respondAndClose(504, 'Gateway Timeout', 'The backend did not answer in time.\n');
+    }
+  }
+
+  // ---------------------------------------------------------------- client side
+  private onClientData(chunk: Buffer): void {
+    if (this.state === S_HEAD) this.readHead(chunk, 0, chunk.length);
+    else if (this.state === S_BODY) this.forwardBody(chunk, 0, chunk.length);
+    else if (this.state === S_TUNNEL) {
+      if (this.up && !this.up.write(chunk)) this.socket.pause();
+    } else if (this.state === S_WAIT) this.hold(chunk, 0, chunk.length);
+  }
+
+  /** Keep pipelined bytes until the current response is done; stop reading meanwhile. */
+  private hold(buf: Buffer, start: number, end: number): void {
+    if (start >= end) return;
+    const rest = this.held.length - this.heldStart;
+    this.held = rest > 0 ? Buffer.concat([this.held.subarray(this.heldStart), buf.subarray(start, end)]) : buf.subarray(start, end);
+    this.heldStart = 0;
+    this.socket.pause();
+  }
+
+  private readHead(chunk: Buffer, start: number, end: number): void {
+    const r = this.reader.push(chunk, start, end);
+    if (r === ReadStatus.MORE) {
+      if (this.deadlineKind !== T_HEAD) this.arm(T_HEAD, HEAD_TIMEOUT_MS);
+      return;
+    }
+    if (r === ReadStatus.ERROR) {
+      this.worker.counters.badRequests++;
+      const code = this.reader.error;
+      this.respondAndClose(h1ErrorStatus(code), '', `${h1ErrorReason(code)}.\n`);
+      return;
+    }
+    const rd = this.reader;
+    const err = parseRequestHead(rd.buf, rd.start, rd.end, this.req);
+    const restBuf = rd.restBuf;
+    const restStart = rd.restStart;
+    const restEnd = rd.restEnd;
+    rd.reset();
+    if (err !== 0) {
+      this.worker.counters.badRequests++;
+      this.respondAndClose(h1ErrorStatus(err), '', `${h1ErrorReason(err)}.\n`);
+      return;
+    }
+    this.startRequest(restBuf, restStart, restEnd);
+  }
+
+  private startRequest(restBuf: Buffer, restStart: number, restEnd: number): void {
+    const req = this.req;
+    this.worker.requests++;
+    this.startedMs = performance.now();
+    this.clientKeepAlive = req.keepAlive && !this.closeAfter;
+    this.reqBodyDone = req.bodyKind === BodyKind.NONE;
+    this.reqBodyLeft = req.bodyKind === BodyKind.LENGTH ? req.contentLength : 0;
+    this.reqStreamed = false;
+    if (req.bodyKind === BodyKind.CHUNKED) this.reqChunks.reset();
+    this.held = EMPTY;
+    this.heldStart = 0;
+    this.table = this.worker.table;
+    const table = this.table;
+    const listener = table?.listeners.get(this.port);
+    this.listener = listener;
+    this.setCookie = null;
+    this.learnCookie = '';
+    this.triedCount = 0;
+    this.retriedStale = false;
+    this.server = undefined;
+    this.group = undefined;
+    this.edits = null;
+    this.respStarted = false;
+    this.respHeadDone = false;
+    if (!table || !listener) {
+      this.state = S_WAIT;
+      this.skipBody(restBuf, restStart, restEnd);
+      this.respondAndClose(503, 'Service Unavailable', 'This listener is not configured on this node.\n');
+      return;
+    }
+    if (req.loopContains(listener.snap.loadBalancerId)) {
+      // BS-8: the request already passed this load balancer instance.
+      this.worker.counters.loops++;
+      this.worker.log({ level: 'warn', msg: 'forwarding loop refused', listener: listener.snap.id, client: this.sourceIp, host: req.host, path: req.path });
+      this.state = S_WAIT;
+      this.skipBody(restBuf, restStart, restEnd);
+      this.respondAndClose(508, 'Loop Detected', 'This request has already passed this load balancer.\n');
+      return;
+    }
+    let rule: CompiledRule | undefined;
+    for (const r of listener.rules) {
+      if (r.match(this)) {
+        rule = r;
+        break;
+      }
+    }
+    this.rule = rule;
+    if (!rule) {
+      this.state = S_WAIT;
+      this.skipBody(restBuf, restStart, restEnd);
+      this.respondAndClose(503, 'Service Unavailable', 'No rule matched.\n');
+      return;
+    }
+    const final = rule.final;
+    if (final.type !== 'forward') {
+      // Fixed responses and redirects need the request body read (and dropped) first.
+      this.state = S_WAIT;
+      const resp = final.type === 'fixed'
+        ? fixedResponse(final.status, final.body, final.contentType, this.clientKeepAlive, req.method === Method.HEAD)
+        : buildRedirect(final.action, this, this.scheme, this.port, this.clientKeepAlive);
+      this.skipBody(restBuf, restStart, restEnd);
+      this.writeLocal(resp, final.type === 'fixed' ? final.status : Number(final.action.HttpCode ?? 302));
+      return;
+    }
+    this.edits = rule.pre.length > 0 ? requestEdits(rule.pre, this) : null;
+    // Choose the group (up to 5 weighted groups, LR-2).
+    const groups = final.groups;
+    let group: RuntimeGroup | undefined;
+    if (groups.length === 1) group = groups[0];
+    else if (groups.length > 1) {
+      const gi = final.groupPicker!.pick();
+      group = gi >= 0 ? groups[gi] : undefined;
+    }
+    if (!group) {
+      this.state = S_WAIT;
+      this.skipBody(restBuf, restStart, restEnd);
+      this.respondAndClose(503, 'Service Unavailable', 'No server group is available.\n');
+      return;
+    }
+    this.group = group;
+    if (this.fctx === undefined || this.fctxLb !== listener.snap.loadBalancerId) {
+      this.fctx = new ForwardContext({
+        clientIp: clientIpOf(this.socket),
+        proto: this.scheme,
+        port: this.port,
+        instanceId: listener.snap.loadBalancerId,
+      });
+      this.fctxLb = listener.snap.loadBalancerId;
+    }
+    // The request head and the body bytes that came with it are kept until the response
+    // starts, so a connect failure or a stale pooled connection can be retried.
+    buildForwardRequestHead(req, this.fctx, this.slices, group.snap.keepalive, this.edits);
+    this.requestHead = this.slices.toBuffers();
+    this.firstBody = EMPTY;
+    if (!this.reqBodyDone) {
+      const n = this.bodyBytes(restBuf, restStart, restEnd);
+      if (n < 0) return;
+      this.firstBody = restBuf.subarray(restStart, restStart + n);
+      restStart += n;
+    }
+    if (restStart < restEnd) this.hold(restBuf, restStart, restEnd);
+    this.state = this.reqBodyDone ? S_WAIT : S_BODY;
+    if (this.state === S_BODY) this.socket.pause(); // until the upstream is connected
+    const server = this.pickServer(group);
+    if (!server) {
+      this.respondAndClose(503, 'Service Unavailable', 'No server is available in the group.\n');
+      return;
+    }
+    this.send(server);
+  }
+
+  /** Count how many of buf[start, end) belong to the request body; updates framing state. */
+  private bodyBytes(buf: Buffer, start: number, end: number): number {
+    if (this.reqBodyDone || start >= end) return 0;
+    if (this.req.bodyKind === BodyKind.LENGTH) {
+      const n = Math.min(this.reqBodyLeft, end - start);
+      this.reqBodyLeft -= n;
+      if (this.reqBodyLeft === 0) this.reqBodyDone = true;
+      return n;
+    }
+    const n = this.reqChunks.feed(buf, start, end);
+    if (n < 0) {
+      this.worker.counters.badRequests++;
+      this.dropUpstream();
+      this.respondAndClose(400, 'Bad Request', `${h1ErrorReason(this.reqChunks.error)}.\n`);
+      return -1;
+    }
+    if (this.reqChunks.done) this.reqBodyDone = true;
+    return n;
+  }
+
+  /** Read and drop a request body we answer ourselves (fixed response, redirect, error). */
+  private skipBody(buf: Buffer, start: number, end: number): void {
+    if (this.reqBodyDone) {
+      this.hold(buf, start, end);
+      return;
+    }
+    const n = this.bodyBytes(buf, start, end);
+    if (n < 0) return;
+    if (!this.reqBodyDone) {
+      // A body we don't want: close after answering rather than read it all.
+      this.clientKeepAlive = false;
+      return;
+    }
+    this.hold(buf, start + n, end);
+  }
+
+  private forwardBody(chunk: Buffer, start: number, end: number): void {
+    const n = this.bodyBytes(chunk, start, end);
+    if (n < 0) return;
+    if (n > 0 && this.up) {
+      this.reqStreamed = true;
+      if (!this.up.write(n === chunk.length ? chunk : chunk.subarray(start, start + n))) this.socket.pause();
+    }
+    if (this.reqBodyDone) {
+      this.state = S_WAIT;
+      if (start + n < end) this.hold(chunk, start + n, end);
+      if (this.respHeadDone && this.respBodyLeft === 0 && this.respKind === BodyKind.NONE) this.finishExchange();
+    }
+  }
+
+  private onClientDrain(): void {
+    if (this.up && this.state !== S_CLOSED) this.up.resume();
+  }
+
+  private onClientEnd(): void {
+    if (this.state === S_TUNNEL) {
+      this.up?.end();
+      return;
+    }
+    // Half-close from the client: finish the exchange under way, then close.
+    this.clientKeepAlive = false;
+    this.closeAfter = true;
+    if (this.state === S_HEAD) this.destroy();
+    else if (this.state === S_BODY) {
+      this.dropUpstream();
+      this.destroy();
+    }
+  }
+
+  private onClientClose(): void {
+    this.state = S_CLOSED;
+    this.dropUpstream();
+    this.worker.connectionClosed(this);
+  }
+
+  // ---------------------------------------------------------------- scheduling
+  private pickServer(group: RuntimeGroup): RuntimeServer | undefined {
+    const sticky = group.snap.sticky;
+    if (this.triedCount === 0 && sticky.StickySessionEnabled) {
+      if (sticky.StickySessionType === 'Insert') {
+        const v = this.req.getCookie(STICKY_COOKIE);
+        const token = v !== undefined && this.table ? this.table.signer.verify(v) : undefined;
+        const s = token !== undefined ? group.byToken.get(token) : undefined;
+        if (s && group.eligible[s.index] === 1 && s.snap.weight > 0) return s;
+        // SP-4: none, forged, or its server is gone/unhealthy/weight 0: pick and re-issue.
+      } else if (sticky.StickySessionType === 'Server' && sticky.Cookie) {
+        const v = this.req.getCookie(sticky.Cookie);
+        if (v !== undefined) {
+          const key = this.worker.affinity.lookup(group.snap.id, sticky.Cookie, v);
+          const s = key !== undefined ? group.byKey.get(key) : undefined;
+          if (s && group.eligible[s.index] === 1 && s.snap.weight > 0) return s;
+        }
+      }
+    }
+    let i: number;
+    const picker = group.picker;
+    if (group.snap.scheduler === 'Sch') {
+      if (this.triedCount === 0) {
+        const qp = group.snap.hashQueryParam;
+        let key: string | undefined;
+        if (qp !== undefined) key = queryValue(this.req.query, qp);
+        this.hashKey = hashString(key ?? this.sourceIp);
+      }
+      i = this.triedCount === 0 ? picker.pickHash(this.hashKey) : picker.pickHashExcluding(this.hashKey, this.tried, this.triedCount);
+    } else {
+      i = this.triedCount === 0 ? picker.pick() : picker.pickExcluding(this.tried, this.triedCount);
+    }
+    if (i < 0) return undefined;
+    const s = group.servers[i]!;
+    if (sticky.StickySessionEnabled && sticky.StickySessionType === 'Insert' && this.table) {
+      this.setCookie = Buffer.from(`Set-Cookie: ${setCookieHeader(STICKY_COOKIE, this.table.signer.sign(s.stickyToken), sticky.CookieTimeout ?? 1000)}\r\n`, 'latin1');
+    }
+    return s;
+  }
+
+  // ---------------------------------------------------------------- upstream side
+  private send(server: RuntimeServer): void {
+    this.server = server;
+    this.tried[this.triedCount++] = server.index;
+    server.active++;
+    server.group.picker.onStart(server.index);
+    const keepalive = this.group!.snap.keepalive;
+    let up = keepalive ? this.worker.pool.take(server.poolKey) : undefined;
+    this.upConnected = up !== undefined;
+    if (!up) up = this.worker.pool.open(server.snap.ip, server.snap.port);
+    this.up = up;
+    this.upReader.reset();
+    this.respHeadDone = false;
+    this.upReusable = false;
+    up.on('data', this.onUpData);
+    up.on('end', this.onUpEnd);
+    up.on('error', this.onUpError);
+    up.on('close', this.onUpEnd);
+    up.on('drain', this.onUpDrain);
+    this.arm(T_REQUEST, (this.listener?.snap.requestTimeoutS ?? 60) * 1000);
+    if (this.upConnected) this.writeRequest();
+    else up.once('connect', this.onUpConnect);
+  }
+
+  private onUpConnect(): void {
+    this.upConnected = true;
+    this.writeRequest();
+  }
+
+  private writeRequest(): void {
+    const up = this.up!;
+    const head = this.requestHead!;
+    up.cork();
+    for (let i = 0; i < head.length; i++) up.write(head[i]!);
+    if (this.firstBody.length > 0) up.write(this.firstBody);
+    up.uncork();
+    if (this.state === S_BODY) this.socket.resume();
+  }
+
+  private onUpDrain(): void {
+    if (this.state === S_BODY || this.state === S_TUNNEL) this.socket.resume();
+  }
+
+  private detachUpstream(): PooledSocket | null {
+    const up = this.up;
+    if (!up) return null;
+    up.removeListener('data', this.onUpData);
+    up.removeListener('end', this.onUpEnd);
+    up.removeListener('error', this.onUpError);
+    up.removeListener('close', this.onUpEnd);
+    up.removeListener('drain', this.onUpDrain);
+    up.removeListener('connect', this.onUpConnect);
+    this.up = null;
+    const s = this.server;
+    if (s) {
+      s.active--;
+      s.group.picker.onEnd(s.index);
+    }
+    return up;
+  }
+
+  private dropUpstream(): void {
+    const up = this.detachUpstream();
+    if (up) {
+      up.on('error', noop);
+      up.destroy();
+    }
+  }
+
+  private onUpError(): void {
+    this.upstreamFailed();
+  }
+
+  private onUpEnd(): void {
+    if (!this.up) return;
+    if (this.respHeadDone && this.respKind === BodyKind.CLOSE) {
+      // A close-delimited response ends with the connection.
+      this.detachUpstream()?.destroy();
+      this.clientKeepAlive = false;
+      this.finishExchange();
+      return;
+    }
+    this.upstreamFailed();
+  }
+
+  /** The upstream connection failed or closed early. Retry when nothing is lost, else 502. */
+  private upstreamFailed(): void {
+    const up = this.up;
+    if (!up) return;
+    const wasReused = up.fulcrumReused === true;
+    const connected = this.upConnected;
+    this.dropUpstream();
+    if (this.state === S_TUNNEL) {
+      this.destroy();
+      return;
+    }
+    if (this.respStarted || this.respHeadDone) {
+      // Part of the response already went to the client: all we can do is cut it.
+      this.destroy();
+      return;
+    }
+    const group = this.group;
+    const canReplay = !this.reqStreamed && this.upReader.pending === false;
+    if (group && canReplay && this.state !== S_CLOSED) {
+      if (wasReused && !this.retriedStale) {
+        // A stale pooled connection: retry once on a fresh connection to the same server.
+        this.retriedStale = true;
+        this.triedCount--;
+        this.sendFresh(this.server!);
+        return;
+      }
+      if (!connected && this.triedCount < MAX_TRIES) {
+        this.worker.counters.connectFailures++;
+        const next = this.pickServer(group);
+        if (next) {
+          this.send(next);
+          return;
+        }
+      }
+    }
+    this.worker.counters.upstreamErrors++;
+    this.respondAndClose(502, 'Bad Gateway', 'The backend could not be reached or closed the connection.\n');
+  }
+
+  private sendFresh(server: RuntimeServer): void {
+    this.worker.pool.drop(server.poolKey);
+    this.send(server);
+  }
+
+  private onUpData(chunk: Buffer): void {
+    if (this.state === S_TUNNEL) {
+      if (!this.socket.write(chunk)) this.up?.pause();
+      return;
+    }
+    if (!this.respHeadDone) {
+      this.readResponseHead(chunk, 0, chunk.length);
+      return;
+    }
+    this.forwardResponseBody(chunk, 0, chunk.length);
+  }
+
+  private readResponseHead(chunk: Buffer, start: number, end: number): void {
+    const rd = this.upReader;
+    const r = rd.push(chunk, start, end);
+    if (r === ReadStatus.MORE) return;
+    if (r === ReadStatus.ERROR) {
+      this.badResponse();
+      return;
+    }
+    const flags = (this.req.versionMinor === 0 ? ReqFlag.HTTP10 : 0) | (this.req.isWebSocket ? ReqFlag.UPGRADE : 0);
+    const err = parseResponseHead(rd.buf, rd.start, rd.end, this.resp, this.req.method, flags);
+    const restBuf = rd.restBuf;
+    const restStart = rd.restStart;
+    const restEnd = rd.restEnd;
+    rd.reset();
+    if (err !== 0) {
+      this.badResponse();
+      return;
+    }
+    const resp = this.resp;
+    if (resp.interim && resp.status !== 101) {
+      // 100 Continue, 103 Early Hints: pass on, then wait for the final response.
+      buildClientResponseHead(resp, this.slices, ConnMode.KEEP_ALIVE);
+      this.writeSlices();
+      if (restStart < restEnd) this.readResponseHead(restBuf, restStart, restEnd);
+      return;
+    }
+    this.respHeadDone = true;
+    this.respStarted = true;
+    this.deadlineKind = T_NONE;
+    this.requestHead = null;
+    this.firstBody = EMPTY;
+    if (resp.status === 101) {
+      buildClientResponseHead(resp, this.slices, ConnMode.UPGRADE);
+      this.writeSlices();
+      this.state = S_TUNNEL;
+      this.socket.resume();
+      if (restStart < restEnd) this.socket.write(restBuf.subarray(restStart, restEnd));
+      if (this.held.length > this.heldStart) {
+        this.up!.write(this.held.subarray(this.heldStart));
+        this.held = EMPTY;
+        this.heldStart = 0;
+      }
+      return;
+    }
+    this.respKind = resp.bodyKind;
+    this.respBodyLeft = resp.bodyKind === BodyKind.LENGTH ? resp.contentLength : 0;
+    if (resp.bodyKind === BodyKind.CHUNKED) this.respChunks.reset();
+    this.upReusable = resp.keepAlive && resp.bodyKind !== BodyKind.CLOSE && this.group!.snap.keepalive;
+    if (!this.reqBodyDone) this.clientKeepAlive = false; // answered before the body ended
+    const group = this.group!;
+    if (group.snap.sticky.StickySessionEnabled && group.snap.sticky.StickySessionType === 'Server' && group.snap.sticky.Cookie) {
+      const v = resp.getSetCookie(group.snap.sticky.Cookie);
+      if (v !== undefined && this.server) this.worker.affinity.learn(group.snap.id, group.snap.sticky.Cookie, v, this.server.key);
+    }
+    const mode = this.clientKeepAlive && !this.worker.draining(this.server) ? ConnMode.KEEP_ALIVE : ConnMode.CLOSE;
+    if (mode === ConnMode.CLOSE) this.clientKeepAlive = false;
+    buildClientResponseHead(resp, this.slices, mode, this.setCookie);
+    this.worker.counters.responses++;
+    if (resp.bodyKind === BodyKind.NONE) {
+      this.writeSlices();
+      if (restStart < restEnd) this.upReusable = false; // bytes after a bodiless response
+      this.maybeFinish();
+      return;
+    }
+    // Head and the first body bytes in one write.
+    const head = this.slices;
+    const sock = this.socket;
+    sock.cork();
+    const bufs = head.toBuffers();
+    for (let i = 0; i < bufs.length; i++) sock.write(bufs[i]!);
+    this.forwardResponseBody(restBuf, restStart, restEnd);
+    sock.uncork();
+  }
+
+  private badResponse(): void {
+    this.worker.counters.badResponses++;
+    this.dropUpstream();
+    if (this.respStarted) this.destroy();
+    else this.respondAndClose(502, 'Bad Gateway', 'The backend sent an invalid response.\n');
+  }
+
+  private forwardResponseBody(buf: Buffer, start: number, end: number): void {
+    if (start >= end) {
+      if (this.respKind === BodyKind.LENGTH && this.respBodyLeft === 0) this.maybeFinish();
+      return;
+    }
+    let n: number;
+    if (this.respKind === BodyKind.LENGTH) {
+      n = Math.min(this.respBodyLeft, end - start);
+      this.respBodyLeft -= n;
+    } else if (this.respKind === BodyKind.CHUNKED) {
+      n = this.respChunks.feed(buf, start, end);
+      if (n < 0) {
+        this.worker.counters.badResponses++;
+        this.dropUpstream();
+        this.destroy();
+        return;
+      }
+    } else n = end - start; // close-delimited
+    if (n > 0 && !this.socket.write(n === buf.length ? buf : buf.subarray(start, start + n))) this.up?.pause();
+    if (start + n < end) this.upReusable = false; // the backend sent more than the message
+    if ((this.respKind === BodyKind.LENGTH && this.respBodyLeft === 0) || (this.respKind === BodyKind.CHUNKED && this.respChunks.done)) {
+      this.maybeFinish();
+    }
+  }
+
+  /** The response is complete; the exchange ends once the request body has gone too. */
+  private maybeFinish(): void {
+    this.respKind = BodyKind.NONE;
+    this.respBodyLeft = 0;
+    if (this.reqBodyDone) this.finishExchange();
+    else {
+      // The backend answered early; the rest of the request body has nowhere to go.
+      this.upReusable = false;
+      this.clientKeepAlive = false;
+      this.finishExchange();
+    }
+  }
+
+  private finishExchange(): void {
+    if (this.state === S_CLOSED) return;
+    const up = this.detachUpstream();
+    if (up) {
+      if (this.upReusable && this.reqBodyDone) this.worker.pool.release(up);
+      else up.destroy();
+    }
+    this.worker.observe(this);
+    this.server = undefined;
+    if (!this.clientKeepAlive || this.worker.shuttingDownNow) {
+      this.endClient();
+      return;
+    }
+    this.state = S_HEAD;
+    this.respHeadDone = false;
+    this.arm(T_IDLE, (this.listener?.snap.idleTimeoutS ?? 15) * 1000);
+    const held = this.held;
+    const hs = this.heldStart;
+    this.held = EMPTY;
+    this.heldStart = 0;
+    this.socket.resume();
+    if (hs < held.length) this.readHead(held, hs, held.length);
+  }
+
+  // ---------------------------------------------------------------- local answers
+  private writeSlices(): void {
+    const sock = this.socket;
+    const bufs = this.slices.toBuffers();
+    if (bufs.length === 1) {
+      sock.write(bufs[0]!);
+      return;
+    }
+    sock.cork();
+    for (let i = 0; i < bufs.length; i++) sock.write(bufs[i]!);
+    sock.uncork();
+  }
+
+  /** A response we make ourselves (fixed, redirect), keeping the connection if we can. */
+  private writeLocal(resp: Buffer, status: number): void {
+    this.worker.counters.responses++;
+    this.lastStatus = status;
+    this.respStarted = true;
+    this.socket.write(resp);
+    this.finishExchange();
+  }
+
+  /** An error answer; the connection closes after it (the stream may be out of sync). */
+  respondAndClose(status: number, reason: string, body: string): void {
+    if (this.state === S_CLOSED) return;
+    this.dropUpstream();
+    this.worker.counters.responses++;
+    this.lastStatus = status;
+    if (!this.respStarted && this.socket.writable) this.socket.write(errorResponse(status, reason, body));
+    this.respStarted = true;
+    this.worker.observe(this);
+    this.endClient();
+  }
+
+  lastStatus = 0;
+
+  get status(): number {
+    return this.respHeadDone ? this.resp.status : this.lastStatus;
+  }
+  get requestStartedMs(): number {
+    return this.startedMs;
+  }
+  get currentServer(): RuntimeServer | undefined {
+    return this.server;
+  }
+  get currentGroup(): RuntimeGroup | undefined {
+    return this.group;
+  }
+  get currentRule(): CompiledRule | undefined {
+    return this.rule;
+  }
+  get currentListener(): CompiledListener | undefined {
+    return this.listener;
+  }
+
+  private endClient(): void {
+    this.state = S_CLOSED;
+    this.deadlineKind = T_NONE;
+    this.socket.end();
+    // Don't wait forever for a client that never reads its last bytes.
+    this.socket.setTimeout(5000, () => this.socket.destroy());
+  }
+
+  /** Idle now: close; busy: close after the response under way (listener stop, shutdown, drain). */
+  closeWhenIdle(): void {
+    if (this.state === S_HEAD && !this.reader.pending) this.destroy();
+    else this.closeAfter = true, this.clientKeepAlive = false;
+  }
+
+  destroy(): void {
+    if (this.state !== S_CLOSED) this.state = S_CLOSED;
+    this.deadlineKind = T_NONE;
+    this.dropUpstream();
+    this.socket.destroy();
+  }
+
+  /** Drain (CD-1): this connection uses `server`; end it after the current response or now. */
+  usesServer(server: RuntimeServer): boolean {
+    return this.server === server;
+  }
+}
+
+function noop(): void {}
+
+function clientIpOf(socket: Socket): string {
+  const a = socket.remoteAddress ?? '0.0.0.0';
+  return a.startsWith('::ffff:') && a.includes('.') ? a.slice(7) : a;
+}
+
+function queryValue(query: string, name: string): string | undefined {
+  if (query === '') return undefined;
+  let start = 0;
+  while (start < query.length) {
+    let end = query.indexOf('&', start);
+    if (end === -1) end = query.length;
+    const eq = query.indexOf('=', start);
+    if (eq > start && eq < end && eq - start === name.length && query.startsWith(name, start)) return query.slice(eq + 1, end);
+    start = end + 1;
+  }
+  return undefined;
+}

@@ -1,0 +1,35 @@
+import { Packr } from 'msgpackr';
+import type { RoutingSnapshot } from '@fulcrum/model';
+
+/**
+ * Messages between the cluster primary and its workers. Snapshots travel as msgpackr bytes
+ * (encoded once in the primary for all workers); the channel uses Node's 'advanced'
+ * serialization so a Uint8Array crosses without base64.
+ */
+export type PrimaryToWorker =
+  | { t: 'snapshot'; bytes: Uint8Array }
+  | { t: 'shutdown'; graceMs: number };
+
+export type WorkerToPrimary =
+  /** Sent once the worker's message handler is in place (messages before it are lost). */
+  | { t: 'ready' }
+  | { t: 'applied'; version: number }
+  | { t: 'listen-error'; port: number; error: string }
+  | { t: 'stats'; stats: WorkerStats };
+
+export interface WorkerStats {
+  worker: number;
+  version: number;
+  activeConnections: number;
+  requests: number;
+}
+
+const packr = new Packr({ structuredClone: false, useRecords: false, moreTypes: false });
+
+export function encodeSnapshot(s: RoutingSnapshot): Uint8Array {
+  return packr.pack(s);
+}
+
+export function decodeSnapshot(bytes: Uint8Array): RoutingSnapshot {
+  return packr.unpack(bytes) as RoutingSnapshot;
+}

@@ -1,0 +1,100 @@
+import * as hdr from 'hdr-histogram-js';
+import type { ProxyConnection } from './connection.js';
+
+/**
+ * Per-worker request metrics (OB-1): counts by status class and latency histograms
+ * (hdr-histogram-js, microseconds) per listener, group and server. The primary collects
+ * them from every worker when /metrics is scraped. Cheap on the hot path: a Map lookup by
+ * a key string built from ids the request already holds, and one histogram record.
+ */
+export interface SeriesSnapshot {
+  labels: Record<string, string>;
+  requests: number;
+  byClass: number[]; // 1xx..5xx at index 1..5
+  latencyUs: { count: number; sumUs: number; p50: number; p90: number; p99: number; max: number };
+  buckets: [number, number][]; // [le µs, cumulative count]
+}
+
+const BUCKETS_US = [1000, 5000, 10_000, 25_000, 50_000, 100_000, 250_000, 500_000, 1_000_000, 2_500_000, 5_000_000, 10_000_000];
+
+class Series {
+  requests = 0;
+  readonly byClass = [0, 0, 0, 0, 0, 0];
+  sumUs = 0;
+  readonly hist = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 3_600_000_000, numberOfSignificantValueDigits: 2 });
+  constructor(readonly labels: Record<string, string>) {}
+
+  record(status: number, us: number): void {
+    this.requests++;
+    const cls = (status / 100) | 0;
+    if (cls >= 1 && cls <= 5) this.byClass[cls]!++;
+    this.sumUs += us;
+    this.hist.recordValue(us < 1 ? 1 : us);
+  }
+
+  snapshot(): SeriesSnapshot {
+    const h = this.hist;
+    const buckets: [number, number][] = [];
+    for (const le of BUCKETS_US) buckets.push([le, h.totalCount === 0 ? 0 : countAtOrBelow(h, le)]);
+    return {
+      labels: this.labels,
+      requests: this.requests,
+      byClass: [...this.byClass],
+      latencyUs: {
+        count: h.totalCount, sumUs: this.sumUs,
+        p50: h.getValueAtPercentile(50), p90: h.getValueAtPercentile(90), p99: h.getValueAtPercentile(99), max: h.maxValue,
+      },
+      buckets,
+    };
+  }
+}
+
+function countAtOrBelow(h: hdr.Histogram, le: number): number {
+  // hdr-histogram-js has no cumulative count API; derive it from the percentile rank.
+  if (h.maxValue <= le) return h.totalCount;
+  let lo = 0;
+  let hi = 100;
+  for (let i = 0; i < 20; i++) {
+    const mid = (lo + hi) / 2;
+    if (h.getValueAtPercentile(mid) <= le) lo = mid;
+    else hi = mid;
+  }
+  return Math.round((lo / 100) * h.totalCount);
+}
+
+export class WorkerMetrics {
+  private readonly series = new Map<string, Series>();
+  activeConnections = 0;
+
+  observe(c: ProxyConnection, accessLog?: { log(line: Record<string, unknown>): void }): void {
+    const l = c.currentListener;
+    if (!l) return;
+    const status = c.status;
+    const us = Math.round((performance.now() - c.requestStartedMs) * 1000);
+    const g = c.currentGroup;
+    const s = c.currentServer;
+    this.get(`l|${l.snap.id}`, { listener: l.snap.id }).record(status, us);
+    if (g) this.get(`g|${g.snap.id}`, { group: g.snap.id }).record(status, us);
+    if (g && s) this.get(`s|${g.snap.id}|${s.key}`, { group: g.snap.id, server: s.key }).record(status, us);
+    if (accessLog) {
+      accessLog.log({
+        msg: 'access', client: c.sourceIp, listener: l.snap.id, rule: c.currentRule?.id, group: g?.snap.id,
+        server: s ? `${s.snap.ip}:${s.snap.port}` : undefined, method: c.method, path: c.path, status,
+        totalMs: us / 1000,
+      });
+    }
+  }
+
+  private get(key: string, labels: Record<string, string>): Series {
+    let s = this.series.get(key);
+    if (!s) {
+      s = new Series(labels);
+      this.series.set(key, s);
+    }
+    return s;
+  }
+
+  snapshot(): SeriesSnapshot[] {
+    return [...this.series.values()].map((s) => s.snapshot());
+  }
+}

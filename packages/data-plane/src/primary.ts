@@ -1,0 +1,140 @@
+import cluster, { type Worker } from 'node:cluster';
+import type { RoutingSnapshot } from '@fulcrum/model';
+import { encodeSnapshot, type PrimaryToWorker, type WorkerToPrimary } from './ipc.js';
+
+export interface PrimaryOptions {
+  workers: number;
+  /** The worker entry script (data-plane/dist/src/worker-main.js). */
+  exec: string;
+  listenHost: string;
+  zone: string;
+  nodeId: string;
+  accessLog?: boolean;
+  log(line: Record<string, unknown>): void;
+}
+
+interface WorkerSlot {
+  id: number;
+  worker: Worker | undefined;
+  applied: number;
+  restarts: number;
+  ready: boolean;
+}
+
+/**
+ * The cluster primary's side of the data plane: forks one worker per core with round-robin
+ * connection scheduling (set explicitly: the OS's default on Linux piles connections on
+ * few workers), sends every new snapshot to every worker, tracks which version each has
+ * applied, replaces a crashed worker, and shuts all down gracefully.
+ */
+export class DataPlanePrimary {
+  private readonly slots: WorkerSlot[] = [];
+  private latest: Uint8Array | undefined;
+  private latestVersion = 0;
+  private stopping = false;
+  private readonly appliedWaiters: { version: number; resolve(): void }[] = [];
+  listenErrors: { port: number; error: string }[] = [];
+
+  constructor(private readonly opts: PrimaryOptions) {}
+
+  start(): void {
+    cluster.schedulingPolicy = cluster.SCHED_RR;
+    cluster.setupPrimary({ exec: this.opts.exec, serialization: 'advanced', silent: false });
+    for (let i = 0; i < this.opts.workers; i++) {
+      const slot: WorkerSlot = { id: i + 1, worker: undefined, applied: 0, restarts: 0, ready: false };
+      this.slots.push(slot);
+      this.fork(slot);
+    }
+  }
+
+  private fork(slot: WorkerSlot): void {
+    const w = cluster.fork({
+      FULCRUM_WORKER_ID: String(slot.id),
+      FULCRUM_LISTEN_HOST: this.opts.listenHost,
+      FULCRUM_ZONE: this.opts.zone,
+      FULCRUM_NODE_ID: this.opts.nodeId,
+      FULCRUM_ACCESS_LOG: this.opts.accessLog ? '1' : '',
+    });
+    slot.worker = w;
+    slot.applied = 0;
+    slot.ready = false;
+    w.on('message', (m: WorkerToPrimary) => this.onMessage(slot, m));
+    w.on('exit', (code, signal) => {
+      if (slot.worker !== w) return;
+      slot.worker = undefined;
+      if (this.stopping) return;
+      slot.restarts++;
+      this.opts.log({ level: 'warn', msg: 'worker exited; replacing it', worker: slot.id, code, signal });
+      // Back off a little if a worker keeps crashing at start.
+      setTimeout(() => {
+        if (!this.stopping) this.fork(slot);
+      }, Math.min(5000, 100 * slot.restarts)).unref();
+    });
+  }
+
+  private onMessage(slot: WorkerSlot, m: WorkerToPrimary): void {
+    if (m.t === 'ready') {
+      slot.ready = true;
+      if (this.latest && slot.worker) this.send(slot.worker, { t: 'snapshot', bytes: this.latest });
+    } else if (m.t === 'applied') {
+      slot.applied = Math.max(slot.applied, m.version);
+      const v = this.appliedVersion();
+      for (let i = this.appliedWaiters.length - 1; i >= 0; i--) {
+        if (this.appliedWaiters[i]!.version <= v) this.appliedWaiters.splice(i, 1)[0]!.resolve();
+      }
+    } else if (m.t === 'listen-error') {
+      this.listenErrors.push({ port: m.port, error: m.error });
+      this.opts.log({ level: 'error', msg: 'listener failed to bind', worker: slot.id, port: m.port, error: m.error });
+    }
+  }
+
+  private send(w: Worker, m: PrimaryToWorker): void {
+    if (w.isConnected()) w.send(m);
+  }
+
+  publish(snapshot: RoutingSnapshot): void {
+    if (snapshot.version < this.latestVersion) return;
+    this.latest = encodeSnapshot(snapshot);
+    this.latestVersion = snapshot.version;
+    for (const s of this.slots) if (s.worker && s.ready) this.send(s.worker, { t: 'snapshot', bytes: this.latest });
+  }
+
+  /** The lowest version all running workers have applied (0 while one has applied none). */
+  appliedVersion(): number {
+    let min = Infinity;
+    for (const s of this.slots) min = Math.min(min, s.applied);
+    return min === Infinity ? 0 : min;
+  }
+
+  waitApplied(version: number, timeoutMs: number): Promise<boolean> {
+    if (this.appliedVersion() >= version) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const t = setTimeout(() => resolve(false), timeoutMs);
+      this.appliedWaiters.push({ version, resolve: () => { clearTimeout(t); resolve(true); } });
+    });
+  }
+
+  workerPids(): number[] {
+    return this.slots.map((s) => s.worker?.process.pid).filter((p): p is number => typeof p === 'number');
+  }
+
+  /** Stop accepting, let in-flight requests finish up to graceMs, then exit the workers. */
+  async stop(graceMs: number): Promise<void> {
+    this.stopping = true;
+    const exits = this.slots.map((s) => {
+      const w = s.worker;
+      if (!w) return Promise.resolve();
+      return new Promise<void>((resolve) => {
+        const t = setTimeout(() => {
+          w.process.kill('SIGKILL');
+        }, graceMs + 2000);
+        w.once('exit', () => {
+          clearTimeout(t);
+          resolve();
+        });
+        this.send(w, { t: 'shutdown', graceMs });
+      });
+    });
+    await Promise.all(exits);
+  }
+}

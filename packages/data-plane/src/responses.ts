@@ -1,0 +1,93 @@
+import { STATUS_CODES } from 'node:http';
+import type { RedirectConfig, RuleAction } from '@fulcrum/model';
+import { encodeHeaderLines, type RequestEdits } from './http1/index.js';
+import type { MatchInput } from './match.js';
+
+/** Answers the proxy makes itself: errors, FixedResponse, Redirect (LR-2). */
+
+function reasonOf(status: number, reason: string): string {
+  return reason || STATUS_CODES[status] || 'Unknown';
+}
+
+const errorCache = new Map<string, Buffer>();
+
+/** An error answer with `Connection: close` (cached: the same few are sent over and over). */
+export function errorResponse(status: number, reason: string, body: string): Buffer {
+  const key = `${status}|${body}`;
+  let b = errorCache.get(key);
+  if (!b) {
+    b = Buffer.from(
+      `HTTP/1.1 ${status} ${reasonOf(status, reason)}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+      'latin1',
+    );
+    if (errorCache.size < 256) errorCache.set(key, b);
+  }
+  return b;
+}
+
+export function fixedResponse(status: number, body: Buffer, contentType: string, keepAlive: boolean, isHead: boolean): Buffer {
+  const head = Buffer.from(
+    `HTTP/1.1 ${status} ${reasonOf(status, '')}\r\ncontent-type: ${contentType}\r\ncontent-length: ${body.length}\r\nconnection: ${keepAlive ? 'keep-alive' : 'close'}\r\n\r\n`,
+    'latin1',
+  );
+  return isHead || body.length === 0 ? head : Buffer.concat([head, body]);
+}
+
+/**
+ * Redirect with ALB's placeholders: `${protocol}`, `${host}`, `${port}`, `${path}`,
+ * `${query}` stand for the request's own values and are the defaults of each part.
+ */
+export function buildRedirect(c: RedirectConfig, m: MatchInput, scheme: string, port: number, keepAlive: boolean): Buffer {
+  const vars = (s: string) => s
+    .replace(/\$\{protocol\}/g, scheme)
+    .replace(/\$\{host\}/g, m.host)
+    .replace(/\$\{port\}/g, String(port))
+    .replace(/\$\{path\}/g, m.path)
+    .replace(/\$\{query\}/g, m.query);
+  const proto = vars(c.Protocol ?? '${protocol}').toLowerCase();
+  const host = vars(c.Host ?? '${host}');
+  const p = vars(c.Port ?? '${port}');
+  const defaultPort = (proto === 'https' && p === '443') || (proto === 'http' && p === '80');
+  let path = vars(c.Path ?? '${path}');
+  if (!path.startsWith('/')) path = `/${path}`;
+  const query = vars(c.Query ?? '${query}');
+  const location = `${proto}://${host}${defaultPort ? '' : `:${p}`}${path}${query ? `?${query}` : ''}`;
+  const status = Number(c.HttpCode ?? '302');
+  // Location must not carry CR/LF whatever the request held (header injection).
+  const safe = location.replace(/[\x00-\x1f\x7f]/g, '');
+  return Buffer.from(
+    `HTTP/1.1 ${status} ${reasonOf(status, '')}\r\nlocation: ${safe}\r\ncontent-length: 0\r\nconnection: ${keepAlive ? 'keep-alive' : 'close'}\r\n\r\n`,
+    'latin1',
+  );
+}
+
+/** The per-request edits of a rule's InsertHeader / RemoveHeader / Rewrite actions. */
+export function requestEdits(pre: RuleAction[], m: MatchInput): RequestEdits {
+  const insert: [string, string][] = [];
+  const remove: string[] = [];
+  let target: Buffer | null = null;
+  for (const a of pre) {
+    if (a.Type === 'InsertHeader' && a.InsertHeaderConfig) {
+      const c = a.InsertHeaderConfig;
+      let v = c.Value;
+      if (c.ValueType === 'ReferenceHeader') v = m.header(c.Value.toLowerCase()) ?? '';
+      else if (c.ValueType === 'SystemDefined') {
+        v = c.Value === 'ClientSrcIp' ? m.sourceIp : c.Value === 'Protocol' ? 'http' : v;
+      }
+      v = v.replace(/[\x00-\x08\x0a-\x1f\x7f]/g, '');
+      insert.push([c.Key, v]);
+      remove.push(c.Key.toLowerCase());
+    } else if (a.Type === 'RemoveHeader' && a.RemoveHeaderConfig) {
+      remove.push(a.RemoveHeaderConfig.Key.toLowerCase());
+    } else if (a.Type === 'Rewrite' && a.RewriteConfig) {
+      const c = a.RewriteConfig;
+      const vars = (s: string) => s.replace(/\$\{path\}/g, m.path).replace(/\$\{query\}/g, m.query).replace(/\$\{host\}/g, m.host);
+      const path = c.Path !== undefined ? vars(c.Path) : m.path;
+      const query = c.Query !== undefined ? vars(c.Query) : m.query;
+      if (c.Path !== undefined || c.Query !== undefined) {
+        target = Buffer.from(`${path}${query ? `?${query}` : ''}`.replace(/[\x00-\x20\x7f]/g, ''), 'latin1');
+      }
+    }
+  }
+  return { target, insertLines: insert.length ? encodeHeaderLines(insert) : null, removeNames: remove.length ? remove : null };
+}

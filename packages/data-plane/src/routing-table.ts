@@ -1,0 +1,160 @@
+import type { RoutingSnapshot, SnapGroup, SnapListener, SnapServer, RuleAction } from '@fulcrum/model';
+import { buildPicker, eligibleServers, effectiveWeight, isRamping, maskWeights, type Picker } from '@fulcrum/scheduling';
+import { compileConditions, type Matcher } from './match.js';
+import { CookieSigner } from './sticky.js';
+import { UpstreamPool } from './upstream-pool.js';
+
+/**
+ * A routing snapshot compiled for one worker: rule matchers, one picker per group, server
+ * objects that outlive snapshots (so in-flight counts and Wlc state carry over a swap).
+ * Built on the control path; the hot path only reads it. A request takes the table that is
+ * current when it starts and keeps it to its end.
+ */
+export interface WorkerContext {
+  zone: string;
+  /** Seeds Wrr interleaving so workers don't all start on the same server. */
+  seed: number;
+}
+
+/** A server as the worker tracks it, shared by every snapshot that keeps it. */
+export class RuntimeServer {
+  /** Requests in flight on this worker. */
+  active = 0;
+  /** The newest compiled group holding it and its index there (for Wlc bookkeeping). */
+  group!: RuntimeGroup;
+  index = 0;
+  stickyToken = '';
+  readonly poolKey: string;
+  constructor(readonly key: string, public snap: SnapServer) {
+    this.poolKey = UpstreamPool.key(snap.ip, snap.port);
+  }
+}
+
+export class RuntimeGroup {
+  readonly picker: Picker;
+  readonly servers: RuntimeServer[];
+  readonly byToken = new Map<string, RuntimeServer>();
+  readonly byKey = new Map<string, RuntimeServer>();
+  /** Indices currently eligible (health, zone, fail-open), for sticky checks. */
+  eligible = new Uint8Array(0);
+  ramping = false;
+  private readonly weights: Float64Array;
+  private readonly scratch: Float64Array;
+
+  constructor(readonly snap: SnapGroup, servers: RuntimeServer[], private readonly ctx: WorkerContext, signer: CookieSigner) {
+    this.servers = servers;
+    this.weights = new Float64Array(servers.length);
+    this.scratch = new Float64Array(servers.length);
+    servers.forEach((s, i) => {
+      s.group = this;
+      s.index = i;
+      this.byKey.set(s.key, s);
+      if (snap.sticky.StickySessionEnabled && snap.sticky.StickySessionType === 'Insert') {
+        s.stickyToken = signer.token(snap.id, s.key);
+        this.byToken.set(s.stickyToken, s);
+      }
+    });
+    this.picker = buildPicker(snap.scheduler, servers.map((s) => ({ id: s.key, weight: s.snap.weight })), { seed: ctx.seed });
+    for (const s of servers) for (let k = 0; k < s.active; k++) this.picker.onStart(s.index);
+    this.refresh(Date.now());
+  }
+
+  /**
+   * Recompute the weights the picker schedules with: eligibility (BS-4..BS-6, CZ-1) and the
+   * slow-start ramp (SS-6). Runs on a snapshot swap and on a timer while a ramp is under way.
+   */
+  refresh(nowMs: number): void {
+    const n = this.servers.length;
+    const el = eligibleServers(this.servers.map((s) => ({ weight: s.snap.weight, healthy: s.snap.healthy, zone: s.snap.zone })), {
+      zone: this.ctx.zone,
+      crossZoneEnabled: this.snap.crossZone,
+    });
+    this.eligible = new Uint8Array(n);
+    for (const i of el.indices) this.eligible[i] = 1;
+    let ramping = false;
+    for (let i = 0; i < n; i++) {
+      const s = this.servers[i]!.snap;
+      this.weights[i] = this.snap.slowStartS > 0 ? effectiveWeight(s.weight, s.rampStartMs, this.snap.slowStartS, nowMs) : s.weight;
+      if (this.snap.slowStartS > 0 && isRamping(s.rampStartMs, this.snap.slowStartS, nowMs)) ramping = true;
+    }
+    this.ramping = ramping;
+    this.picker.setWeights(maskWeights(this.weights, el.indices, this.scratch));
+  }
+}
+
+export type FinalAction =
+  | { type: 'forward'; groups: RuntimeGroup[]; groupPicker: Picker | undefined }
+  | { type: 'fixed'; status: number; body: Buffer; contentType: string }
+  | { type: 'redirect'; action: NonNullable<RuleAction['RedirectConfig']> };
+
+export interface CompiledRule {
+  id: string;
+  match: Matcher;
+  /** InsertHeader / RemoveHeader / Rewrite in Order. */
+  pre: RuleAction[];
+  final: FinalAction;
+}
+
+export interface CompiledListener {
+  snap: SnapListener;
+  rules: CompiledRule[];
+}
+
+export class RoutingTable {
+  readonly version: number;
+  readonly listeners = new Map<number, CompiledListener>();
+  readonly groups = new Map<string, RuntimeGroup>();
+  readonly signer: CookieSigner;
+
+  constructor(readonly snapshot: RoutingSnapshot, ctx: WorkerContext, previous: RoutingTable | undefined) {
+    this.version = snapshot.version;
+    this.signer = new CookieSigner(snapshot.cookieKeyHex);
+    for (const g of Object.values(snapshot.groups)) {
+      const prev = previous?.groups.get(g.id);
+      const servers = g.servers.map((s) => {
+        const old = prev?.byKey.get(s.key);
+        if (old && old.snap.ip === s.ip && old.snap.port === s.port) {
+          old.snap = s;
+          return old;
+        }
+        return new RuntimeServer(s.key, s);
+      });
+      this.groups.set(g.id, new RuntimeGroup(g, servers, ctx, this.signer));
+    }
+    for (const l of snapshot.listeners) {
+      this.listeners.set(l.port, { snap: l, rules: l.rules.map((r) => this.compileRule(r.id, r.conditions, r.actions)) });
+    }
+  }
+
+  private compileRule(id: string, conditions: SnapListener['rules'][number]['conditions'], actions: RuleAction[]): CompiledRule {
+    const pre: RuleAction[] = [];
+    let final: FinalAction = { type: 'fixed', status: 503, body: Buffer.from('no action\n'), contentType: 'text/plain' };
+    for (const a of actions) {
+      if (a.Type === 'ForwardGroup' && a.ForwardGroupConfig) {
+        const tuples = a.ForwardGroupConfig.ServerGroupTuples.filter((t) => this.groups.has(t.ServerGroupId));
+        const groups = tuples.map((t) => this.groups.get(t.ServerGroupId)!);
+        const groupPicker = groups.length > 1
+          ? buildPicker('Wrr', tuples.map((t) => ({ id: t.ServerGroupId, weight: t.Weight ?? 100 })))
+          : undefined;
+        final = { type: 'forward', groups, groupPicker };
+      } else if (a.Type === 'FixedResponse' && a.FixedResponseConfig) {
+        const c = a.FixedResponseConfig;
+        final = { type: 'fixed', status: Number(c.HttpCode), body: Buffer.from(c.Content ?? ''), contentType: c.ContentType ?? 'text/plain' };
+      } else if (a.Type === 'Redirect' && a.RedirectConfig) {
+        final = { type: 'redirect', action: a.RedirectConfig };
+      } else pre.push(a);
+    }
+    return { id, match: compileConditions(conditions), pre, final };
+  }
+
+  /** Is this server object still routable in this table (not removed)? */
+  hasServer(s: RuntimeServer): boolean {
+    const g = this.groups.get(s.group.snap.id);
+    return g !== undefined && g.byKey.get(s.key) === s && s.snap.healthy;
+  }
+
+  /** Called about once a second: advance slow-start ramps. */
+  tick(nowMs: number): void {
+    for (const g of this.groups.values()) if (g.ramping) g.refresh(nowMs);
+  }
+}

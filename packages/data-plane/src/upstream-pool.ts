@@ -1,0 +1,137 @@
+import { connect, type Socket } from 'node:net';
+
+/**
+ * Idle upstream connections, per server, per worker (SG-8). A connection goes back to the
+ * pool only after a complete, well-framed response on a keep-alive exchange; it is dropped
+ * after IDLE_MS idle, which is below the keep-alive timeout of typical backends (Node's
+ * 5 s, nginx's 75 s, Apache's 5 s), so we rarely reuse a socket the backend is closing.
+ */
+export const UPSTREAM_IDLE_MS = 4000;
+/** Idle connections kept per server per worker. */
+export const MAX_IDLE_PER_SERVER = 64;
+export const CONNECT_TIMEOUT_MS = 5000;
+
+interface IdleEntry {
+  socket: Socket;
+  sinceMs: number;
+}
+
+export interface PoolStats {
+  idle: number;
+  created: number;
+  reused: number;
+}
+
+/** A pooled connection's bookkeeping, kept on the socket object to avoid a side map. */
+export interface PooledSocket extends Socket {
+  fulcrumReused?: boolean;
+  fulcrumKey?: string;
+}
+
+export class UpstreamPool {
+  private readonly idle = new Map<string, IdleEntry[]>();
+  private readonly sweeper: NodeJS.Timeout;
+  readonly stats: PoolStats = { idle: 0, created: 0, reused: 0 };
+
+  constructor(private readonly idleMs = UPSTREAM_IDLE_MS) {
+    this.sweeper = setInterval(() => this.sweep(), Math.max(250, Math.floor(idleMs / 4)));
+    this.sweeper.unref();
+  }
+
+  static key(ip: string, port: number): string {
+    return `${ip}|${port}`;
+  }
+
+  /** An idle connection to this server, or undefined. Marks it as reused. */
+  take(key: string): PooledSocket | undefined {
+    const list = this.idle.get(key);
+    if (!list) return undefined;
+    while (list.length > 0) {
+      const e = list.pop()!;
+      this.stats.idle--;
+      const s = e.socket as PooledSocket;
+      s.removeListener('error', onIdleError);
+      s.removeListener('close', onIdleClose);
+      s.removeListener('data', onIdleData);
+      if (s.destroyed || !s.writable || s.readableEnded) continue;
+      s.fulcrumReused = true;
+      this.stats.reused++;
+      return s;
+    }
+    return undefined;
+  }
+
+  /** A new connection (the caller attaches its handlers before 'connect'). */
+  open(ip: string, port: number): PooledSocket {
+    const s = connect({ host: ip, port, noDelay: true }) as PooledSocket;
+    s.fulcrumReused = false;
+    s.fulcrumKey = UpstreamPool.key(ip, port);
+    this.stats.created++;
+    return s;
+  }
+
+  /** Return a connection after a complete response. The caller has removed its own handlers. */
+  release(s: PooledSocket): void {
+    const key = s.fulcrumKey;
+    if (!key || s.destroyed || !s.writable) {
+      s.destroy();
+      return;
+    }
+    let list = this.idle.get(key);
+    if (!list) {
+      list = [];
+      this.idle.set(key, list);
+    }
+    if (list.length >= MAX_IDLE_PER_SERVER) {
+      s.destroy();
+      return;
+    }
+    s.setTimeout(0);
+    s.on('error', onIdleError);
+    s.on('close', onIdleClose);
+    // Bytes from an idle backend are a protocol violation: the connection can't be reused.
+    s.on('data', onIdleData);
+    list.push({ socket: s, sinceMs: Date.now() });
+    this.stats.idle++;
+  }
+
+  /** Drop idle connections to a server (removed, unhealthy, or drained). */
+  drop(key: string): void {
+    const list = this.idle.get(key);
+    if (!list) return;
+    for (const e of list) e.socket.destroy();
+    this.stats.idle -= list.length;
+    this.idle.delete(key);
+  }
+
+  private sweep(): void {
+    const cutoff = Date.now() - this.idleMs;
+    for (const [key, list] of this.idle) {
+      let i = 0;
+      while (i < list.length) {
+        const e = list[i]!;
+        if (e.sinceMs < cutoff || e.socket.destroyed) {
+          e.socket.destroy();
+          list.splice(i, 1);
+          this.stats.idle--;
+        } else i++;
+      }
+      if (list.length === 0) this.idle.delete(key);
+    }
+  }
+
+  close(): void {
+    clearInterval(this.sweeper);
+    for (const key of [...this.idle.keys()]) this.drop(key);
+  }
+}
+
+function onIdleError(this: Socket): void {
+  this.destroy();
+}
+function onIdleClose(this: Socket): void {
+  this.destroy();
+}
+function onIdleData(this: Socket): void {
+  this.destroy();
+}

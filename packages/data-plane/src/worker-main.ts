@@ -1,0 +1,42 @@
+import { ProxyWorker } from './worker.js';
+import { decodeSnapshot, type PrimaryToWorker, type WorkerToPrimary } from './ipc.js';
+
+/**
+ * Entry of a proxy worker process (forked by DataPlanePrimary). Shared-nothing: it holds
+ * its own routing table, upstream pools and counters, and talks only to its primary.
+ */
+const send = (m: WorkerToPrimary) => {
+  if (process.connected) process.send!(m);
+};
+
+const worker = new ProxyWorker({
+  workerId: Number(process.env.FULCRUM_WORKER_ID ?? '1'),
+  listenHost: process.env.FULCRUM_LISTEN_HOST ?? '0.0.0.0',
+  zone: process.env.FULCRUM_ZONE ?? 'zone-a',
+  nodeId: process.env.FULCRUM_NODE_ID ?? 'node',
+  accessLog: process.env.FULCRUM_ACCESS_LOG === '1',
+  onListenError: (port, error) => send({ t: 'listen-error', port, error }),
+});
+
+process.on('message', (m: PrimaryToWorker) => {
+  if (m.t === 'snapshot') {
+    const snap = decodeSnapshot(m.bytes);
+    worker.apply(snap).then(() => send({ t: 'applied', version: snap.version }), (e: unknown) => {
+      process.stderr.write(`worker: applying snapshot ${snap.version} failed: ${String((e as Error)?.stack ?? e)}\n`);
+    });
+  } else if (m.t === 'shutdown') {
+    worker.shutdown(m.graceMs).then(() => process.exit(0));
+  }
+});
+
+send({ t: 'ready' });
+
+// The primary is gone: don't linger as an orphan holding ports.
+process.on('disconnect', () => {
+  worker.shutdown(1000).then(() => process.exit(0));
+});
+// Ctrl-C reaches the whole process group: the primary coordinates the shutdown.
+process.on('SIGINT', () => undefined);
+process.on('SIGTERM', () => {
+  worker.shutdown(10_000).then(() => process.exit(0));
+});

@@ -1,0 +1,200 @@
+import { createServer as createNetServer, type Server, type Socket } from 'node:net';
+import { createServer as createTlsServer, createSecureContext, type SecureContext, type TLSSocket } from 'node:tls';
+import type { RoutingSnapshot, SnapListener } from '@fulcrum/model';
+import { RoutingTable, type RuntimeServer } from './routing-table.js';
+import { UpstreamPool } from './upstream-pool.js';
+import { ProxyConnection } from './connection.js';
+import { AffinityTable } from './affinity.js';
+import { WorkerMetrics } from './metrics.js';
+
+export interface ProxyWorkerOptions {
+  workerId: number;
+  listenHost: string;
+  zone: string;
+  nodeId: string;
+  onListenError?(port: number, error: string): void;
+  /** Write a JSON access log line per request to stdout (OB-2). */
+  accessLog?: boolean;
+}
+
+interface OpenListener {
+  port: number;
+  protocol: 'HTTP' | 'HTTPS';
+  /** What the socket was opened with; a change reopens it. */
+  signature: string;
+  server: Server;
+  contexts?: { byName: Map<string, SecureContext>; wildcard: [string, SecureContext][]; def: SecureContext };
+}
+
+/** Ramp ticks: slow-start weights move smoothly between snapshots. */
+const TICK_MS = 500;
+/** Deadline sweep period: timeouts fire at most this late. */
+const SWEEP_MS = 100;
+
+/**
+ * One proxy worker: its listeners (opened and closed as snapshots say, so Create/Start/
+ * Stop/DeleteListener need no restart), its compiled routing table, its upstream pools and
+ * its client connections. Worker only.
+ */
+export class ProxyWorker {
+  table: RoutingTable | undefined;
+  readonly pool = new UpstreamPool();
+  readonly conns = new Set<ProxyConnection>();
+  readonly affinity = new AffinityTable();
+  readonly metrics = new WorkerMetrics();
+  readonly counters = {
+    responses: 0, badRequests: 0, badResponses: 0, upstreamErrors: 0, connectFailures: 0, timeouts: 0, loops: 0,
+  };
+  requests = 0;
+  shuttingDownNow = false;
+  private readonly sweeper: NodeJS.Timeout;
+  private readonly open = new Map<number, OpenListener>();
+  private readonly ticker: NodeJS.Timeout;
+  private shuttingDown = false;
+
+  constructor(readonly opts: ProxyWorkerOptions) {
+    this.ticker = setInterval(() => this.table?.tick(Date.now()), TICK_MS);
+    this.ticker.unref();
+    this.sweeper = setInterval(() => this.sweep(), SWEEP_MS);
+    this.sweeper.unref();
+  }
+
+  /**
+   * Deadlines (head, idle, request timeouts) are fields on each connection, checked here
+   * every SWEEP_MS: no timer object per request.
+   */
+  private sweep(): void {
+    const now = Date.now();
+    for (const c of this.conns) if (c.deadlineKind !== 0 && c.deadlineMs <= now) c.expire();
+  }
+
+  log(line: Record<string, unknown>): void {
+    process.stdout.write(`${JSON.stringify({ time: new Date().toISOString(), worker: this.opts.workerId, ...line })}\n`);
+  }
+
+  /** A finished exchange: metrics and the access log line (OB-1, OB-2). */
+  observe(c: ProxyConnection): void {
+    this.metrics.observe(c, this.opts.accessLog === true ? this : undefined);
+  }
+
+  /** CD-1: is this server draining (its kept-alive client connections get Connection: close)? */
+  draining(server: RuntimeServer | undefined): boolean {
+    return server !== undefined && this.table !== undefined && !this.table.hasServer(server);
+  }
+
+  async apply(snap: RoutingSnapshot): Promise<void> {
+    if (this.table && snap.version < this.table.version) return;
+    this.table = new RoutingTable(snap, { zone: this.opts.zone, seed: this.opts.workerId }, this.table);
+    if (this.shuttingDown) return;
+    const want = new Map<number, SnapListener>();
+    for (const l of snap.listeners) want.set(l.port, l);
+    const closing: Promise<void>[] = [];
+    for (const [port, ol] of this.open) {
+      const l = want.get(port);
+      if (!l || signatureOf(l) !== ol.signature) closing.push(this.closeListener(ol));
+    }
+    await Promise.all(closing);
+    const opening: Promise<void>[] = [];
+    for (const l of want.values()) if (!this.open.has(l.port)) opening.push(this.openListener(l));
+    await Promise.all(opening);
+  }
+
+  private openListener(l: SnapListener): Promise<void> {
+    let server: Server;
+    let ol: OpenListener;
+    if (l.protocol === 'HTTPS') {
+      const contexts = buildContexts(l);
+      const tls = createTlsServer({
+        SNICallback: (name, cb) => cb(null, pickContext(contexts, name)),
+        secureContext: contexts.def,
+        ALPNProtocols: ['http/1.1'],
+      } as Parameters<typeof createTlsServer>[0]);
+      tls.on('secureConnection', (s: TLSSocket) => this.accept(s, l.port, 'https'));
+      tls.on('tlsClientError', (_e, s) => s.destroy());
+      server = tls;
+      ol = { port: l.port, protocol: 'HTTPS', signature: signatureOf(l), server, contexts };
+    } else {
+      server = createNetServer({ noDelay: true }, (s) => this.accept(s, l.port, 'http'));
+      ol = { port: l.port, protocol: 'HTTP', signature: signatureOf(l), server };
+    }
+    server.on('error', (e) => this.opts.onListenError?.(l.port, e.message));
+    this.open.set(l.port, ol);
+    return new Promise((resolve) => {
+      const onErr = (e: Error) => {
+        this.open.delete(l.port);
+        this.opts.onListenError?.(l.port, e.message);
+        resolve();
+      };
+      server.once('error', onErr);
+      server.listen({ port: l.port, host: this.opts.listenHost }, () => {
+        server.off('error', onErr);
+        resolve();
+      });
+    });
+  }
+
+  private accept(socket: Socket, port: number, scheme: 'http' | 'https'): void {
+    if (this.shuttingDown) {
+      socket.destroy();
+      return;
+    }
+    const c = new ProxyConnection(this, socket, port, scheme);
+    this.conns.add(c);
+  }
+
+  /** Stop a listener: no new connections; idle keep-alive connections close now, busy ones after their response. */
+  private closeListener(ol: OpenListener): Promise<void> {
+    this.open.delete(ol.port);
+    for (const c of this.conns) if (c.port === ol.port) c.closeWhenIdle();
+    return new Promise((resolve) => ol.server.close(() => resolve()));
+  }
+
+  connectionClosed(c: ProxyConnection): void {
+    this.conns.delete(c);
+  }
+
+  /** SIGTERM: stop accepting, finish in-flight requests up to graceMs, then close the rest. */
+  async shutdown(graceMs: number): Promise<void> {
+    if (this.shuttingDown) return;
+    this.shuttingDown = true;
+    this.shuttingDownNow = true;
+    await Promise.all([...this.open.values()].map((ol) => this.closeListener(ol)));
+    for (const c of this.conns) c.closeWhenIdle();
+    const deadline = Date.now() + graceMs;
+    while (this.conns.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    for (const c of this.conns) c.destroy();
+    clearInterval(this.ticker);
+    clearInterval(this.sweeper);
+    this.pool.close();
+  }
+}
+
+function signatureOf(l: SnapListener): string {
+  return `${l.protocol}|${l.certs.map((c) => `${c.id}:${c.isDefault}`).join(',')}`;
+}
+
+function buildContexts(l: SnapListener): NonNullable<OpenListener['contexts']> {
+  const byName = new Map<string, SecureContext>();
+  const wildcard: [string, SecureContext][] = [];
+  let def: SecureContext | undefined;
+  for (const c of l.certs) {
+    const ctx = createSecureContext({ cert: c.cert, key: c.key });
+    if (c.isDefault || !def) def = ctx;
+    for (const n of c.names) {
+      const name = n.toLowerCase();
+      if (name.startsWith('*.')) wildcard.push([name.slice(1), ctx]);
+      else byName.set(name, ctx);
+    }
+  }
+  return { byName, wildcard, def: def ?? createSecureContext({}) };
+}
+
+function pickContext(c: NonNullable<OpenListener['contexts']>, servername: string): SecureContext {
+  const name = servername.toLowerCase();
+  const exact = c.byName.get(name);
+  if (exact) return exact;
+  for (const [suffix, ctx] of c.wildcard) {
+    if (name.endsWith(suffix) && name.indexOf('.') === name.length - suffix.length) return ctx;
+  }
+  return c.def;
+}
