@@ -191,7 +191,11 @@ export class RedisStore implements StateStore {
       await sub.subscribe(this.channel);
       this.subUp = true;
       this.delivered = await this.readVersion();
-      await this.refreshReplicas();
+      await this.refreshReplicas().catch((err: unknown) => {
+        if (isUnavailable(err)) throw err;
+        // E.g. an ACL without INFO: commits then never wait for replicas.
+        this.warn(`state store: cannot read INFO replication (${String(err)}); commits will not wait for replicas`);
+      });
     } catch (err) {
       cmd.disconnect();
       sub.disconnect();
@@ -262,10 +266,8 @@ export class RedisStore implements StateStore {
   async commit(ops: WriteOp[], opts: CommitOptions = {}): Promise<CommitResult> {
     this.assertOpen();
     checkOps(ops);
+    // Any expectVersion that is not the current version (negative, fractional, NaN) mismatches in Lua.
     const expect = opts.expectVersion;
-    if (expect !== undefined && (!Number.isInteger(expect) || expect < 0)) {
-      throw new Error(`commit: expectVersion must be a non-negative integer, got ${expect}`);
-    }
     const events: WriteOp[] = [];
     const keys = [this.versionKey, this.logKey];
     const args: (string | Buffer)[] = [expect === undefined ? '' : String(expect), String(this.keepEvents), this.channel];
@@ -620,6 +622,10 @@ export class RedisStore implements StateStore {
       }
     }
   }
+}
+
+function isUnavailable(err: unknown): boolean {
+  return err instanceof StoreUnavailableError;
 }
 
 function toStoreError(err: unknown, what: string): Error {

@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -61,30 +61,13 @@ export async function startRedis(opts: RedisServerOptions = {}): Promise<RedisSe
   ];
 
   const launch = async (fixedPort: number | undefined): Promise<void> => {
-    let lastErr: unknown;
-    for (let attempt = 0; attempt < START_ATTEMPTS; attempt++) {
-      const p = fixedPort ?? (await freePort());
-      const c = spawn(REDIS_SERVER, args(p), { stdio: ['ignore', 'pipe', 'pipe'] });
-      live.add(c);
-      c.once('exit', () => live.delete(c));
-      let output = '';
-      c.stdout?.on('data', (d: Buffer) => (output += d.toString()));
-      c.stderr?.on('data', (d: Buffer) => (output += d.toString()));
-      try {
-        await waitReady(p, c, () => output);
-        child = c;
-        port = p;
-        return;
-      } catch (err) {
-        lastErr = err;
-        await terminate(c);
-        if (fixedPort !== undefined) await sleep(100); // the old socket may still linger
-      }
-    }
-    throw lastErr;
+    ({ child, port } = await spawnReady(args, fixedPort));
   };
 
-  await launch(undefined);
+  await launch(undefined).catch(async (err: unknown) => {
+    await rm(dir, { recursive: true, force: true });
+    throw err;
+  });
   return {
     get port() {
       return port;
@@ -118,6 +101,62 @@ export async function startRedis(opts: RedisServerOptions = {}): Promise<RedisSe
       child?.kill('SIGCONT');
     },
   };
+}
+
+/** A Sentinel (redis-server --sentinel) watching the master on `masterPort` under `name`. */
+export interface RedisSentinel {
+  port: number;
+  stop(): Promise<void>;
+}
+
+export async function startSentinel(masterPort: number, name: string): Promise<RedisSentinel> {
+  installExitHook();
+  const dir = await mkdtemp(join(tmpdir(), 'fulcrum-sentinel-'));
+  const conf = join(dir, 'sentinel.conf');
+  try {
+    const { child, port } = await spawnReady((p) => {
+      // Sentinel rewrites its config file, so each start gets a fresh one.
+      writeFileSync(conf, [
+        `port ${p}`, 'bind 127.0.0.1', `dir ${dir}`, 'logfile ""', 'loglevel warning',
+        `sentinel monitor ${name} 127.0.0.1 ${masterPort} 1`,
+        `sentinel down-after-milliseconds ${name} 1000`,
+      ].join('\n') + '\n');
+      return [conf, '--sentinel'];
+    }, undefined);
+    return {
+      port,
+      async stop() {
+        await terminate(child);
+        await rm(dir, { recursive: true, force: true });
+      },
+    };
+  } catch (err) {
+    await rm(dir, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+/** Start redis-server with the arguments for a port until one is free and it answers PING. */
+async function spawnReady(args: (port: number) => string[], fixedPort: number | undefined): Promise<{ child: ChildProcess; port: number }> {
+  let lastErr: unknown;
+  for (let attempt = 0; attempt < START_ATTEMPTS; attempt++) {
+    const port = fixedPort ?? (await freePort());
+    const child = spawn(REDIS_SERVER, args(port), { stdio: ['ignore', 'pipe', 'pipe'] });
+    live.add(child);
+    child.once('exit', () => live.delete(child));
+    let output = '';
+    child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
+    child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
+    try {
+      await waitReady(port, child, () => output);
+      return { child, port };
+    } catch (err) {
+      lastErr = err;
+      await terminate(child);
+      if (fixedPort !== undefined) await sleep(100); // the old socket may still linger
+    }
+  }
+  throw lastErr;
 }
 
 async function freePort(): Promise<number> {
