@@ -11,3 +11,4 @@ import './rules.js';
 import './certificates.js';
 
 export { getAction, actionNames, runAction } from './framework.js';
+import './listener-health.js';
