@@ -66,7 +66,7 @@ export class Coordinator {
     }
     if (ev.version <= this.version) return;
     if (ev.version !== this.version + 1) {
-      void this.resync();
+      this.resyncQuietly();
       return;
     }
     applyOps(this.view, ev.ops);
@@ -74,12 +74,24 @@ export class Coordinator {
     this.schedulePublish();
   }
 
+  /** Resync from an event handler: a failure (store down) is logged; the periodic check retries. */
+  private resyncQuietly(): void {
+    this.resync().catch((e: unknown) => {
+      this.opts.log?.({ level: 'warn', msg: 'resync failed; serving the last known state', error: (e as Error).message });
+    });
+  }
+
   private async check(): Promise<void> {
     try {
       const v = await this.opts.store.version();
+      if (this.checkFailing) this.opts.log?.({ msg: 'the store is reachable again; resyncing' });
+      this.checkFailing = false;
       if (v !== this.version) await this.resync();
     } catch (e) {
-      this.opts.log?.({ level: 'warn', msg: 'store version check failed; serving the last known state', error: (e as Error).message });
+      if (!this.checkFailing) {
+        this.opts.log?.({ level: 'warn', msg: 'store unreachable; serving the last known state (D-3)', error: (e as Error).message });
+      }
+      this.checkFailing = true;
     }
   }
 
@@ -96,14 +108,10 @@ export class Coordinator {
             this.version = ev.version;
           }
         } else {
-          const snap = await this.opts.store.snapshot();
-          this.view = snap.data;
-          this.version = snap.version;
+          this.adopt(await this.opts.store.snapshot());
         }
       } catch {
-        const snap = await this.opts.store.snapshot();
-        this.view = snap.data;
-        this.version = snap.version;
+        this.adopt(await this.opts.store.snapshot());
       } finally {
         this.resyncing = undefined;
       }
@@ -119,6 +127,32 @@ export class Coordinator {
     })();
     return this.resyncing;
   }
+
+  /**
+   * Take a full snapshot as the view, unless it is older than what we serve: a store whose
+   * version went backwards lost data (a Redis without persistence restarted). Serving the
+   * last known state beats wiping every listener; an operator must restore or re-apply.
+   */
+  private adopt(snap: { version: number; data: Collections }): void {
+    if (this.view && snap.version < this.version) {
+      if (!this.regressionLogged) {
+        this.regressionLogged = true;
+        this.opts.log?.({
+          level: 'error',
+          msg: 'the store is at an older version than this node serves (did Redis lose its data?); keeping the last known state',
+          storeVersion: snap.version,
+          servedVersion: this.version,
+        });
+      }
+      return;
+    }
+    this.regressionLogged = false;
+    this.view = snap.data;
+    this.version = snap.version;
+  }
+
+  private regressionLogged = false;
+  private checkFailing = false;
 
   private schedulePublish(delayMs = COALESCE_MS): void {
     if (this.pending) return;

@@ -4,15 +4,18 @@ import { availableParallelism } from 'node:os';
 import { parseApiArgs, callApi, UsageError } from './api-client.js';
 import { startDemoBackends, parsePorts } from './demo-backends.js';
 import type { NodeOptions } from './node.js';
+import { parseSentinels } from './store-factory.js';
 
 const HELP = `fulcrum — an application load balancer with Alibaba Cloud ALB semantics
 
 Usage:
   fulcrum start [--config FILE] [--data-dir DIR] [--admin-host H] [--admin-port N]
                 [--listen-host H] [--workers N] [--node-id ID] [--zone ZONE] [--token-file F]
+                [--redis URL | --sentinels H:P,… --sentinel-name NAME] [--access-log]
       Run a load balancer node: a cluster primary and one proxy worker per core, the
       listeners of every instance, and the admin API (default 127.0.0.1:9090).
-      State lives in an embedded store under --data-dir (default ./.fulcrum).
+      State lives in an embedded store under --data-dir (default ./.fulcrum), or in
+      Redis shared by every node (--redis, or Redis Sentinel with --sentinels).
   fulcrum api [--endpoint URL] [--token T | --token-file F] <Action> [--Param value …] [--json '{…}']
       Call the admin API (POST /api/<Action>) and print the JSON reply. Dotted names
       build nested parameters: --Servers.1.ServerId 127.0.0.1 --Servers.1.Port 9001.
@@ -56,10 +59,18 @@ export function parseStartArgs(argv: string[]): NodeOptions {
       'node-id': { type: 'string' },
       zone: { type: 'string' },
       'token-file': { type: 'string' },
+      'access-log': { type: 'boolean' },
     },
   });
-  if (values.redis || values.sentinels) {
-    throw new UsageError('cluster mode (--redis / --sentinels) is not available in this build yet; run without it for the embedded store');
+  if (values.redis && values.sentinels) throw new UsageError('give either --redis or --sentinels, not both');
+  if (values.sentinels && !values['sentinel-name']) throw new UsageError('--sentinels needs --sentinel-name (the monitored master name)');
+  if (values['sentinel-name'] && !values.sentinels) throw new UsageError('--sentinel-name goes with --sentinels');
+  if (values.redis && !/^rediss?:\/\/[^\s]+$/.test(values.redis)) throw new UsageError(`--redis takes a redis:// URL, got "${values.redis}"`);
+  let sentinels: { host: string; port: number }[] | undefined;
+  try {
+    sentinels = values.sentinels ? parseSentinels(values.sentinels) : undefined;
+  } catch (e) {
+    throw new UsageError((e as Error).message);
   }
   let token: string | undefined;
   if (values['token-file']) {
@@ -84,6 +95,10 @@ export function parseStartArgs(argv: string[]): NodeOptions {
     nodeId,
     zone,
     token,
+    redisUrl: values.redis,
+    sentinels,
+    sentinelName: values['sentinel-name'],
+    accessLog: values['access-log'] ?? false,
   };
 }
 

@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import { mkdirSync } from 'node:fs';
 import { initialOps } from '@fulcrum/model';
-import { EmbeddedStore, type StateStore } from '@fulcrum/state';
+import { RedisStore, type StateStore } from '@fulcrum/state';
+import { createStore } from './store-factory.js';
 import { AdminServer } from '@fulcrum/control-api';
 import { Coordinator } from '@fulcrum/coordinator';
 import { DataPlanePrimary, WORKER_SCRIPT } from '@fulcrum/data-plane';
@@ -18,6 +18,10 @@ export interface NodeOptions {
   nodeId?: string;
   zone: string;
   token?: string;
+  /** Cluster mode (D-2): Redis URL, or Sentinels + master name. */
+  redisUrl?: string;
+  sentinels?: { host: string; port: number }[];
+  sentinelName?: string;
   /** JSON access log line per request on stdout (OB-2). */
   accessLog?: boolean;
   /** SIGTERM: how long in-flight requests may take to finish. */
@@ -32,7 +36,10 @@ export function log(line: Record<string, unknown>): void {
   process.stdout.write(`${JSON.stringify({ time: new Date().toISOString(), ...line })}\n`);
 }
 
-/** A fresh store gets alb-default, vpc-local and the settings record (LR-0, SG-3). */
+/**
+ * A fresh store gets alb-default, vpc-local and the settings record (LR-0, SG-3). With
+ * several nodes starting on one empty Redis, compare-and-set on version 0 lets one win.
+ */
 export async function seedStore(store: StateStore): Promise<void> {
   if ((await store.version()) > 0) return;
   await store.commit(initialOps(new Date().toISOString(), randomBytes(32).toString('hex')), { expectVersion: 0 });
@@ -48,14 +55,14 @@ export class LbNode {
   private heartbeat?: NodeJS.Timeout;
   private readonly startedMs = Date.now();
   private stopping = false;
+  private heartbeatFailing = false;
 
   constructor(readonly opts: NodeOptions) {
     this.nodeId = opts.nodeId ?? `${hostname()}-${process.pid}`;
   }
 
   async start(): Promise<void> {
-    mkdirSync(this.opts.dataDir, { recursive: true });
-    const store = new EmbeddedStore({ dataDir: this.opts.dataDir });
+    const store = createStore(this.opts, (msg) => log({ level: 'warn', msg }));
     await store.open();
     this.store = store;
     try {
@@ -77,6 +84,10 @@ export class LbNode {
         log,
       });
       this.coordinator = new Coordinator({ store, sink: this.dataPlane, log });
+      if (store instanceof RedisStore) {
+        // Back from a Redis outage: catch up (D-3); pub/sub was only a hint.
+        store.onReconnect(() => void this.coordinator.resync().catch(() => undefined));
+      }
       if (this.opts.configFile) {
         const report = await new ConfigApplier(store, this.admin.executor).apply(loadConfigFile(this.opts.configFile));
         log({ msg: 'config applied', file: this.opts.configFile, created: report.created.length, updated: report.updated.length, unchanged: report.unchanged.length });
@@ -105,8 +116,12 @@ export class LbNode {
         StartedMs: this.startedMs,
         Address: this.opts.listenHost,
       }, NODE_TTL_MS);
+      if (this.heartbeatFailing) log({ msg: 'heartbeat restored: the store is reachable again' });
+      this.heartbeatFailing = false;
     } catch (e) {
-      log({ level: 'warn', msg: 'heartbeat failed', error: (e as Error).message });
+      // Log the first failure of an outage, not one line every beat.
+      if (!this.heartbeatFailing) log({ level: 'warn', msg: 'heartbeat failed; serving the last known state', error: (e as Error).message });
+      this.heartbeatFailing = true;
     }
   }
 
