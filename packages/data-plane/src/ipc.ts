@@ -8,6 +8,8 @@ import type { RoutingSnapshot } from '@fulcrum/model';
  */
 export type PrimaryToWorker =
   | { t: 'snapshot'; bytes: Uint8Array }
+  /** Active requests elsewhere (other workers, other nodes) per `${groupId}|${serverKey}`, for Wlc. */
+  | { t: 'external-load'; load: Record<string, number> }
   | { t: 'shutdown'; graceMs: number };
 
 export type WorkerToPrimary =
@@ -15,7 +17,9 @@ export type WorkerToPrimary =
   | { t: 'ready' }
   | { t: 'applied'; version: number }
   | { t: 'listen-error'; port: number; error: string }
-  | { t: 'stats'; stats: WorkerStats };
+  | { t: 'stats'; stats: WorkerStats }
+  /** This worker's active requests per `${groupId}|${serverKey}` (only servers with any). */
+  | { t: 'load'; load: Record<string, number> };
 
 export interface WorkerStats {
   worker: number;

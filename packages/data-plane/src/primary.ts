@@ -19,6 +19,7 @@ interface WorkerSlot {
   applied: number;
   restarts: number;
   ready: boolean;
+  load: Record<string, number>;
 }
 
 /**
@@ -41,7 +42,7 @@ export class DataPlanePrimary {
     cluster.schedulingPolicy = cluster.SCHED_RR;
     cluster.setupPrimary({ exec: this.opts.exec, serialization: 'advanced', silent: false });
     for (let i = 0; i < this.opts.workers; i++) {
-      const slot: WorkerSlot = { id: i + 1, worker: undefined, applied: 0, restarts: 0, ready: false };
+      const slot: WorkerSlot = { id: i + 1, worker: undefined, applied: 0, restarts: 0, ready: false, load: {} };
       this.slots.push(slot);
       this.fork(slot);
     }
@@ -82,6 +83,8 @@ export class DataPlanePrimary {
       for (let i = this.appliedWaiters.length - 1; i >= 0; i--) {
         if (this.appliedWaiters[i]!.version <= v) this.appliedWaiters.splice(i, 1)[0]!.resolve();
       }
+    } else if (m.t === 'load') {
+      slot.load = m.load;
     } else if (m.t === 'listen-error') {
       this.listenErrors.push({ port: m.port, error: m.error });
       this.opts.log({ level: 'error', msg: 'listener failed to bind', worker: slot.id, port: m.port, error: m.error });
@@ -97,6 +100,31 @@ export class DataPlanePrimary {
     this.latest = encodeSnapshot(snapshot);
     this.latestVersion = snapshot.version;
     for (const s of this.slots) if (s.worker && s.ready) this.send(s.worker, { t: 'snapshot', bytes: this.latest });
+  }
+
+  /** This node's active requests per server, summed over its workers (gossip, issue 5). */
+  nodeLoad(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const s of this.slots) for (const [k, v] of Object.entries(s.load)) out[k] = (out[k] ?? 0) + v;
+    return out;
+  }
+
+  /**
+   * Tell each worker the load elsewhere: the other workers of this node plus `remote` (the
+   * other nodes' latest heartbeats). Wlc adds it to its own live counts.
+   */
+  shareLoad(remote: Record<string, number>): void {
+    const total = this.nodeLoad();
+    for (const [k, v] of Object.entries(remote)) total[k] = (total[k] ?? 0) + v;
+    for (const s of this.slots) {
+      if (!s.worker || !s.ready) continue;
+      const ext: Record<string, number> = {};
+      for (const [k, v] of Object.entries(total)) {
+        const e = v - (s.load[k] ?? 0);
+        if (e > 0) ext[k] = e;
+      }
+      this.send(s.worker, { t: 'external-load', load: ext });
+    }
   }
 
   /** The lowest version all running workers have applied (0 while one has applied none). */

@@ -147,6 +147,14 @@ export class RoutingTable {
     return { id, match: compileConditions(conditions), pre, final };
   }
 
+  /** Cluster-wide Wlc: load on each server from other workers and nodes. */
+  applyExternalLoad(load: Record<string, number>): void {
+    for (const g of this.groups.values()) {
+      if (g.snap.scheduler !== 'Wlc') continue;
+      for (const s of g.servers) g.picker.setExternalLoad(s.index, load[`${g.snap.id}|${s.key}`] ?? 0);
+    }
+  }
+
   /** Is this server object still routable in this table (not removed)? */
   hasServer(s: RuntimeServer): boolean {
     const g = this.groups.get(s.group.snap.id);

@@ -24,12 +24,17 @@ process.on('message', (m: PrimaryToWorker) => {
     worker.apply(snap).then(() => send({ t: 'applied', version: snap.version }), (e: unknown) => {
       process.stderr.write(`worker: applying snapshot ${snap.version} failed: ${String((e as Error)?.stack ?? e)}\n`);
     });
+  } else if (m.t === 'external-load') {
+    worker.setExternalLoad(m.load);
   } else if (m.t === 'shutdown') {
     worker.shutdown(m.graceMs).then(() => process.exit(0));
   }
 });
 
 send({ t: 'ready' });
+
+// Gossip: this worker's active requests per server, twice a second.
+setInterval(() => send({ t: 'load', load: worker.activeLoad() }), 500).unref();
 
 // The primary is gone: don't linger as an orphan holding ports.
 process.on('disconnect', () => {

@@ -77,6 +77,24 @@ export class ProxyWorker {
     this.metrics.observe(c, this.opts.accessLog === true ? this : undefined);
   }
 
+  /** Active requests per `${groupId}|${serverKey}` on this worker (servers with any). */
+  activeLoad(): Record<string, number> {
+    const out: Record<string, number> = {};
+    if (!this.table) return out;
+    for (const g of this.table.groups.values()) {
+      for (const s of g.servers) if (s.active > 0) out[`${g.snap.id}|${s.key}`] = s.active;
+    }
+    return out;
+  }
+
+  private externalLoad: Record<string, number> = {};
+
+  /** Load elsewhere in the cluster, for Wlc (issue 5: cluster-wide least connections). */
+  setExternalLoad(load: Record<string, number>): void {
+    this.externalLoad = load;
+    this.table?.applyExternalLoad(load);
+  }
+
   /** CD-1: is this server draining (its kept-alive client connections get Connection: close)? */
   draining(server: RuntimeServer | undefined): boolean {
     return server !== undefined && this.table !== undefined && !this.table.hasServer(server);
@@ -85,6 +103,7 @@ export class ProxyWorker {
   async apply(snap: RoutingSnapshot): Promise<void> {
     if (this.table && snap.version < this.table.version) return;
     this.table = new RoutingTable(snap, { zone: this.opts.zone, seed: this.opts.workerId }, this.table);
+    this.table.applyExternalLoad(this.externalLoad);
     if (this.shuttingDown) return;
     const want = new Map<number, SnapListener>();
     for (const l of snap.listeners) want.set(l.port, l);

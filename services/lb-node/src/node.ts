@@ -115,7 +115,15 @@ export class LbNode {
         LastSeenMs: Date.now(),
         StartedMs: this.startedMs,
         Address: this.opts.listenHost,
+        Load: this.dataPlane.nodeLoad(),
       }, NODE_TTL_MS);
+      // Gossip: the other nodes' latest per-server loads reach our workers' Wlc pickers.
+      const remote: Record<string, number> = {};
+      for (const n of await this.store.listNodes()) {
+        if (n.NodeId === this.nodeId || !n.Load) continue;
+        for (const [k, v] of Object.entries(n.Load)) remote[k] = (remote[k] ?? 0) + v;
+      }
+      this.dataPlane.shareLoad(remote);
       if (this.heartbeatFailing) log({ msg: 'heartbeat restored: the store is reachable again' });
       this.heartbeatFailing = false;
     } catch (e) {
