@@ -31,7 +31,7 @@ export const VALUE = table((b) => b === HTAB || (b >= 0x20 && b !== 0x7f));
 
 /**
  * Bytes allowed in a request target: visible ASCII except `#` (a fragment never belongs in
- * a request; HAProxy refuses it too). Space, controls, DEL and bytes >= 0x80 end the scan.
+ * a request, RFC 9112 §3.2). Space, controls, DEL and bytes >= 0x80 end the scan.
  */
 export const TARGET = table((b) => b > 0x20 && b < 0x7f && b !== 0x23);
 
