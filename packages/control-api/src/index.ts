@@ -2,3 +2,4 @@ export * from './admin-server.js';
 export * from './executor.js';
 export * from './body.js';
 export * from './builtin-actions.js';
+export * from './observability.js';

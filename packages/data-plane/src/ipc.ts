@@ -1,5 +1,6 @@
 import { Packr } from 'msgpackr';
 import type { RoutingSnapshot } from '@fulcrum/model';
+import type { SeriesSnapshot } from './metrics.js';
 
 /**
  * Messages between the cluster primary and its workers. Snapshots travel as msgpackr bytes
@@ -10,6 +11,7 @@ export type PrimaryToWorker =
   | { t: 'snapshot'; bytes: Uint8Array }
   /** Active requests elsewhere (other workers, other nodes) per `${groupId}|${serverKey}`, for Wlc. */
   | { t: 'external-load'; load: Record<string, number> }
+  | { t: 'metrics-request'; id: number }
   | { t: 'shutdown'; graceMs: number };
 
 export type WorkerToPrimary =
@@ -19,7 +21,19 @@ export type WorkerToPrimary =
   | { t: 'listen-error'; port: number; error: string }
   | { t: 'stats'; stats: WorkerStats }
   /** This worker's active requests per `${groupId}|${serverKey}` (only servers with any). */
-  | { t: 'load'; load: Record<string, number> };
+  | { t: 'load'; load: Record<string, number> }
+  | { t: 'metrics'; id: number; report: WorkerReport };
+
+/** What a worker reports when /metrics is scraped. */
+export interface WorkerReport {
+  worker: number;
+  version: number;
+  activeConnections: number;
+  requests: number;
+  counters: Record<string, number>;
+  pool: { idle: number; created: number; reused: number };
+  series: SeriesSnapshot[];
+}
 
 export interface WorkerStats {
   worker: number;

@@ -11,17 +11,61 @@ export interface SeriesSnapshot {
   labels: Record<string, string>;
   requests: number;
   byClass: number[]; // 1xx..5xx at index 1..5
-  latencyUs: { count: number; sumUs: number; p50: number; p90: number; p99: number; max: number };
+  sumUs: number;
+  /** The latency histogram, hdr-histogram-js compressed base64, so the primary can merge workers exactly. */
+  hist: string;
+}
+
+/** Workers' series merged by labels, with percentiles and Prometheus buckets computed. */
+export interface MergedSeries {
+  labels: Record<string, string>;
+  requests: number;
+  byClass: number[];
+  sumUs: number;
+  count: number;
+  p50: number;
+  p90: number;
+  p99: number;
+  max: number;
   buckets: [number, number][]; // [le µs, cumulative count]
 }
 
-const BUCKETS_US = [1000, 5000, 10_000, 25_000, 50_000, 100_000, 250_000, 500_000, 1_000_000, 2_500_000, 5_000_000, 10_000_000];
+export function mergeSeries(all: SeriesSnapshot[]): MergedSeries[] {
+  const by = new Map<string, { labels: Record<string, string>; requests: number; byClass: number[]; sumUs: number; hist: hdr.Histogram }>();
+  for (const s of all) {
+    const key = JSON.stringify(s.labels);
+    let m = by.get(key);
+    if (!m) {
+      m = { labels: s.labels, requests: 0, byClass: [0, 0, 0, 0, 0, 0], sumUs: 0, hist: newHist() };
+      by.set(key, m);
+    }
+    m.requests += s.requests;
+    for (let i = 0; i < 6; i++) m.byClass[i]! += s.byClass[i] ?? 0;
+    m.sumUs += s.sumUs;
+    const h = hdr.decodeFromCompressedBase64(s.hist);
+    m.hist.add(h);
+  }
+  return [...by.values()].map((m) => {
+    const h = m.hist;
+    const buckets: [number, number][] = BUCKETS_US.map((le) => [le, h.totalCount === 0 ? 0 : countAtOrBelow(h, le)]);
+    return {
+      labels: m.labels, requests: m.requests, byClass: m.byClass, sumUs: m.sumUs, count: h.totalCount,
+      p50: h.getValueAtPercentile(50), p90: h.getValueAtPercentile(90), p99: h.getValueAtPercentile(99), max: h.maxValue, buckets,
+    };
+  });
+}
+
+function newHist(): hdr.Histogram {
+  return hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 3_600_000_000, numberOfSignificantValueDigits: 2 });
+}
+
+export const BUCKETS_US = [1000, 5000, 10_000, 25_000, 50_000, 100_000, 250_000, 500_000, 1_000_000, 2_500_000, 5_000_000, 10_000_000];
 
 class Series {
   requests = 0;
   readonly byClass = [0, 0, 0, 0, 0, 0];
   sumUs = 0;
-  readonly hist = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 3_600_000_000, numberOfSignificantValueDigits: 2 });
+  readonly hist = newHist();
   constructor(readonly labels: Record<string, string>) {}
 
   record(status: number, us: number): void {
@@ -33,18 +77,12 @@ class Series {
   }
 
   snapshot(): SeriesSnapshot {
-    const h = this.hist;
-    const buckets: [number, number][] = [];
-    for (const le of BUCKETS_US) buckets.push([le, h.totalCount === 0 ? 0 : countAtOrBelow(h, le)]);
     return {
       labels: this.labels,
       requests: this.requests,
       byClass: [...this.byClass],
-      latencyUs: {
-        count: h.totalCount, sumUs: this.sumUs,
-        p50: h.getValueAtPercentile(50), p90: h.getValueAtPercentile(90), p99: h.getValueAtPercentile(99), max: h.maxValue,
-      },
-      buckets,
+      sumUs: this.sumUs,
+      hist: hdr.encodeIntoCompressedBase64(this.hist),
     };
   }
 }

@@ -1,6 +1,6 @@
 import cluster, { type Worker } from 'node:cluster';
 import type { RoutingSnapshot } from '@fulcrum/model';
-import { encodeSnapshot, type PrimaryToWorker, type WorkerToPrimary } from './ipc.js';
+import { encodeSnapshot, type PrimaryToWorker, type WorkerReport, type WorkerToPrimary } from './ipc.js';
 
 export interface PrimaryOptions {
   workers: number;
@@ -83,6 +83,10 @@ export class DataPlanePrimary {
       for (let i = this.appliedWaiters.length - 1; i >= 0; i--) {
         if (this.appliedWaiters[i]!.version <= v) this.appliedWaiters.splice(i, 1)[0]!.resolve();
       }
+    } else if (m.t === 'metrics') {
+      const waiter = this.metricWaiters.get(m.id);
+      if (waiter) waiter.reports.push(m.report);
+      if (waiter && waiter.reports.length >= waiter.expected) waiter.done();
     } else if (m.t === 'load') {
       slot.load = m.load;
     } else if (m.t === 'listen-error') {
@@ -100,6 +104,27 @@ export class DataPlanePrimary {
     this.latest = encodeSnapshot(snapshot);
     this.latestVersion = snapshot.version;
     for (const s of this.slots) if (s.worker && s.ready) this.send(s.worker, { t: 'snapshot', bytes: this.latest });
+  }
+
+  private readonly metricWaiters = new Map<number, { expected: number; reports: WorkerReport[]; done(): void }>();
+  private metricSeq = 0;
+
+  /** Ask every worker for its metrics (OB-1); workers that don't answer in timeoutMs are left out. */
+  collect(timeoutMs = 1000): Promise<WorkerReport[]> {
+    const live = this.slots.filter((s) => s.worker && s.ready);
+    if (live.length === 0) return Promise.resolve([]);
+    const id = ++this.metricSeq;
+    return new Promise((resolve) => {
+      const reports: WorkerReport[] = [];
+      const done = () => {
+        clearTimeout(t);
+        this.metricWaiters.delete(id);
+        resolve(reports);
+      };
+      const t = setTimeout(done, timeoutMs);
+      this.metricWaiters.set(id, { expected: live.length, reports, done });
+      for (const s of live) this.send(s.worker!, { t: 'metrics-request', id });
+    });
   }
 
   /** This node's active requests per server, summed over its workers (gossip, issue 5). */

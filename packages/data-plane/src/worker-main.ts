@@ -24,6 +24,8 @@ process.on('message', (m: PrimaryToWorker) => {
     worker.apply(snap).then(() => send({ t: 'applied', version: snap.version }), (e: unknown) => {
       process.stderr.write(`worker: applying snapshot ${snap.version} failed: ${String((e as Error)?.stack ?? e)}\n`);
     });
+  } else if (m.t === 'metrics-request') {
+    send({ t: 'metrics', id: m.id, report: worker.report() });
   } else if (m.t === 'external-load') {
     worker.setExternalLoad(m.load);
   } else if (m.t === 'shutdown') {

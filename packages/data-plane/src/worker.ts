@@ -6,6 +6,7 @@ import { UpstreamPool } from './upstream-pool.js';
 import { ProxyConnection } from './connection.js';
 import { AffinityTable } from './affinity.js';
 import { WorkerMetrics } from './metrics.js';
+import type { WorkerReport } from './ipc.js';
 
 export interface ProxyWorkerOptions {
   workerId: number;
@@ -75,6 +76,18 @@ export class ProxyWorker {
   /** A finished exchange: metrics and the access log line (OB-1, OB-2). */
   observe(c: ProxyConnection): void {
     this.metrics.observe(c, this.opts.accessLog === true ? this : undefined);
+  }
+
+  report(): WorkerReport {
+    return {
+      worker: this.opts.workerId,
+      version: this.table?.version ?? 0,
+      activeConnections: this.conns.size,
+      requests: this.requests,
+      counters: { ...this.counters },
+      pool: { ...this.pool.stats },
+      series: this.metrics.snapshot(),
+    };
   }
 
   /** Active requests per `${groupId}|${serverKey}` on this worker (servers with any). */

@@ -3,9 +3,10 @@ import { hostname } from 'node:os';
 import { initialOps } from '@fulcrum/model';
 import { RedisStore, type StateStore } from '@fulcrum/state';
 import { createStore } from './store-factory.js';
-import { AdminServer } from '@fulcrum/control-api';
+import { AdminServer, CONSOLE_HTML, consoleData, renderPrometheus, type ObservabilityInput } from '@fulcrum/control-api';
 import { Coordinator } from '@fulcrum/coordinator';
-import { DataPlanePrimary, WORKER_SCRIPT } from '@fulcrum/data-plane';
+import { DataPlanePrimary, WORKER_SCRIPT, mergeSeries } from '@fulcrum/data-plane';
+import type { ServerResponse } from 'node:http';
 import { ConfigApplier, loadConfigFile } from './config.js';
 
 export interface NodeOptions {
@@ -45,6 +46,11 @@ export async function seedStore(store: StateStore): Promise<void> {
   await store.commit(initialOps(new Date().toISOString(), randomBytes(32).toString('hex')), { expectVersion: 0 });
 }
 
+function send(res: ServerResponse, type: string, body: string): void {
+  res.writeHead(200, { 'content-type': type, 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store' });
+  res.end(body);
+}
+
 export class LbNode {
   readonly nodeId: string;
   store!: StateStore;
@@ -73,6 +79,12 @@ export class LbNode {
         port: this.opts.adminPort,
         token: this.opts.token,
         log,
+        routes: {
+          '/metrics': async (_req, res) => send(res, 'text/plain; version=0.0.4; charset=utf-8', renderPrometheus(await this.observe())),
+          '/': (_req, res) => send(res, 'text/html; charset=utf-8', CONSOLE_HTML),
+          '/console': (_req, res) => send(res, 'text/html; charset=utf-8', CONSOLE_HTML),
+          '/console/data.json': async (_req, res) => send(res, 'application/json', JSON.stringify(consoleData(await this.observe()))),
+        },
       });
       this.dataPlane = new DataPlanePrimary({
         workers: this.opts.workers,
@@ -103,6 +115,20 @@ export class LbNode {
       await store.close();
       throw e;
     }
+  }
+
+  /** Everything /metrics and the console show (OB-1, OB-3): the workers' merged series and our state view. */
+  async observe(): Promise<ObservabilityInput> {
+    const reports = await this.dataPlane.collect();
+    return {
+      nodeId: this.nodeId,
+      zone: this.opts.zone,
+      stateVersion: this.coordinator.stateVersion,
+      appliedVersion: this.dataPlane.appliedVersion(),
+      state: this.coordinator.state,
+      series: mergeSeries(reports.flatMap((r) => r.series)),
+      workers: reports.map(({ series: _s, ...w }) => w),
+    };
   }
 
   /** The node's liveness record: which state version its data plane has applied. */
