@@ -6,12 +6,14 @@ import {
   type ChangeEvent, type CollectionName, type Collections, type Job, type RecordOf, type StateSnapshot,
   type WriteOp,
 } from '@fulcrum/model';
+import { checkAffinityEntries, freezeBatch } from './affinity-entry.js';
+import { AffinityTable } from './affinity-table.js';
 import { DataDirLock } from './data-dir-lock.js';
 import { deepFreeze } from './deep-freeze.js';
 import { EventRing } from './event-ring.js';
 import { checkFrameAt, encodeFrame, FRAME_HEADER_BYTES, scanFrames } from './log-frame.js';
 import type {
-  CommitOptions, CommitResult, JobQuery, NodeRecord, StateStore, TokenClaim,
+  AffinityEntry, CommitOptions, CommitResult, JobQuery, NodeRecord, StateStore, TokenClaim,
 } from './store.js';
 
 export const LOG_FILE = 'state.log';
@@ -20,6 +22,7 @@ export const SNAPSHOT_FILE = 'state.snap';
 const DEFAULT_COMPACT_EVERY_OPS = 10_000; // log records
 const DEFAULT_KEEP_EVENTS = 10_000; // change events kept for changesSince
 const DEFAULT_KEEP_JOBS = 10_000; // jobs; the oldest go first
+const DEFAULT_MAX_AFFINITY_ENTRIES = 100_000; // affinity entries; the soonest-expiring go first
 const TOKEN_PURGE_EVERY_MS = 1_000;
 const SNAPSHOT_FORMAT = 1;
 
@@ -31,6 +34,8 @@ export interface EmbeddedStoreOptions {
   keepEvents?: number;
   /** Jobs kept; beyond this the oldest are dropped. */
   keepJobs?: number;
+  /** Affinity entries kept (SP-3); beyond this the soonest-expiring go. Default 100,000. */
+  maxAffinityEntries?: number;
   /** Told about things worth a log line that are not failures of a call: a listener that
    * threw, a failed compaction, a torn log tail dropped at open. Default: process warning. */
   onWarning?: (message: string) => void;
@@ -103,6 +108,9 @@ const COLLECTIONS: ReadonlySet<string> = new Set(COLLECTION_NAMES);
  *
  * Pending client-token claims live in memory only: the process that claimed a token is the
  * only one that can complete it, and after a restart it is gone, so the claim is dropped.
+ * So do leases, node heartbeats and the affinity table: only this process can use the data
+ * dir, so nobody else could hold a lease, and after a restart every holder, heartbeat and
+ * learned session (SP-3) belonged to the process that died.
  */
 export class EmbeddedStore implements StateStore {
   readonly kind = 'embedded' as const;
@@ -133,6 +141,9 @@ export class EmbeddedStore implements StateStore {
   private lastTokenPurgeMs = 0;
   private readonly nodes = new Map<string, { rec: NodeRecord; expiresAtMs: number }>();
   private readonly listeners = new Set<(ev: ChangeEvent) => void>();
+  private readonly leases = new Map<string, { holder: string; expiresAtMs: number }>();
+  private readonly affinity: AffinityTable;
+  private readonly affinityListeners = new Set<(entries: AffinityEntry[]) => void>();
 
   private queue: PendingWrite[] = [];
   private flushing = false;
@@ -146,6 +157,7 @@ export class EmbeddedStore implements StateStore {
     this.snapPath = join(opts.dataDir, SNAPSHOT_FILE);
     this.compactEveryOps = positiveInt('compactEveryOps', opts.compactEveryOps ?? DEFAULT_COMPACT_EVERY_OPS);
     this.keepJobs = positiveInt('keepJobs', opts.keepJobs ?? DEFAULT_KEEP_JOBS);
+    this.affinity = new AffinityTable(positiveInt('maxAffinityEntries', opts.maxAffinityEntries ?? DEFAULT_MAX_AFFINITY_ENTRIES));
     this.ring = new EventRing(positiveInt('keepEvents', opts.keepEvents ?? DEFAULT_KEEP_EVENTS));
     this.warn = opts.onWarning ?? ((message) => process.emitWarning(message, 'FulcrumStateWarning'));
   }
@@ -310,6 +322,55 @@ export class EmbeddedStore implements StateStore {
     return out;
   }
 
+  async acquireLease(name: string, holder: string, ttlMs: number): Promise<boolean> {
+    this.assertOpen();
+    checkLease(name, holder);
+    if (!Number.isFinite(ttlMs) || ttlMs <= 0) throw new Error(`acquireLease: ttlMs must be a positive number, got ${ttlMs}`);
+    const now = Date.now();
+    const cur = this.leases.get(name);
+    if (cur !== undefined && cur.holder !== holder && cur.expiresAtMs > now) return false;
+    this.leases.set(name, { holder, expiresAtMs: now + ttlMs });
+    return true;
+  }
+
+  async releaseLease(name: string, holder: string): Promise<void> {
+    this.assertOpen();
+    if (this.leases.get(name)?.holder === holder) this.leases.delete(name);
+  }
+
+  async leaseHolder(name: string): Promise<string | undefined> {
+    this.assertOpen();
+    const cur = this.leases.get(name);
+    return cur !== undefined && cur.expiresAtMs > Date.now() ? cur.holder : undefined;
+  }
+
+  async putAffinity(entries: AffinityEntry[]): Promise<void> {
+    this.assertOpen();
+    const batch = checkAffinityEntries(entries);
+    if (batch.length === 0) return;
+    this.affinity.put(batch, Date.now());
+    const frozen = freezeBatch(batch);
+    for (const l of [...this.affinityListeners]) {
+      try {
+        l(frozen);
+      } catch (err) {
+        this.warn(`state store: an affinity listener threw: ${String(err)}`);
+      }
+    }
+  }
+
+  async listAffinity(): Promise<AffinityEntry[]> {
+    this.assertOpen();
+    return this.affinity.list(Date.now());
+  }
+
+  subscribeAffinity(listener: (entries: AffinityEntry[]) => void): () => void {
+    this.affinityListeners.add(listener);
+    return () => {
+      this.affinityListeners.delete(listener);
+    };
+  }
+
   private assertOpen(): void {
     if (this.phase !== 'open' && this.phase !== 'closing') throw new Error(`EmbeddedStore: store is ${this.describePhase()}`);
   }
@@ -427,6 +488,7 @@ export class EmbeddedStore implements StateStore {
     this.log = undefined;
     this.lock = undefined;
     this.listeners.clear();
+    this.affinityListeners.clear();
     this.phase = 'closed';
   }
 
@@ -552,6 +614,11 @@ function checkOps(ops: WriteOp[]): void {
       throw new Error(`commit: unknown op ${String((o as { op: unknown }).op)}`);
     }
   }
+}
+
+function checkLease(name: string, holder: string): void {
+  if (typeof name !== 'string' || name === '') throw new Error('lease: name is required');
+  if (typeof holder !== 'string' || holder === '') throw new Error('lease: holder is required');
 }
 
 function positiveInt(name: string, n: number): number {

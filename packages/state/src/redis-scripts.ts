@@ -36,6 +36,10 @@ export class LuaScript {
  *   <p>jobs:seq           integer: the last insertion sequence
  *   <p>node:<id>          msgpack NodeRecord, PX ttl
  *   <p>nodes              set of node ids that may still have a live record
+ *   <p>lease:<name>       the holder of a lease, PX ttl
+ *   <p>aff                hash `${groupId}\0${cookie}\0${value}` -> msgpack {serverKey, expiresMs}
+ *   <p>aff:exp            zset score = expiresMs, member = the same field (sweep and bound)
+ *   <p>aff-events         pub/sub channel carrying msgpack AffinityEntry[] of each put
  */
 
 /**
@@ -187,5 +191,60 @@ for i = 1, #ARGV do
     redis.call('SREM', KEYS[1], ARGV[i])
   end
 end
+return 1
+`);
+
+/**
+ * Take a free or lapsed lease, or renew one the caller holds. KEYS: lease. ARGV: holder, ttlMs.
+ * Reply: 1 when the caller holds it now, 0 while another holder's lease is live.
+ */
+export const ACQUIRE_LEASE = new LuaScript('acquire-lease', `
+local cur = redis.call('GET', KEYS[1])
+if cur == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return 1
+end
+if cur then
+  return 0
+end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 1
+`);
+
+/** Delete the lease only if the caller holds it. KEYS: lease. ARGV: holder. */
+export const RELEASE_LEASE = new LuaScript('release-lease', `
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('DEL', KEYS[1])
+end
+return 1
+`);
+
+/**
+ * Upsert affinity entries, sweep expired ones, keep at most maxEntries (the soonest-expiring
+ * go), then publish the batch. The sweep takes at most 1,000 a put so that no put blocks
+ * Redis for long; the bound is exact. Fields are removed in chunks: unpack() of a very long
+ * list overflows the Lua stack.
+ *
+ * KEYS: aff, aff:exp. ARGV: nowMs, maxEntries, channel, msgpack of the entries, then per
+ * entry a triple (field, msgpack {serverKey, expiresMs}, expiresMs).
+ */
+export const PUT_AFFINITY = new LuaScript('put-affinity', `
+local function drop(fields)
+  for i = 1, #fields, 1000 do
+    local j = math.min(i + 999, #fields)
+    redis.call('HDEL', KEYS[1], unpack(fields, i, j))
+    redis.call('ZREM', KEYS[2], unpack(fields, i, j))
+  end
+end
+for i = 5, #ARGV, 3 do
+  redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
+  redis.call('ZADD', KEYS[2], ARGV[i + 2], ARGV[i])
+end
+drop(redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[1], 'LIMIT', 0, 1000))
+local extra = redis.call('ZCARD', KEYS[2]) - tonumber(ARGV[2])
+if extra > 0 then
+  drop(redis.call('ZRANGE', KEYS[2], 0, extra - 1))
+end
+redis.call('PUBLISH', ARGV[3], ARGV[4])
 return 1
 `);

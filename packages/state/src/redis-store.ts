@@ -5,20 +5,23 @@ import {
   type ChangeEvent, type CollectionName, type Collections, type Job, type RecordOf, type StateSnapshot,
   type WriteOp,
 } from '@fulcrum/model';
+import { affinityField, checkAffinityEntries, freezeBatch, parseAffinityField } from './affinity-entry.js';
 import { deepFreeze } from './deep-freeze.js';
 import {
-  CHANGES_SINCE, CLAIM_TOKEN, COMMIT, COMPLETE_TOKEN, LIST_JOBS, PRUNE_NODES, PUT_JOB, PUT_NODE, RELEASE_TOKEN,
-  SNAPSHOT, type LuaScript,
+  ACQUIRE_LEASE, CHANGES_SINCE, CLAIM_TOKEN, COMMIT, COMPLETE_TOKEN, LIST_JOBS, PRUNE_NODES, PUT_AFFINITY, PUT_JOB,
+  PUT_NODE, RELEASE_LEASE, RELEASE_TOKEN, SNAPSHOT, type LuaScript,
 } from './redis-scripts.js';
 import { StoreUnavailableError } from './store-unavailable-error.js';
 import type {
-  CommitOptions, CommitResult, JobQuery, NodeRecord, StateStore, TokenClaim,
+  AffinityEntry, CommitOptions, CommitResult, JobQuery, NodeRecord, StateStore, TokenClaim,
 } from './store.js';
 
 const DEFAULT_URL = 'redis://127.0.0.1:6379';
 const DEFAULT_KEY_PREFIX = 'fulcrum:';
 const DEFAULT_KEEP_EVENTS = 10_000; // change events kept for changesSince
 const DEFAULT_KEEP_JOBS = 10_000; // jobs; the oldest go first
+const DEFAULT_MAX_AFFINITY_ENTRIES = 100_000; // affinity entries; the soonest-expiring go first
+const AFFINITY_SCAN_COUNT = 5_000; // hash fields per HSCAN step of listAffinity
 const DEFAULT_COMMAND_TIMEOUT_MS = 2_000; // a call that gets no reply by then fails with STORE_UNAVAILABLE
 const DEFAULT_REPLICA_WAIT_MS = 500; // WAIT 1 <this> after a commit, when replicas are connected
 const REPLICA_CHECK_EVERY_MS = 3_000; // how stale the cached INFO replication may get
@@ -38,6 +41,8 @@ export interface RedisStoreOptions {
   keepEvents?: number;
   /** Jobs kept; beyond this the oldest (by insertion) are dropped. Default 10,000. */
   keepJobs?: number;
+  /** Affinity entries kept (SP-3); beyond this the soonest-expiring go. Default 100,000. */
+  maxAffinityEntries?: number;
   /** A call without a reply after this fails with StoreUnavailableError. Default 2,000. */
   commandTimeoutMs?: number;
   /** With replicas connected, a commit waits this long at most for one of them. Default 500. */
@@ -99,6 +104,7 @@ export class RedisStore implements StateStore {
   private readonly prefix: string;
   private readonly keepEvents: number;
   private readonly keepJobs: number;
+  private readonly maxAffinityEntries: number;
   private readonly commandTimeoutMs: number;
   private readonly replicaWaitMs: number;
   private readonly warn: (message: string) => void;
@@ -113,6 +119,9 @@ export class RedisStore implements StateStore {
   private readonly jobsOrderKey: string;
   private readonly jobsSeqKey: string;
   private readonly nodesKey: string;
+  private readonly affKey: string;
+  private readonly affExpKey: string;
+  private readonly affChannel: string;
 
   private phase: Phase = 'new';
   private opening: Promise<void> | undefined;
@@ -128,6 +137,7 @@ export class RedisStore implements StateStore {
 
   private readonly listeners = new Set<(ev: ChangeEvent) => void>();
   private readonly reconnectListeners = new Set<(info: ReconnectInfo) => void>();
+  private readonly affinityListeners = new Set<(entries: AffinityEntry[]) => void>();
   /** Feed state: the last version handed to listeners, and events received ahead of a gap. */
   private delivered = 0;
   private readonly ahead = new Map<number, ChangeEvent>();
@@ -151,6 +161,7 @@ export class RedisStore implements StateStore {
     this.prefix = opts.keyPrefix ?? DEFAULT_KEY_PREFIX;
     this.keepEvents = positiveInt('keepEvents', opts.keepEvents ?? DEFAULT_KEEP_EVENTS);
     this.keepJobs = positiveInt('keepJobs', opts.keepJobs ?? DEFAULT_KEEP_JOBS);
+    this.maxAffinityEntries = positiveInt('maxAffinityEntries', opts.maxAffinityEntries ?? DEFAULT_MAX_AFFINITY_ENTRIES);
     this.commandTimeoutMs = positiveInt('commandTimeoutMs', opts.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS);
     this.replicaWaitMs = positiveInt('replicaWaitMs', opts.replicaWaitMs ?? DEFAULT_REPLICA_WAIT_MS);
     if (this.replicaWaitMs >= this.commandTimeoutMs) {
@@ -168,6 +179,9 @@ export class RedisStore implements StateStore {
     this.jobsOrderKey = `${p}jobs:order`;
     this.jobsSeqKey = `${p}jobs:seq`;
     this.nodesKey = `${p}nodes`;
+    this.affKey = `${p}aff`;
+    this.affExpKey = `${p}aff:exp`;
+    this.affChannel = `${p}aff-events`;
   }
 
   open(): Promise<void> {
@@ -184,11 +198,14 @@ export class RedisStore implements StateStore {
     const sub = this.makeClient('fulcrum-feed');
     this.cmd = cmd;
     this.sub = sub;
-    sub.on('messageBuffer', (_channel: Buffer, message: Buffer) => this.onMessage(message));
+    sub.on('messageBuffer', (channel: Buffer, message: Buffer) => {
+      if (channel.toString('utf8') === this.affChannel) this.onAffinityMessage(message);
+      else this.onMessage(message);
+    });
     try {
       await Promise.all([cmd.connect(), sub.connect()]);
       // Subscribe before reading the version, so no event after that version can slip by.
-      await sub.subscribe(this.channel);
+      await sub.subscribe(this.channel, this.affChannel);
       this.subUp = true;
       this.delivered = await this.readVersion();
       await this.refreshReplicas().catch((err: unknown) => {
@@ -230,6 +247,7 @@ export class RedisStore implements StateStore {
     clearTimeout(this.feedRetry);
     this.listeners.clear();
     this.reconnectListeners.clear();
+    this.affinityListeners.clear();
     this.ahead.clear();
     this.sub?.disconnect();
     const cmd = this.cmd as Redis;
@@ -388,6 +406,67 @@ export class RedisStore implements StateStore {
     return out;
   }
 
+  /**
+   * Without WAIT: a lease taken on a master that fails over before its replica has it may
+   * be taken again on the new master, so two probers can overlap for one ttl. Probing is
+   * idempotent (only transitions are written), so that costs duplicate probes, not wrong state.
+   */
+  async acquireLease(name: string, holder: string, ttlMs: number): Promise<boolean> {
+    this.assertOpen();
+    checkLease(name, holder);
+    return (await this.run(ACQUIRE_LEASE, [this.leaseKey(name)], [holder, ttlArg(ttlMs)])) === 1;
+  }
+
+  async releaseLease(name: string, holder: string): Promise<void> {
+    this.assertOpen();
+    checkLease(name, holder);
+    await this.run(RELEASE_LEASE, [this.leaseKey(name)], [holder]);
+  }
+
+  async leaseHolder(name: string): Promise<string | undefined> {
+    this.assertOpen();
+    return (await this.call('leaseHolder', (r) => r.get(this.leaseKey(name)))) ?? undefined;
+  }
+
+  async putAffinity(entries: AffinityEntry[]): Promise<void> {
+    this.assertOpen();
+    const batch = checkAffinityEntries(entries);
+    if (batch.length === 0) return;
+    const args: (string | Buffer)[] = [String(Date.now()), String(this.maxAffinityEntries), this.affChannel, this.packr.pack(batch)];
+    for (const e of batch) {
+      args.push(affinityField(e), this.packr.pack({ serverKey: e.serverKey, expiresMs: e.expiresMs }), String(e.expiresMs));
+    }
+    await this.run(PUT_AFFINITY, [this.affKey, this.affExpKey], args);
+  }
+
+  /** HSCAN, not HGETALL: 100,000 entries read in one command would stall every other client. */
+  async listAffinity(): Promise<AffinityEntry[]> {
+    this.assertOpen();
+    const now = Date.now();
+    const byField = new Map<string, AffinityEntry>();
+    let cursor = '0';
+    do {
+      const [next, flat] = await this.call('listAffinity',
+        (r) => r.hscanBuffer(this.affKey, cursor, 'COUNT', AFFINITY_SCAN_COUNT));
+      cursor = next.toString();
+      for (let i = 0; i < flat.length; i += 2) {
+        const field = flat[i].toString('utf8');
+        const id = parseAffinityField(field);
+        const rec = this.packr.unpack(flat[i + 1]) as { serverKey: string; expiresMs: number };
+        if (id === undefined || !(rec?.expiresMs > now)) continue;
+        byField.set(field, { ...id, serverKey: rec.serverKey, expiresMs: rec.expiresMs });
+      }
+    } while (cursor !== '0');
+    return [...byField.values()];
+  }
+
+  subscribeAffinity(listener: (entries: AffinityEntry[]) => void): () => void {
+    this.affinityListeners.add(listener);
+    return () => {
+      this.affinityListeners.delete(listener);
+    };
+  }
+
   private makeClient(connectionName: string): Redis {
     const opts: RedisOptions = {
       ...this.redisOptions,
@@ -461,6 +540,10 @@ export class RedisStore implements StateStore {
     return `${this.prefix}node:${id}`;
   }
 
+  private leaseKey(name: string): string {
+    return `${this.prefix}lease:${name}`;
+  }
+
   // --- replicas -----------------------------------------------------------------------------
 
   private maybeRefreshReplicas(): void {
@@ -529,7 +612,7 @@ export class RedisStore implements StateStore {
   private async onSubscriberReady(): Promise<void> {
     if (this.phase !== 'open') return;
     try {
-      await (this.sub as Redis).subscribe(this.channel);
+      await (this.sub as Redis).subscribe(this.channel, this.affChannel);
     } catch {
       return; // the connection dropped again; its next 'ready' retries
     }
@@ -613,6 +696,26 @@ export class RedisStore implements StateStore {
     }
   }
 
+  /** Affinity batches are hints with no order to keep: deliver each as it comes. */
+  private onAffinityMessage(buf: Buffer): void {
+    if (this.phase !== 'open' && this.phase !== 'opening') return;
+    let batch: AffinityEntry[];
+    try {
+      batch = checkAffinityEntries(this.packr.unpack(buf) as AffinityEntry[]);
+    } catch (err) {
+      this.warn(`state store: undecodable message on ${this.affChannel} (${String(err)}); dropped`);
+      return;
+    }
+    const frozen = freezeBatch(batch);
+    for (const l of [...this.affinityListeners]) {
+      try {
+        l(frozen);
+      } catch (err) {
+        this.warn(`state store: an affinity listener threw: ${String(err)}`);
+      }
+    }
+  }
+
   private emitReconnect(info: ReconnectInfo): void {
     for (const l of [...this.reconnectListeners]) {
       try {
@@ -649,6 +752,11 @@ function checkOps(ops: WriteOp[]): void {
       throw new Error(`commit: unknown op ${String((o as { op: unknown }).op)}`);
     }
   }
+}
+
+function checkLease(name: string, holder: string): void {
+  if (typeof name !== 'string' || name === '') throw new Error('lease: name is required');
+  if (typeof holder !== 'string' || holder === '') throw new Error('lease: holder is required');
 }
 
 function ttlArg(ttlMs: number): string {

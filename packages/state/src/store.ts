@@ -29,6 +29,21 @@ export interface NodeRecord {
   Load?: Record<string, number>;
 }
 
+/**
+ * One learned session of a backend-set cookie (SP-3 `StickySessionType: Server`): the
+ * backend of group `groupId` answered with `Set-Cookie: <cookie>=<value>` from `serverKey`,
+ * so requests carrying that cookie go there, through any node, until `expiresMs`.
+ * (groupId, cookie, value) identifies an entry; `groupId` and `cookie` contain no NUL.
+ */
+export interface AffinityEntry {
+  groupId: string;
+  cookie: string;
+  value: string;
+  serverKey: string;
+  /** Absolute epoch milliseconds; the entry is gone once `Date.now() >= expiresMs`. */
+  expiresMs: number;
+}
+
 export interface JobQuery {
   JobIds?: string[];
   Status?: string;
@@ -73,4 +88,32 @@ export interface StateStore {
   putNode(rec: NodeRecord, ttlMs: number): Promise<void>;
   /** Live nodes only (records whose ttl has not lapsed). */
   listNodes(): Promise<NodeRecord[]>;
+
+  /**
+   * Leader lease (several probers, one probes): true when `holder` holds lease `name` for
+   * the next `ttlMs` — newly acquired, or renewed because it already held it; false while
+   * another holder's lease is live. Atomic: of concurrent callers on a free lease exactly
+   * one gets true. A holder renews well before `ttlMs` and stops acting as leader as soon
+   * as a renewal answers false or fails.
+   */
+  acquireLease(name: string, holder: string, ttlMs: number): Promise<boolean>;
+  /** Give the lease up at once (a clean shutdown), only if `holder` holds it. */
+  releaseLease(name: string, holder: string): Promise<void>;
+  /** Who holds the lease now, or undefined when it is free or lapsed. */
+  leaseHolder(name: string): Promise<string | undefined>;
+
+  /**
+   * Upsert affinity entries (SP-3) by (groupId, cookie, value). Not versioned state: no
+   * version bump, no change event. The table is bounded (`maxAffinityEntries`): beyond it
+   * the soonest-expiring entries go.
+   */
+  putAffinity(entries: AffinityEntry[]): Promise<void>;
+  /** Every unexpired entry, in no particular order. */
+  listAffinity(): Promise<AffinityEntry[]>;
+  /**
+   * Entries put by any store on the same backing data (this one included), delivered after
+   * they are written, one batch per put. A hint like `subscribe`: a consumer that may have
+   * missed batches (Redis: after `onReconnect`) reads `listAffinity()`.
+   */
+  subscribeAffinity(listener: (entries: AffinityEntry[]) => void): () => void;
 }

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { COLLECTION_NAMES, type ChangeEvent, type Job, type JobStatus, type WriteOp } from '@fulcrum/model';
-import type { NodeRecord, StateStore } from '../src/store.js';
+import type { AffinityEntry, NodeRecord, StateStore } from '../src/store.js';
 
 /** What a store factory hands the contract: an opened store on fresh, private backing data. */
 export interface StoreHarness {
@@ -18,6 +18,8 @@ export interface StoreHarness {
 export interface ContractOptions {
   /** Keep at most this many change events for changesSince (the factory must honour it). */
   keepEvents?: number;
+  /** Keep at most this many affinity entries (the factory must honour it). */
+  maxAffinityEntries?: number;
 }
 
 export type StoreFactory = (opts?: ContractOptions) => Promise<StoreHarness>;
@@ -42,6 +44,16 @@ function job(id: string, createTime: string, status: JobStatus = 'Processing', v
 
 function node(id: string, applied: number): NodeRecord {
   return { NodeId: id, Zone: 'zone-a', AppliedVersion: applied, LastSeenMs: Date.now(), StartedMs: 1, Load: { 'sgp-1|Ip:10.0.0.1:80': 2 } };
+}
+
+function aff(value: string, serverKey: string, expiresMs: number, groupId = 'sgp-1', cookie = 'JSESSIONID'): AffinityEntry {
+  return { groupId, cookie, value, serverKey, expiresMs };
+}
+
+/** Affinity entries in a stable order, for comparing lists that come in no order. */
+function sortAff(entries: readonly AffinityEntry[]): AffinityEntry[] {
+  const key = (e: AffinityEntry) => `${e.groupId}\0${e.cookie}\0${e.value}`;
+  return [...entries].sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
 }
 
 /** Let timers and I/O run: a loop of awaits on resolved promises alone would starve them. */
@@ -475,6 +487,169 @@ export function storeContract(name: string, make: StoreFactory): void {
         assert.deepEqual((await store.listNodes()).map((n) => n.NodeId), ['node-2']);
         await store.putNode(node('node-1', 2), 60_000);
         assert.equal((await store.listNodes()).length, 2);
+      });
+    });
+
+    describe('leases (CLI-2: one prober of several probes)', function () {
+      it('a lease is exclusive: while one holder has it another gets false; names are independent', async function () {
+        assert.equal(await store.leaseHolder('prober'), undefined);
+        assert.equal(await store.acquireLease('prober', 'p-a', 60_000), true);
+        assert.equal(await store.acquireLease('prober', 'p-b', 60_000), false);
+        assert.equal(await store.leaseHolder('prober'), 'p-a');
+        assert.equal(await store.acquireLease('other', 'p-b', 60_000), true);
+        assert.equal(await store.leaseHolder('other'), 'p-b');
+        assert.equal(await store.leaseHolder('prober'), 'p-a');
+      });
+
+      it('of concurrent acquirers of a free lease exactly one wins', async function () {
+        const holders = Array.from({ length: 10 }, (_, i) => `p-${i}`);
+        const got = await Promise.all(holders.map((p) => store.acquireLease('prober', p, 60_000)));
+        assert.equal(got.filter(Boolean).length, 1);
+        assert.equal(await store.leaseHolder('prober'), holders[got.indexOf(true)]);
+      });
+
+      it('the holder renewing extends its lease past the first ttl', async function () {
+        assert.equal(await store.acquireLease('prober', 'p-a', 300), true);
+        await sleep(200);
+        assert.equal(await store.acquireLease('prober', 'p-a', 300), true, 'renewed');
+        await sleep(200);
+        // 400 ms after the first acquire: only the renewal keeps it.
+        assert.equal(await store.leaseHolder('prober'), 'p-a');
+        assert.equal(await store.acquireLease('prober', 'p-b', 300), false);
+      });
+
+      it('a lapsed lease lets another holder take over, and then the old holder is out', async function () {
+        assert.equal(await store.acquireLease('prober', 'p-a', 150), true);
+        assert.equal(await store.acquireLease('prober', 'p-b', 150), false);
+        await sleep(250);
+        assert.equal(await store.leaseHolder('prober'), undefined);
+        assert.equal(await store.acquireLease('prober', 'p-b', 60_000), true);
+        assert.equal(await store.leaseHolder('prober'), 'p-b');
+        assert.equal(await store.acquireLease('prober', 'p-a', 60_000), false);
+      });
+
+      it('releasing frees the lease at once for another holder', async function () {
+        assert.equal(await store.acquireLease('prober', 'p-a', 60_000), true);
+        await store.releaseLease('prober', 'p-a');
+        assert.equal(await store.leaseHolder('prober'), undefined);
+        assert.equal(await store.acquireLease('prober', 'p-b', 60_000), true);
+        assert.equal(await store.leaseHolder('prober'), 'p-b');
+      });
+
+      it('a release by a non-holder does nothing', async function () {
+        await store.releaseLease('prober', 'p-b');
+        assert.equal(await store.acquireLease('prober', 'p-a', 60_000), true);
+        await store.releaseLease('prober', 'p-b');
+        assert.equal(await store.leaseHolder('prober'), 'p-a');
+        assert.equal(await store.acquireLease('prober', 'p-b', 60_000), false);
+      });
+    });
+
+    describe('affinity table (SP-3)', function () {
+      it('SP-3: put then list returns the entries; a put upserts by (group, cookie, value)', async function () {
+        const t = Date.now() + 60_000;
+        await store.putAffinity([aff('v1', 'Ip:10.0.0.1:80', t), aff('v2', 'Ip:10.0.0.2:80', t)]);
+        await store.putAffinity([aff('v1', 'Ip:10.0.0.1:80', t, 'sgp-2'), aff('v1', 'Ip:10.0.0.3:80', t, 'sgp-1', 'PHPSESSID')]);
+        assert.deepEqual(sortAff(await store.listAffinity()), sortAff([
+          aff('v1', 'Ip:10.0.0.1:80', t), aff('v2', 'Ip:10.0.0.2:80', t),
+          aff('v1', 'Ip:10.0.0.1:80', t, 'sgp-2'), aff('v1', 'Ip:10.0.0.3:80', t, 'sgp-1', 'PHPSESSID'),
+        ]));
+        // SP-4: the sticky server is gone, another is picked and the same value now maps there.
+        await store.putAffinity([aff('v1', 'Ip:10.0.0.9:80', t + 1)]);
+        const got = sortAff(await store.listAffinity());
+        assert.equal(got.length, 4);
+        assert.deepEqual(got.filter((e) => e.groupId === 'sgp-1' && e.cookie === 'JSESSIONID' && e.value === 'v1'),
+          [aff('v1', 'Ip:10.0.0.9:80', t + 1)]);
+      });
+
+      it('SP-3: values are kept byte for byte (any characters, including NUL, in a value)', async function () {
+        const t = Date.now() + 60_000;
+        const odd = ['', 'a\0b', 'ünïcode-☃', '=/+==', 'x'.repeat(4_000)];
+        await store.putAffinity(odd.map((v, i) => aff(v, `s-${i}`, t)));
+        assert.deepEqual(sortAff(await store.listAffinity()), sortAff(odd.map((v, i) => aff(v, `s-${i}`, t))));
+      });
+
+      it('SP-3: an expired entry is not listed; one put already expired is not either', async function () {
+        await store.putAffinity([aff('short', 's-1', Date.now() + 150), aff('long', 's-2', Date.now() + 60_000)]);
+        await store.putAffinity([aff('past', 's-3', Date.now() - 1)]);
+        assert.deepEqual((await store.listAffinity()).map((e) => e.value).sort(), ['long', 'short']);
+        await sleep(250);
+        assert.deepEqual((await store.listAffinity()).map((e) => e.value), ['long']);
+        // Renewing an entry before it expires keeps it, also through the sweep of the next put.
+        await store.putAffinity([aff('long', 's-2', Date.now() + 100)]);
+        await store.putAffinity([aff('long', 's-2', Date.now() + 60_000)]);
+        await sleep(200);
+        await store.putAffinity([aff('next', 's-4', Date.now() + 60_000)]);
+        assert.deepEqual((await store.listAffinity()).map((e) => e.value).sort(), ['long', 'next']);
+      });
+
+      it('SP-3: the table is not versioned state: puts bump no version and emit no change event', async function () {
+        const events: ChangeEvent[] = [];
+        store.subscribe((ev) => events.push(ev));
+        await store.putAffinity([aff('v1', 's-1', Date.now() + 60_000)]);
+        await store.commit([put('vpc-1', vpc('vpc-1'))]);
+        await waitFor('the commit\'s event', () => events.length === 1);
+        assert.deepEqual(events.map((e) => e.version), [1]);
+        assert.equal(await store.version(), 1);
+        assert.deepEqual((await store.snapshot()).data.vpcs, { 'vpc-1': vpc('vpc-1') });
+      });
+
+      it('SP-3: subscribeAffinity delivers this store\'s puts after they are written, until unsubscribed', async function () {
+        const t = Date.now() + 60_000;
+        const batches: AffinityEntry[][] = [];
+        const listed: number[] = [];
+        const other: AffinityEntry[][] = [];
+        store.subscribeAffinity(() => {
+          throw new Error('listener bug (expected by this test)');
+        });
+        const off = store.subscribeAffinity((entries) => {
+          batches.push(entries);
+          // Delivered after the write: the table already holds the batch.
+          void store.listAffinity().then((l) => listed.push(l.length));
+        });
+        store.subscribeAffinity((entries) => other.push(entries));
+        await store.putAffinity([aff('v1', 's-1', t), aff('v2', 's-2', t)]);
+        await waitFor('the first batch', () => batches.length === 1 && listed.length === 1);
+        assert.deepEqual(batches[0], [aff('v1', 's-1', t), aff('v2', 's-2', t)]);
+        assert.deepEqual(listed, [2]);
+        await store.putAffinity([]);
+        off();
+        await store.putAffinity([aff('v3', 's-3', t)]);
+        await waitFor('the other listener to see both batches', () => other.length === 2);
+        assert.deepEqual(other, [[aff('v1', 's-1', t), aff('v2', 's-2', t)], [aff('v3', 's-3', t)]]);
+        assert.equal(batches.length, 1);
+      });
+
+      it('SP-3: the table is bounded: beyond maxAffinityEntries the soonest-expiring entries go', async function () {
+        const small = await make({ maxAffinityEntries: 5 });
+        extra.push(small);
+        const base = Date.now() + 60_000;
+        // Expiries 0..7 s after base, put out of order over three puts.
+        const order = [3, 7, 0, 5, 1, 6, 2, 4];
+        await small.store.putAffinity(order.slice(0, 3).map((k) => aff(`v${k}`, `s-${k}`, base + k * 1_000)));
+        await small.store.putAffinity(order.slice(3, 6).map((k) => aff(`v${k}`, `s-${k}`, base + k * 1_000)));
+        await small.store.putAffinity(order.slice(6).map((k) => aff(`v${k}`, `s-${k}`, base + k * 1_000)));
+        assert.deepEqual((await small.store.listAffinity()).map((e) => e.value).sort(), ['v3', 'v4', 'v5', 'v6', 'v7']);
+        // Upserting entries already in the table evicts nothing; extending one saves it from the next eviction.
+        await small.store.putAffinity([aff('v3', 's-3', base + 9_000), aff('v5', 's-5', base + 5_000)]);
+        assert.deepEqual((await small.store.listAffinity()).map((e) => e.value).sort(), ['v3', 'v4', 'v5', 'v6', 'v7']);
+        await small.store.putAffinity([aff('v8', 's-8', base + 8_000)]);
+        assert.deepEqual((await small.store.listAffinity()).map((e) => e.value).sort(), ['v3', 'v5', 'v6', 'v7', 'v8']);
+        // A batch bigger than the bound keeps its latest-expiring entries.
+        await small.store.putAffinity(Array.from({ length: 20 }, (_, k) => aff(`w${k}`, 's', base + 20_000 + k)));
+        assert.deepEqual((await small.store.listAffinity()).map((e) => e.value).sort(), ['w15', 'w16', 'w17', 'w18', 'w19']);
+      });
+
+      it('a malformed affinity entry is refused as a programming error and nothing of its batch is written', async function () {
+        const t = Date.now() + 60_000;
+        const bad: unknown[] = [
+          { ...aff('v', 's', t), serverKey: '' }, { ...aff('v', 's', t), groupId: 'a\0b' }, { ...aff('v', 's', t), cookie: '' },
+          { ...aff('v', 's', t), expiresMs: Number.NaN }, { ...aff('v', 's', t), value: 5 }, null,
+        ];
+        for (const b of bad) {
+          await assert.rejects(store.putAffinity([aff('good', 's', t), b as AffinityEntry]), Error, JSON.stringify(b));
+        }
+        assert.deepEqual(await store.listAffinity(), []);
       });
     });
 

@@ -94,7 +94,7 @@ afterEach(async function () {
 function embeddedFactory(extra: Partial<EmbeddedStoreOptions>) {
   return async (opts?: ContractOptions) => {
     const dataDir = await tmpDir();
-    const make = () => openStore(dataDir, { ...extra, keepEvents: opts?.keepEvents });
+    const make = () => openStore(dataDir, { ...extra, keepEvents: opts?.keepEvents, maxAffinityEntries: opts?.maxAffinityEntries });
     let current = await make();
     return {
       store: current,

@@ -6,6 +6,7 @@ import type { ChangeEvent, WriteOp } from '@fulcrum/model';
 import { COMMIT } from '../src/redis-scripts.js';
 import { RedisStore, type ReconnectInfo, type RedisStoreOptions } from '../src/redis-store.js';
 import { StoreUnavailableError } from '../src/store-unavailable-error.js';
+import type { AffinityEntry } from '../src/store.js';
 import { storeContract, type ContractOptions, type StoreHarness } from './contract.js';
 import { startRedis, startSentinel, type RedisServer } from './redis-server.js';
 
@@ -99,7 +100,10 @@ describe('RedisStore', function () {
   storeContract('RedisStore', async (opts?: ContractOptions): Promise<StoreHarness> => {
     const keyPrefix = uniquePrefix();
     const make = async () => {
-      const s = new RedisStore({ url: shared.url, keyPrefix, keepEvents: opts?.keepEvents, onWarning: (m) => warnings.push(m) });
+      const s = new RedisStore({
+        url: shared.url, keyPrefix, keepEvents: opts?.keepEvents, maxAffinityEntries: opts?.maxAffinityEntries,
+        onWarning: (m) => warnings.push(m),
+      });
       await s.open();
       return s;
     };
@@ -208,6 +212,74 @@ describe('RedisStore', function () {
     });
   });
 
+  describe('leases and the affinity table across stores (CLI-2, SP-3)', function () {
+    it('CLI-2: two stores racing for one lease: exactly one wins, and the other takes over once it is released or lapses', async function () {
+      const keyPrefix = uniquePrefix();
+      const a = await openStore(shared.url, { keyPrefix });
+      const b = await openStore(shared.url, { keyPrefix });
+      for (let i = 0; i < 20; i++) {
+        const got = await Promise.all([a.acquireLease(`l-${i}`, 'p-a', 60_000), b.acquireLease(`l-${i}`, 'p-b', 60_000)]);
+        assert.equal(got.filter(Boolean).length, 1, `lease ${i}: ${String(got)}`);
+        const winner = got[0] ? 'p-a' : 'p-b';
+        assert.equal(await a.leaseHolder(`l-${i}`), winner);
+        assert.equal(await b.leaseHolder(`l-${i}`), winner);
+      }
+      await b.releaseLease('l-0', 'p-b');
+      await a.releaseLease('l-0', 'p-a');
+      assert.equal(await b.acquireLease('l-0', 'p-b', 150), true);
+      assert.equal(await a.acquireLease('l-0', 'p-a', 150), false);
+      await sleep(250);
+      assert.equal(await a.acquireLease('l-0', 'p-a', 60_000), true);
+      assert.equal(await b.leaseHolder('l-0'), 'p-a');
+    });
+
+    it('SP-3: an affinity entry put through one store reaches the other store\'s subscribers and listAffinity', async function () {
+      const keyPrefix = uniquePrefix();
+      const a = await openStore(shared.url, { keyPrefix });
+      const b = await openStore(shared.url, { keyPrefix });
+      const seenA: AffinityEntry[][] = [];
+      const seenB: AffinityEntry[][] = [];
+      a.subscribeAffinity((e) => seenA.push(e));
+      b.subscribeAffinity((e) => seenB.push(e));
+      const t = Date.now() + 60_000;
+      const e1: AffinityEntry = { groupId: 'sgp-1', cookie: 'JSESSIONID', value: 'abc', serverKey: 'Ip:10.0.0.1:80', expiresMs: t };
+      const e2: AffinityEntry = { groupId: 'sgp-1', cookie: 'JSESSIONID', value: 'def', serverKey: 'Ip:10.0.0.2:80', expiresMs: t };
+      await a.putAffinity([e1]);
+      await b.putAffinity([e2]);
+      await waitFor('both batches on both stores', () => seenA.length === 2 && seenB.length === 2);
+      assert.deepEqual(seenA, [[e1], [e2]]);
+      assert.deepEqual(seenB, seenA);
+      const byValue = (l: AffinityEntry[]) => [...l].sort((x, y) => x.value.localeCompare(y.value));
+      assert.deepEqual(byValue(await b.listAffinity()), [e1, e2]);
+      assert.deepEqual(byValue(await a.listAffinity()), [e1, e2]);
+      // Another prefix is other backing data: it sees none of it.
+      const c = await openStore(shared.url, { keyPrefix: uniquePrefix() });
+      assert.deepEqual(await c.listAffinity(), []);
+    });
+
+    it('SP-3: the Redis layout: one hash field group\\0cookie\\0value per entry, a zset by expiry, both trimmed to the bound', async function () {
+      const keyPrefix = uniquePrefix();
+      const a = await openStore(shared.url, { keyPrefix, maxAffinityEntries: 100 });
+      const raw = rawClient(shared.url);
+      const base = Date.now() + 60_000;
+      const entries = Array.from({ length: 250 }, (_, k): AffinityEntry => (
+        { groupId: 'sgp-1', cookie: 'SID', value: `v${k}`, serverKey: `s-${k % 3}`, expiresMs: base + k }));
+      await a.putAffinity(entries.slice(0, 150));
+      await a.putAffinity(entries.slice(150));
+      assert.equal(await raw.hlen(`${keyPrefix}aff`), 100);
+      assert.equal(await raw.zcard(`${keyPrefix}aff:exp`), 100);
+      assert.deepEqual(await raw.zrange(`${keyPrefix}aff:exp`, 0, 0, 'WITHSCORES'), ['sgp-1\0SID\0v150', String(base + 150)]);
+      const stored = await raw.hgetBuffer(`${keyPrefix}aff`, 'sgp-1\0SID\0v249');
+      assert.ok(stored);
+      assert.deepEqual(new Packr({ useRecords: false }).unpack(stored), { serverKey: 's-0', expiresMs: base + 249 });
+      assert.deepEqual((await a.listAffinity()).map((e) => e.value).sort(), entries.slice(150).map((e) => e.value).sort());
+      // Expired entries are swept from both keys by the next put.
+      await a.putAffinity([{ groupId: 'sgp-1', cookie: 'SID', value: 'old', serverKey: 's', expiresMs: Date.now() - 1 }]);
+      assert.equal(await raw.hexists(`${keyPrefix}aff`, 'sgp-1\0SID\0old'), 0);
+      assert.equal(await raw.zcard(`${keyPrefix}aff:exp`), 100);
+    });
+  });
+
   describe('failures (D-2, D-3)', function () {
     it('D-2: a subscriber that missed messages while disconnected catches up from the log, in order', async function () {
       const srv = await server();
@@ -239,6 +311,32 @@ describe('RedisStore', function () {
       await b.commit([put('vpc-7')]);
       await waitFor('the event after the reconnect', () => seen.length === 7);
       assert.deepEqual(seen, range(1, 7));
+    });
+
+    it('D-3: affinity batches flow again once the feed connection is back, and listAffinity holds those put meanwhile', async function () {
+      const srv = await server();
+      const admin = rawClient(srv.url);
+      const a = await openStore(srv.url);
+      const b = await openStore(srv.url);
+      const seen: string[] = [];
+      const reconnects: ReconnectInfo[] = [];
+      a.subscribeAffinity((entries) => seen.push(...entries.map((e) => e.value)));
+      a.onReconnect((info) => reconnects.push(info));
+      const entry = (value: string): AffinityEntry =>
+        ({ groupId: 'sgp-1', cookie: 'SID', value, serverKey: 's-1', expiresMs: Date.now() + 60_000 });
+      await b.putAffinity([entry('before')]);
+      await waitFor('the first batch', () => seen.length === 1);
+      const letBackIn = await cutFeeds(admin);
+      await b.putAffinity([entry('during')]);
+      await sleep(100);
+      assert.deepEqual(seen, ['before'], 'published to nobody');
+      await letBackIn();
+      await waitFor('the reconnect', () => reconnects.length === 1);
+      // What a consumer does after a reconnect: reread the table.
+      assert.deepEqual((await a.listAffinity()).map((e) => e.value).sort(), ['before', 'during']);
+      await b.putAffinity([entry('after')]);
+      await waitFor('the batch after the reconnect', () => seen.length === 2);
+      assert.deepEqual(seen, ['before', 'after']);
     });
 
     it('D-2: when the missed events are no longer kept, the reconnect says caughtUp false and the next event shows the gap', async function () {
