@@ -12,3 +12,4 @@ export * from './snapshot.js';
 export * from './defaults.js';
 export * from './validate/index.js';
 export * from './routing/index.js';
+export * from './slow-start.js';

@@ -18,6 +18,16 @@ export interface RoutingSnapshot {
   cookieKeyHex: string;
   listeners: SnapListener[];
   groups: Record<string, SnapGroup>;
+  /** Removed servers whose connections may finish until deadlineMs (CD-1). */
+  drains: SnapDrain[];
+}
+
+export interface SnapDrain {
+  groupId: string;
+  key: string;
+  ip: string;
+  port: number;
+  deadlineMs: number;
 }
 
 export interface SnapCert {
@@ -173,5 +183,8 @@ export function buildRoutingSnapshot(state: Collections, version: number, nowMs:
   }
   listeners.sort((a, b) => a.port - b.port);
   const settings = state.settings.settings;
-  return { version, builtAtMs: nowMs, cookieKeyHex: settings?.CookieSigningKey ?? '', listeners, groups };
+  const drains: SnapDrain[] = Object.values(state.drains)
+    .filter((d) => d.DeadlineMs >= nowMs - 60_000)
+    .map((d) => ({ groupId: d.ServerGroupId, key: d.ServerKey, ip: d.Ip, port: d.Port, deadlineMs: d.DeadlineMs }));
+  return { version, builtAtMs: nowMs, cookieKeyHex: settings?.CookieSigningKey ?? '', listeners, groups, drains };
 }

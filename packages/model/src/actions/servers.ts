@@ -1,7 +1,8 @@
 import type { Collections, WriteOp } from '../state.js';
 import { serverKey, healthKey } from '../state.js';
 import type { Params } from '../params.js';
-import type { Server, ServerGroup, ServerType } from '../types.js';
+import type { DrainRecord, Server, ServerGroup, ServerType } from '../types.js';
+import { nextRampState, rampStartFromState, slowStartApplies, STEADY, type RampPeer } from '../slow-start.js';
 import type { ActionEnv, ActionResult } from './framework.js';
 import { defineAction, paginate } from './framework.js';
 import { duplicated, invalidParam, notFound, operationDenied, quotaExceeded } from '../errors.js';
@@ -137,7 +138,9 @@ function readNewServer(state: Collections, g: ServerGroup, it: Params): Server {
 class ServerEdit {
   readonly servers: Server[];
   readonly removedKeys: string[] = [];
-  private readonly addedKeys = new Set<string>();
+  readonly addedKeys = new Set<string>();
+  /** Keys of servers newly added (not updated) in this call. */
+  readonly newKeys: string[] = [];
   private readonly removedSeen = new Set<string>();
 
   constructor(readonly group: ServerGroup) {
@@ -154,6 +157,7 @@ class ServerEdit {
     if (this.addedKeys.has(key)) throw duplicated('Server', `${key} appears twice in the request`);
     if (this.liveIndex(key) !== -1) throw duplicated('Server', `${key} is already in server group ${this.group.ServerGroupId}`);
     this.addedKeys.add(key);
+    this.newKeys.push(key);
     const old = this.servers.findIndex((x) => serverKey(x) === key);
     if (old !== -1) this.servers.splice(old, 1);
     this.servers.push(s);
@@ -177,8 +181,47 @@ class ServerEdit {
   }
 }
 
+/**
+ * SS-2/SS-5: a server joining a group with slow start ramps at once when checks are off and
+ * another server carries full traffic; with checks on it waits (Pending) for its first
+ * Healthy verdict, when the prober starts the ramp.
+ */
+function rampOpsForAdded(state: Collections, g: ServerGroup, added: readonly string[], nowMs: number): WriteOp[] {
+  if (added.length === 0) return [];
+  const edition = loadBalancersOfGroup(state, g.ServerGroupId).some((lb) => lb.LoadBalancerEdition === 'Basic') ? 'Basic' : 'Standard';
+  const enabled = slowStartApplies(g, edition);
+  const checks = g.HealthCheckConfig.HealthCheckEnabled;
+  const ops: WriteOp[] = [];
+  const live = liveServers(g);
+  for (const key of added) {
+    const peers: RampPeer[] = live.filter((s) => serverKey(s) !== key && !added.includes(serverKey(s))).map((s) => {
+      const hk = healthKey(g.ServerGroupId, serverKey(s));
+      return { healthy: !checks || state.health[hk]?.Status === 'Healthy', weight: s.Weight, rampStartMs: state.ramps[hk]?.StartMs };
+    });
+    const next = nextRampState(STEADY, 'Added', { enabled, durationS: g.SlowStartConfig.SlowStartDuration, healthCheckEnabled: checks, peers, nowMs });
+    const start = rampStartFromState(next);
+    if (start !== undefined) {
+      const hk = healthKey(g.ServerGroupId, key);
+      ops.push({ op: 'put', c: 'ramps', id: hk, value: { ServerGroupId: g.ServerGroupId, ServerKey: key, StartMs: start } });
+    }
+  }
+  return ops;
+}
+
+/** CD-1: a removed server's connections may finish until the drain deadline (shared, so every node cuts at once). */
+function drainRecord(state: Collections, g: ServerGroup, key: string, nowMs: number): DrainRecord | undefined {
+  const c = g.ConnectionDrainConfig;
+  if (!c.ConnectionDrainEnabled || g.ServerGroupType === 'Fc') return undefined;
+  const s = g.Servers.find((x) => serverKey(x) === key);
+  if (!s) return undefined;
+  return {
+    ServerGroupId: g.ServerGroupId, ServerKey: key, Ip: resolveServerIp(state, s) ?? s.ServerIp ?? s.ServerId, Port: s.Port,
+    StartMs: nowMs, DeadlineMs: nowMs + c.ConnectionDrainTimeout * 1000,
+  };
+}
+
 /** SG-10 quotas on the result, then the ops: the group, and the health / ramp records of removed servers (SS-3). */
-function finish(state: Collections, edit: ServerEdit): ActionResult {
+function finish(state: Collections, edit: ServerEdit, nowMs: number): ActionResult {
   const before = edit.group;
   const next: ServerGroup = { ...before, Servers: edit.servers };
   const settings = state.settings['settings'];
@@ -206,6 +249,13 @@ function finish(state: Collections, edit: ServerEdit): ActionResult {
     const hk = healthKey(next.ServerGroupId, key);
     if (state.health[hk]) ops.push({ op: 'del', c: 'health', id: hk });
     if (state.ramps[hk]) ops.push({ op: 'del', c: 'ramps', id: hk });
+    const drain = drainRecord(state, before, key, nowMs);
+    if (drain) ops.push({ op: 'put', c: 'drains', id: hk, value: drain });
+  }
+  ops.push(...rampOpsForAdded(state, next, edit.newKeys, nowMs));
+  // Drains past their deadline have done their work.
+  for (const [id, d] of Object.entries(state.drains)) {
+    if (d.ServerGroupId === next.ServerGroupId && d.DeadlineMs < nowMs && !edit.removedKeys.includes(d.ServerKey)) ops.push({ op: 'del', c: 'drains', id });
   }
   return { ops, reply: {}, resourceId: next.ServerGroupId, resourceType: 'ServerGroup' };
 }
@@ -218,7 +268,7 @@ defineAction({
     const items = p.objs('Servers', { required: true, min: 1, max: SERVERS_PER_CALL_MAX })!;
     const edit = new ServerEdit(g);
     for (const it of items) edit.add(readNewServer(state, g, it));
-    return finish(state, edit);
+    return finish(state, edit, env.nowMs);
   },
 });
 
@@ -230,7 +280,7 @@ defineAction({
     const items = p.objs('Servers', { required: true, min: 1, max: SERVERS_PER_CALL_MAX })!;
     const edit = new ServerEdit(g);
     for (const it of items) edit.remove(readIdentity(it).key);
-    return finish(state, edit);
+    return finish(state, edit, env.nowMs);
   },
 });
 
@@ -245,7 +295,7 @@ defineAction({
     // Removals first, so a server may be removed and added back (new port, weight) in one call.
     for (const it of removed) edit.remove(readIdentity(it).key);
     for (const it of added) edit.add(readNewServer(state, g, it));
-    return finish(state, edit);
+    return finish(state, edit, env.nowMs);
   },
 });
 
@@ -269,7 +319,7 @@ defineAction({
         ChangedAtVersion: PENDING_VERSION,
       }));
     }
-    return finish(state, edit);
+    return finish(state, edit, env.nowMs);
   },
 });
 
