@@ -35,10 +35,6 @@ function parse(buf: Buffer, limits?: H1Limits): { code: number; h: RequestHead }
   return { code, h };
 }
 
-function codeOf(buf: Buffer, limits?: H1Limits): string {
-  return h1ErrorName(parse(buf, limits).code);
-}
-
 describe('http1 request head: valid requests', () => {
   interface Valid {
     name: string;
