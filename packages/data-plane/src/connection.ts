@@ -94,6 +94,9 @@ export class ProxyConnection implements MatchInput {
 
   deadlineMs = 0;
   deadlineKind = T_NONE;
+  /** CD-1: when the server this connection is using drains, the time its exchange is cut. */
+  drainDeadlineMs = 0;
+  drainServer: RuntimeServer | undefined;
 
   constructor(readonly worker: ProxyWorker, readonly socket: Socket, readonly port: number, readonly scheme: 'http' | 'https') {
     this.onClientData = this.onClientData.bind(this);

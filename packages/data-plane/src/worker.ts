@@ -44,7 +44,7 @@ export class ProxyWorker {
   readonly affinity = new AffinityTable();
   readonly metrics = new WorkerMetrics();
   readonly counters = {
-    responses: 0, badRequests: 0, badResponses: 0, upstreamErrors: 0, connectFailures: 0, timeouts: 0, loops: 0,
+    responses: 0, badRequests: 0, badResponses: 0, upstreamErrors: 0, connectFailures: 0, timeouts: 0, loops: 0, drainCuts: 0,
   };
   requests = 0;
   shuttingDownNow = false;
@@ -66,7 +66,18 @@ export class ProxyWorker {
    */
   private sweep(): void {
     const now = Date.now();
-    for (const c of this.conns) if (c.deadlineKind !== 0 && c.deadlineMs <= now) c.expire();
+    for (const c of this.conns) {
+      if (c.deadlineKind !== 0 && c.deadlineMs <= now) c.expire();
+      if (c.drainDeadlineMs !== 0 && c.drainDeadlineMs <= now) {
+        c.drainDeadlineMs = 0;
+        // Still on the drained server at the deadline: cut it (CD-1).
+        if (c.drainServer !== undefined && c.currentServer === c.drainServer) {
+          this.counters.drainCuts++;
+          c.destroy();
+        }
+        c.drainServer = undefined;
+      }
+    }
   }
 
   log(line: Record<string, unknown>): void {
@@ -115,8 +126,10 @@ export class ProxyWorker {
 
   async apply(snap: RoutingSnapshot): Promise<void> {
     if (this.table && snap.version < this.table.version) return;
+    const previous = this.table;
     this.table = new RoutingTable(snap, { zone: this.opts.zone, seed: this.opts.workerId }, this.table);
     this.table.applyExternalLoad(this.externalLoad);
+    if (previous) this.startDrains(previous, this.table, snap);
     if (this.shuttingDown) return;
     const want = new Map<number, SnapListener>();
     for (const l of snap.listeners) want.set(l.port, l);
@@ -129,6 +142,38 @@ export class ProxyWorker {
     const opening: Promise<void>[] = [];
     for (const l of want.values()) if (!this.open.has(l.port)) opening.push(this.openListener(l));
     await Promise.all(opening);
+  }
+
+  /**
+   * CD-1 / CD-2: servers that left the table (removed) or turned unhealthy. Their idle pooled
+   * connections go now; exchanges under way on them finish until the group's drain deadline
+   * (the shared DrainRecord's, or now + timeout for an unhealthy server), 0 cutting at once.
+   * Without draining they are left to finish (CD-2). Kept-alive clients get Connection:
+   * close after their response (ProxyWorker.draining).
+   */
+  private startDrains(previous: RoutingTable, next: RoutingTable, snap: RoutingSnapshot): void {
+    const now = Date.now();
+    const gone = new Set<RuntimeServer>();
+    for (const g of previous.groups.values()) {
+      for (const s of g.servers) {
+        if (!next.hasServer(s)) {
+          gone.add(s);
+          const still = next.groups.get(g.snap.id)?.byKey.get(s.key);
+          if (!still) this.pool.drop(s.poolKey);
+        }
+      }
+    }
+    if (gone.size === 0) return;
+    for (const c of this.conns) {
+      const s = c.currentServer;
+      if (!s || !gone.has(s) || c.drainDeadlineMs !== 0) continue;
+      const cfg = s.group.snap.drain;
+      if (!cfg.ConnectionDrainEnabled) continue;
+      const rec = snap.drains.find((d) => d.groupId === s.group.snap.id && d.key === s.key);
+      c.drainServer = s;
+      c.drainDeadlineMs = Math.max(1, rec ? rec.deadlineMs : now + cfg.ConnectionDrainTimeout * 1000);
+      if (c.drainDeadlineMs <= now) c.drainDeadlineMs = 1;
+    }
   }
 
   private openListener(l: SnapListener): Promise<void> {
