@@ -1,1 +1,288 @@
-export {};
+/**
+ * `npm run bench`: the data plane against its peers, side by side, in one run.
+ *
+ * One backend process; in front of it Fulcrum (1 worker and N workers), HAProxy, nginx,
+ * node http-proxy and an undici proxy, all on 127.0.0.1 (SPEC T-1). Rounds interleave the
+ * targets (direct, fulcrum-1w, haproxy, nginx, http-proxy, undici, fulcrum-Nw, then wrk on
+ * a few) so that whatever else the machine does hits them alike; the table shows medians.
+ *
+ * The number that matters on a shared 2-core box is each proxy's own CPU per request,
+ * read from /proc for its whole process tree before and after the window: throughput
+ * depends on who else is running (the load generator among them — autocannon spends
+ * ~30 µs a request), CPU per request much less.
+ *
+ * Measures and prints; never fails by timing. Exit status 1 only when the backend or a
+ * Fulcrum node could not start at all.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { killAllSync, stopAll, type Child } from './src/children.js';
+import { runAutocannon, runWrk, type LoadResult } from './src/load.js';
+import { parseOptions, USAGE, UsageError, type BenchOptions } from './src/options.js';
+import { CLOCK_TICKS_PER_S, machineBusyTicks, processTicks, ticksToUs, treeTicks } from './src/proc-cpu.js';
+import { goalLines, goals, markdownTable, summarize, textTable, type RunRecord } from './src/report.js';
+import { ensureTools, type Tool, type ToolReport } from './src/system-tools.js';
+import { fulcrumWorkers, startBackend, startTarget, type Target, type TargetContext } from './src/targets.js';
+
+const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const DEFAULT_OUT = join(REPO_ROOT, 'loadtest/results/latest.json');
+
+/** Raised for what makes the whole bench pointless: exit status 1 with the message. */
+class FatalError extends Error {}
+
+const say = (line = '') => process.stdout.write(`${line}\n`);
+
+interface CpuSample {
+  wallNs: bigint;
+  proxy: number;
+  backend: number;
+  self: number;
+  machine: number;
+}
+
+function sampleCpu(target: Target, backend: Child, clientPid: number): CpuSample {
+  return {
+    wallNs: process.hrtime.bigint(),
+    proxy: target.child ? treeTicks(target.child.pid) : 0,
+    backend: treeTicks(backend.pid),
+    // This process alone (autocannon runs here); a finished wrk child lands in its cutime.
+    self: processTicks(clientPid),
+    machine: machineBusyTicks(),
+  };
+}
+
+function record(round: number, target: Target, load: LoadResult, a: CpuSample, b: CpuSample): RunRecord {
+  const perReq = (ticks: number) => (load.okResponses > 0 ? ticksToUs(ticks) / load.okResponses : Number.NaN);
+  const proxy = b.proxy - a.proxy;
+  const backend = b.backend - a.backend;
+  const self = b.self - a.self;
+  const wallTicks = (Number(b.wallNs - a.wallNs) / 1e9) * CLOCK_TICKS_PER_S;
+  const others = Math.max(0, b.machine - a.machine - proxy - backend - self);
+  return {
+    round,
+    target: target.name,
+    tool: load.tool,
+    load,
+    proxyCpuUsPerReq: target.child ? perReq(proxy) : null,
+    backendCpuUsPerReq: perReq(backend),
+    clientCpuUsPerReq: perReq(self),
+    otherCpuPct: (100 * others) / (wallTicks * cpus().length),
+  };
+}
+
+function progressLine(r: RunRecord, rounds: number): string {
+  const l = r.load;
+  const bad = l.errors + l.timeouts + l.non2xx + l.resets;
+  const cpu = r.proxyCpuUsPerReq === null ? 'proxy —' : `proxy ${r.proxyCpuUsPerReq.toFixed(1)} µs/req`;
+  return (
+    `  round ${r.round}/${rounds}  ${r.target.padEnd(11)} ${r.tool.padEnd(10)} ` +
+    `${Math.round(l.rps).toLocaleString('en-US').padStart(7)} req/s  p50 ${l.p50Ms.toFixed(2)} ms  p99 ${l.p99Ms.toFixed(2)} ms  ${cpu}  ` +
+    `client ${r.clientCpuUsPerReq.toFixed(1)} µs/req  others ${r.otherCpuPct.toFixed(0)}%` +
+    (bad ? `  ERRORS: ${l.errors} err, ${l.timeouts} timeouts, ${l.non2xx} non-2xx${l.statusCodes ? ` ${JSON.stringify(l.statusCodes)}` : ''}, ${l.resets} resets` : '')
+  );
+}
+
+function gitRevision(): string | undefined {
+  try {
+    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: REPO_ROOT, encoding: 'utf8' }).trim();
+  } catch {
+    return undefined;
+  }
+}
+
+async function bench(opts: BenchOptions, workDir: string): Promise<boolean> {
+  const startedAt = new Date().toISOString();
+  const notes: string[] = [];
+  const wanted: Tool[] = [];
+  if (opts.targets.includes('haproxy')) wanted.push('haproxy');
+  if (opts.targets.includes('nginx')) wanted.push('nginx');
+  if (opts.wrk && opts.wrkTargets.length) wanted.push('wrk');
+  const tools: ToolReport = ensureTools(wanted, opts.install, (l) => say(l));
+  notes.push(...tools.notes);
+
+  say(`backend: ${opts.bodyBytes}-byte body, keep-alive (loadtest/src/backend-server.ts)`);
+  const ctxBase = { repoRoot: REPO_ROOT, workDir, bodyBytes: opts.bodyBytes };
+  let backend: { child: Child; port: number };
+  try {
+    backend = await startBackend(ctxBase);
+  } catch (e) {
+    throw new FatalError(`the backend did not start: ${(e as Error).message}`);
+  }
+  const ctx: TargetContext = { ...ctxBase, backendPort: backend.port, haproxyPath: tools.paths.haproxy, nginxPath: tools.paths.nginx };
+
+  const targets: Target[] = [];
+  const failures = new Map<string, string>();
+  for (const name of opts.targets) {
+    try {
+      const t = await startTarget(name, ctx);
+      targets.push(t);
+      say(`started ${name.padEnd(11)} ${t.url}${t.child ? `  (pid ${t.child.pid})` : ''}`);
+    } catch (e) {
+      const msg = (e as Error).message;
+      if (fulcrumWorkers(name) !== undefined) throw new FatalError(`${name} did not start: ${msg}`);
+      const first = msg.split('\n')[0];
+      notes.push(`${name} skipped: ${first}`);
+      say(`skipped ${name}: ${msg}`);
+    }
+  }
+
+  const runs: RunRecord[] = [];
+  const wrkPath = opts.wrk ? tools.paths.wrk : undefined;
+  const wrkTargets = wrkPath ? targets.filter((t) => opts.wrkTargets.includes(t.name)) : [];
+  const perRun = opts.warmupS + opts.durationS + 1;
+  const estimateS = opts.rounds * perRun * (targets.length + wrkTargets.length);
+  say(
+    `\n${opts.rounds} round(s) × ${targets.length} autocannon target(s)${wrkTargets.length ? ` + ${wrkTargets.length} wrk target(s)` : ''}, ` +
+      `${opts.connections} connections, ${opts.warmupS} s warm-up + ${opts.durationS} s each: about ${Math.ceil(estimateS / 60)} min`,
+  );
+  let seq = 0;
+  const measure = async (round: number, t: Target, tool: LoadResult['tool']) => {
+    if (t.failure) return;
+    try {
+      if (tool === 'autocannon') {
+        if (opts.warmupS > 0) await runAutocannon(t.url, opts.connections, opts.warmupS);
+      } else if (opts.warmupS > 0) {
+        await runWrk(wrkPath!, t.url, opts.connections, opts.warmupS, workDir, seq++);
+      }
+      const before = sampleCpu(t, backend.child, process.pid);
+      const load =
+        tool === 'autocannon'
+          ? await runAutocannon(t.url, opts.connections, opts.durationS)
+          : await runWrk(wrkPath!, t.url, opts.connections, opts.durationS, workDir, seq++);
+      const after = sampleCpu(t, backend.child, process.pid);
+      const r = record(round, t, load, before, after);
+      runs.push(r);
+      say(progressLine(r, opts.rounds));
+    } catch (e) {
+      t.failure = `${tool} run failed: ${(e as Error).message}`;
+    }
+    if (t.child?.exited && !t.failure) t.failure = `${t.child.exitDescription} under load`;
+    if (backend.child.exited) throw new FatalError(`the backend ${backend.child.exitDescription}\n${backend.child.logTail()}`);
+    if (t.failure) {
+      failures.set(t.name, t.failure);
+      say(`  ${t.name} FAILED: ${t.failure}${t.child ? `\n  last log lines:\n${t.child.logTail().replace(/^/gm, '    ')}` : ''}`);
+    }
+  };
+  for (let round = 1; round <= opts.rounds; round++) {
+    for (const t of targets) await measure(round, t, 'autocannon');
+    for (const t of wrkTargets) await measure(round, t, 'wrk');
+  }
+
+  const order = opts.targets;
+  const acRows = summarize(runs, order, 'autocannon', failures);
+  const wrkRows = summarize(runs, order.filter((n) => opts.wrkTargets.includes(n)), 'wrk', failures).filter((r) => r.runs > 0);
+  const allGoals = [...goals(acRows), ...goals(wrkRows).filter((g) => g.name.includes('CPU'))];
+  const anyErrors = runs.some((r) => r.load.errors + r.load.timeouts + r.load.non2xx + r.load.resets > 0) || failures.size > 0;
+
+  const heading = `${opts.rounds} round(s), medians; ${opts.connections} connections, ${opts.durationS} s runs, ${opts.bodyBytes}-byte responses; ${cpus().length} cores, load average at start ${loadavg()[0].toFixed(2)}`;
+  say(`\n== autocannon (${heading})`);
+  say(textTable(acRows));
+  if (wrkRows.length) {
+    say(`\n== wrk -t1 -c${opts.connections} (latency percentiles are wrk's own)`);
+    say(textTable(wrkRows));
+  }
+  say('\nTargets (issue 3 item 9; 1 worker, X-Forwarded-For and metrics on):');
+  for (const l of goalLines(allGoals)) say(`  ${l}`);
+  say(
+    '\nproxy CPU = utime+stime of the proxy process tree from /proc; client = the load generator; ' +
+      "others' CPU = the rest of the machine's busy time during the window, in % of all cores (other people's work).",
+  );
+  for (const n of notes) say(`note: ${n}`);
+
+  const md = [
+    `**npm run bench** (${gitRevision() ?? 'unknown revision'}, ${startedAt}) — ${heading}`,
+    '',
+    'autocannon:',
+    '',
+    markdownTable(acRows),
+    ...(wrkRows.length ? ['', `wrk -t1 -c${opts.connections}:`, '', markdownTable(wrkRows)] : []),
+    '',
+    ...goalLines(allGoals).map((l) => `- ${l}`),
+    ...notes.map((n) => `- note: ${n}`),
+  ].join('\n');
+  say('\n-- markdown --\n');
+  say(md);
+
+  mkdirSync(dirname(opts.out), { recursive: true });
+  writeFileSync(
+    opts.out,
+    `${JSON.stringify(
+      {
+        startedAt,
+        finishedAt: new Date().toISOString(),
+        revision: gitRevision(),
+        machine: { cores: cpus().length, cpuModel: cpus()[0]?.model, node: process.version, loadAverageAtEnd: loadavg() },
+        options: opts,
+        tools: tools.versions,
+        notes,
+        summary: { autocannon: acRows, wrk: wrkRows },
+        goals: allGoals,
+        runs,
+        markdown: md,
+      },
+      null,
+      2,
+    )}\n`,
+  );
+  say(`\nresults: ${relative(process.cwd(), opts.out) || opts.out}`);
+  return anyErrors;
+}
+
+async function main(): Promise<number> {
+  let opts: BenchOptions | 'help';
+  try {
+    opts = parseOptions(process.argv.slice(2), DEFAULT_OUT);
+  } catch (e) {
+    if (e instanceof UsageError || (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+      process.stderr.write(`bench: ${(e as Error).message}\n\n${USAGE}`);
+      return 2;
+    }
+    throw e;
+  }
+  if (opts === 'help') {
+    say(USAGE);
+    return 0;
+  }
+  const workDir = mkdtempSync(join(tmpdir(), 'fulcrum-bench-'));
+  let keepWorkDir = false;
+  const cleanUp = async () => {
+    await stopAll();
+    if (!keepWorkDir) rmSync(workDir, { recursive: true, force: true });
+  };
+  process.on('exit', killAllSync);
+  // Piped into `head` or a closed terminal: keep going (and cleaning up) without output.
+  process.stdout.on('error', () => {});
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(sig, () => {
+      process.stderr.write(`\nbench: ${sig}, stopping everything it started\n`);
+      void cleanUp().finally(() => process.exit(130));
+    });
+  }
+  try {
+    keepWorkDir = await bench(opts, workDir);
+    if (keepWorkDir) say(`errors were seen: logs and configs kept in ${workDir}`);
+    return 0;
+  } catch (e) {
+    keepWorkDir = true;
+    if (e instanceof FatalError) {
+      process.stderr.write(`bench: ${e.message}\nlogs and configs kept in ${workDir}\n`);
+      return 1;
+    }
+    throw e;
+  } finally {
+    await cleanUp();
+  }
+}
+
+main().then(
+  // Everything it started is stopped by now; exit without waiting for stray timers.
+  (code) => process.exit(code),
+  (e) => {
+    process.stderr.write(`bench: ${(e as Error).stack ?? e}\n`);
+    killAllSync();
+    process.exit(1);
+  },
+);

@@ -1,0 +1,125 @@
+import { join } from 'node:path';
+import autocannon from 'autocannon';
+import * as hdr from 'hdr-histogram-js';
+import { Child } from './children.js';
+
+/** One load window against one URL, as seen by the load generator. */
+export interface LoadResult {
+  tool: 'autocannon' | 'wrk';
+  /** 2xx responses: what req/s counts, so fast error answers never look like speed. */
+  okResponses: number;
+  elapsedS: number;
+  rps: number;
+  p50Ms: number;
+  p99Ms: number;
+  errors: number;
+  timeouts: number;
+  non2xx: number;
+  resets: number;
+  statusCodes?: Record<string, number>;
+}
+
+/** Latency in µs, 1 µs to 60 s, 3 significant digits. */
+function latencyHistogram(): hdr.Histogram {
+  return hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: 3 });
+}
+
+/**
+ * autocannon in this process, pipelining 1. Every response's time goes into our own
+ * hdr histogram in µs (autocannon's keeps whole milliseconds, too coarse on loopback).
+ */
+export function runAutocannon(url: string, connections: number, durationS: number): Promise<LoadResult> {
+  return new Promise((resolve, reject) => {
+    const hist = latencyHistogram();
+    let ok = 0;
+    const started = process.hrtime.bigint();
+    const instance = autocannon({ url, connections, pipelining: 1, duration: durationS, timeout: 10 }, (err, result) => {
+      const elapsedS = Number(process.hrtime.bigint() - started) / 1e9;
+      if (err) {
+        hist.destroy();
+        reject(err);
+        return;
+      }
+      const statusCodes: Record<string, number> = {};
+      for (const [code, s] of Object.entries(result.statusCodeStats ?? {})) statusCodes[code] = s.count;
+      const out: LoadResult = {
+        tool: 'autocannon',
+        okResponses: ok,
+        elapsedS,
+        rps: ok / elapsedS,
+        p50Ms: hist.getValueAtPercentile(50) / 1000,
+        p99Ms: hist.getValueAtPercentile(99) / 1000,
+        errors: result.errors,
+        timeouts: result.timeouts,
+        non2xx: result.non2xx,
+        resets: result.resets,
+        statusCodes,
+      };
+      hist.destroy();
+      resolve(out);
+    });
+    instance.on('response', (_client: unknown, statusCode: number, _bytes: number, responseTimeMs: number) => {
+      if (statusCode >= 200 && statusCode < 300) ok++;
+      hist.recordValue(Math.max(1, Math.round(responseTimeMs * 1000)));
+    });
+  });
+}
+
+const UNIT_MS: Record<string, number> = { us: 0.001, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+function wrkDurationMs(text: string, label: string): number {
+  const m = new RegExp(`^\\s*${label}\\s+([0-9.]+)(us|ms|s|m|h)\\s*$`, 'm').exec(text);
+  return m ? Number(m[1]) * UNIT_MS[m[2]] : Number.NaN;
+}
+
+/** Parses `wrk --latency` output; exported for checking against a saved sample. */
+export function parseWrk(text: string): Omit<LoadResult, 'elapsedS' | 'rps'> & { requests: number; wrkSeconds: number; wrkRps: number } {
+  const done = /(\d+) requests in ([0-9.]+)(us|ms|s|m)/.exec(text);
+  const rps = /Requests\/sec:\s+([0-9.]+)/.exec(text);
+  const sock = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(text);
+  const non2xx = /Non-2xx or 3xx responses: (\d+)/.exec(text);
+  if (!done || !rps) throw new Error(`cannot read wrk output:\n${text}`);
+  const requests = Number(done[1]);
+  const bad = non2xx ? Number(non2xx[1]) : 0;
+  return {
+    tool: 'wrk',
+    requests,
+    okResponses: requests - bad,
+    wrkSeconds: (Number(done[2]) * UNIT_MS[done[3]]) / 1000,
+    wrkRps: Number(rps[1]),
+    p50Ms: wrkDurationMs(text, '50%'),
+    p99Ms: wrkDurationMs(text, '99%'),
+    errors: sock ? Number(sock[1]) + Number(sock[2]) + Number(sock[3]) : 0,
+    timeouts: sock ? Number(sock[4]) : 0,
+    non2xx: bad,
+    resets: 0,
+  };
+}
+
+/**
+ * wrk, one thread (a C client costing a few µs a request, so the proxy rather than the
+ * load generator is the limit). Latency percentiles are wrk's own.
+ */
+export async function runWrk(wrkPath: string, url: string, connections: number, durationS: number, workDir: string, seq: number): Promise<LoadResult> {
+  const log = join(workDir, `wrk-${seq}.log`);
+  const child = new Child('wrk', wrkPath, ['-t1', `-c${connections}`, `-d${durationS}s`, '--latency', url], log);
+  if (!(await child.waitExit(durationS * 1000 + 30_000))) {
+    await child.stop();
+    throw new Error(`wrk did not finish within ${durationS + 30} s`);
+  }
+  const text = child.logTail(200);
+  const r = parseWrk(text);
+  const elapsedS = r.wrkSeconds;
+  return {
+    tool: 'wrk',
+    okResponses: r.okResponses,
+    elapsedS,
+    rps: r.okResponses / elapsedS,
+    p50Ms: r.p50Ms,
+    p99Ms: r.p99Ms,
+    errors: r.errors,
+    timeouts: r.timeouts,
+    non2xx: r.non2xx,
+    resets: 0,
+  };
+}

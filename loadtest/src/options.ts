@@ -1,0 +1,99 @@
+import { availableParallelism } from 'node:os';
+import { parseArgs } from 'node:util';
+import { DEFAULT_TARGET_ORDER, fulcrumWorkers } from './targets.js';
+
+export interface BenchOptions {
+  durationS: number;
+  warmupS: number;
+  connections: number;
+  rounds: number;
+  /** In run order; `fulcrum-Nw` is already resolved to a worker count. */
+  targets: string[];
+  wrkTargets: string[];
+  wrk: boolean;
+  install: boolean;
+  bodyBytes: number;
+  out: string;
+}
+
+export const USAGE = `npm run bench -- [options]
+
+Load through Fulcrum (1 worker and N workers), direct to the backend, and through
+haproxy, nginx, node http-proxy and an undici proxy, interleaved in rounds; prints req/s,
+p50/p99, each proxy's own CPU µs per request (from /proc) and the ratios.
+
+  --duration S        seconds of measured load per run (default 10)
+  --warmup S          seconds of unmeasured load before each run (default 2)
+  --connections N     client connections (default 50)
+  --rounds N          interleaved rounds; the table shows medians (default 3)
+  --targets a,b,c     subset/order of: ${DEFAULT_TARGET_ORDER.join(',')}
+                      (fulcrum-Nw: N = --workers)
+  --workers N         workers of the multi-worker Fulcrum run (default: cores, at least 2)
+  --wrk-targets a,b   targets also loaded with wrk when installed (default direct,fulcrum-1w,haproxy)
+  --no-wrk            no wrk runs
+  --no-install        do not apt-get install missing haproxy/nginx/wrk
+  --body-bytes N      backend response body size (default 100)
+  --out FILE          JSON results (default loadtest/results/latest.json)
+  --quick             smoke run: 3 s runs, 1 round
+  --help
+`;
+
+export class UsageError extends Error {}
+
+function positiveInt(name: string, v: string | undefined, fallback: number, min = 1): number {
+  if (v === undefined) return fallback;
+  if (!/^[0-9]+$/.test(v) || Number(v) < min) throw new UsageError(`--${name} must be an integer ≥ ${min}, got "${v}"`);
+  return Number(v);
+}
+
+function list(v: string | undefined): string[] | undefined {
+  return v === undefined ? undefined : v.split(',').map((s) => s.trim()).filter(Boolean);
+}
+
+export function parseOptions(argv: string[], defaultOut: string): BenchOptions | 'help' {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    allowPositionals: false,
+    options: {
+      duration: { type: 'string' },
+      warmup: { type: 'string' },
+      connections: { type: 'string' },
+      rounds: { type: 'string' },
+      targets: { type: 'string' },
+      workers: { type: 'string' },
+      'wrk-targets': { type: 'string' },
+      'no-wrk': { type: 'boolean' },
+      'no-install': { type: 'boolean' },
+      'body-bytes': { type: 'string' },
+      out: { type: 'string' },
+      quick: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) return 'help';
+  const quick = values.quick === true;
+  const workers = positiveInt('workers', values.workers, Math.max(2, availableParallelism()), 2);
+  const resolve = (name: string): string => (name === 'fulcrum-Nw' ? `fulcrum-${workers}w` : name);
+  const known = (name: string): boolean =>
+    ['direct', 'haproxy', 'nginx', 'http-proxy', 'undici'].includes(name) || fulcrumWorkers(name) !== undefined;
+  const targets = (list(values.targets) ?? DEFAULT_TARGET_ORDER).map(resolve);
+  const wrkTargets = (list(values['wrk-targets']) ?? ['direct', 'fulcrum-1w', 'haproxy']).map(resolve);
+  for (const t of [...targets, ...wrkTargets]) {
+    if (!known(t)) throw new UsageError(`unknown target "${t}"; known: ${DEFAULT_TARGET_ORDER.join(', ')}, fulcrum-<N>w`);
+  }
+  if (!targets.length) throw new UsageError('--targets is empty');
+  return {
+    durationS: positiveInt('duration', values.duration, quick ? 3 : 10),
+    warmupS: positiveInt('warmup', values.warmup, 2, 0),
+    connections: positiveInt('connections', values.connections, 50),
+    rounds: positiveInt('rounds', values.rounds, quick ? 1 : 3),
+    targets: [...new Set(targets)],
+    // wrk loads targets that are running anyway; others would need starting for it alone.
+    wrkTargets: [...new Set(wrkTargets)].filter((t) => targets.includes(t)),
+    wrk: values['no-wrk'] !== true,
+    install: values['no-install'] !== true,
+    bodyBytes: positiveInt('body-bytes', values['body-bytes'], 100),
+    out: values.out ?? defaultOut,
+  };
+}

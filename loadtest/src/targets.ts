@@ -1,0 +1,195 @@
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Child, freePort, waitUntilServing } from './children.js';
+
+/**
+ * What the bench puts load on. Every proxy runs as its own process tree on 127.0.0.1
+ * (SPEC T-1) in front of the same backend, with the same duties: keep-alive to the client
+ * and to the backend, X-Forwarded-For added, no access log, one process / one thread
+ * unless the name says otherwise.
+ *
+ *   direct       the backend itself: the ceiling of the client + backend pair
+ *   fulcrum-<N>w `fulcrum start --workers N` (metrics on, XFF on, as shipped)
+ *   haproxy      nbthread 1, http-reuse always, option forwardfor
+ *   nginx        worker_processes 1, upstream keepalive, $proxy_add_x_forwarded_for
+ *   http-proxy   node-http-proxy, keep-alive agent, xfwd
+ *   undici       node:http + undici Pool, streamed
+ */
+export const DEFAULT_TARGET_ORDER = ['direct', 'fulcrum-1w', 'haproxy', 'nginx', 'http-proxy', 'undici', 'fulcrum-Nw'];
+
+export interface Target {
+  name: string;
+  url: string;
+  /** Root of the process tree charged with the proxy's CPU; none for `direct`. */
+  child?: Child;
+  /** Set once the target died or misbehaved; later runs skip it. */
+  failure?: string;
+}
+
+export interface TargetContext {
+  repoRoot: string;
+  /** Where this run's configs, data dirs and logs go. */
+  workDir: string;
+  backendPort: number;
+  bodyBytes: number;
+  haproxyPath?: string;
+  nginxPath?: string;
+}
+
+/** Startup allowance: Fulcrum opens its store, applies the config and forks workers. */
+const START_TIMEOUT_MS = 30_000;
+
+export function fulcrumWorkers(name: string): number | undefined {
+  const m = /^fulcrum-(\d+)w$/.exec(name);
+  return m ? Number(m[1]) : undefined;
+}
+
+export async function startBackend(ctx: Omit<TargetContext, 'backendPort'>): Promise<{ child: Child; port: number }> {
+  const port = await freePort();
+  const script = join(ctx.repoRoot, 'loadtest/dist/src/backend-server.js');
+  const child = new Child('backend', process.execPath, [script, String(port), String(ctx.bodyBytes)], join(ctx.workDir, 'backend.log'), { ipc: true });
+  await waitUntilServing(child, `http://127.0.0.1:${port}/`, ctx.bodyBytes, START_TIMEOUT_MS);
+  return { child, port };
+}
+
+export async function startTarget(name: string, ctx: TargetContext): Promise<Target> {
+  if (name === 'direct') return { name, url: `http://127.0.0.1:${ctx.backendPort}/` };
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}/`;
+  const log = join(ctx.workDir, `${name}.log`);
+  let child: Child;
+  const workers = fulcrumWorkers(name);
+  if (workers !== undefined) {
+    child = await spawnFulcrum(name, workers, port, ctx, log);
+  } else if (name === 'haproxy') {
+    if (!ctx.haproxyPath) throw new Error('haproxy is not installed');
+    const cfg = join(ctx.workDir, 'haproxy.cfg');
+    writeFileSync(cfg, haproxyConfig(port, ctx.backendPort));
+    child = new Child(name, ctx.haproxyPath, ['-db', '-f', cfg], log);
+  } else if (name === 'nginx') {
+    if (!ctx.nginxPath) throw new Error('nginx is not installed');
+    const prefix = join(ctx.workDir, 'nginx');
+    mkdirSync(prefix, { recursive: true });
+    // nginx's worker runs as nobody when the bench runs as root; it must reach its temp dirs.
+    chmodSync(ctx.workDir, 0o755);
+    chmodSync(prefix, 0o755);
+    const cfg = join(prefix, 'nginx.conf');
+    writeFileSync(cfg, nginxConfig(port, ctx.backendPort, prefix));
+    child = new Child(name, ctx.nginxPath, ['-p', prefix, '-c', cfg, '-e', 'stderr'], log);
+  } else if (name === 'http-proxy' || name === 'undici') {
+    const script = join(ctx.repoRoot, 'loadtest/dist/src/node-proxy-server.js');
+    child = new Child(name, process.execPath, [script, name, String(port), String(ctx.backendPort)], log, { ipc: true });
+  } else {
+    throw new Error(`unknown target "${name}"`);
+  }
+  try {
+    await waitUntilServing(child, url, ctx.bodyBytes, START_TIMEOUT_MS);
+  } catch (e) {
+    await child.stop();
+    throw e;
+  }
+  return { name, url, child };
+}
+
+async function spawnFulcrum(name: string, workers: number, port: number, ctx: TargetContext, log: string): Promise<Child> {
+  const dir = join(ctx.workDir, name);
+  mkdirSync(dir, { recursive: true });
+  const cfg = join(dir, 'bench.yaml');
+  writeFileSync(cfg, fulcrumConfig(port, ctx.backendPort));
+  const adminPort = await freePort();
+  const bin = join(ctx.repoRoot, 'services/lb-node/bin/fulcrum.js');
+  const args = [bin, 'start', '--config', cfg, '--data-dir', join(dir, 'data'), '--admin-port', String(adminPort), '--listen-host', '127.0.0.1', '--workers', String(workers)];
+  return new Child(name, process.execPath, args, log);
+}
+
+/** An Ip group of the one backend on vpc-local behind an HTTP listener; health checks off so probes add no traffic. */
+export function fulcrumConfig(listenPort: number, backendPort: number): string {
+  return `# generated by npm run bench
+serverGroups:
+  - ServerGroupName: bench
+    ServerGroupType: Ip
+    VpcId: vpc-local
+    Scheduler: Wrr
+    HealthCheckConfig: { HealthCheckEnabled: false }
+    Servers:
+      - { ServerId: 127.0.0.1, ServerIp: 127.0.0.1, ServerType: Ip, Port: ${backendPort}, Weight: 100 }
+listeners:
+  - LoadBalancerId: alb-default
+    ListenerProtocol: HTTP
+    ListenerPort: ${listenPort}
+    DefaultActions:
+      - Type: ForwardGroup
+        ForwardGroupConfig:
+          ServerGroupTuples:
+            - ServerGroupName: bench
+`;
+}
+
+export function haproxyConfig(listenPort: number, backendPort: number): string {
+  return `# generated by npm run bench: one thread, keep-alive both sides, XFF, no logging
+global
+    nbthread 1
+    maxconn 4096
+
+defaults
+    mode http
+    option http-keep-alive
+    option forwardfor
+    http-reuse always
+    timeout connect 5s
+    timeout client 120s
+    timeout server 120s
+    timeout http-keep-alive 120s
+
+frontend bench
+    bind 127.0.0.1:${listenPort}
+    default_backend backend
+
+backend backend
+    server s1 127.0.0.1:${backendPort}
+`;
+}
+
+export function nginxConfig(listenPort: number, backendPort: number, prefix: string): string {
+  // keepalive_requests: nginx closes a keep-alive connection after 1,000 requests by
+  // default (client and upstream side); raised so it is not charged for reconnects the
+  // other proxies never make.
+  return `# generated by npm run bench: one worker, keep-alive both sides, XFF, no access log
+daemon off;
+worker_processes 1;
+pid ${prefix}/nginx.pid;
+error_log stderr warn;
+
+events {
+    worker_connections 4096;
+}
+
+http {
+    access_log off;
+    keepalive_timeout 120s;
+    keepalive_requests 1000000;
+    client_body_temp_path ${prefix}/client_body;
+    proxy_temp_path ${prefix}/proxy;
+    fastcgi_temp_path ${prefix}/fastcgi;
+    uwsgi_temp_path ${prefix}/uwsgi;
+    scgi_temp_path ${prefix}/scgi;
+
+    upstream backend {
+        server 127.0.0.1:${backendPort};
+        keepalive 64;
+        keepalive_requests 1000000;
+        keepalive_timeout 120s;
+    }
+
+    server {
+        listen 127.0.0.1:${listenPort};
+        location / {
+            proxy_pass http://backend;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+        }
+    }
+}
+`;
+}
