@@ -247,6 +247,14 @@ describe('http1 request head: valid requests', () => {
       },
     },
     {
+      name: 'underscores are fine in names that are not a known field',
+      input: head('GET / HTTP/1.1', 'Host: a', 'X_Custom_Thing: 1', 'my_header: 2'),
+      check: (h) => {
+        assert.equal(h.getHeader('x_custom_thing'), '1');
+        assert.equal(h.hdrId[1], HeaderId.OTHER);
+      },
+    },
+    {
       name: 'empty field value',
       input: head('GET / HTTP/1.1', 'Host: a', 'X-Empty:', 'X-Empty2:   '),
       check: (h) => {
@@ -492,6 +500,10 @@ describe('http1 request head: hostile and invalid input', () => {
     ['slash in a name', head('GET / HTTP/1.1', 'Host: a', 'X/Y: 1'), 'BAD_HEADER_NAME', 400],
     ['non-ASCII byte in a name', head('GET / HTTP/1.1', 'Host: a', 'X\xe9: 1'), 'BAD_HEADER_NAME', 400],
     ['name starting with a separator', head('GET / HTTP/1.1', 'Host: a', '@x: 1'), 'BAD_HEADER_NAME', 400],
+    ['Transfer_Encoding with an underscore (CGI backends read it as Transfer-Encoding)', head('POST / HTTP/1.1', 'Host: a', 'Transfer_Encoding: chunked'), 'BAD_HEADER_NAME', 400],
+    ['Content_Length with an underscore', head('POST / HTTP/1.1', 'Host: a', 'Content_Length: 5'), 'BAD_HEADER_NAME', 400],
+    ['X_Forwarded_For with underscores (spoofs the client address behind CGI)', head('GET / HTTP/1.1', 'Host: a', 'X_Forwarded_For: 1.2.3.4'), 'BAD_HEADER_NAME', 400],
+    ['mixed dash and underscore in a known name', head('GET / HTTP/1.1', 'Host: a', 'x-forwarded_proto: https'), 'BAD_HEADER_NAME', 400],
     // request line: method
     ['invalid token character in method', head('GE(T / HTTP/1.1', 'Host: a'), 'BAD_METHOD', 400],
     ['NUL in method', head('G\x00T / HTTP/1.1', 'Host: a'), 'BAD_METHOD', 400],

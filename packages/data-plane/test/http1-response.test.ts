@@ -251,6 +251,7 @@ describe('http1 response head: hostile backends (each answered 502)', () => {
     ['NUL in a value', head('HTTP/1.1 200 OK', 'X: a\x00b'), 'BAD_HEADER_VALUE'],
     ['space before colon', head('HTTP/1.1 200 OK', 'Content-Length : 5'), 'WS_BEFORE_COLON'],
     ['invalid name', head('HTTP/1.1 200 OK', 'X Y: 1'), 'WS_BEFORE_COLON'],
+    ['Content_Length with an underscore', head('HTTP/1.1 200 OK', 'Content_Length: 5'), 'BAD_HEADER_NAME'],
     ['head over maxHeadBytes', head('HTTP/1.1 200 OK', `X-A: ${big}`, `X-B: ${big}`), 'HEAD_TOO_LARGE'],
     ['too many fields', head('HTTP/1.1 200 OK', 'A: 1', 'B: 2', 'C: 3'), 'TOO_MANY_HEADERS', Method.GET, 0, h1Limits({ maxHeaders: 2 })],
     ['two-digit status', head('HTTP/1.1 20 OK'), 'BAD_STATUS_CODE'],

@@ -1,7 +1,14 @@
-import { LOWER as LOWER_TABLE } from './char-tables.js';
+import { LOWER } from './char-tables.js';
 
-// Module-local alias: imported bindings are read through a module cell on every access.
-const LOWER = LOWER_TABLE;
+/**
+ * Lower-casing that also folds `_` into `-`: CGI/WSGI-style backends map both to the same
+ * variable (HTTP_TRANSFER_ENCODING), so `Transfer_Encoding` or `X_Forwarded_For` must not
+ * slip past us as an unknown field. Module-local: imported bindings are read through a module
+ * cell on every access.
+ */
+const FOLD = new Uint8Array(256);
+for (let b = 0; b < 256; b++) FOLD[b] = b === 0x5f ? 0x2d : LOWER[b]!;
+const UNDERSCORE = 0x5f;
 
 /**
  * Small integer ids for the field names the codec acts on. Every parsed field line gets one
@@ -33,6 +40,8 @@ export const HeaderId = {
   NOMINATED: 19,
   /** Set after parsing on a line the forwarder must drop (e.g. a repeated identical CL). */
   DUPLICATE: 20,
+  /** A known name spelled with `_` for `-` (`Content_Length`): refused by the parsers. */
+  AMBIGUOUS: 21,
 } as const;
 
 export type HeaderIdValue = (typeof HeaderId)[keyof typeof HeaderId];
@@ -87,8 +96,9 @@ export function classifyHeader(buf: Uint8Array, start: number, end: number): num
   outer: for (let r = 0; r < rows.length; r += 2) {
     const name = names[rows[r + 1]!]!;
     for (let i = 0; i < len; i++) {
-      if (LOWER[buf[start + i]!] !== name[i]) continue outer;
+      if (FOLD[buf[start + i]!] !== name[i]) continue outer;
     }
+    for (let i = start; i < end; i++) if (buf[i] === UNDERSCORE) return HeaderId.AMBIGUOUS;
     return rows[r]!;
   }
   return HeaderId.OTHER;

@@ -44,6 +44,9 @@
  * - Line ends are CRLF only: a bare LF or bare CR anywhere in a head is 400 (HeadReader
  *   refuses a bare LF as soon as it arrives). Empty lines before a request are skipped.
  * - Targets: visible ASCII only; `#` (a fragment) is refused.
+ * - A known field name spelled with `_` for `-` (Content_Length, Transfer_Encoding,
+ *   X_Forwarded_For...) is 400 / 502: CGI-style backends fold `_` and `-` together.
+ *   Underscores in other names are forwarded.
  * - The request keeps the client's HTTP version upstream (an HTTP/1.0 client gets an answer
  *   it can read); responses to the client always say HTTP/1.1.
  */

@@ -31,6 +31,8 @@ const HTAB = 9;
 const COLON = 58;
 const COMMA = 44;
 
+const ID_AMBIGUOUS = HeaderId.AMBIGUOUS;
+
 const EMPTY = Buffer.alloc(0);
 const MAX_SAFE = Number.MAX_SAFE_INTEGER;
 
@@ -236,6 +238,7 @@ export function parseFieldLines(h: MessageHead, p: number, maxHeaders: number): 
     hdr[o + 2] = vs;
     hdr[o + 3] = ve;
     const id = classifyHeader(buf, ns, ne);
+    if (id === ID_AMBIGUOUS) return fail(h, ns, H1Error.BAD_HEADER_NAME);
     ids[n] = id;
     seen |= 1 << id;
     n++;
