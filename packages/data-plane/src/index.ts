@@ -5,6 +5,7 @@ export * from './match.js';
 export * from './sticky.js';
 export * from './upstream-pool.js';
 export * from './metrics.js';
+export * from './affinity.js';
 export * as http1 from './http1/index.js';
 
 import { fileURLToPath } from 'node:url';

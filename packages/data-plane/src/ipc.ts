@@ -1,6 +1,7 @@
 import { Packr } from 'msgpackr';
 import type { RoutingSnapshot } from '@fulcrum/model';
 import type { SeriesSnapshot } from './metrics.js';
+import type { LearnedAffinity } from './affinity.js';
 
 /**
  * Messages between the cluster primary and its workers. Snapshots travel as msgpackr bytes
@@ -12,6 +13,7 @@ export type PrimaryToWorker =
   /** Active requests elsewhere (other workers, other nodes) per `${groupId}|${serverKey}`, for Wlc. */
   | { t: 'external-load'; load: Record<string, number> }
   | { t: 'metrics-request'; id: number }
+  | { t: 'affinity'; entries: LearnedAffinity[] }
   | { t: 'shutdown'; graceMs: number };
 
 export type WorkerToPrimary =
@@ -22,7 +24,9 @@ export type WorkerToPrimary =
   | { t: 'stats'; stats: WorkerStats }
   /** This worker's active requests per `${groupId}|${serverKey}` (only servers with any). */
   | { t: 'load'; load: Record<string, number> }
-  | { t: 'metrics'; id: number; report: WorkerReport };
+  | { t: 'metrics'; id: number; report: WorkerReport }
+  /** SP-3 cookie values this worker learned. */
+  | { t: 'learned'; entries: LearnedAffinity[] };
 
 /** What a worker reports when /metrics is scraped. */
 export interface WorkerReport {

@@ -1,5 +1,6 @@
 import cluster, { type Worker } from 'node:cluster';
 import type { RoutingSnapshot } from '@fulcrum/model';
+import type { LearnedAffinity } from './affinity.js';
 import { encodeSnapshot, type PrimaryToWorker, type WorkerReport, type WorkerToPrimary } from './ipc.js';
 
 export interface PrimaryOptions {
@@ -10,6 +11,10 @@ export interface PrimaryOptions {
   zone: string;
   nodeId: string;
   accessLog?: boolean;
+  /** Entries a worker learned (SP-3): the node shares them (store) and relays them to every worker. */
+  onLearned?(entries: LearnedAffinity[]): void;
+  /** The entries a fresh (or replaced) worker starts with. */
+  affinitySeed?(): LearnedAffinity[];
   log(line: Record<string, unknown>): void;
 }
 
@@ -77,6 +82,10 @@ export class DataPlanePrimary {
     if (m.t === 'ready') {
       slot.ready = true;
       if (this.latest && slot.worker) this.send(slot.worker, { t: 'snapshot', bytes: this.latest });
+      if (slot.worker && this.opts.affinitySeed) {
+        const entries = this.opts.affinitySeed();
+        if (entries.length > 0) this.send(slot.worker, { t: 'affinity', entries });
+      }
     } else if (m.t === 'applied') {
       slot.applied = Math.max(slot.applied, m.version);
       const v = this.appliedVersion();
@@ -87,6 +96,8 @@ export class DataPlanePrimary {
       const waiter = this.metricWaiters.get(m.id);
       if (waiter) waiter.reports.push(m.report);
       if (waiter && waiter.reports.length >= waiter.expected) waiter.done();
+    } else if (m.t === 'learned') {
+      this.opts.onLearned?.(m.entries);
     } else if (m.t === 'load') {
       slot.load = m.load;
     } else if (m.t === 'listen-error') {
@@ -125,6 +136,12 @@ export class DataPlanePrimary {
       this.metricWaiters.set(id, { expected: live.length, reports, done });
       for (const s of live) this.send(s.worker!, { t: 'metrics-request', id });
     });
+  }
+
+  /** Affinity entries learned anywhere in the cluster, to every worker. */
+  shareAffinity(entries: LearnedAffinity[]): void {
+    if (entries.length === 0) return;
+    for (const s of this.slots) if (s.worker && s.ready) this.send(s.worker, { t: 'affinity', entries });
   }
 
   /** This node's active requests per server, summed over its workers (gossip, issue 5). */

@@ -26,6 +26,8 @@ process.on('message', (m: PrimaryToWorker) => {
     });
   } else if (m.t === 'metrics-request') {
     send({ t: 'metrics', id: m.id, report: worker.report() });
+  } else if (m.t === 'affinity') {
+    worker.affinity.merge(m.entries);
   } else if (m.t === 'external-load') {
     worker.setExternalLoad(m.load);
   } else if (m.t === 'shutdown') {
@@ -37,6 +39,12 @@ send({ t: 'ready' });
 
 // Gossip: this worker's active requests per server, twice a second.
 setInterval(() => send({ t: 'load', load: worker.activeLoad() }), 500).unref();
+
+// SP-3: share what this worker learned, every 50 ms at most.
+setInterval(() => {
+  const entries = worker.affinity.takeOutbox();
+  if (entries.length > 0) send({ t: 'learned', entries });
+}, 50).unref();
 
 // The primary is gone: don't linger as an orphan holding ports.
 process.on('disconnect', () => {

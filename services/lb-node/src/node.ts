@@ -5,7 +5,7 @@ import { RedisStore, type StateStore } from '@fulcrum/state';
 import { createStore } from './store-factory.js';
 import { AdminServer, CONSOLE_HTML, consoleData, renderPrometheus, type ObservabilityInput } from '@fulcrum/control-api';
 import { Coordinator } from '@fulcrum/coordinator';
-import { DataPlanePrimary, WORKER_SCRIPT, mergeSeries } from '@fulcrum/data-plane';
+import { DataPlanePrimary, WORKER_SCRIPT, mergeSeries, type LearnedAffinity } from '@fulcrum/data-plane';
 import type { ServerResponse } from 'node:http';
 import { ConfigApplier, loadConfigFile } from './config.js';
 
@@ -94,11 +94,32 @@ export class LbNode {
         nodeId: this.nodeId,
         accessLog: this.opts.accessLog ?? false,
         log,
+        onLearned: (entries) => {
+          this.store.putAffinity(entries).catch((e: unknown) => {
+            // Store down: still share within this node (D-3: no request fails for the control plane).
+            this.rememberAffinity(entries);
+            this.dataPlane.shareAffinity(entries);
+            log({ level: 'warn', msg: 'could not share learned session affinity', error: (e as Error).message });
+          });
+        },
+        affinitySeed: () => [...this.affinity.values()],
       });
+      this.unsubscribeAffinity = store.subscribeAffinity((entries) => {
+        this.rememberAffinity(entries);
+        this.dataPlane.shareAffinity(entries as LearnedAffinity[]);
+      });
+      this.rememberAffinity(await store.listAffinity());
       this.coordinator = new Coordinator({ store, sink: this.dataPlane, log });
       if (store instanceof RedisStore) {
         // Back from a Redis outage: catch up (D-3); pub/sub was only a hint.
-        store.onReconnect(() => void this.coordinator.resync().catch(() => undefined));
+        store.onReconnect(() => {
+          void this.coordinator.resync().catch(() => undefined);
+          // Affinity batches published while we were cut off are lost: reload the table.
+          void store.listAffinity().then((entries) => {
+            this.rememberAffinity(entries);
+            this.dataPlane.shareAffinity(entries);
+          }, () => undefined);
+        });
       }
       if (this.opts.configFile) {
         const report = await new ConfigApplier(store, this.admin.executor).apply(loadConfigFile(this.opts.configFile));
@@ -115,6 +136,20 @@ export class LbNode {
       await store.close();
       throw e;
     }
+  }
+
+  /** The node's copy of the shared affinity table, to seed new and replaced workers (SP-3). */
+  private readonly affinity = new Map<string, LearnedAffinity>();
+  private unsubscribeAffinity?: () => void;
+
+  private rememberAffinity(entries: readonly LearnedAffinity[]): void {
+    const now = Date.now();
+    for (const e of entries) {
+      const k = `${e.groupId}\u0000${e.cookie}\u0000${e.value}`;
+      this.affinity.delete(k);
+      if (e.expiresMs > now) this.affinity.set(k, e);
+    }
+    while (this.affinity.size > 100_000) this.affinity.delete(this.affinity.keys().next().value!);
   }
 
   /** Everything /metrics and the console show (OB-1, OB-3): the workers' merged series and our state view. */
@@ -169,6 +204,7 @@ export class LbNode {
     this.stopping = true;
     if (this.heartbeat) clearInterval(this.heartbeat);
     this.coordinator?.stop();
+    this.unsubscribeAffinity?.();
     await this.admin?.close();
     await this.dataPlane?.stop(this.opts.shutdownGraceMs ?? 10_000);
     await this.store?.close();
