@@ -1,0 +1,119 @@
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import type { Collections } from '@fulcrum/model';
+import { HealthProber } from './prober.js';
+import { AdminApiClient } from './admin-api-source.js';
+import { REFRESH_INTERVAL_MS } from './defaults.js';
+
+export const PROBER_USAGE = `Usage:
+  fulcrum prober --endpoint URL [--token-file F]
+      Probe the servers of an embedded-mode node and report health transitions through
+      its admin API (default endpoint: $FULCRUM_ENDPOINT or http://127.0.0.1:9090).
+  fulcrum prober --redis URL
+      Cluster mode (not in this build yet).
+`;
+
+export interface ProberCliOptions {
+  /** Stops the prober when aborted (besides SIGINT / SIGTERM). */
+  signal?: AbortSignal;
+  env?: NodeJS.ProcessEnv;
+  stderr?: (line: string) => void;
+}
+
+/**
+ * `fulcrum prober` (CLI-2). Resolves with the exit status: 0 after a signal stopped it,
+ * 2 for a usage error. Reads the state through DescribeProberState every second and
+ * reports transitions through ReportHealthTransitions.
+ */
+export async function runProberCli(argv: string[], o: ProberCliOptions = {}): Promise<number> {
+  const env = o.env ?? process.env;
+  const err = o.stderr ?? ((line: string) => process.stderr.write(`${line}\n`));
+  let values: { endpoint?: string; 'token-file'?: string; redis?: string; help?: boolean };
+  try {
+    values = parseArgs({
+      args: argv,
+      strict: true,
+      allowPositionals: false,
+      options: { endpoint: { type: 'string' }, 'token-file': { type: 'string' }, redis: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    }).values;
+  } catch (e) {
+    err(`fulcrum prober: ${(e as Error).message}\n${PROBER_USAGE}`);
+    return 2;
+  }
+  if (values.help) {
+    err(PROBER_USAGE);
+    return 0;
+  }
+  if (values.redis !== undefined) {
+    err('fulcrum prober: cluster mode (--redis) comes with the Redis store and is not available in this build yet; use --endpoint URL against an embedded-mode node');
+    return 2;
+  }
+  const endpoint = values.endpoint ?? env.FULCRUM_ENDPOINT ?? 'http://127.0.0.1:9090';
+  try {
+    const u = new URL(endpoint);
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error('not http(s)');
+  } catch {
+    err(`fulcrum prober: --endpoint must be an http:// or https:// URL, got "${endpoint}"`);
+    return 2;
+  }
+  let token = env.FULCRUM_TOKEN;
+  if (values['token-file'] !== undefined) {
+    try {
+      token = readFileSync(values['token-file'], 'utf8').trim();
+    } catch (e) {
+      err(`fulcrum prober: cannot read --token-file ${values['token-file']}: ${(e as Error).message}`);
+      return 2;
+    }
+  }
+
+  const api = new AdminApiClient(endpoint, token);
+  let state: Collections | undefined;
+  const prober = new HealthProber({
+    source: () => state,
+    sink: api,
+    env,
+    log: (level, msg) => err(`${level}: ${msg}`),
+  });
+
+  let onSignal: () => void = () => undefined;
+  const stopped = new Promise<void>((resolve) => {
+    onSignal = () => resolve();
+    o.signal?.addEventListener('abort', onSignal, { once: true });
+    if (o.signal?.aborted) resolve();
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+  });
+
+  // The source is synchronous; a poller keeps the last state the node described.
+  let running = true;
+  let lastError = '';
+  let pollTimer: NodeJS.Timeout | undefined;
+  let polling: Promise<void> = Promise.resolve();
+  const poll = async (): Promise<void> => {
+    try {
+      const d = await api.describeProberState();
+      state = d.State;
+      if (lastError) err(`info: prober: the admin API answers again (state version ${d.StateVersion})`);
+      lastError = '';
+      if (running) prober.refresh();
+    } catch (e) {
+      const m = (e as Error).message;
+      if (m !== lastError) err(`warn: prober: ${m}`);
+      lastError = m;
+    }
+    if (running) pollTimer = setTimeout(() => (polling = poll()), REFRESH_INTERVAL_MS);
+  };
+  prober.start();
+  polling = poll();
+  err(`info: prober: reporting to ${endpoint}`);
+
+  await stopped;
+  process.removeListener('SIGINT', onSignal);
+  process.removeListener('SIGTERM', onSignal);
+  running = false;
+  clearTimeout(pollTimer);
+  await polling;
+  clearTimeout(pollTimer);
+  await prober.stop();
+  return 0;
+}
