@@ -12,6 +12,7 @@ import { hashString } from '@fulcrum/scheduling';
 import type { PooledSocket } from './upstream-pool.js';
 import type { ProxyWorker } from './worker.js';
 import { buildRedirect, errorResponse, fixedResponse, requestEdits } from './responses.js';
+import { MAX_FUNCTION_BODY_BYTES, functionResponse } from './functions.js';
 
 /** Connection states. */
 const S_HEAD = 0; // reading a request head (or idle between requests)
@@ -314,7 +315,92 @@ export class ProxyConnection implements MatchInput {
       this.respondAndClose(503, 'Service Unavailable', 'No server is available in the group.\n');
       return;
     }
+    if (group.snap.type === 'Fc') {
+      this.startFunction(server);
+      return;
+    }
     this.send(server);
+  }
+
+  // ---------------------------------------------------------------- function backends (SG-4)
+  /** Fc: the whole body is collected (bounded), then the function runs in the worker's thread pool. */
+  private fcChunks: Buffer[] | null = null;
+  private fcBytes = 0;
+
+  private startFunction(server: RuntimeServer): void {
+    this.server = server;
+    server.active++;
+    server.group.picker.onStart(server.index);
+    this.fcChunks = this.firstBody.length > 0 ? [Buffer.from(this.firstBody)] : [];
+    this.fcBytes = this.firstBody.length;
+    this.firstBody = EMPTY;
+    this.requestHead = null;
+    this.arm(T_REQUEST, (this.listener?.snap.requestTimeoutS ?? 60) * 1000);
+    if (this.state === S_BODY) this.socket.resume();
+    else this.invokeFunction();
+  }
+
+  private collectFunctionBody(chunk: Buffer, start: number, n: number): void {
+    this.fcBytes += n;
+    if (this.fcBytes > MAX_FUNCTION_BODY_BYTES) {
+      this.fcChunks = null;
+      this.respondAndClose(413, 'Payload Too Large', 'The request body is too large for a function backend.\n');
+      return;
+    }
+    this.fcChunks!.push(Buffer.from(chunk.subarray(start, start + n)));
+  }
+
+  private invokeFunction(): void {
+    const server = this.server!;
+    const fn = server.snap.fn;
+    const chunks = this.fcChunks ?? [];
+    this.fcChunks = null;
+    const req = this.req;
+    const headers: Record<string, string> = {};
+    for (let i = 0; i < req.headerCount; i++) {
+      const name = req.headerName(i).toLowerCase();
+      headers[name] = headers[name] === undefined ? req.headerValue(i) : `${headers[name]}, ${req.headerValue(i)}`;
+    }
+    const isHead = req.method === Method.HEAD;
+    const keepAlive = this.clientKeepAlive;
+    const setCookie = this.setCookie;
+    if (!fn) {
+      this.endFunction();
+      this.respondAndClose(502, 'Bad Gateway', 'The function is not available.\n');
+      return;
+    }
+    this.worker.functions.invoke({
+      module: fn.module,
+      export: fn.export,
+      event: {
+        httpMethod: req.methodName, path: req.path, queryString: req.query, headers,
+        body: Buffer.concat(chunks).toString('base64'), isBase64Encoded: true,
+        clientIp: clientIpOf(this.socket), functionName: fn.name, qualifier: fn.qualifier,
+      },
+    }).then((r) => {
+      if (this.state === S_CLOSED || this.server !== server) return;
+      this.endFunction();
+      this.lastStatus = r.statusCode;
+      this.respStarted = true;
+      this.deadlineKind = T_NONE;
+      this.worker.counters.responses++;
+      this.socket.write(functionResponse(r, keepAlive, setCookie, isHead));
+      this.finishExchange();
+    }, (e: unknown) => {
+      if (this.state === S_CLOSED || this.server !== server) return;
+      this.endFunction();
+      this.worker.log({ level: 'warn', msg: 'function failed', function: fn.name, error: String((e as Error)?.message ?? e).slice(0, 500) });
+      this.worker.counters.upstreamErrors++;
+      this.respondAndClose(502, 'Bad Gateway', 'The function failed.\n');
+    });
+  }
+
+  private endFunction(): void {
+    const s = this.server;
+    if (s) {
+      s.active--;
+      s.group.picker.onEnd(s.index);
+    }
   }
 
   /** Count how many of buf[start, end) belong to the request body; updates framing state. */
@@ -356,6 +442,16 @@ export class ProxyConnection implements MatchInput {
   private forwardBody(chunk: Buffer, start: number, end: number): void {
     const n = this.bodyBytes(chunk, start, end);
     if (n < 0) return;
+    if (this.fcChunks !== null) {
+      if (n > 0) this.collectFunctionBody(chunk, start, n);
+      if (this.fcChunks === null) return;
+      if (this.reqBodyDone) {
+        this.state = S_WAIT;
+        if (start + n < end) this.hold(chunk, start + n, end);
+        this.invokeFunction();
+      }
+      return;
+    }
     if (n > 0 && this.up) {
       this.reqStreamed = true;
       if (!this.up.write(n === chunk.length ? chunk : chunk.subarray(start, start + n))) this.socket.pause();

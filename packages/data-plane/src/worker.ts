@@ -6,6 +6,7 @@ import { UpstreamPool } from './upstream-pool.js';
 import { ProxyConnection } from './connection.js';
 import { AffinityTable } from './affinity.js';
 import { WorkerMetrics } from './metrics.js';
+import { FunctionPool } from './functions.js';
 import type { WorkerReport } from './ipc.js';
 
 export interface ProxyWorkerOptions {
@@ -43,6 +44,7 @@ export class ProxyWorker {
   readonly conns = new Set<ProxyConnection>();
   readonly affinity = new AffinityTable();
   readonly metrics = new WorkerMetrics();
+  readonly functions = new FunctionPool();
   readonly counters = {
     responses: 0, badRequests: 0, badResponses: 0, upstreamErrors: 0, connectFailures: 0, timeouts: 0, loops: 0, drainCuts: 0,
   };
@@ -243,6 +245,7 @@ export class ProxyWorker {
     clearInterval(this.ticker);
     clearInterval(this.sweeper);
     this.pool.close();
+    await this.functions.close();
   }
 }
 
