@@ -83,6 +83,11 @@ export class LbNode {
           '/metrics': async (_req, res) => send(res, 'text/plain; version=0.0.4; charset=utf-8', renderPrometheus(await this.observe())),
           '/': (_req, res) => send(res, 'text/html; charset=utf-8', CONSOLE_HTML),
           '/console': (_req, res) => send(res, 'text/html; charset=utf-8', CONSOLE_HTML),
+          // Cheap to poll: what this node has read from the store and what every worker has applied.
+          '/status': (_req, res) => send(res, 'application/json', JSON.stringify({
+            NodeId: this.nodeId, Zone: this.opts.zone, StateVersion: this.coordinator.stateVersion,
+            AppliedVersion: this.dataPlane.appliedVersion(), Workers: this.dataPlane.workerPids().length,
+          })),
           '/console/data.json': async (_req, res) => send(res, 'application/json', JSON.stringify(consoleData(await this.observe()))),
         },
       });
