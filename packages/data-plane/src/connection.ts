@@ -537,7 +537,7 @@ export class ProxyConnection implements MatchInput {
     const keepalive = this.group!.snap.keepalive;
     let up = keepalive ? this.worker.pool.take(server.poolKey) : undefined;
     this.upConnected = up !== undefined;
-    if (!up) up = this.worker.pool.open(server.snap.ip, server.snap.port);
+    if (!up) up = this.worker.pool.open(server.snap.ip, server.snap.port, server.tls);
     this.up = up;
     this.upReader.reset();
     this.respHeadDone = false;
@@ -549,7 +549,7 @@ export class ProxyConnection implements MatchInput {
     up.on('drain', this.onUpDrain);
     this.arm(T_REQUEST, (this.listener?.snap.requestTimeoutS ?? 60) * 1000);
     if (this.upConnected) this.writeRequest();
-    else up.once('connect', this.onUpConnect);
+    else up.once('fulcrum-ready', this.onUpConnect);
   }
 
   private onUpConnect(): void {
@@ -579,7 +579,7 @@ export class ProxyConnection implements MatchInput {
     up.removeListener('error', this.onUpError);
     up.removeListener('close', this.onUpEnd);
     up.removeListener('drain', this.onUpDrain);
-    up.removeListener('connect', this.onUpConnect);
+    up.removeListener('fulcrum-ready', this.onUpConnect);
     this.up = null;
     const s = this.server;
     if (s) {

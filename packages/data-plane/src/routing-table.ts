@@ -25,8 +25,8 @@ export class RuntimeServer {
   index = 0;
   stickyToken = '';
   readonly poolKey: string;
-  constructor(readonly key: string, public snap: SnapServer) {
-    this.poolKey = UpstreamPool.key(snap.ip, snap.port);
+  constructor(readonly key: string, public snap: SnapServer, readonly tls: boolean) {
+    this.poolKey = UpstreamPool.key(snap.ip, snap.port, tls);
   }
 }
 
@@ -113,11 +113,12 @@ export class RoutingTable {
       const prev = previous?.groups.get(g.id);
       const servers = g.servers.map((s) => {
         const old = prev?.byKey.get(s.key);
-        if (old && old.snap.ip === s.ip && old.snap.port === s.port) {
+        const tls = g.protocol === 'HTTPS';
+        if (old && old.snap.ip === s.ip && old.snap.port === s.port && old.tls === tls) {
           old.snap = s;
           return old;
         }
-        return new RuntimeServer(s.key, s);
+        return new RuntimeServer(s.key, s, tls);
       });
       this.groups.set(g.id, new RuntimeGroup(g, servers, ctx, this.signer));
     }

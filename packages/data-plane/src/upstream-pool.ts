@@ -1,4 +1,5 @@
 import { connect, type Socket } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
 
 /**
  * Idle upstream connections, per server, per worker (SG-8). A connection goes back to the
@@ -38,8 +39,8 @@ export class UpstreamPool {
     this.sweeper.unref();
   }
 
-  static key(ip: string, port: number): string {
-    return `${ip}|${port}`;
+  static key(ip: string, port: number, tls = false): string {
+    return tls ? `${ip}|${port}|tls` : `${ip}|${port}`;
   }
 
   /** An idle connection to this server, or undefined. Marks it as reused. */
@@ -61,11 +62,25 @@ export class UpstreamPool {
     return undefined;
   }
 
-  /** A new connection (the caller attaches its handlers before 'connect'). */
-  open(ip: string, port: number): PooledSocket {
-    const s = connect({ host: ip, port, noDelay: true }) as PooledSocket;
+  /**
+   * A new connection (the caller attaches its handlers before 'connect'). `tls`: the group's
+   * backend protocol is HTTPS (SG-6). Like ALB, the backend's certificate is not verified
+   * (backends commonly use self-signed ones); the 'connect' event the caller waits for is
+   * then the end of the TLS handshake.
+   */
+  open(ip: string, port: number, tls = false): PooledSocket {
+    let s: PooledSocket;
+    if (tls) {
+      s = tlsConnect({ host: ip, port, rejectUnauthorized: false, ALPNProtocols: ['http/1.1'] }) as unknown as PooledSocket;
+      s.setNoDelay(true);
+      // Callers wait for 'connect'; a TLS socket is ready at 'secureConnect'.
+      s.once('secureConnect', () => s.emit('fulcrum-ready'));
+    } else {
+      s = connect({ host: ip, port, noDelay: true }) as PooledSocket;
+      s.once('connect', () => s.emit('fulcrum-ready'));
+    }
     s.fulcrumReused = false;
-    s.fulcrumKey = UpstreamPool.key(ip, port);
+    s.fulcrumKey = UpstreamPool.key(ip, port, tls);
     this.stats.created++;
     return s;
   }
