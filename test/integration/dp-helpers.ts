@@ -472,8 +472,8 @@ export async function exchange(port: number, bytes: string | Buffer, opts: { cou
 }
 
 /** One GET over a fresh connection; `headers` are extra field lines. */
-export async function get(port: number, path = '/', headers: Record<string, string> = {}, opts: { localAddress?: string; host?: string } = {}): Promise<RawResponse> {
-  const r = await exchange(port, reqBytes('GET', path, headers, opts.host), { localAddress: opts.localAddress });
+export async function get(port: number, path = '/', headers: Record<string, string> = {}, opts: { localAddress?: string; host?: string; timeoutMs?: number } = {}): Promise<RawResponse> {
+  const r = await exchange(port, reqBytes('GET', path, headers, opts.host), { localAddress: opts.localAddress, timeoutMs: opts.timeoutMs });
   return r[0]!;
 }
 
