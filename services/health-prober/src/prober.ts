@@ -21,6 +21,8 @@ export interface HealthProberOptions {
   refreshIntervalMs?: number;
   tickMs?: number;
   maxConcurrentProbes?: number;
+  /** How long the store may disagree with a reported verdict before it is sent again. Default RECONCILE_AFTER_MS. */
+  reconcileAfterMs?: number;
   /** Jitter source in [0, 1). Default Math.random. */
   random?: () => number;
   /** Where T-1's FULCRUM_ALLOW_NON_LOOPBACK_PROBES is read. Default process.env. */
@@ -41,7 +43,8 @@ export interface ProbeTargetStatus {
   inFlight: boolean;
 }
 
-interface Desired {
+/** One server to probe, as desiredTargets works it out from the state. */
+export interface ProbeTargetSpec {
   groupId: string;
   serverKey: string;
   ip: string;
@@ -50,7 +53,7 @@ interface Desired {
   fc: boolean;
 }
 
-interface Entry extends Desired {
+interface Entry extends ProbeTargetSpec {
   key: string;
   health: HealthState;
   nextDueMs: number;
@@ -198,7 +201,7 @@ export class HealthProber {
   private reconcile(e: Entry, stored: HealthVerdict, now: number): void {
     const mine = e.health.status;
     if (mine === stored || this.outbox.has(e.key) || this.reporting.has(e.key)) return;
-    if (now - e.queuedAtMs < RECONCILE_AFTER_MS) return;
+    if (now - e.queuedAtMs < (this.opts.reconcileAfterMs ?? RECONCILE_AFTER_MS)) return;
     if (mine === 'Initial') {
       e.health.adopt(stored);
       return;
@@ -307,8 +310,8 @@ export class HealthProber {
 }
 
 /** The servers to probe now, by healthKey (see HealthProber). */
-export function desiredTargets(state: Collections): Map<string, Desired> {
-  const out = new Map<string, Desired>();
+export function desiredTargets(state: Collections): Map<string, ProbeTargetSpec> {
+  const out = new Map<string, ProbeTargetSpec>();
   for (const g of Object.values(state.serverGroups)) {
     const cfg = g.HealthCheckConfig;
     if (!cfg?.HealthCheckEnabled) continue;

@@ -169,7 +169,8 @@ export async function countConnects<T>(fn: () => Promise<T>): Promise<{ result: 
   const original = proto.connect;
   const connects: string[] = [];
   proto.connect = function (this: Socket, ...args: unknown[]) {
-    const a = args[0];
+    // net.connect passes its normalized arguments as one array: [options, callback]
+    const a = Array.isArray(args[0]) ? (args[0] as unknown[])[0] : args[0];
     connects.push(typeof a === 'object' && a !== null ? `${String((a as { host?: string }).host)}:${String((a as { port?: number }).port)}` : String(a));
     return original.apply(this, args);
   };
