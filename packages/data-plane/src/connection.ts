@@ -1,17 +1,15 @@
 import type { Socket } from 'node:net';
 import {
-  BodyKind, ChunkedTracker, ClientConnection as ConnMode, DEFAULT_H1_LIMITS, ForwardContext, HeadReader,
+  BodyKind, ChunkedTracker, ClientConnection as ConnMode, DEFAULT_H1_LIMITS, ForwardContext, HeadReader, HeaderId,
   HeadSlices, Method, ReadStatus, ReqFlag, RequestHead, ResponseHead, buildClientResponseHead,
   buildForwardRequestHead, h1ErrorReason, h1ErrorStatus, parseRequestHead, parseResponseHead,
-  type RequestEdits,
 } from './http1/index.js';
 import type { CompiledListener, CompiledRule, RoutingTable, RuntimeGroup, RuntimeServer } from './routing-table.js';
-import type { MatchInput } from './match.js';
 import { STICKY_COOKIE, setCookieHeader } from './sticky.js';
 import { hashString } from '@fulcrum/scheduling';
 import type { PooledSocket } from './upstream-pool.js';
 import type { ProxyWorker } from './worker.js';
-import { buildRedirect, errorResponse, fixedResponse, requestEdits } from './responses.js';
+import { buildRedirect, errorResponse, fixedResponse, requestEdits, type EditInput, type RuleEdits } from './responses.js';
 import { MAX_FUNCTION_BODY_BYTES, functionResponse } from './functions.js';
 
 /** Connection states. */
@@ -46,7 +44,7 @@ const EMPTY = Buffer.alloc(0);
  * (each side pauses the other); framing is tracked, never rewritten. Pipelined requests
  * wait in the socket until the response before them is complete.
  */
-export class ProxyConnection implements MatchInput {
+export class ProxyConnection implements EditInput {
   state = S_HEAD;
   private readonly reader = new HeadReader(DEFAULT_H1_LIMITS.maxHeadBytes, DEFAULT_H1_LIMITS.maxRequestLineBytes);
   private readonly req = new RequestHead();
@@ -70,7 +68,7 @@ export class ProxyConnection implements MatchInput {
   private rule: CompiledRule | undefined;
   private group: RuntimeGroup | undefined;
   private server: RuntimeServer | undefined;
-  private edits: RequestEdits | null = null;
+  private edits: RuleEdits | null = null;
   private setCookie: Buffer | null = null;
   private learnCookie = '';
   private readonly tried = new Int32Array(MAX_TRIES + 1);
@@ -132,6 +130,12 @@ export class ProxyConnection implements MatchInput {
   }
   get sourceIp(): string {
     return this.socket.remoteAddress ?? '';
+  }
+  get sourcePort(): number {
+    return this.socket.remotePort ?? 0;
+  }
+  get loadBalancerId(): string {
+    return this.listener?.snap.loadBalancerId ?? '';
   }
   header(nameLower: string): string | undefined {
     return this.req.getHeader(nameLower);
@@ -295,6 +299,11 @@ export class ProxyConnection implements MatchInput {
         instanceId: listener.snap.loadBalancerId,
       });
       this.fctxLb = listener.snap.loadBalancerId;
+    }
+    if (this.edits !== null && this.edits.replaceHost) {
+      // Rewrite Host: the edits carry the new Host line; drop the client's (routing is done).
+      if (req.hostIdx >= 0) req.hdrId[req.hostIdx] = HeaderId.NOMINATED;
+      else req.hostStart = -1;
     }
     // The request head and the body bytes that came with it are kept until the response
     // starts, so a connect failure or a stale pooled connection can be retried.

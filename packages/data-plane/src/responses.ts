@@ -61,19 +61,55 @@ export function buildRedirect(c: RedirectConfig, m: MatchInput, scheme: string, 
   );
 }
 
-/** The per-request edits of a rule's InsertHeader / RemoveHeader / Rewrite actions. */
-export function requestEdits(pre: RuleAction[], m: MatchInput): RequestEdits {
+/** What the extra actions may refer to besides the request itself. */
+export interface EditInput extends MatchInput {
+  /** The client's TCP source port (SystemDefined ClientSrcPort). */
+  readonly sourcePort: number;
+  /** The listener's scheme and port (SystemDefined Protocol, SLBPort). */
+  readonly scheme: 'http' | 'https';
+  readonly port: number;
+  /** The load balancer instance (SystemDefined SLBId). */
+  readonly loadBalancerId: string;
+}
+
+/** RequestEdits plus what the codec's edits cannot say: the Host line is replaced (Rewrite Host). */
+export interface RuleEdits extends RequestEdits {
+  readonly replaceHost: boolean;
+}
+
+function systemValue(name: string, m: EditInput): string {
+  switch (name) {
+    case 'ClientSrcIp':
+      return m.sourceIp.startsWith('::ffff:') && m.sourceIp.includes('.') ? m.sourceIp.slice(7) : m.sourceIp;
+    case 'ClientSrcPort':
+      return String(m.sourcePort);
+    case 'Protocol':
+      return m.scheme;
+    case 'SLBId':
+      return m.loadBalancerId;
+    case 'SLBPort':
+      return String(m.port);
+    default:
+      return '';
+  }
+}
+
+/**
+ * The per-request edits of a rule's InsertHeader / RemoveHeader / Rewrite actions.
+ * Rewrite Host becomes an inserted Host line; the caller drops the client's (replaceHost).
+ * Rewrite Path/Query left at their `${path}`/`${query}` defaults keep the original target.
+ */
+export function requestEdits(pre: RuleAction[], m: EditInput): RuleEdits {
   const insert: [string, string][] = [];
   const remove: string[] = [];
   let target: Buffer | null = null;
+  let replaceHost = false;
   for (const a of pre) {
     if (a.Type === 'InsertHeader' && a.InsertHeaderConfig) {
       const c = a.InsertHeaderConfig;
       let v = c.Value;
       if (c.ValueType === 'ReferenceHeader') v = m.header(c.Value.toLowerCase()) ?? '';
-      else if (c.ValueType === 'SystemDefined') {
-        v = c.Value === 'ClientSrcIp' ? m.sourceIp : c.Value === 'Protocol' ? 'http' : v;
-      }
+      else if (c.ValueType === 'SystemDefined') v = systemValue(c.Value, m);
       v = v.replace(/[\x00-\x08\x0a-\x1f\x7f]/g, '');
       insert.push([c.Key, v]);
       remove.push(c.Key.toLowerCase());
@@ -82,12 +118,18 @@ export function requestEdits(pre: RuleAction[], m: MatchInput): RequestEdits {
     } else if (a.Type === 'Rewrite' && a.RewriteConfig) {
       const c = a.RewriteConfig;
       const vars = (s: string) => s.replace(/\$\{path\}/g, m.path).replace(/\$\{query\}/g, m.query).replace(/\$\{host\}/g, m.host);
-      const path = c.Path !== undefined ? vars(c.Path) : m.path;
-      const query = c.Query !== undefined ? vars(c.Query) : m.query;
-      if (c.Path !== undefined || c.Query !== undefined) {
+      const pathChanged = c.Path !== undefined && c.Path !== '${path}';
+      const queryChanged = c.Query !== undefined && c.Query !== '${query}';
+      if (pathChanged || queryChanged) {
+        const path = pathChanged ? vars(c.Path!) : m.path;
+        const query = queryChanged ? vars(c.Query!) : m.query;
         target = Buffer.from(`${path}${query ? `?${query}` : ''}`.replace(/[\x00-\x20\x7f]/g, ''), 'latin1');
+      }
+      if (c.Host !== undefined && c.Host !== '${host}') {
+        insert.push(['Host', c.Host]);
+        replaceHost = true;
       }
     }
   }
-  return { target, insertLines: insert.length ? encodeHeaderLines(insert) : null, removeNames: remove.length ? remove : null };
+  return { target, insertLines: insert.length ? encodeHeaderLines(insert) : null, removeNames: remove.length ? remove : null, replaceHost };
 }
