@@ -94,7 +94,7 @@ export function compileCondition(c: RuleCondition): Matcher {
       };
     }
     case 'QueryString': {
-      const pairs = (c.QueryStringConfig?.Values ?? []).map((p) => ({ key: p.Key, m: stringMatcher([p.Value], true) }));
+      const pairs = (c.QueryStringConfig?.Values ?? []).map((p) => ({ key: p.Key, m: stringMatcher([p.Value], false) }));
       return (r) => pairs.some((p) => {
         const v = queryParam(r.query, p.key);
         return v !== undefined && p.m(v);
