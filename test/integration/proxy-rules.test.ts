@@ -134,11 +134,12 @@ describe('proxy rules (LR-2): conditions, priorities and actions', function () {
     assert.equal(await who('/h'), 'A');
   });
 
-  it('LR-2: QueryString condition (key and value, value wildcard)', async () => {
+  it('LR-2: QueryString condition (key and value, case-sensitive value with wildcards)', async () => {
     assert.equal(await who('/q?v=2'), 'query');
     assert.equal(await who('/q?a=1&v=2&b=3'), 'query');
     assert.equal(await who('/q?flag=online'), 'query');
     assert.equal(await who('/q?v=3'), 'A');
+    assert.equal(await who('/q?flag=ONLINE'), 'A', 'values compare case-sensitively');
     assert.equal(await who('/q?vv=2'), 'A');
     assert.equal(await who('/q'), 'A');
   });
@@ -152,6 +153,7 @@ describe('proxy rules (LR-2): conditions, priorities and actions', function () {
   it('LR-2: Cookie condition (among several cookies)', async () => {
     assert.equal(await who('/c', { Cookie: 'a=1; beta=yes; z=2' }), 'cookie');
     assert.equal(await who('/c', { Cookie: 'beta=no' }), 'A');
+    assert.equal(await who('/c', { Cookie: 'beta=YES' }), 'A', 'values compare case-sensitively');
     assert.equal(await who('/c', { Cookie: 'xbeta=yes' }), 'A');
   });
 
