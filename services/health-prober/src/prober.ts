@@ -249,7 +249,8 @@ export class HealthProber {
     e.probes++;
     e.nextDueMs = now + this.intervalMs(e);
     const probe = probeFor(e.cfg.HealthCheckProtocol);
-    const p = probe({ ip: e.ip, port: e.port }, e.cfg, { signal: ac.signal })
+    const p = Promise.resolve()
+      .then(() => probe({ ip: e.ip, port: e.port }, e.cfg, { signal: ac.signal }))
       .catch((err: unknown): ProbeResult => ({ ok: false, reason: 'PROBE_ERROR', detail: String((err as Error)?.message ?? err), latencyMs: 0 }))
       .then((r) => {
         if (e.inFlight !== ac) return; // forgotten, retargeted or stopped meanwhile

@@ -182,6 +182,11 @@ describe('HTTP / HTTPS probes', () => {
     assert.equal(b.open(), 0);
   });
 
+  it('BS-9: a target the prober cannot even connect to (port out of range) is PROBE_ERROR, not a crash', async () => {
+    const r = await httpProbe({ ip: LOCAL, port: 70000 }, hc());
+    assert.equal(r.reason, 'PROBE_ERROR');
+  });
+
   it('readFinalStatus: partial, interim, final and garbage heads', () => {
     const cases: [string, number | 'more' | RegExp][] = [
       ['HTTP/1.', 'more'],

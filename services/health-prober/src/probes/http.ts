@@ -36,7 +36,13 @@ export function httpProbe(target: ProbeTarget, cfg: HealthCheckConfig, opts?: Pr
     return ['RECV_RESPONSE_TIMEOUT', `no response from ${where} within ${plan.timeoutMs} ms`];
   });
 
-  const raw = connect({ host: plan.ip, port: plan.port });
+  let raw: Socket;
+  try {
+    raw = connect({ host: plan.ip, port: plan.port });
+  } catch (e) {
+    attempt.fail('PROBE_ERROR', `cannot connect to ${where}: ${(e as Error).message}`);
+    return attempt.result;
+  }
   attempt.onCleanup(() => raw.destroy());
   raw.on('error', (e: NodeJS.ErrnoException) => {
     if (phase === 'connect') attempt.fail('CONNECT_FAILED', `connect ${where}: ${e.code ?? e.message}`);
