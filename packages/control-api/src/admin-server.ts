@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { randomUUID, timingSafeEqual, createHash } from 'node:crypto';
+import type { Duplex } from 'node:stream';
 import { apiError, Errors } from '@fulcrum/model';
 import type { StateStore } from '@fulcrum/state';
 import { readBody, parseJsonBody } from './body.js';
@@ -48,6 +49,7 @@ export class AdminServer {
         if (!res.headersSent) this.send(res, 500, { Code: 'InternalError', Message: 'internal error', RequestId: randomUUID() });
       });
     });
+    this.server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => this.clientError(err, socket));
     this.server.headersTimeout = 10_000;
     this.server.requestTimeout = 30_000;
   }
@@ -68,6 +70,23 @@ export class AdminServer {
       this.server.close(() => resolve());
       this.server.closeAllConnections();
     });
+  }
+
+  /**
+   * A request Node's parser refused (bad head, head over 16 KiB, head or body too slow):
+   * answer with the API's JSON error shape rather than Node's empty default (API-2).
+   */
+  private clientError(err: NodeJS.ErrnoException, socket: Duplex): void {
+    if (err.code === 'ECONNRESET' || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    const [status, reason, code, message] =
+      err.code === 'HPE_HEADER_OVERFLOW' ? [431, 'Request Header Fields Too Large', 'InvalidParameter.HeaderTooLarge', 'The request head is larger than 16384 bytes.']
+        : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? [408, 'Request Timeout', 'RequestTimeout', 'The request was not received in time.']
+          : [400, 'Bad Request', 'InvalidParameter.HttpRequest', 'The request is not valid HTTP/1.1.'];
+    const text = JSON.stringify({ Code: code, Message: message, RequestId: randomUUID().toUpperCase() });
+    socket.end(`HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(text)}\r\nconnection: close\r\n\r\n${text}`);
   }
 
   private authorized(req: IncomingMessage): boolean {
@@ -105,7 +124,12 @@ export class AdminServer {
         this.send(res, 404, { Code: 'NotFound', Message: `No route for ${req.method} ${path.slice(0, 200)}; the API is POST /api/<Action>.`, RequestId: requestId });
         return;
       }
-      action = decodeURIComponent(path.slice(5));
+      action = path.slice(5);
+      try {
+        action = decodeURIComponent(action);
+      } catch {
+        // `%ZZ` and friends: not an action name, and never a 500 (API-2).
+      }
       if (req.method !== 'POST') {
         req.resume();
         throw apiError(Errors.MethodNotAllowed);
@@ -123,7 +147,8 @@ export class AdminServer {
       if (result.status === 500) this.opts.log?.({ level: 'error', msg: 'admin action failed', action, error: String((e as Error)?.stack ?? e) });
     }
     this.opts.log?.({ msg: 'admin', action, status: result.status, ms: Date.now() - started });
+    // A 413 leaves the connection open while readBody drops the rest of the body, so the
+    // client reads this reply rather than a reset.
     this.send(res, result.status, result.body);
-    if (result.status === 413) res.once('finish', () => req.socket.destroy());
   }
 }

@@ -7,23 +7,34 @@ export const MAX_DEPTH = 32;
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
+/**
+ * After a 413 the client is usually still sending. Closing at once would make its TCP stack
+ * discard our reply on the reset (the lingering-close problem), so the rest of the body is
+ * read and dropped, up to this much; a client that sends more than that is cut off.
+ */
+export const MAX_DRAIN_BYTES = 16 * 1024 * 1024;
+
 export function readBody(req: IncomingMessage, limit = MAX_BODY_BYTES): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    const declared = req.headers['content-length'];
-    if (declared !== undefined && Number(declared) > limit) {
-      reject(apiError(Errors.BodyTooLarge, { limit }));
-      req.resume();
-      return;
-    }
     const chunks: Buffer[] = [];
     let size = 0;
     let failed = false;
+    let drained = 0;
+    const tooLarge = () => {
+      failed = true;
+      reject(apiError(Errors.BodyTooLarge, { limit }));
+    };
+    const declared = req.headers['content-length'];
+    if (declared !== undefined && Number(declared) > limit) tooLarge();
     req.on('data', (c: Buffer) => {
-      if (failed) return;
+      if (failed) {
+        drained += c.length;
+        if (drained > MAX_DRAIN_BYTES) req.socket.destroy();
+        return;
+      }
       size += c.length;
       if (size > limit) {
-        failed = true;
-        reject(apiError(Errors.BodyTooLarge, { limit }));
+        tooLarge();
         return;
       }
       chunks.push(c);

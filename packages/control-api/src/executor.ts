@@ -9,6 +9,13 @@ import { builtinActions, type BuiltinContext } from './builtin-actions.js';
 
 /** How long a ClientToken is remembered (API-3). ALB keeps them for a day. */
 export const CLIENT_TOKEN_TTL_MS = 24 * 3600 * 1000;
+/**
+ * How long a request waits for an earlier request with the same ClientToken and parameters
+ * that is still running, to answer with its reply rather than IdempotenceProcessing (API-3:
+ * two concurrent retries of one call both get the first reply).
+ */
+export const CLIENT_TOKEN_WAIT_MS = 10_000;
+const CLIENT_TOKEN_POLL_MS = 20;
 /** CAS retries when another writer committed between our snapshot and our commit. */
 const MAX_CAS_RETRIES = 8;
 
@@ -23,6 +30,22 @@ export function newResourceId(prefix: string): string {
   let s = '';
   for (const b of bytes) s += ID_ALPHABET[b % 36];
   return `${prefix}-${s}`;
+}
+
+/**
+ * The collections an action reads, without Object.prototype behind them. Actions look
+ * records up as `state.<collection>[id]` with caller-supplied ids, and on a plain object an
+ * id such as `constructor` or `toString` finds an inherited function instead of nothing:
+ * the action then runs on it (a 500, or a write that refers to a VPC that does not exist).
+ */
+export function isolateCollections(data: Collections): Collections {
+  const out: Record<string, unknown> = {};
+  for (const [name, coll] of Object.entries(data)) out[name] = Object.assign(Object.create(null) as object, coll);
+  return out as unknown as Collections;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 /** Canonical JSON (sorted keys) so the same parameters always hash the same. */
@@ -84,7 +107,7 @@ export class Executor {
       const snap = await this.store.snapshot();
       const env = this.env(await this.appliedVersion(snap.version));
       const p = new Params(params);
-      const r = def.run(snap.data, p, env);
+      const r = def.run(isolateCollections(snap.data), p, env);
       p.done();
       return { status: 200, body: { RequestId: requestId, ...r.reply } };
     }
@@ -92,7 +115,7 @@ export class Executor {
     if (dryRun) {
       const snap = await this.store.snapshot();
       const p = new Params(params);
-      def.run(snap.data, p, this.env(snap.version));
+      def.run(isolateCollections(snap.data), p, this.env(await this.appliedVersion(snap.version)));
       p.done();
       throw apiError(Errors.DryRunOperation);
     }
@@ -100,7 +123,14 @@ export class Executor {
     if (clientToken === undefined) return this.write(action, params, requestId);
 
     const signature = createHash('sha256').update(action).update('\0').update(canonical(params)).digest('hex');
-    const claim = await this.store.claimClientToken(clientToken, signature, CLIENT_TOKEN_TTL_MS);
+    let claim = await this.store.claimClientToken(clientToken, signature, CLIENT_TOKEN_TTL_MS);
+    // The same call still running elsewhere: wait for its reply. Should it fail, its claim is
+    // released and this request takes the token over ('new') and runs the call itself.
+    const deadline = Date.now() + CLIENT_TOKEN_WAIT_MS;
+    while (claim.state === 'pending' && claim.signature === signature && Date.now() < deadline) {
+      await sleep(CLIENT_TOKEN_POLL_MS);
+      claim = await this.store.claimClientToken(clientToken, signature, CLIENT_TOKEN_TTL_MS);
+    }
     if (claim.state !== 'new') {
       if (claim.signature !== signature) throw apiError(Errors.IdempotenceSignatureMismatch, { token: clientToken });
       if (claim.state === 'pending') throw apiError(Errors.IdempotenceProcessing, { token: clientToken });
@@ -127,7 +157,7 @@ export class Executor {
       const snap = await this.store.snapshot();
       const env = this.env(await this.appliedVersion(snap.version));
       const p = new Params(params);
-      const r = def.run(snap.data as Collections, p, env);
+      const r = def.run(isolateCollections(snap.data), p, env);
       p.done();
       const ops = r.ops ?? [];
       const nextVersion = snap.version + 1;
