@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
-import { ApiError, checkQuotaOverride, DEFAULT_LOAD_BALANCER_ID, type Collections, type Settings } from '@fulcrum/model';
+import { ApiError, checkQuotaOverride, DEFAULT_LOAD_BALANCER_ID, healthCheckFields, type Collections, type Settings } from '@fulcrum/model';
 import type { StateStore } from '@fulcrum/state';
-import type { Executor } from '@fulcrum/control-api';
+import { isolateCollections, type Executor } from '@fulcrum/control-api';
 
 /**
  * API-7: a declarative YAML file (VPCs, instances, health check templates, server groups
@@ -99,7 +99,8 @@ export class ConfigApplier {
   constructor(private readonly store: StateStore, private readonly executor: Executor) {}
 
   private async refresh(): Promise<void> {
-    this.state = (await this.store.snapshot()).data;
+    // Names and ids from the file index these collections: no inherited `constructor`.
+    this.state = isolateCollections((await this.store.snapshot()).data);
   }
 
   private async call(where: string, action: string, body: Obj): Promise<Obj> {
@@ -232,7 +233,14 @@ export class ConfigApplier {
     }
     const gid = group.ServerGroupId;
     if (typeof templateId === 'string') {
-      await this.call(where, 'ApplyHealthCheckTemplateToServerGroup', { ServerGroupId: gid, HealthCheckTemplateId: templateId });
+      // Apply only when the group's checks differ from the template's: applying is a write,
+      // and a second start with the same file must write nothing.
+      const template = this.state.healthCheckTemplates[templateId]!;
+      const wanted = { ...healthCheckFields(template), HealthCheckEnabled: true };
+      if (!same(wanted, this.state.serverGroups[gid]!.HealthCheckConfig)) {
+        await this.call(where, 'ApplyHealthCheckTemplateToServerGroup', { ServerGroupId: gid, HealthCheckTemplateId: templateId });
+        this.report.updated.push(`health check of server group ${name}`);
+      }
     }
     if (servers === undefined) return;
     if (!Array.isArray(servers)) throw new ConfigError(`${where}.Servers must be a list`);
