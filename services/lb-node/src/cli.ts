@@ -138,7 +138,13 @@ export async function main(argv: string[]): Promise<number | undefined> {
       case 'demo-backends': {
         const { values } = parseArgs({ args: rest, strict: true, options: { ports: { type: 'string' }, host: { type: 'string' } } });
         const host = values.host ?? '127.0.0.1';
-        const list = await startDemoBackends(parsePorts(values.ports ?? '9001,9002'), host);
+        let ports: number[];
+        try {
+          ports = parsePorts(values.ports ?? '9001,9002');
+        } catch (e) {
+          throw new UsageError((e as Error).message);
+        }
+        const list = await startDemoBackends(ports, host);
         for (const b of list) process.stdout.write(`${b.name} listening on http://${host}:${b.port}/\n`);
         const stop = () => process.exit(0);
         process.once('SIGINT', stop);

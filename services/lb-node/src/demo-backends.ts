@@ -29,13 +29,22 @@ export async function startDemoBackends(ports: number[], host = '127.0.0.1'): Pr
       });
     });
     server.keepAliveTimeout = 30_000;
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(ports[i], host, () => {
-        server.off('error', reject);
-        resolve();
+    try {
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(ports[i], host, () => {
+          server.off('error', reject);
+          resolve();
+        });
       });
-    });
+    } catch (e) {
+      // Close the ones already listening, or they would keep the process alive after the error.
+      await stopDemoBackends(out);
+      const code = (e as NodeJS.ErrnoException).code;
+      throw new Error(code === 'EADDRINUSE'
+        ? `cannot start ${name}: ${host}:${ports[i]} is already in use (EADDRINUSE)`
+        : `cannot start ${name} on ${host}:${ports[i]}: ${(e as Error).message}`);
+    }
     out.push({ name, port: (server.address() as { port: number }).port, server });
   }
   return out;
