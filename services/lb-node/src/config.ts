@@ -264,8 +264,12 @@ export class ConfigApplier {
       if (s.Description !== undefined) o.Description = s.Description;
       return o;
     });
-    if (add.length) await this.call(where, 'AddServersToServerGroup', { ServerGroupId: gid, Servers: add });
-    if (remove.length) await this.call(where, 'RemoveServersFromServerGroup', { ServerGroupId: gid, Servers: remove });
+    // Both at once: one ReplaceServersInServerGroup, so a group at its server quota can swap
+    // servers (adding first would exceed it) and no moment has the group half reconciled.
+    if (add.length && remove.length) {
+      await this.call(where, 'ReplaceServersInServerGroup', { ServerGroupId: gid, AddedServers: add, RemovedServers: remove });
+    } else if (add.length) await this.call(where, 'AddServersToServerGroup', { ServerGroupId: gid, Servers: add });
+    else if (remove.length) await this.call(where, 'RemoveServersFromServerGroup', { ServerGroupId: gid, Servers: remove });
     if (update.length) await this.call(where, 'UpdateServerGroupServersAttribute', { ServerGroupId: gid, Servers: update });
     if (add.length || remove.length || update.length) this.report.updated.push(`servers of ${gid}`);
   }
