@@ -812,6 +812,8 @@ export class ProxyConnection implements EditInput {
     }
     this.state = S_HEAD;
     this.respHeadDone = false;
+    // The next request's own errors (400 on a bad pipelined head, 408) must still be sent.
+    this.respStarted = false;
     this.arm(T_IDLE, (this.listener?.snap.idleTimeoutS ?? 15) * 1000);
     const held = this.held;
     const hs = this.heldStart;
