@@ -4,7 +4,7 @@ import type { Duplex } from 'node:stream';
 import { apiError, Errors } from '@fulcrum/model';
 import type { StateStore } from '@fulcrum/state';
 import { readBody, parseJsonBody } from './body.js';
-import { Executor, errorReply } from './executor.js';
+import { Executor, errorReply, type ExecutorOptions } from './executor.js';
 
 export interface AdminServerOptions {
   store: StateStore;
@@ -13,6 +13,7 @@ export interface AdminServerOptions {
   /** Required when host is not a loopback address (API-5). */
   token?: string;
   onCommitted?(version: number): void;
+  extraActions?: ExecutorOptions['extraActions'];
   /** Extra GET routes (metrics, console) mounted by the node. */
   routes?: Record<string, (req: IncomingMessage, res: ServerResponse) => void | Promise<void>>;
   log?(line: Record<string, unknown>): void;
@@ -43,7 +44,7 @@ export class AdminServer {
     }
     this.opts = opts;
     if (opts.token) this.tokenDigest = digest(opts.token);
-    this.executor = new Executor({ store: opts.store, onCommitted: opts.onCommitted });
+    this.executor = new Executor({ store: opts.store, onCommitted: opts.onCommitted, extraActions: opts.extraActions });
     this.server = createServer({ maxHeaderSize: 16 * 1024 }, (req, res) => {
       this.handle(req, res).catch(() => {
         if (!res.headersSent) this.send(res, 500, { Code: 'InternalError', Message: 'internal error', RequestId: randomUUID() });

@@ -1,11 +1,11 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import {
-  ApiError, Errors, apiError, getAction, invalidParam, Params, type ActionEnv, type Collections,
+  stampVersion, ApiError, Errors, apiError, getAction, invalidParam, Params, type ActionEnv, type Collections,
   type Job, type WriteOp,
 } from '@fulcrum/model';
 import '@fulcrum/model/actions/index';
 import type { StateStore } from '@fulcrum/state';
-import { builtinActions, type BuiltinContext } from './builtin-actions.js';
+import { builtinActions, type BuiltinAction, type BuiltinContext } from './builtin-actions.js';
 
 /** How long a ClientToken is remembered (API-3). ALB keeps them for a day. */
 export const CLIENT_TOKEN_TTL_MS = 24 * 3600 * 1000;
@@ -60,6 +60,8 @@ export interface ExecutorOptions {
   store: StateStore;
   /** Called after every committed write (the embedded node uses it to push snapshots at once). */
   onCommitted?(version: number): void;
+  /** Actions the node adds (the prober's DescribeProberState / ReportHealthTransitions). */
+  extraActions?: Record<string, BuiltinAction>;
 }
 
 /**
@@ -69,10 +71,12 @@ export interface ExecutorOptions {
 export class Executor {
   private readonly store: StateStore;
   private readonly onCommitted?: (version: number) => void;
+  private readonly extraActions: Record<string, BuiltinAction>;
 
   constructor(opts: ExecutorOptions) {
     this.store = opts.store;
     this.onCommitted = opts.onCommitted;
+    this.extraActions = opts.extraActions ?? {};
   }
 
   /** The lowest version every live data plane has applied (API-4); the current one if no node runs. */
@@ -92,7 +96,7 @@ export class Executor {
     delete params.DryRun;
     delete params.ClientToken;
 
-    const builtin = builtinActions[action];
+    const builtin = Object.hasOwn(this.extraActions, action) ? this.extraActions[action] : Object.hasOwn(builtinActions, action) ? builtinActions[action] : undefined;
     if (builtin) {
       const ctx: BuiltinContext = { store: this.store, appliedVersion: (v) => this.appliedVersion(v) };
       const p = new Params(params);
@@ -159,9 +163,7 @@ export class Executor {
       const p = new Params(params);
       const r = def.run(isolateCollections(snap.data), p, env);
       p.done();
-      const ops = r.ops ?? [];
-      const nextVersion = snap.version + 1;
-      stampVersions(ops, nextVersion);
+      const ops = stampVersion(r.ops ?? [], snap.version + 1);
       let version = snap.version;
       if (ops.length > 0) {
         const c = await this.store.commit(ops, { expectVersion: snap.version });
@@ -185,20 +187,14 @@ export class Executor {
   }
 }
 
-/**
- * Writes mark what they changed with the sentinel version -1 (the pure action cannot know
- * the version its commit will get); the executor stamps the real one just before commit.
- */
-export function stampVersions(ops: WriteOp[], version: number): void {
-  for (const o of ops) {
-    if (o.op !== 'put' || o.c !== 'serverGroups') continue;
-    const g = o.value as { Servers?: { ChangedAtVersion?: number }[] };
-    for (const s of g.Servers ?? []) if (s.ChangedAtVersion === -1) s.ChangedAtVersion = version;
-  }
-}
 
 /** Map any thrown value to an API reply; programmer errors become a 500 without a stack. */
 export function errorReply(e: unknown, requestId: string): ExecuteResult {
+  if ((e as { code?: unknown } | null)?.code === 'STORE_UNAVAILABLE') {
+    // D-3: the store is down; the data plane keeps serving, writes must wait.
+    const u = apiError(Errors.ServiceUnavailable, { why: 'writes and consistent reads resume when it is back' });
+    return { status: u.httpStatus, body: { Code: u.code, Message: u.message, RequestId: requestId } };
+  }
   if (e instanceof ApiError) {
     return { status: e.httpStatus, body: { Code: e.code, Message: e.message, RequestId: requestId } };
   }

@@ -4,13 +4,16 @@ import type { Collections } from '@fulcrum/model';
 import { HealthProber } from './prober.js';
 import { AdminApiClient } from './admin-api-source.js';
 import { REFRESH_INTERVAL_MS } from './defaults.js';
+import { RedisStore } from '@fulcrum/state';
+import { ClusterProber } from './cluster.js';
 
 export const PROBER_USAGE = `Usage:
   fulcrum prober --endpoint URL [--token-file F]
       Probe the servers of an embedded-mode node and report health transitions through
       its admin API (default endpoint: $FULCRUM_ENDPOINT or http://127.0.0.1:9090).
-  fulcrum prober --redis URL
-      Cluster mode (not in this build yet).
+  fulcrum prober --redis URL | --sentinels H:P,… --sentinel-name NAME
+      Cluster mode: state through Redis; several probers may run, the one holding the
+      lease probes and the others take over when it lapses.
 `;
 
 export interface ProberCliOptions {
@@ -28,13 +31,16 @@ export interface ProberCliOptions {
 export async function runProberCli(argv: string[], o: ProberCliOptions = {}): Promise<number> {
   const env = o.env ?? process.env;
   const err = o.stderr ?? ((line: string) => process.stderr.write(`${line}\n`));
-  let values: { endpoint?: string; 'token-file'?: string; redis?: string; help?: boolean };
+  let values: { endpoint?: string; 'token-file'?: string; redis?: string; sentinels?: string; 'sentinel-name'?: string; help?: boolean };
   try {
     values = parseArgs({
       args: argv,
       strict: true,
       allowPositionals: false,
-      options: { endpoint: { type: 'string' }, 'token-file': { type: 'string' }, redis: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+      options: {
+        endpoint: { type: 'string' }, 'token-file': { type: 'string' }, redis: { type: 'string' },
+        sentinels: { type: 'string' }, 'sentinel-name': { type: 'string' }, help: { type: 'boolean', short: 'h' },
+      },
     }).values;
   } catch (e) {
     err(`fulcrum prober: ${(e as Error).message}\n${PROBER_USAGE}`);
@@ -44,10 +50,7 @@ export async function runProberCli(argv: string[], o: ProberCliOptions = {}): Pr
     err(PROBER_USAGE);
     return 0;
   }
-  if (values.redis !== undefined) {
-    err('fulcrum prober: cluster mode (--redis) comes with the Redis store and is not available in this build yet; use --endpoint URL against an embedded-mode node');
-    return 2;
-  }
+  if (values.redis !== undefined || values.sentinels !== undefined) return runCluster(values, o, err);
   const endpoint = values.endpoint ?? env.FULCRUM_ENDPOINT ?? 'http://127.0.0.1:9090';
   try {
     const u = new URL(endpoint);
@@ -115,5 +118,63 @@ export async function runProberCli(argv: string[], o: ProberCliOptions = {}): Pr
   await polling;
   clearTimeout(pollTimer);
   await prober.stop();
+  return 0;
+}
+
+function parseSentinelList(text: string): { host: string; port: number }[] | undefined {
+  const out: { host: string; port: number }[] = [];
+  for (const hp of text.split(',').map((x) => x.trim()).filter(Boolean)) {
+    const m = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):([0-9]{1,5})$/.exec(hp);
+    if (!m || Number(m[2]) < 1 || Number(m[2]) > 65535) return undefined;
+    out.push({ host: m[1]!.replace(/^\[|\]$/g, ''), port: Number(m[2]) });
+  }
+  return out.length ? out : undefined;
+}
+
+async function runCluster(
+  values: { redis?: string; sentinels?: string; 'sentinel-name'?: string; endpoint?: string },
+  o: ProberCliOptions,
+  err: (line: string) => void,
+): Promise<number> {
+  if (values.endpoint !== undefined) {
+    err('fulcrum prober: give either --endpoint (embedded node) or --redis / --sentinels (cluster), not both');
+    return 2;
+  }
+  let store: RedisStore;
+  if (values.sentinels !== undefined) {
+    const sentinels = parseSentinelList(values.sentinels);
+    if (!sentinels) {
+      err(`fulcrum prober: --sentinels takes host:port,host:port…, got "${values.sentinels}"`);
+      return 2;
+    }
+    if (!values['sentinel-name']) {
+      err('fulcrum prober: --sentinels needs --sentinel-name');
+      return 2;
+    }
+    store = new RedisStore({ sentinels, sentinelName: values['sentinel-name'], onWarning: (m) => err(`warn: ${m}`) });
+  } else {
+    if (!/^rediss?:\/\/\S+$/.test(values.redis!)) {
+      err(`fulcrum prober: --redis takes a redis:// URL, got "${values.redis}"`);
+      return 2;
+    }
+    store = new RedisStore({ url: values.redis, onWarning: (m) => err(`warn: ${m}`) });
+  }
+  try {
+    await store.open();
+  } catch (e) {
+    err(`fulcrum prober: cannot open the Redis store: ${(e as Error).message}`);
+    return 1;
+  }
+  const cp = new ClusterProber({ store, log: (level, msg) => err(`${level}: ${msg}`), env: o.env });
+  await cp.start();
+  err(`info: prober ${cp.holder} started in cluster mode`);
+  await new Promise<void>((resolve) => {
+    o.signal?.addEventListener('abort', () => resolve(), { once: true });
+    if (o.signal?.aborted) resolve();
+    process.once('SIGINT', () => resolve());
+    process.once('SIGTERM', () => resolve());
+  });
+  await cp.stop();
+  await store.close();
   return 0;
 }

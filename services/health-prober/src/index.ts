@@ -6,3 +6,5 @@ export { HealthProber, desiredTargets, type HealthProberOptions, type ProbeTarge
 export * from './loopback-guard.js';
 export { AdminApiClient } from './admin-api-source.js';
 export { runProberCli, PROBER_USAGE, type ProberCliOptions } from './cli.js';
+export * from './commit.js';
+export * from './cluster.js';

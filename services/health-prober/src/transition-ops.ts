@@ -1,5 +1,5 @@
-import type { Collections, Edition, HealthRecord, RampRecord, Server, ServerGroup, WriteOp } from '@fulcrum/model';
-import { healthKey, loadBalancersOfGroup, serverKey } from '@fulcrum/model';
+import type { Collections, DrainRecord, Edition, HealthRecord, RampRecord, Server, ServerGroup, WriteOp } from '@fulcrum/model';
+import { healthKey, loadBalancersOfGroup, resolveServerIp, serverKey } from '@fulcrum/model';
 import {
   PENDING, nextRampState, rampStartFromState, rampStateFromStart, slowStartApplies, type RampPeer, type RampState,
 } from '@fulcrum/scheduling';
@@ -25,6 +25,7 @@ import type { HealthTransition } from './transition.js';
  */
 export function transitionOps(state: Collections, transitions: readonly HealthTransition[], nowMs: number): WriteOp[] {
   const health = new Map<string, HealthRecord | undefined>();
+  const drains = new Map<string, DrainRecord | undefined>();
   const ramps = new Map<string, RampRecord | undefined>();
   const healthOf = (k: string) => (health.has(k) ? health.get(k) : state.health[k]);
   const rampOf = (k: string) => (ramps.has(k) ? ramps.get(k) : state.ramps[k]);
@@ -41,6 +42,15 @@ export function transitionOps(state: Collections, transitions: readonly HealthTr
     const record: HealthRecord = { ServerGroupId: g.ServerGroupId, ServerKey: t.ServerKey, Status: t.Status, Since: t.AtMs };
     if (t.Status === 'Unhealthy' && t.Reason !== undefined) record.Reason = t.Reason;
     health.set(hk, record);
+    // CD-1: an unhealthy server's exchanges may finish until the drain deadline, shared by every node.
+    if (t.Status === 'Unhealthy' && g.ConnectionDrainConfig.ConnectionDrainEnabled && g.ServerGroupType !== 'Fc') {
+      drains.set(hk, {
+        ServerGroupId: g.ServerGroupId, ServerKey: t.ServerKey, Ip: resolveServerIp(state, server) ?? server.ServerIp ?? server.ServerId,
+        Port: server.Port, StartMs: nowMs, DeadlineMs: nowMs + g.ConnectionDrainConfig.ConnectionDrainTimeout * 1000,
+      });
+    } else if (t.Status === 'Healthy' && state.drains[hk] !== undefined) {
+      drains.set(hk, undefined);
+    }
 
     const ramp = rampOf(hk);
     const current: RampState = ramp === undefined && before === undefined ? PENDING : rampStateFromStart(ramp?.StartMs);
@@ -61,6 +71,7 @@ export function transitionOps(state: Collections, transitions: readonly HealthTr
 
   const ops: WriteOp[] = [];
   for (const [id, value] of health) ops.push(value ? { op: 'put', c: 'health', id, value } : { op: 'del', c: 'health', id });
+  for (const [id, value] of drains) ops.push(value ? { op: 'put', c: 'drains', id, value } : { op: 'del', c: 'drains', id });
   for (const [id, value] of ramps) {
     if (value) ops.push({ op: 'put', c: 'ramps', id, value });
     else if (state.ramps[id] !== undefined) ops.push({ op: 'del', c: 'ramps', id });

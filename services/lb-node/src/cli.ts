@@ -11,11 +11,15 @@ const HELP = `fulcrum — an application load balancer with Alibaba Cloud ALB se
 Usage:
   fulcrum start [--config FILE] [--data-dir DIR] [--admin-host H] [--admin-port N]
                 [--listen-host H] [--workers N] [--node-id ID] [--zone ZONE] [--token-file F]
-                [--redis URL | --sentinels H:P,… --sentinel-name NAME] [--access-log]
+                [--redis URL | --sentinels H:P,… --sentinel-name NAME] [--access-log] [--no-prober]
       Run a load balancer node: a cluster primary and one proxy worker per core, the
       listeners of every instance, and the admin API (default 127.0.0.1:9090).
       State lives in an embedded store under --data-dir (default ./.fulcrum), or in
       Redis shared by every node (--redis, or Redis Sentinel with --sentinels).
+  fulcrum prober --endpoint URL [--token-file F]
+  fulcrum prober --redis URL | --sentinels H:P,… --sentinel-name NAME
+      The health-prober service: against one embedded-mode node through its admin API, or
+      in cluster mode through Redis, where several may run and one holds the lease.
   fulcrum api [--endpoint URL] [--token T | --token-file F] <Action> [--Param value …] [--json '{…}']
       Call the admin API (POST /api/<Action>) and print the JSON reply. Dotted names
       build nested parameters: --Servers.1.ServerId 127.0.0.1 --Servers.1.Port 9001.
@@ -60,6 +64,7 @@ export function parseStartArgs(argv: string[]): NodeOptions {
       zone: { type: 'string' },
       'token-file': { type: 'string' },
       'access-log': { type: 'boolean' },
+      'no-prober': { type: 'boolean' },
     },
   });
   if (values.redis && values.sentinels) throw new UsageError('give either --redis or --sentinels, not both');
@@ -99,6 +104,7 @@ export function parseStartArgs(argv: string[]): NodeOptions {
     sentinels,
     sentinelName: values['sentinel-name'],
     accessLog: values['access-log'] ?? false,
+    noProber: values['no-prober'] ?? false,
   };
 }
 
@@ -123,6 +129,10 @@ export async function main(argv: string[]): Promise<number | undefined> {
         const { runQuickstart } = await import('./quickstart.js');
         await runQuickstart();
         return undefined;
+      }
+      case 'prober': {
+        const { runProberCli } = await import('@fulcrum/health-prober');
+        return await runProberCli(rest);
       }
       case 'api': {
         const args = parseApiArgs(rest);

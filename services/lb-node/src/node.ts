@@ -3,6 +3,8 @@ import { hostname } from 'node:os';
 import { initialOps } from '@fulcrum/model';
 import { RedisStore, type StateStore } from '@fulcrum/state';
 import { createStore } from './store-factory.js';
+import { proberActions, startInProcessProber } from './health.js';
+import type { HealthProber } from '@fulcrum/health-prober';
 import { AdminServer, CONSOLE_HTML, consoleData, renderPrometheus, type ObservabilityInput } from '@fulcrum/control-api';
 import { Coordinator } from '@fulcrum/coordinator';
 import { DataPlanePrimary, WORKER_SCRIPT, mergeSeries, type LearnedAffinity } from '@fulcrum/data-plane';
@@ -25,6 +27,8 @@ export interface NodeOptions {
   sentinelName?: string;
   /** JSON access log line per request on stdout (OB-2). */
   accessLog?: boolean;
+  /** Embedded mode without the in-process prober (an external `fulcrum prober --endpoint` probes). */
+  noProber?: boolean;
   /** SIGTERM: how long in-flight requests may take to finish. */
   shutdownGraceMs?: number;
 }
@@ -62,6 +66,7 @@ export class LbNode {
   private readonly startedMs = Date.now();
   private stopping = false;
   private heartbeatFailing = false;
+  private prober?: HealthProber;
 
   constructor(readonly opts: NodeOptions) {
     this.nodeId = opts.nodeId ?? `${hostname()}-${process.pid}`;
@@ -79,6 +84,7 @@ export class LbNode {
         port: this.opts.adminPort,
         token: this.opts.token,
         log,
+        extraActions: proberActions(store),
         routes: {
           '/metrics': async (_req, res) => send(res, 'text/plain; version=0.0.4; charset=utf-8', renderPrometheus(await this.observe())),
           '/': (_req, res) => send(res, 'text/html; charset=utf-8', CONSOLE_HTML),
@@ -132,6 +138,10 @@ export class LbNode {
       }
       this.dataPlane.start();
       await this.coordinator.start();
+      // D-1: in embedded mode the node probes its own servers; in cluster mode `fulcrum prober` does.
+      if (store.kind === 'embedded' && !this.opts.noProber) {
+        this.prober = startInProcessProber(store, () => this.coordinator.state, log);
+      }
       await this.dataPlane.waitApplied(this.coordinator.stateVersion, 10_000);
       await this.beat();
       this.heartbeat = setInterval(() => void this.beat(), HEARTBEAT_INTERVAL_MS);
@@ -208,6 +218,7 @@ export class LbNode {
     if (this.stopping) return;
     this.stopping = true;
     if (this.heartbeat) clearInterval(this.heartbeat);
+    await this.prober?.stop();
     this.coordinator?.stop();
     this.unsubscribeAffinity?.();
     await this.admin?.close();
