@@ -698,9 +698,12 @@ export class ProxyConnection implements EditInput {
     }
     const resp = this.resp;
     if (resp.interim && resp.status !== 101) {
-      // 100 Continue, 103 Early Hints: pass on, then wait for the final response.
-      buildClientResponseHead(resp, this.slices, ConnMode.KEEP_ALIVE);
-      this.writeSlices();
+      // 100 Continue, 103 Early Hints: pass on, then wait for the final response. Never to an
+      // HTTP/1.0 client (RFC 9110 §15.2): it would take the 1xx for the final response.
+      if (this.req.versionMinor !== 0) {
+        buildClientResponseHead(resp, this.slices, ConnMode.KEEP_ALIVE);
+        this.writeSlices();
+      }
       if (restStart < restEnd) this.readResponseHead(restBuf, restStart, restEnd);
       return;
     }
