@@ -17,9 +17,46 @@ export interface WorkerContext {
 }
 
 /** A server as the worker tracks it, shared by every snapshot that keeps it. */
+/**
+ * Passive outlier detection (issue 4): OUTLIER_CONSECUTIVE failures in a row (connect
+ * failures or 5xx answers) eject a server for OUTLIER_BASE_MS × the number of times it was
+ * ejected (capped), as Envoy does; at most half a group is ejected (eligibility), and
+ * health-check verdicts and fail-open still apply.
+ */
+export const OUTLIER_CONSECUTIVE = 5;
+export const OUTLIER_BASE_MS = Number(process.env.FULCRUM_OUTLIER_BASE_MS ?? 10_000);
+export const OUTLIER_MAX_MS = 300_000;
+
 export class RuntimeServer {
   /** Requests in flight on this worker. */
   active = 0;
+  consecutiveFailures = 0;
+  /** Epoch ms until which the server is ejected (0: not ejected). */
+  ejectedUntilMs = 0;
+  ejections = 0;
+  private successesSinceReturn = 0;
+
+  /**
+   * Feed an exchange's outcome. Returns true when this changed the ejection state (the group
+   * must refresh its weights).
+   */
+  recordOutcome(ok: boolean, nowMs: number): boolean {
+    if (ok) {
+      this.consecutiveFailures = 0;
+      // Ten good answers after coming back earn the backoff down a step.
+      if (this.ejections > 0 && this.ejectedUntilMs === 0 && ++this.successesSinceReturn >= 10) {
+        this.ejections--;
+        this.successesSinceReturn = 0;
+      }
+      return false;
+    }
+    this.successesSinceReturn = 0;
+    if (++this.consecutiveFailures < OUTLIER_CONSECUTIVE || this.ejectedUntilMs > nowMs) return false;
+    this.consecutiveFailures = 0;
+    this.ejections++;
+    this.ejectedUntilMs = nowMs + Math.min(OUTLIER_MAX_MS, OUTLIER_BASE_MS * this.ejections);
+    return true;
+  }
   /** The newest compiled group holding it and its index there (for Wlc bookkeeping). */
   group!: RuntimeGroup;
   index = 0;
@@ -38,6 +75,8 @@ export class RuntimeGroup {
   /** Indices currently eligible (health, zone, fail-open), for sticky checks. */
   eligible = new Uint8Array(0);
   ramping = false;
+  /** Some server is ejected: the ticker refreshes so it returns when its time is up. */
+  hasEjected = false;
   private readonly weights: Float64Array;
   private readonly scratch: Float64Array;
 
@@ -65,19 +104,24 @@ export class RuntimeGroup {
    */
   refresh(nowMs: number): void {
     const n = this.servers.length;
-    const el = eligibleServers(this.servers.map((s) => ({ weight: s.snap.weight, healthy: s.snap.healthy, zone: s.snap.zone })), {
+    const el = eligibleServers(this.servers.map((s) => ({
+      weight: s.snap.weight, healthy: s.snap.healthy, zone: s.snap.zone, ejected: s.ejectedUntilMs > nowMs,
+    })), {
       zone: this.ctx.zone,
       crossZoneEnabled: this.snap.crossZone,
     });
     this.eligible = new Uint8Array(n);
     for (const i of el.indices) this.eligible[i] = 1;
     let ramping = false;
+    let ejected = false;
     for (let i = 0; i < n; i++) {
+      if (this.servers[i]!.ejectedUntilMs > nowMs) ejected = true;
       const s = this.servers[i]!.snap;
       this.weights[i] = this.snap.slowStartS > 0 ? effectiveWeight(s.weight, s.rampStartMs, this.snap.slowStartS, nowMs) : s.weight;
       if (this.snap.slowStartS > 0 && isRamping(s.rampStartMs, this.snap.slowStartS, nowMs)) ramping = true;
     }
     this.ramping = ramping;
+    this.hasEjected = ejected;
     this.picker.setWeights(maskWeights(this.weights, el.indices, this.scratch));
   }
 }
@@ -164,6 +208,17 @@ export class RoutingTable {
 
   /** Called about once a second: advance slow-start ramps. */
   tick(nowMs: number): void {
-    for (const g of this.groups.values()) if (g.ramping) g.refresh(nowMs);
+    for (const g of this.groups.values()) {
+      if (g.hasEjected) {
+        for (const s of g.servers) if (s.ejectedUntilMs !== 0 && s.ejectedUntilMs <= nowMs) s.ejectedUntilMs = 0;
+      }
+      if (g.ramping || g.hasEjected) g.refresh(nowMs);
+    }
+  }
+
+  /** An exchange on `s` ended: ok, or a connect failure / 5xx (passive outlier detection). */
+  outcome(s: RuntimeServer, ok: boolean): void {
+    const now = Date.now();
+    if (s.recordOutcome(ok, now) && s.group.byKey.get(s.key) === s) s.group.refresh(now);
   }
 }
