@@ -55,6 +55,8 @@ export class UpstreamPool {
       s.removeListener('close', onIdleClose);
       s.removeListener('data', onIdleData);
       if (s.destroyed || !s.writable || s.readableEnded) continue;
+      // Flowing again: the exchange that released it may have paused it for backpressure.
+      s.resume();
       s.fulcrumReused = true;
       this.stats.reused++;
       return s;
@@ -102,6 +104,9 @@ export class UpstreamPool {
       return;
     }
     s.setTimeout(0);
+    // A connection released while paused (backpressure on its last response) would never
+    // read again: the next request on it would hang. Idle, it must flow to notice a close.
+    s.resume();
     s.on('error', onIdleError);
     s.on('close', onIdleClose);
     // Bytes from an idle backend are a protocol violation: the connection can't be reused.
