@@ -1,0 +1,94 @@
+#!/usr/bin/env node
+// Container health checks for docker-compose.yml; the slim image has no curl or redis-cli.
+// Exit status 0 when healthy, 1 when not (a reason on stderr), 2 on a usage error.
+//
+//   healthcheck.mjs admin [URL] [--token-file F]
+//       GET URL/metrics (default http://127.0.0.1:9090) with the admin bearer token. It is
+//       answered from the node's own view and its workers, not from Redis, so a node that
+//       serves through a Redis outage (D-3) stays healthy.
+//   healthcheck.mjs http URL…
+//       Every URL answers 2xx (the demo backends).
+//   healthcheck.mjs sentinel HOST:PORT,… NAME
+//       Some Sentinel names the current master of NAME: what a prober needs to work.
+import { readFileSync } from 'node:fs';
+import { createConnection } from 'node:net';
+
+const TIMEOUT_MS = 3_000;
+
+function unhealthy(msg) {
+  process.stderr.write(`unhealthy: ${msg}\n`);
+  process.exit(1);
+}
+
+function usage(msg) {
+  process.stderr.write(`healthcheck: ${msg}\nusage: healthcheck.mjs admin [URL] [--token-file F] | http URL… | sentinel HOST:PORT,… NAME\n`);
+  process.exit(2);
+}
+
+async function get(url, headers = {}) {
+  const res = await fetch(url, { headers, signal: AbortSignal.timeout(TIMEOUT_MS) });
+  await res.arrayBuffer();
+  return res.status;
+}
+
+async function admin(args) {
+  let base = 'http://127.0.0.1:9090';
+  let tokenFile;
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] === '--token-file') tokenFile = args[++i];
+    else if (args[i].startsWith('http')) base = args[i];
+    else usage(`unexpected argument "${args[i]}"`);
+  }
+  const headers = {};
+  if (tokenFile) headers.authorization = `Bearer ${readFileSync(tokenFile, 'utf8').trim()}`;
+  const status = await get(`${base.replace(/\/$/, '')}/metrics`, headers);
+  if (status !== 200) unhealthy(`${base}/metrics answered ${status}`);
+}
+
+async function http(urls) {
+  if (urls.length === 0) usage('http needs at least one URL');
+  for (const u of urls) {
+    const status = await get(u);
+    if (status < 200 || status > 299) unhealthy(`${u} answered ${status}`);
+  }
+}
+
+/** One RESP command on a fresh connection; resolves with the raw reply once it looks whole. */
+function redisCommand(host, port, words) {
+  return new Promise((resolve, reject) => {
+    const sock = createConnection({ host, port });
+    let got = '';
+    sock.setTimeout(TIMEOUT_MS, () => sock.destroy(new Error(`${host}:${port} timed out`)));
+    sock.on('error', reject);
+    sock.on('connect', () => sock.write(`*${words.length}\r\n${words.map((w) => `$${Buffer.byteLength(w)}\r\n${w}\r\n`).join('')}`));
+    sock.on('data', (d) => {
+      got += d.toString('utf8');
+      // A two-element array of bulk strings ends after five CRLF-terminated lines.
+      if (/^\*-1\r\n/.test(got) || /^[-+]/.test(got) || got.split('\r\n').length > 5) {
+        sock.destroy();
+        resolve(got);
+      }
+    });
+  });
+}
+
+async function sentinel([list, name]) {
+  if (!list || !name) usage('sentinel needs HOST:PORT,… and the master name');
+  const errors = [];
+  for (const hp of list.split(',')) {
+    const i = hp.lastIndexOf(':');
+    try {
+      const reply = await redisCommand(hp.slice(0, i), Number(hp.slice(i + 1)), ['SENTINEL', 'get-master-addr-by-name', name]);
+      if (reply.startsWith('*2\r\n')) return;
+      errors.push(`${hp}: no master for ${name}`);
+    } catch (e) {
+      errors.push(`${hp}: ${e.message}`);
+    }
+  }
+  unhealthy(errors.join('; '));
+}
+
+const [mode, ...args] = process.argv.slice(2);
+const checks = { admin, http, sentinel };
+if (!checks[mode]) usage(`unknown check "${mode ?? ''}"`);
+checks[mode](args).then(() => process.exit(0), (e) => unhealthy(e.message));
