@@ -100,9 +100,23 @@ function countAtOrBelow(h: hdr.Histogram, le: number): number {
   return Math.round((lo / 100) * h.totalCount);
 }
 
+/** Series cached on the routing objects themselves, so a request looks up no string key. */
+const cache = new WeakMap<object, Series>();
+
 export class WorkerMetrics {
   private readonly series = new Map<string, Series>();
   activeConnections = 0;
+
+  /** Control path: the first request on a routing object finds or makes its series. */
+  private make(owner: object, key: string, labels: Record<string, string>): Series {
+    let s = this.series.get(key);
+    if (s === undefined) {
+      s = new Series(labels);
+      this.series.set(key, s);
+    }
+    cache.set(owner, s);
+    return s;
+  }
 
   observe(c: ProxyConnection, accessLog?: { log(line: Record<string, unknown>): void }): void {
     const l = c.currentListener;
@@ -111,9 +125,9 @@ export class WorkerMetrics {
     const us = Math.round((performance.now() - c.requestStartedMs) * 1000);
     const g = c.currentGroup;
     const s = c.currentServer;
-    this.get(`l|${l.snap.id}`, { listener: l.snap.id }).record(status, us);
-    if (g) this.get(`g|${g.snap.id}`, { group: g.snap.id }).record(status, us);
-    if (g && s) this.get(`s|${g.snap.id}|${s.key}`, { group: g.snap.id, server: s.key }).record(status, us);
+    (cache.get(l) ?? this.make(l, `l|${l.snap.id}`, { listener: l.snap.id })).record(status, us);
+    if (g) (cache.get(g) ?? this.make(g, `g|${g.snap.id}`, { group: g.snap.id })).record(status, us);
+    if (g && s) (cache.get(s) ?? this.make(s, `s|${g.snap.id}|${s.key}`, { group: g.snap.id, server: s.key })).record(status, us);
     if (accessLog) {
       accessLog.log({
         msg: 'access', client: c.sourceIp, listener: l.snap.id, rule: c.currentRule?.id, group: g?.snap.id,
@@ -123,14 +137,7 @@ export class WorkerMetrics {
     }
   }
 
-  private get(key: string, labels: Record<string, string>): Series {
-    let s = this.series.get(key);
-    if (!s) {
-      s = new Series(labels);
-      this.series.set(key, s);
-    }
-    return s;
-  }
+
 
   snapshot(): SeriesSnapshot[] {
     return [...this.series.values()].map((s) => s.snapshot());
