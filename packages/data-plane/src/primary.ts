@@ -101,8 +101,12 @@ export class DataPlanePrimary {
     } else if (m.t === 'load') {
       slot.load = m.load;
     } else if (m.t === 'listen-error') {
-      this.listenErrors.push({ port: m.port, error: m.error });
-      this.opts.log({ level: 'error', msg: 'listener failed to bind', worker: slot.id, port: m.port, error: m.error });
+      // Every worker retries on every snapshot: log a port's failure once, not on each try.
+      if (!this.listenErrors.some((e) => e.port === m.port && e.error === m.error)) {
+        this.listenErrors.push({ port: m.port, error: m.error });
+        if (this.listenErrors.length > 100) this.listenErrors.shift();
+        this.opts.log({ level: 'error', msg: 'listener failed to bind', worker: slot.id, port: m.port, error: m.error });
+      }
     }
   }
 
