@@ -1,4 +1,4 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { STATUS_CODES, createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { randomUUID, timingSafeEqual, createHash } from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import { apiError, Errors } from '@fulcrum/model';
@@ -47,7 +47,7 @@ export class AdminServer {
     this.executor = new Executor({ store: opts.store, onCommitted: opts.onCommitted, extraActions: opts.extraActions });
     this.server = createServer({ maxHeaderSize: 16 * 1024 }, (req, res) => {
       this.handle(req, res).catch(() => {
-        if (!res.headersSent) this.send(res, 500, { Code: 'InternalError', Message: 'internal error', RequestId: randomUUID() });
+        if (!res.headersSent) this.send(res, 500, { Code: Errors.InternalError.code, Message: Errors.InternalError.template, RequestId: randomUUID() });
       });
     });
     this.server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => this.clientError(err, socket));
@@ -82,11 +82,12 @@ export class AdminServer {
       socket.destroy();
       return;
     }
-    const [status, reason, code, message] =
-      err.code === 'HPE_HEADER_OVERFLOW' ? [431, 'Request Header Fields Too Large', 'InvalidParameter.HeaderTooLarge', 'The request head is larger than 16384 bytes.']
-        : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? [408, 'Request Timeout', 'RequestTimeout', 'The request was not received in time.']
-          : [400, 'Bad Request', 'InvalidParameter.HttpRequest', 'The request is not valid HTTP/1.1.'];
-    const text = JSON.stringify({ Code: code, Message: message, RequestId: randomUUID().toUpperCase() });
+    const e = err.code === 'HPE_HEADER_OVERFLOW' ? apiError(Errors.HeadTooLarge, { limit: 16384 })
+      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? apiError(Errors.RequestTimeout)
+        : apiError(Errors.BadHttp);
+    const status = e.httpStatus;
+    const reason = STATUS_CODES[status] ?? 'Bad Request';
+    const text = JSON.stringify({ Code: e.code, Message: e.message, RequestId: randomUUID().toUpperCase() });
     socket.end(`HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(text)}\r\nconnection: close\r\n\r\n${text}`);
   }
 
@@ -122,7 +123,8 @@ export class AdminServer {
           return;
         }
         req.resume();
-        this.send(res, 404, { Code: 'NotFound', Message: `No route for ${req.method} ${path.slice(0, 200)}; the API is POST /api/<Action>.`, RequestId: requestId });
+        const e = apiError(Errors.NoRoute, { route: `${req.method} ${path.slice(0, 200)}` });
+        this.send(res, e.httpStatus, { Code: e.code, Message: e.message, RequestId: requestId });
         return;
       }
       action = path.slice(5);

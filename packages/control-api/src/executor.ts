@@ -200,7 +200,7 @@ export function errorReply(e: unknown, requestId: string): ExecuteResult {
   }
   return {
     status: 500,
-    body: { Code: 'InternalError', Message: 'The request failed because of an internal error; it has been logged.', RequestId: requestId },
+    body: { Code: Errors.InternalError.code, Message: Errors.InternalError.template, RequestId: requestId },
   };
 }
 

@@ -126,5 +126,10 @@ export const Errors = {
   Unauthorized: defineError('Forbidden.NoPermission', 401, 'A valid bearer token is required.'),
   ServiceUnavailable: defineError('ServiceUnavailable', 503, 'The state store is unavailable: {why}.'),
   Conflict: defineError('Conflict.ConcurrentUpdate', 409, 'The state changed concurrently; retry the request.'),
+  HeadTooLarge: defineError('InvalidParameter.HeaderTooLarge', 431, 'The request head is larger than {limit} bytes.'),
+  BadHttp: defineError('InvalidParameter.HttpRequest', 400, 'The request is not valid HTTP/1.1.'),
+  RequestTimeout: defineError('RequestTimeout', 408, 'The request was not received in time.'),
+  NoRoute: defineError('NotFound', 404, 'No route for {route}; the API is POST /api/<Action>.'),
+  InternalError: defineError('InternalError', 500, 'The request failed because of an internal error; it has been logged.'),
   InvalidNextToken: defineError('InvalidParameter.NextToken', 400, 'The NextToken {token} is invalid or expired.'),
 } as const;
