@@ -75,7 +75,7 @@ describe('cluster mode: gossip of load and membership (issue 5)', function () {
     assert.deepEqual(replies.map((r) => r.body), Array(20).fill('b1'));
 
     // Once A's load is gone (gossip again), B shares evenly: the skew above was the gossip.
-    await sleep(1500);
+    await sleep(2000);
     const even = await tally(100, () => b.get(port, '/'));
     assert.ok((even.b1 ?? 0) >= 35 && (even.b2 ?? 0) >= 35, `through B after the slow requests ended: ${JSON.stringify(even)}`);
   });
