@@ -119,7 +119,9 @@ const redisServices = Object.keys(services).filter((n) => services[n]!.image?.st
 const sentinelServices = redisServices.filter((n) => JSON.stringify(services[n]!.command).includes('--sentinel'));
 
 /** `fulcrum --help`: each command's flags and whether they take a value, from the usage lines. */
+let helpCache: Map<string, Map<string, boolean>> | undefined;
 function helpFlags(): Map<string, Map<string, boolean>> {
+  if (helpCache) return helpCache;
   const help = execFileSync(process.execPath, [FULCRUM, '--help'], { encoding: 'utf8' });
   const out = new Map<string, Map<string, boolean>>();
   let usage: { cmd: string; text: string } | undefined;
@@ -144,11 +146,9 @@ function helpFlags(): Map<string, Map<string, boolean>> {
     } else flush();
   }
   flush();
+  helpCache = out;
   return out;
 }
-
-/** The CLI-2 flags of `fulcrum prober`, for as long as the main CLI does not list the command. */
-const SPEC_PROBER_FLAGS = new Map([['redis', true], ['sentinels', true], ['sentinel-name', true], ['endpoint', true], ['token-file', true]]);
 
 function checkFlags(where: string, args: string[], flags: Map<string, boolean>): void {
   for (let i = 0; i < args.length; i++) {
@@ -251,6 +251,9 @@ describe('deployment files (D-4)', function () {
       const replica = command('redis-replica');
       const at = replica.indexOf('--replicaof');
       assert.deepEqual(replica.slice(at + 1, at + 3), ['redis-primary', '6379'], 'the replica follows the primary');
+      for (const name of ['redis-primary', 'redis-replica']) {
+        assert.equal(flagValue(command(name), '--replica-announce-ip'), name, `${name} announces its service name to the Sentinels, as they announce theirs`);
+      }
       assert.equal(sentinelServices.length, 3, 'three Sentinels');
       for (const name of ['redis-primary', 'redis-replica', ...sentinelServices]) {
         const vols = services[name]!.volumes ?? [];
@@ -269,11 +272,17 @@ describe('deployment files (D-4)', function () {
         for (const name of sentinelServices) {
           const c = command(name);
           assert.deepEqual(c.slice(0, 2), ['sh', '-c']);
-          const script = c[2]!.replaceAll('/data', dir).replace(/exec redis-server (\S+) --sentinel/, 'echo "would run $1"');
+          // Compose interpolates first: `$$` is a literal `$`, and a lone `$` would be a variable.
+          assert.doesNotMatch(c[2]!.replaceAll('$$', ''), /\$/, `${name}: every $ in the script is escaped for compose`);
+          const hostname = services[name]!.hostname as string;
+          assert.equal(hostname, name, `${name}: its hostname is its service name, which the others resolve`);
+          const script = c[2]!.replaceAll('$$', '$').replaceAll('$(hostname)', hostname).replaceAll('/data', dir)
+            .replace(/exec redis-server (\S+) --sentinel/, 'echo "would run $1"');
           const run = (): string => execFileSync('sh', ['-c', script], { encoding: 'utf8' });
           run();
           const conf = readFileSync(join(dir, 'sentinel.conf'), 'utf8').split('\n');
           assert.ok(conf.includes('port 26379'));
+          assert.ok(conf.includes(`sentinel announce-ip ${name}`), conf.join('\n'));
           assert.ok(conf.includes('sentinel monitor fulcrum redis-primary 6379 2'), conf.join('\n'));
           assert.ok(conf.indexOf('sentinel resolve-hostnames yes') < conf.indexOf('sentinel monitor fulcrum redis-primary 6379 2'), 'hostnames resolve before the monitor line needs them');
           // A restart must keep what Sentinel learned (it rewrites its own config).
@@ -317,7 +326,6 @@ describe('deployment files (D-4)', function () {
       assert.ok(flags.get('start')?.has('sentinels'), 'the help parser reads `fulcrum start`');
       for (const name of fulcrumServices) {
         const [cmd, ...args] = command(name);
-        if (cmd === 'prober' && !flags.has('prober')) continue; // the CLI-2 test below covers it
         assert.ok(flags.has(cmd!), `${name}: "${cmd}" is a fulcrum command`);
         checkFlags(name, args, flags.get(cmd!)!);
       }
@@ -330,19 +338,23 @@ describe('deployment files (D-4)', function () {
     it('CLI-2: the probers run `fulcrum prober` in cluster mode through the Sentinels', function () {
       assert.equal(probers.length, 2, 'two probers (one holds the lease)');
       const listed = helpFlags().get('prober');
-      // The prober's own usage says whether its parser has the cluster flags yet (they are
-      // being added as this is written); once it does, the real parser must take them.
-      const own = spawnSync(process.execPath, [FULCRUM, 'prober', '--help'], { encoding: 'utf8', timeout: 10_000 });
-      const parserHasClusterMode = own.status === 0 && /--sentinels/.test(`${own.stdout}${own.stderr}`);
+      assert.ok(listed, '`fulcrum --help` lists `fulcrum prober`');
+      assert.ok(listed.has('sentinels') && listed.has('sentinel-name'), '`fulcrum --help` lists the prober cluster flags');
       for (const name of probers) {
         const args = command(name).slice(1);
-        checkFlags(name, args, listed ?? SPEC_PROBER_FLAGS);
+        checkFlags(name, args, listed);
         assert.ok(!args.includes('--endpoint'), 'cluster mode, not one embedded node');
-        if (parserHasClusterMode) {
-          // Parsed by the real command: `--help` after valid flags prints the usage and exits 0.
-          const r = spawnSync(process.execPath, [FULCRUM, 'prober', ...args, '--help'], { encoding: 'utf8', timeout: 10_000 });
-          assert.equal(r.status, 0, `${name}: fulcrum prober ${args.join(' ')} --help: ${r.stderr}`);
-        }
+      }
+      // Identical command lines need one run of the real parser each.
+      for (const line of new Set(probers.map((n) => JSON.stringify(command(n))))) {
+        const [, ...args] = JSON.parse(line) as string[];
+        const name = probers.find((n) => JSON.stringify(command(n)) === line)!;
+        // Parsed by the real command: `--help` after valid flags prints the usage and exits 0
+        // (an unknown flag or a missing value exits 2 first).
+        const r = spawnSync(process.execPath, [FULCRUM, 'prober', ...args, '--help'], { encoding: 'utf8', timeout: 10_000 });
+        assert.equal(r.status, 0, `${name}: fulcrum prober ${args.join(' ')} --help: ${r.stderr}`);
+        const bad = spawnSync(process.execPath, [FULCRUM, 'prober', ...args, '--bogus', '--help'], { encoding: 'utf8', timeout: 10_000 });
+        assert.equal(bad.status, 2, 'the same check refuses an unknown flag');
       }
     });
 
