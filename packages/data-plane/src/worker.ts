@@ -8,6 +8,8 @@ import { AffinityTable } from './affinity.js';
 import { WorkerMetrics } from './metrics.js';
 import { FunctionPool } from './functions.js';
 import type { WorkerReport } from './ipc.js';
+import { H2Frontend } from './h2/frontend.js';
+import { H2Upstreams } from './h2/upstreams.js';
 
 export interface ProxyWorkerOptions {
   workerId: number;
@@ -26,6 +28,8 @@ interface OpenListener {
   signature: string;
   server: Server;
   contexts?: { byName: Map<string, SecureContext>; wildcard: [string, SecureContext][]; def: SecureContext };
+  /** HTTPS with Http2Enabled: where ALPN `h2` sockets go. */
+  h2?: H2Frontend;
 }
 
 /** Ramp ticks: slow-start weights move smoothly between snapshots. */
@@ -45,6 +49,8 @@ export class ProxyWorker {
   readonly affinity = new AffinityTable();
   readonly metrics = new WorkerMetrics();
   readonly functions = new FunctionPool();
+  /** Upstreams of HTTP/2 client streams (h1 agents, h2c sessions to gRPC servers). */
+  readonly h2up = new H2Upstreams();
   readonly counters = {
     responses: 0, badRequests: 0, badResponses: 0, upstreamErrors: 0, connectFailures: 0, timeouts: 0, loops: 0, drainCuts: 0,
   };
@@ -183,15 +189,23 @@ export class ProxyWorker {
     let ol: OpenListener;
     if (l.protocol === 'HTTPS') {
       const contexts = buildContexts(l);
+      const h2 = l.http2 ? new H2Frontend(this, l.port) : undefined;
+      // tls.Server ignores `secureContext`: a client sending no SNI gets the certificate given here.
+      const defCert = l.certs.find((c) => c.isDefault) ?? l.certs[0];
       const tls = createTlsServer({
         SNICallback: (name, cb) => cb(null, pickContext(contexts, name)),
         secureContext: contexts.def,
-        ALPNProtocols: ['http/1.1'],
+        cert: defCert?.cert,
+        key: defCert?.key,
+        ALPNProtocols: h2 ? ['h2', 'http/1.1'] : ['http/1.1'],
       } as Parameters<typeof createTlsServer>[0]);
-      tls.on('secureConnection', (s: TLSSocket) => this.accept(s, l.port, 'https'));
+      tls.on('secureConnection', (s: TLSSocket) => {
+        if (h2 && s.alpnProtocol === 'h2' && !this.shuttingDown) h2.accept(s);
+        else this.accept(s, l.port, 'https');
+      });
       tls.on('tlsClientError', (_e, s) => s.destroy());
       server = tls;
-      ol = { port: l.port, protocol: 'HTTPS', signature: signatureOf(l), server, contexts };
+      ol = { port: l.port, protocol: 'HTTPS', signature: signatureOf(l), server, contexts, h2 };
     } else {
       server = createNetServer({ noDelay: true }, (s) => this.accept(s, l.port, 'http'));
       ol = { port: l.port, protocol: 'HTTP', signature: signatureOf(l), server };
@@ -225,6 +239,7 @@ export class ProxyWorker {
   private closeListener(ol: OpenListener): Promise<void> {
     this.open.delete(ol.port);
     for (const c of this.conns) if (c.port === ol.port) c.closeWhenIdle();
+    ol.h2?.close();
     return new Promise((resolve) => ol.server.close(() => resolve()));
   }
 
@@ -237,6 +252,7 @@ export class ProxyWorker {
     if (this.shuttingDown) return;
     this.shuttingDown = true;
     this.shuttingDownNow = true;
+    for (const ol of this.open.values()) ol.h2?.close(graceMs);
     await Promise.all([...this.open.values()].map((ol) => this.closeListener(ol)));
     for (const c of this.conns) c.closeWhenIdle();
     const deadline = Date.now() + graceMs;
@@ -245,12 +261,13 @@ export class ProxyWorker {
     clearInterval(this.ticker);
     clearInterval(this.sweeper);
     this.pool.close();
+    this.h2up.close();
     await this.functions.close();
   }
 }
 
 function signatureOf(l: SnapListener): string {
-  return `${l.protocol}|${l.certs.map((c) => `${c.id}:${c.isDefault}`).join(',')}`;
+  return `${l.protocol}|${l.http2 ? 'h2' : 'h1'}|${l.certs.map((c) => `${c.id}:${c.isDefault}`).join(',')}`;
 }
 
 function buildContexts(l: SnapListener): NonNullable<OpenListener['contexts']> {

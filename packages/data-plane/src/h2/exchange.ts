@@ -1,0 +1,733 @@
+import { request as httpRequest, type ClientRequest, type IncomingMessage } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { constants, type ClientHttp2Stream, type IncomingHttpHeaders, type OutgoingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
+import type { Socket } from 'node:net';
+import { hashString } from '@fulcrum/scheduling';
+import type { CompiledListener, CompiledRule, RoutingTable, RuntimeGroup, RuntimeServer } from '../routing-table.js';
+import { cookieValue } from '../match.js';
+import { STICKY_COOKIE, setCookieHeader } from '../sticky.js';
+import { MAX_FUNCTION_BODY_BYTES } from '../functions.js';
+import { MAX_TRIES, type ProxyConnection } from '../connection.js';
+import type { ProxyWorker } from '../worker.js';
+import type { H2Upstreams, UpstreamSession } from './upstreams.js';
+import type { EditInput } from '../responses.js';
+import {
+  LOOP_HEADER, cleanTrailers, downstreamHeaders, hostOf, joined, listHas, redirectLocation, streamEdits, upstreamHeaders, type StreamEdits,
+} from './headers.js';
+
+const { NGHTTP2_FLAG_END_STREAM, NGHTTP2_CANCEL, NGHTTP2_INTERNAL_ERROR, NGHTTP2_NO_ERROR, NGHTTP2_REFUSED_STREAM } = constants;
+
+/** What an exchange needs from the worker that owns it (ProxyWorker provides all of it). */
+export type H2Host = Pick<ProxyWorker, 'table' | 'counters' | 'affinity' | 'functions' | 'log' | 'observe'> & {
+  requests: number;
+  readonly h2up: H2Upstreams;
+};
+
+/** Response fields a function may not set (we frame the message ourselves). */
+const FN_DROP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'content-length', 'proxy-connection', 'upgrade', 'te', 'trailer', 'http2-settings']);
+const TOKEN = /^[!#$%&'*+.^_`|~0-9a-z-]+$/;
+
+/**
+ * One request stream from an HTTP/2 client, routed like an HTTP/1.1 request
+ * (ProxyConnection): the listener's rules (LR-2), BS-8 loop refusal, the group and server
+ * pick with sticky sessions (SP-2..SP-4) and Sch hashing (SG-7), forwarding headers (LR-3),
+ * RequestTimeout → 504, no server → 503, upstream failure before a response → 502.
+ *
+ *   client stream --headers--> match rule --> FixedResponse | Redirect | ForwardGroup
+ *     ForwardGroup --> pick group, server --> HTTP / HTTPS group: HTTP/1.1 request (agents)
+ *                                         --> gRPC group: HTTP/2 stream on the server's h2c session
+ *                                         --> Fc group: the function, whole body in and out
+ *     body both ways streams with backpressure (pipe); trailers pass both ways on HTTP/2,
+ *     and HTTP/1.1 response trailers go on to the client.
+ *
+ * Connect failures before any body byte left move on to another server (up to MAX_TRIES);
+ * a stale pooled HTTP/1.1 connection is retried once when the request has no body. The
+ * server's in-flight count (Wlc) is held from the pick until the upstream exchange ends.
+ * Not the HTTP/1.1 hot path: a stream allocates what its message needs.
+ */
+export class H2Exchange implements EditInput {
+  readonly host: string;
+  readonly path: string;
+  readonly query: string;
+  readonly method: string;
+  /** As the socket reports it (rules and Sch hashing see what the HTTP/1.1 engine sees). */
+  readonly sourceIp: string;
+  readonly sourcePort: number;
+  readonly scheme = 'https' as const;
+  status = 0;
+  readonly requestStartedMs = performance.now();
+
+  private readonly authority: string;
+  private readonly target: string;
+  private readonly hasBody: boolean;
+  private table: RoutingTable | undefined;
+  private listener: CompiledListener | undefined;
+  private rule: CompiledRule | undefined;
+  private group: RuntimeGroup | undefined;
+  private server: RuntimeServer | undefined;
+  /** The server whose in-flight count this exchange holds. */
+  private held: RuntimeServer | undefined;
+  private edits: StreamEdits | null = null;
+  private upTarget = '';
+  private readonly tried = new Int32Array(MAX_TRIES + 1);
+  private triedCount = 0;
+  private hashKey = 0;
+  private setCookie: string | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  /** Response headers went to the client. */
+  private responded = false;
+  /** The client stream closed (done, reset or cancelled). */
+  private closed = false;
+  /** Request body bytes began to flow upstream: the request can no longer be replayed. */
+  private bodyTaken = false;
+  private retriedStale = false;
+  private upReq: ClientRequest | undefined;
+  private upStream: ClientHttp2Stream | undefined;
+  private upSession: UpstreamSession | undefined;
+  private reqTrailers: IncomingHttpHeaders | undefined;
+  private upTrailers: IncomingHttpHeaders | undefined;
+
+  constructor(
+    private readonly worker: H2Host,
+    readonly port: number,
+    private readonly stream: ServerHttp2Stream,
+    private readonly headers: IncomingHttpHeaders,
+    remoteAddress: string,
+    remotePort: number,
+  ) {
+    this.sourceIp = remoteAddress;
+    this.sourcePort = remotePort;
+    this.authority = headers[':authority'] ?? headers.host ?? '';
+    this.host = hostOf(this.authority);
+    this.target = headers[':path'] ?? '';
+    const q = this.target.indexOf('?');
+    this.path = q < 0 ? this.target : this.target.slice(0, q);
+    this.query = q < 0 ? '' : this.target.slice(q + 1);
+    this.method = headers[':method'] ?? 'GET';
+    this.hasBody = !stream.endAfterHeaders;
+    stream.on('error', noop);
+    stream.once('close', () => this.onClientClose());
+    stream.on('trailers', (t: IncomingHttpHeaders) => {
+      this.reqTrailers = t;
+    });
+  }
+
+  // ---------------------------------------------------------------- MatchInput
+  header(nameLower: string): string | undefined {
+    return joined(this.headers[nameLower]);
+  }
+  cookie(name: string): string | undefined {
+    return cookieValue(joined(this.headers.cookie), name);
+  }
+  get loadBalancerId(): string {
+    return this.listener?.snap.loadBalancerId ?? '';
+  }
+
+  // ---------------------------------------------------------------- what metrics and the access log read
+  get currentListener(): CompiledListener | undefined {
+    return this.listener;
+  }
+  get currentRule(): CompiledRule | undefined {
+    return this.rule;
+  }
+  get currentGroup(): RuntimeGroup | undefined {
+    return this.group;
+  }
+  get currentServer(): RuntimeServer | undefined {
+    return this.server;
+  }
+
+  // ---------------------------------------------------------------- routing
+  run(): void {
+    const w = this.worker;
+    w.requests++;
+    const table = w.table;
+    this.table = table;
+    const listener = table?.listeners.get(this.port);
+    this.listener = listener;
+    if (!table || !listener) {
+      this.local(503, 'This listener is not configured on this node.\n');
+      return;
+    }
+    if (this.method === 'CONNECT' || this.target === '') {
+      this.local(501, 'CONNECT is not supported on this listener.\n');
+      return;
+    }
+    if (listHas(this.headers[LOOP_HEADER], listener.snap.loadBalancerId)) {
+      // BS-8: the request already passed this load balancer instance.
+      w.counters.loops++;
+      w.log({ level: 'warn', msg: 'forwarding loop refused', listener: listener.snap.id, client: this.sourceIp, host: this.authority, path: this.path, http: 2 });
+      this.local(508, 'This request has already passed this load balancer.\n');
+      return;
+    }
+    let rule: CompiledRule | undefined;
+    for (const r of listener.rules) {
+      if (r.match(this)) {
+        rule = r;
+        break;
+      }
+    }
+    this.rule = rule;
+    if (!rule) {
+      this.local(503, 'No rule matched.\n');
+      return;
+    }
+    const final = rule.final;
+    if (final.type === 'fixed') {
+      this.reply(final.status, final.body, final.contentType, {});
+      return;
+    }
+    if (final.type === 'redirect') {
+      const status = Number(final.action.HttpCode ?? '302');
+      this.reply(status, EMPTY, undefined, { location: redirectLocation(final.action, this, 'https', this.port) });
+      return;
+    }
+    let group: RuntimeGroup | undefined;
+    if (final.groups.length === 1) group = final.groups[0];
+    else if (final.groups.length > 1) {
+      const gi = final.groupPicker!.pick();
+      group = gi >= 0 ? final.groups[gi] : undefined;
+    }
+    if (!group) {
+      this.local(503, 'No server group is available.\n');
+      return;
+    }
+    this.group = group;
+    try {
+      this.edits = streamEdits(rule.pre, this);
+    } catch {
+      // An inserted value that is no valid field value (e.g. a referenced header's).
+      this.worker.counters.badRequests++;
+      this.local(400, 'The request cannot be forwarded.\n');
+      return;
+    }
+    this.upTarget = this.edits?.target ?? this.target;
+    const server = this.pickServer(group);
+    if (!server) {
+      this.local(503, 'No server is available in the group.\n');
+      return;
+    }
+    this.timer = setTimeout(() => this.onTimeout(), listener.snap.requestTimeoutS * 1000);
+    if (group.snap.type === 'Fc') this.startFunction(server);
+    else this.send(server);
+  }
+
+  /** Same choices as ProxyConnection.pickServer: sticky first (SP-2, SP-3), then the group's scheduler. */
+  private pickServer(group: RuntimeGroup): RuntimeServer | undefined {
+    const sticky = group.snap.sticky;
+    if (this.triedCount === 0 && sticky.StickySessionEnabled) {
+      if (sticky.StickySessionType === 'Insert') {
+        const v = this.cookie(STICKY_COOKIE);
+        const token = v !== undefined && this.table ? this.table.signer.verify(v) : undefined;
+        const s = token !== undefined ? group.byToken.get(token) : undefined;
+        if (s && group.eligible[s.index] === 1 && s.snap.weight > 0) return s;
+        // SP-4: none, forged, or its server is gone/unhealthy/weight 0: pick and re-issue.
+      } else if (sticky.StickySessionType === 'Server' && sticky.Cookie) {
+        const v = this.cookie(sticky.Cookie);
+        if (v !== undefined) {
+          const key = this.worker.affinity.lookup(group.snap.id, sticky.Cookie, v);
+          const s = key !== undefined ? group.byKey.get(key) : undefined;
+          if (s && group.eligible[s.index] === 1 && s.snap.weight > 0) return s;
+        }
+      }
+    }
+    const picker = group.picker;
+    let i: number;
+    if (group.snap.scheduler === 'Sch') {
+      if (this.triedCount === 0) {
+        const qp = group.snap.hashQueryParam;
+        const key = qp !== undefined ? rawQueryValue(this.query, qp) : undefined;
+        this.hashKey = hashString(key ?? this.sourceIp);
+      }
+      i = this.triedCount === 0 ? picker.pickHash(this.hashKey) : picker.pickHashExcluding(this.hashKey, this.tried, this.triedCount);
+    } else {
+      i = this.triedCount === 0 ? picker.pick() : picker.pickExcluding(this.tried, this.triedCount);
+    }
+    if (i < 0) return undefined;
+    const s = group.servers[i]!;
+    this.setCookie = undefined;
+    if (sticky.StickySessionEnabled && sticky.StickySessionType === 'Insert' && this.table) {
+      this.setCookie = setCookieHeader(STICKY_COOKIE, this.table.signer.sign(s.stickyToken), sticky.CookieTimeout ?? 1000);
+    }
+    return s;
+  }
+
+  // ---------------------------------------------------------------- in-flight accounting (Wlc)
+  private hold(s: RuntimeServer): void {
+    this.release();
+    this.server = s;
+    this.held = s;
+    s.active++;
+    s.group.picker.onStart(s.index);
+  }
+
+  private release(): void {
+    const s = this.held;
+    if (!s) return;
+    this.held = undefined;
+    s.active--;
+    s.group.picker.onEnd(s.index);
+  }
+
+  // ---------------------------------------------------------------- upstream
+  private send(server: RuntimeServer): void {
+    this.tried[this.triedCount++] = server.index;
+    this.hold(server);
+    if (this.group!.snap.protocol === 'gRPC') this.sendH2(server);
+    else this.sendH1(server);
+  }
+
+  private forwardInfo(keepTeTrailers: boolean) {
+    return {
+      clientIp: unmapped(this.sourceIp),
+      port: this.port,
+      instanceId: this.listener!.snap.loadBalancerId,
+      keepTeTrailers,
+    };
+  }
+
+  /** HTTP / HTTPS groups: HTTP/1.1 to the backend. */
+  private sendH1(server: RuntimeServer): void {
+    const tls = server.tls;
+    const ups = this.worker.h2up;
+    const headers = upstreamHeaders(this.headers, this.forwardInfo(false), this.edits);
+    headers.host = this.edits?.host ?? this.authority;
+    let req: ClientRequest;
+    try {
+      req = (tls ? httpsRequest : httpRequest)({
+        host: server.snap.ip,
+        port: server.snap.port,
+        method: this.method,
+        path: this.upTarget,
+        headers,
+        setHost: false,
+        agent: this.group!.snap.keepalive ? (tls ? ups.httpsAgent : ups.httpAgent) : false,
+        rejectUnauthorized: false,
+      });
+    } catch {
+      // A field or target node:http refuses to send (it validates more than HTTP/2 does).
+      this.release();
+      this.worker.counters.badRequests++;
+      this.local(400, 'The request cannot be forwarded.\n');
+      return;
+    }
+    this.upReq = req;
+    let connected = false;
+    req.on('error', () => this.onH1Error(req, connected));
+    req.once('response', (res: IncomingMessage) => this.onH1Response(req, res));
+    if (!this.hasBody) {
+      req.end();
+      req.once('socket', (s: Socket) => {
+        if (req.reusedSocket || !s.connecting) connected = true;
+        else s.once('connect', () => { connected = true; });
+      });
+      return;
+    }
+    // The body waits for the connection, so a connect failure can still try another server.
+    req.once('socket', (s: Socket) => {
+      const go = () => {
+        connected = true;
+        if (this.upReq !== req || this.closed) return;
+        this.bodyTaken = true;
+        this.stream.pipe(req);
+      };
+      if (req.reusedSocket || !s.connecting) go();
+      else s.once(tls ? 'secureConnect' : 'connect', go);
+    });
+  }
+
+  private onH1Error(req: ClientRequest, connected: boolean): void {
+    if (this.upReq !== req) return;
+    this.upReq = undefined;
+    this.upstreamFailed(connected, req.reusedSocket);
+  }
+
+  private onH1Response(req: ClientRequest, res: IncomingMessage): void {
+    res.on('error', noop);
+    if (this.upReq !== req || this.closed || this.responded) {
+      res.resume();
+      req.destroy();
+      return;
+    }
+    this.clearTimer();
+    const status = res.statusCode ?? 502;
+    const h = downstreamHeaders(res.headers, status);
+    this.learnAffinity(res.headers['set-cookie']);
+    this.addStickyCookie(h);
+    const noBody = this.method === 'HEAD' || status === 204 || status === 304;
+    if (!this.respond(h, noBody, !noBody)) {
+      this.upReq = undefined;
+      res.resume();
+      req.destroy();
+      return;
+    }
+    const done = () => {
+      if (this.upReq === req) this.upReq = undefined;
+      this.release();
+    };
+    if (noBody) {
+      res.once('end', done);
+      res.resume();
+      return;
+    }
+    this.stream.once('wantTrailers', () => this.sendClientTrailers(res.trailers));
+    res.once('end', done);
+    res.once('close', () => {
+      // The backend went away mid-body: the client must not take a cut body for a whole one.
+      if (!res.complete) this.resetClient(NGHTTP2_INTERNAL_ERROR);
+    });
+    res.pipe(this.stream);
+  }
+
+  /** gRPC groups: an HTTP/2 stream on the server's h2c session. */
+  private sendH2(server: RuntimeServer): void {
+    const us = this.worker.h2up.session(server.snap.ip, server.snap.port);
+    this.upSession = us;
+    if (us.connected) {
+      this.openH2Stream(us);
+      return;
+    }
+    us.ready.then(() => {
+      if (this.upSession === us && !this.closed) this.openH2Stream(us);
+    }, () => {
+      if (this.upSession !== us) return;
+      this.upSession = undefined;
+      this.upstreamFailed(false, false);
+    });
+  }
+
+  private openH2Stream(us: UpstreamSession): void {
+    const h = upstreamHeaders(this.headers, this.forwardInfo(true), this.edits);
+    h[':method'] = this.method;
+    h[':path'] = this.upTarget;
+    h[':scheme'] = 'http';
+    h[':authority'] = this.edits?.host ?? this.authority;
+    let up: ClientHttp2Stream;
+    try {
+      up = us.session.request(h, { endStream: !this.hasBody, waitForTrailers: this.hasBody });
+    } catch {
+      // The session went away between the pick and now (GOAWAY, close): a fresh one, once.
+      this.upSession = undefined;
+      this.upstreamFailed(true, true);
+      return;
+    }
+    us.streams++;
+    this.upStream = up;
+    up.on('error', noop);
+    up.once('close', () => {
+      us.streams--;
+      this.onH2Close(up);
+    });
+    up.once('response', (rh: IncomingHttpHeaders, flags: number) => this.onH2Response(up, rh, flags));
+    up.on('trailers', (t: IncomingHttpHeaders) => {
+      this.upTrailers = t;
+    });
+    if (this.hasBody) {
+      this.bodyTaken = true;
+      up.once('wantTrailers', () => {
+        try {
+          up.sendTrailers(cleanTrailers(this.reqTrailers));
+        } catch {
+          up.close(NGHTTP2_INTERNAL_ERROR);
+        }
+      });
+      this.stream.pipe(up);
+    }
+  }
+
+  private onH2Response(up: ClientHttp2Stream, rh: IncomingHttpHeaders, flags: number): void {
+    if (this.upStream !== up || this.closed || this.responded) {
+      up.close(NGHTTP2_CANCEL);
+      return;
+    }
+    this.clearTimer();
+    const status = Number(rh[':status']) || 502;
+    const h = downstreamHeaders(rh, status);
+    this.learnAffinity(rh['set-cookie']);
+    this.addStickyCookie(h);
+    // A trailers-only answer (gRPC errors) stays one HEADERS frame with END_STREAM.
+    const endNow = (flags & NGHTTP2_FLAG_END_STREAM) !== 0 || this.method === 'HEAD' || status === 204 || status === 304;
+    if (!this.respond(h, endNow, !endNow)) {
+      up.close(NGHTTP2_CANCEL);
+      return;
+    }
+    if (endNow) {
+      up.resume();
+      return;
+    }
+    this.stream.once('wantTrailers', () => this.sendClientTrailers(this.upTrailers));
+    up.pipe(this.stream);
+  }
+
+  private onH2Close(up: ClientHttp2Stream): void {
+    if (this.upStream !== up) return;
+    this.upStream = undefined;
+    this.upSession = undefined;
+    if (this.closed) {
+      this.release();
+      return;
+    }
+    if (!this.responded) {
+      // Refused before the backend processed it (RFC 9113 §8.7): safe to replay when nothing was sent.
+      this.upstreamFailed(true, up.rstCode === NGHTTP2_REFUSED_STREAM);
+      return;
+    }
+    this.release();
+    if (!up.readableEnded) this.resetClient(up.rstCode && up.rstCode !== NGHTTP2_NO_ERROR ? up.rstCode : NGHTTP2_INTERNAL_ERROR);
+  }
+
+  /**
+   * The upstream failed before a response. Retry when nothing is lost (a stale connection
+   * once on the same server; a connect failure on another server), else 502.
+   */
+  private upstreamFailed(connected: boolean, stale: boolean): void {
+    this.release();
+    if (this.closed) return;
+    if (this.responded) {
+      this.resetClient(NGHTTP2_INTERNAL_ERROR);
+      return;
+    }
+    const group = this.group;
+    if (group && !this.bodyTaken && !this.timedOut) {
+      if (stale && !this.retriedStale) {
+        this.retriedStale = true;
+        this.triedCount--;
+        this.send(this.server!);
+        return;
+      }
+      if (!connected && this.triedCount < MAX_TRIES) {
+        this.worker.counters.connectFailures++;
+        const next = this.pickServer(group);
+        if (next) {
+          this.send(next);
+          return;
+        }
+      }
+    }
+    this.worker.counters.upstreamErrors++;
+    this.local(502, 'The backend could not be reached or closed the connection.\n');
+  }
+
+  private sendClientTrailers(t: IncomingHttpHeaders | NodeJS.Dict<string> | undefined): void {
+    try {
+      this.stream.sendTrailers(cleanTrailers(t));
+    } catch {
+      this.resetClient(NGHTTP2_INTERNAL_ERROR);
+    }
+  }
+
+  /** SP-3: learn the backend's own session cookie. */
+  private learnAffinity(setCookie: string[] | undefined): void {
+    const group = this.group;
+    const sticky = group?.snap.sticky;
+    if (!group || !sticky?.StickySessionEnabled || sticky.StickySessionType !== 'Server' || !sticky.Cookie || !setCookie || !this.server) return;
+    for (const line of setCookie) {
+      const eq = line.indexOf('=');
+      if (eq <= 0 || line.slice(0, eq).trim() !== sticky.Cookie) continue;
+      let end = line.indexOf(';', eq);
+      if (end < 0) end = line.length;
+      const v = line.slice(eq + 1, end).trim();
+      if (v) this.worker.affinity.learn(group.snap.id, sticky.Cookie, v, this.server.key);
+      return;
+    }
+  }
+
+  private addStickyCookie(h: OutgoingHttpHeaders): void {
+    if (this.setCookie === undefined) return;
+    const prev = h['set-cookie'];
+    h['set-cookie'] = prev === undefined ? [this.setCookie] : [...(Array.isArray(prev) ? prev : [String(prev)]), this.setCookie];
+  }
+
+  // ---------------------------------------------------------------- function backends (SG-4)
+  private startFunction(server: RuntimeServer): void {
+    this.hold(server);
+    const chunks: Buffer[] = [];
+    let bytes = 0;
+    if (!this.hasBody) {
+      this.invokeFunction(server, chunks);
+      return;
+    }
+    this.bodyTaken = true;
+    this.stream.on('data', (c: Buffer) => {
+      if (this.responded) return;
+      bytes += c.length;
+      if (bytes > MAX_FUNCTION_BODY_BYTES) {
+        this.release();
+        this.local(413, 'The request body is too large for a function backend.\n');
+        return;
+      }
+      chunks.push(c);
+    });
+    this.stream.once('end', () => {
+      if (!this.responded && !this.closed) this.invokeFunction(server, chunks);
+    });
+  }
+
+  private invokeFunction(server: RuntimeServer, chunks: Buffer[]): void {
+    const fn = server.snap.fn;
+    if (!fn) {
+      this.release();
+      this.local(502, 'The function is not available.\n');
+      return;
+    }
+    const headers: Record<string, string> = {};
+    for (const name of Object.keys(this.headers)) {
+      if (name.charCodeAt(0) === 0x3a) continue;
+      const v = joined(this.headers[name]);
+      if (v !== undefined) headers[name] = v;
+    }
+    headers.host = this.authority;
+    this.worker.functions.invoke({
+      module: fn.module,
+      export: fn.export,
+      event: {
+        httpMethod: this.method, path: this.path, queryString: this.query, headers,
+        body: Buffer.concat(chunks).toString('base64'), isBase64Encoded: true,
+        clientIp: unmapped(this.sourceIp), functionName: fn.name, qualifier: fn.qualifier,
+      },
+    }).then((r) => {
+      if (this.held !== server || this.closed || this.responded) return;
+      this.release();
+      this.clearTimer();
+      const body = Buffer.from(r.body.buffer, r.body.byteOffset, r.body.byteLength);
+      const h: OutgoingHttpHeaders = { ':status': r.statusCode };
+      for (const [k, v] of Object.entries(r.headers)) {
+        const n = k.toLowerCase();
+        if (FN_DROP.has(n) || !TOKEN.test(n)) continue;
+        h[n] = String(v).replace(/[\r\n\0]/g, '');
+      }
+      h['content-length'] = body.length;
+      this.addStickyCookie(h);
+      const isHead = this.method === 'HEAD';
+      if (this.respond(h, isHead || body.length === 0, false) && !isHead && body.length > 0) this.stream.end(body);
+    }, (e: unknown) => {
+      if (this.held !== server || this.closed || this.responded) return;
+      this.release();
+      this.worker.log({ level: 'warn', msg: 'function failed', function: fn.name, error: String((e as Error)?.message ?? e).slice(0, 500) });
+      this.worker.counters.upstreamErrors++;
+      this.local(502, 'The function failed.\n');
+    });
+  }
+
+  // ---------------------------------------------------------------- deadlines
+  private timedOut = false;
+
+  /** RequestTimeout (LR-1): no response head in time → 504; the upstream exchange is abandoned. */
+  private onTimeout(): void {
+    this.timer = undefined;
+    if (this.closed || this.responded) return;
+    this.timedOut = true;
+    this.worker.counters.timeouts++;
+    this.abandonUpstream();
+    this.local(504, 'The backend did not answer in time.\n');
+  }
+
+  private clearTimer(): void {
+    if (this.timer !== undefined) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+  }
+
+  private abandonUpstream(): void {
+    const req = this.upReq;
+    this.upReq = undefined;
+    if (req) {
+      this.stream.unpipe(req);
+      req.destroy();
+    }
+    const up = this.upStream;
+    this.upStream = undefined;
+    this.upSession = undefined;
+    if (up) {
+      this.stream.unpipe(up);
+      up.close(NGHTTP2_CANCEL);
+    }
+    this.release();
+  }
+
+  // ---------------------------------------------------------------- answers to the client
+  /**
+   * Send response headers; false when the stream is gone or node:http2 refuses them. A
+   * backend's headers that it refuses (fields HTTP/2 forbids, bad values) become a 502;
+   * our own answers never fall back, so a dead stream can't loop here.
+   */
+  private respond(h: OutgoingHttpHeaders, endStream: boolean, waitForTrailers: boolean, fromBackend = true): boolean {
+    const stream = this.stream;
+    if (this.closed || this.responded || stream.destroyed || stream.closed) return false;
+    try {
+      stream.respond(h, { endStream, waitForTrailers });
+    } catch {
+      if (!fromBackend || stream.headersSent || stream.destroyed || stream.closed) {
+        this.resetClient(NGHTTP2_INTERNAL_ERROR);
+        return false;
+      }
+      this.worker.counters.badResponses++;
+      this.abandonUpstream();
+      this.local(502, 'The backend sent an invalid response.\n');
+      return false;
+    }
+    this.responded = true;
+    this.status = Number(h[':status']);
+    this.worker.counters.responses++;
+    return true;
+  }
+
+  /** A whole answer of our own (fixed response, redirect, errors). The request body, if any, is read and dropped. */
+  private reply(status: number, body: Buffer, contentType: string | undefined, extra: OutgoingHttpHeaders): void {
+    if (this.closed || this.responded) return;
+    const h: OutgoingHttpHeaders = { ':status': status, ...extra, 'content-length': body.length };
+    if (contentType !== undefined) h['content-type'] = contentType;
+    const isHead = this.method === 'HEAD';
+    const noBody = isHead || body.length === 0;
+    this.stream.unpipe();
+    if (!this.respond(h, noBody, false, false)) return;
+    if (!noBody) this.stream.end(body);
+    if (!this.stream.readableEnded) this.stream.resume();
+  }
+
+  private local(status: number, text: string): void {
+    this.reply(status, Buffer.from(text), 'text/plain; charset=utf-8', {});
+  }
+
+  private resetClient(code: number): void {
+    if (!this.closed && !this.stream.closed && !this.stream.destroyed) this.stream.close(code);
+  }
+
+  private onClientClose(): void {
+    this.closed = true;
+    this.clearTimer();
+    const req = this.upReq;
+    this.upReq = undefined;
+    if (req) req.destroy();
+    const up = this.upStream;
+    this.upStream = undefined;
+    this.upSession = undefined;
+    if (up && !up.closed) up.close(NGHTTP2_CANCEL);
+    this.release();
+    // WorkerMetrics reads the same fields of an exchange as of a ProxyConnection (OB-1, OB-2).
+    this.worker.observe(this as unknown as ProxyConnection);
+  }
+}
+
+const EMPTY = Buffer.alloc(0);
+
+function noop(): void {}
+
+function unmapped(ip: string): string {
+  return ip.startsWith('::ffff:') && ip.includes('.') ? ip.slice(7) : ip || '0.0.0.0';
+}
+
+/** Sch by query parameter hashes the raw (undecoded) value, as the HTTP/1.1 engine does. */
+function rawQueryValue(query: string, name: string): string | undefined {
+  if (query === '') return undefined;
+  let start = 0;
+  while (start < query.length) {
+    let end = query.indexOf('&', start);
+    if (end === -1) end = query.length;
+    const eq = query.indexOf('=', start);
+    if (eq > start && eq < end && eq - start === name.length && query.startsWith(name, start)) return query.slice(eq + 1, end);
+    start = end + 1;
+  }
+  return undefined;
+}

@@ -1,0 +1,189 @@
+import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
+import type { RedirectConfig, RuleAction } from '@fulcrum/model';
+import type { MatchInput } from '../match.js';
+import { requestEdits, type EditInput } from '../responses.js';
+
+/**
+ * Header handling for HTTP/2 client streams: what goes upstream (LR-3 forwarding headers,
+ * BS-8 loop marker, LR-2 rule edits, hop-by-hop removal) and what comes back (connection-
+ * specific fields are illegal in HTTP/2, RFC 9113 §8.2.2, and node:http2 throws on them).
+ */
+
+/** The BS-8 marker, the same field the HTTP/1.1 engine uses. */
+export const LOOP_HEADER = 'x-fulcrum-loop';
+
+/**
+ * Never forwarded upstream as the client sent them: hop-by-hop fields (RFC 9110 §7.6.1),
+ * the h2c upgrade field, fields we re-emit ourselves (Host from :authority; X-Forwarded-*
+ * and the loop marker, appended or replaced), and Proxy-Authorization (meant for us, as the
+ * HTTP/1.1 engine does).
+ */
+const DROP_UPSTREAM = new Set([
+  'connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'http2-settings',
+  'proxy-authorization', 'host', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-port', LOOP_HEADER,
+]);
+
+/** Never sent to an HTTP/2 client: connection-specific fields. */
+const DROP_DOWNSTREAM = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'http2-settings']);
+
+/** What a RemoveHeader action may not remove: they carry framing and routing (as in HTTP/1.1). */
+const NEVER_REMOVED = new Set(['host', 'content-length', 'transfer-encoding']);
+
+/** Names a Connection field nominates as hop-by-hop (lower-cased). */
+function nominated(connection: string | string[] | undefined): Set<string> | undefined {
+  if (connection === undefined) return undefined;
+  const out = new Set<string>();
+  for (const v of Array.isArray(connection) ? connection : [connection]) {
+    for (const t of v.split(',')) {
+      const n = t.trim().toLowerCase();
+      if (n) out.add(n);
+    }
+  }
+  return out;
+}
+
+/** `a, b, c` list contains `token` exactly (the loop marker holds instance ids). */
+export function listHas(value: string | string[] | undefined, token: string): boolean {
+  if (value === undefined) return false;
+  for (const v of Array.isArray(value) ? value : [value]) {
+    for (const t of v.split(',')) if (t.trim() === token) return true;
+  }
+  return false;
+}
+
+/** Join a repeated field the way HTTP/1.1 would (set-cookie excepted by callers). */
+export function joined(v: string | string[] | undefined): string | undefined {
+  return Array.isArray(v) ? v.join(', ') : v;
+}
+
+export interface ForwardInfo {
+  /** The client's address, IPv4-mapped IPv6 unwrapped. */
+  clientIp: string;
+  /** The listener's port (X-Forwarded-Port). */
+  port: number;
+  /** The LB instance id (BS-8). */
+  instanceId: string;
+  /** Keep `te: trailers` (gRPC backends require it); every other TE value is dropped. */
+  keepTeTrailers: boolean;
+}
+
+/**
+ * A rule's InsertHeader / RemoveHeader / Rewrite actions (LR-2) for an HTTP/2 stream. They
+ * are computed by the same requestEdits as for HTTP/1.1 (one meaning for SystemDefined
+ * values, `${...}` variables and Rewrite defaults), then read back from its field lines.
+ * Throws RangeError when an inserted value is not a valid field value.
+ */
+export interface StreamEdits {
+  /** Rewritten path and query, or undefined to keep the client's. */
+  target: string | undefined;
+  /** Lower-cased names. */
+  insert: [string, string][];
+  remove: readonly string[];
+  /** Rewrite Host: the backend's Host / :authority. */
+  host: string | undefined;
+}
+
+export function streamEdits(pre: RuleAction[], m: EditInput): StreamEdits | null {
+  if (pre.length === 0) return null;
+  const e = requestEdits(pre, m);
+  const insert: [string, string][] = [];
+  let host: string | undefined;
+  if (e.insertLines) {
+    for (const line of e.insertLines.toString('latin1').split('\r\n')) {
+      const colon = line.indexOf(':');
+      if (colon <= 0) continue;
+      const name = line.slice(0, colon).toLowerCase();
+      const value = line.slice(colon + 1).trim();
+      if (name === 'host') host = value;
+      else insert.push([name, value]);
+    }
+  }
+  return {
+    target: e.target ? e.target.toString('latin1') : undefined,
+    insert,
+    remove: e.removeNames ?? [],
+    host: e.replaceHost ? host : undefined,
+  };
+}
+
+/**
+ * The request fields for the backend, without pseudo-headers and Host: the client's fields
+ * minus hop-by-hop ones, the rule's RemoveHeader / InsertHeader edits, then X-Forwarded-For
+ * (appended), X-Forwarded-Proto / -Port (LR-3) and the loop marker (appended, BS-8).
+ */
+export function upstreamHeaders(src: IncomingHttpHeaders, info: ForwardInfo, edits: StreamEdits | null): OutgoingHttpHeaders {
+  const out: OutgoingHttpHeaders = {};
+  const skip = nominated(src.connection);
+  for (const name of Object.keys(src)) {
+    if (name.charCodeAt(0) === 0x3a /* : */ || DROP_UPSTREAM.has(name) || skip?.has(name)) continue;
+    out[name] = src[name];
+  }
+  if (info.keepTeTrailers && listHas(src.te, 'trailers')) out.te = 'trailers';
+  if (edits) {
+    for (const n of edits.remove) if (!NEVER_REMOVED.has(n)) delete out[n];
+    for (const [n, v] of edits.insert) if (!NEVER_REMOVED.has(n) && !DROP_DOWNSTREAM.has(n)) out[n] = v;
+  }
+  const xff = joined(src['x-forwarded-for']);
+  out['x-forwarded-for'] = xff ? `${xff}, ${info.clientIp}` : info.clientIp;
+  out['x-forwarded-proto'] = 'https';
+  out['x-forwarded-port'] = String(info.port);
+  const loop = joined(src[LOOP_HEADER]);
+  out[LOOP_HEADER] = loop ? `${loop}, ${info.instanceId}` : info.instanceId;
+  return out;
+}
+
+/**
+ * A backend's response fields for the HTTP/2 client: connection-specific ones and those the
+ * backend's Connection field nominates are dropped, pseudo-headers other than :status too.
+ */
+export function downstreamHeaders(src: IncomingHttpHeaders, status: number): OutgoingHttpHeaders {
+  const out: OutgoingHttpHeaders = { ':status': status };
+  const skip = nominated(src.connection);
+  for (const name of Object.keys(src)) {
+    if (name.charCodeAt(0) === 0x3a || DROP_DOWNSTREAM.has(name) || skip?.has(name)) continue;
+    out[name] = src[name];
+  }
+  return out;
+}
+
+/** Trailers for either side: no pseudo-headers, no connection-specific fields. */
+export function cleanTrailers(src: IncomingHttpHeaders | NodeJS.Dict<string | string[]> | undefined): OutgoingHttpHeaders {
+  const out: OutgoingHttpHeaders = {};
+  if (!src) return out;
+  for (const name of Object.keys(src)) {
+    if (name.charCodeAt(0) === 0x3a || DROP_DOWNSTREAM.has(name) || name === 'content-length') continue;
+    out[name] = src[name];
+  }
+  return out;
+}
+
+/**
+ * The Location of a Redirect action (LR-2) with ALB's placeholders `${protocol}`,
+ * `${host}`, `${port}`, `${path}`, `${query}`, each defaulting to the request's own value.
+ * Same rules as responses.ts buildRedirect (which frames an HTTP/1.1 answer).
+ */
+export function redirectLocation(c: RedirectConfig, m: MatchInput, scheme: string, port: number): string {
+  const vars = (s: string) => s
+    .replace(/\$\{protocol\}/g, scheme)
+    .replace(/\$\{host\}/g, m.host)
+    .replace(/\$\{port\}/g, String(port))
+    .replace(/\$\{path\}/g, m.path)
+    .replace(/\$\{query\}/g, m.query);
+  const proto = vars(c.Protocol ?? '${protocol}').toLowerCase();
+  const host = vars(c.Host ?? '${host}');
+  const p = vars(c.Port ?? '${port}');
+  const defaultPort = (proto === 'https' && p === '443') || (proto === 'http' && p === '80');
+  let path = vars(c.Path ?? '${path}');
+  if (!path.startsWith('/')) path = `/${path}`;
+  const query = vars(c.Query ?? '${query}');
+  const location = `${proto}://${host}${defaultPort ? '' : `:${p}`}${path}${query ? `?${query}` : ''}`;
+  // Location must not carry control characters whatever the request held (header injection).
+  return location.replace(/[\x00-\x1f\x7f]/g, '');
+}
+
+/** Host of an :authority or Host value, lower-cased, without its port (IPv6 keeps brackets). */
+export function hostOf(authority: string): string {
+  const colon = authority.lastIndexOf(':');
+  const h = colon < 0 || colon < authority.lastIndexOf(']') ? authority : authority.slice(0, colon);
+  return h.toLowerCase();
+}
