@@ -31,6 +31,12 @@ export const HEAD_TIMEOUT_MS = Number(process.env.FULCRUM_HEAD_TIMEOUT_MS ?? 10_
 export const MAX_TRIES = 3;
 
 const EMPTY = Buffer.alloc(0);
+/**
+ * Body bytes that arrive with a response head are copied into the head's buffer up to this
+ * size (one write); above it they go as a second buffer of a corked write, since copying
+ * them measured dearer than the extra iovec (loopback, ~2 KiB break-even).
+ */
+const COPY_BODY_MAX_BYTES = 2048;
 
 /**
  * One client connection through a proxy worker: the HTTP/1.1 hot path of ARCHITECTURE.md.
@@ -75,7 +81,7 @@ export class ProxyConnection implements EditInput {
   private triedCount = 0;
   private hashKey = 0;
   private startedMs = 0;
-  private requestHead: Buffer[] | null = null;
+  private requestHead: Buffer | null = null;
   private firstBody: Buffer = EMPTY;
 
   // Upstream side.
@@ -308,7 +314,7 @@ export class ProxyConnection implements EditInput {
     // The request head and the body bytes that came with it are kept until the response
     // starts, so a connect failure or a stale pooled connection can be retried.
     buildForwardRequestHead(req, this.fctx, this.slices, group.snap.keepalive, this.edits);
-    this.requestHead = this.slices.toBuffers();
+    this.requestHead = this.slices.toBuffer();
     this.firstBody = EMPTY;
     if (!this.reqBodyDone) {
       const n = this.bodyBytes(restBuf, restStart, restEnd);
@@ -568,11 +574,17 @@ export class ProxyConnection implements EditInput {
 
   private writeRequest(): void {
     const up = this.up!;
+    // One copied head buffer, one write: measured ~10% less CPU per head than cork() and a
+    // write per slice (heads of 2-4 slices, loopback). A body that came along is a second
+    // buffer of the same writev.
     const head = this.requestHead!;
-    up.cork();
-    for (let i = 0; i < head.length; i++) up.write(head[i]!);
-    if (this.firstBody.length > 0) up.write(this.firstBody);
-    up.uncork();
+    if (this.firstBody.length === 0) up.write(head);
+    else {
+      up.cork();
+      up.write(head);
+      up.write(this.firstBody);
+      up.uncork();
+    }
     if (this.state === S_BODY) this.socket.resume();
   }
 
@@ -745,14 +757,36 @@ export class ProxyConnection implements EditInput {
       this.maybeFinish();
       return;
     }
-    // Head and the first body bytes in one write.
-    const head = this.slices;
+    // The body bytes that came with the head are counted first so they go in the head's write.
+    const n = restStart < restEnd ? this.responseBodyBytes(restBuf, restStart, restEnd) : 0;
+    if (n < 0) {
+      this.worker.counters.badResponses++;
+      this.dropUpstream();
+      this.destroy();
+      return;
+    }
+    this.writeHeadWithBody(restBuf, restStart, restStart + n);
+    this.afterResponseBytes(restStart + n < restEnd);
+  }
+
+  /** The client head in this.slices and body bytes buf[start, end), in one write when small. */
+  private writeHeadWithBody(buf: Buffer, start: number, end: number): void {
     const sock = this.socket;
-    sock.cork();
-    const bufs = head.toBuffers();
-    for (let i = 0; i < bufs.length; i++) sock.write(bufs[i]!);
-    this.forwardResponseBody(restBuf, restStart, restEnd);
-    sock.uncork();
+    const n = end - start;
+    let ok: boolean;
+    if (n === 0) ok = sock.write(this.slices.toBuffer());
+    else if (n <= COPY_BODY_MAX_BYTES) {
+      const head = this.slices;
+      const out = Buffer.allocUnsafe(head.byteLength + n);
+      buf.copy(out, head.copyTo(out, 0), start, end);
+      ok = sock.write(out);
+    } else {
+      sock.cork();
+      sock.write(this.slices.toBuffer());
+      ok = sock.write(buf.subarray(start, end));
+      sock.uncork();
+    }
+    if (!ok) this.up?.pause();
   }
 
   private badResponse(): void {
@@ -767,21 +801,31 @@ export class ProxyConnection implements EditInput {
       if (this.respKind === BodyKind.LENGTH && this.respBodyLeft === 0) this.maybeFinish();
       return;
     }
-    let n: number;
-    if (this.respKind === BodyKind.LENGTH) {
-      n = Math.min(this.respBodyLeft, end - start);
-      this.respBodyLeft -= n;
-    } else if (this.respKind === BodyKind.CHUNKED) {
-      n = this.respChunks.feed(buf, start, end);
-      if (n < 0) {
-        this.worker.counters.badResponses++;
-        this.dropUpstream();
-        this.destroy();
-        return;
-      }
-    } else n = end - start; // close-delimited
+    const n = this.responseBodyBytes(buf, start, end);
+    if (n < 0) {
+      this.worker.counters.badResponses++;
+      this.dropUpstream();
+      this.destroy();
+      return;
+    }
     if (n > 0 && !this.socket.write(n === buf.length ? buf : buf.subarray(start, start + n))) this.up?.pause();
-    if (start + n < end) this.upReusable = false; // the backend sent more than the message
+    this.afterResponseBytes(start + n < end);
+  }
+
+  /** How many of buf[start, end) belong to the response body (framing moves on); -1: a framing fault. */
+  private responseBodyBytes(buf: Buffer, start: number, end: number): number {
+    if (this.respKind === BodyKind.LENGTH) {
+      const n = Math.min(this.respBodyLeft, end - start);
+      this.respBodyLeft -= n;
+      return n;
+    }
+    if (this.respKind === BodyKind.CHUNKED) return this.respChunks.feed(buf, start, end);
+    return end - start; // close-delimited
+  }
+
+  /** After body bytes went to the client; `extra`: the backend sent more than the message. */
+  private afterResponseBytes(extra: boolean): void {
+    if (extra) this.upReusable = false;
     if ((this.respKind === BodyKind.LENGTH && this.respBodyLeft === 0) || (this.respKind === BodyKind.CHUNKED && this.respChunks.done)) {
       this.maybeFinish();
     }
@@ -827,16 +871,9 @@ export class ProxyConnection implements EditInput {
   }
 
   // ---------------------------------------------------------------- local answers
+  /** A bodiless client head: one copied buffer, one write (see writeRequest). */
   private writeSlices(): void {
-    const sock = this.socket;
-    const bufs = this.slices.toBuffers();
-    if (bufs.length === 1) {
-      sock.write(bufs[0]!);
-      return;
-    }
-    sock.cork();
-    for (let i = 0; i < bufs.length; i++) sock.write(bufs[i]!);
-    sock.uncork();
+    this.socket.write(this.slices.toBuffer());
   }
 
   /** A response we make ourselves (fixed, redirect), keeping the connection if we can. */
