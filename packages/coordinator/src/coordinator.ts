@@ -16,7 +16,7 @@ export interface CoordinatorOptions {
 
 export const DEFAULT_RESYNC_INTERVAL_MS = 2000;
 /** Coalesce bursts of writes into one snapshot (a reconcile of 200 servers is one swap). */
-const COALESCE_MS = 5;
+const COALESCE_MS = 2;
 
 /**
  * The node agent (ARCHITECTURE.md): the only part of a node that reads the store. It keeps
