@@ -750,8 +750,8 @@ export class ProxyConnection implements EditInput {
     const mode = this.clientKeepAlive && !this.worker.draining(this.server) ? ConnMode.KEEP_ALIVE : ConnMode.CLOSE;
     if (mode === ConnMode.CLOSE) this.clientKeepAlive = false;
     buildClientResponseHead(resp, this.slices, mode, this.setCookie);
-    this.worker.counters.responses++;
     if (resp.bodyKind === BodyKind.NONE) {
+      this.worker.counters.responses++;
       this.writeSlices();
       if (restStart < restEnd) this.upReusable = false; // bytes after a bodiless response
       this.maybeFinish();
@@ -760,11 +760,14 @@ export class ProxyConnection implements EditInput {
     // The body bytes that came with the head are counted first so they go in the head's write.
     const n = restStart < restEnd ? this.responseBodyBytes(restBuf, restStart, restEnd) : 0;
     if (n < 0) {
-      this.worker.counters.badResponses++;
-      this.dropUpstream();
-      this.destroy();
+      // A framing fault in those bytes: nothing has gone to the client yet, so it gets a 502
+      // instead of a cut connection.
+      this.respHeadDone = false;
+      this.respStarted = false;
+      this.badResponse();
       return;
     }
+    this.worker.counters.responses++;
     this.writeHeadWithBody(restBuf, restStart, restStart + n);
     this.afterResponseBytes(restStart + n < restEnd);
   }
