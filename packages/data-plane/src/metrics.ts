@@ -1,5 +1,19 @@
 import * as hdr from 'hdr-histogram-js';
-import type { ProxyConnection } from './connection.js';
+import type { CompiledListener, CompiledRule, RuntimeGroup, RuntimeServer } from './routing-table.js';
+
+/** What a finished exchange (HTTP/1.1 connection or HTTP/2 stream) tells the metrics and access log. */
+export interface ObservedExchange {
+  readonly currentListener: CompiledListener | undefined;
+  readonly currentGroup: RuntimeGroup | undefined;
+  readonly currentServer: RuntimeServer | undefined;
+  readonly currentRule: CompiledRule | undefined;
+  readonly status: number;
+  /** performance.now() at the start of the request. */
+  readonly requestStartedMs: number;
+  readonly sourceIp: string;
+  readonly method: string;
+  readonly path: string;
+}
 
 /**
  * Per-worker request metrics (OB-1): counts by status class and latency histograms
@@ -118,7 +132,7 @@ export class WorkerMetrics {
     return s;
   }
 
-  observe(c: ProxyConnection, accessLog?: { log(line: Record<string, unknown>): void }): void {
+  observe(c: ObservedExchange, accessLog?: { log(line: Record<string, unknown>): void }): void {
     const l = c.currentListener;
     if (!l) return;
     const status = c.status;

@@ -37,7 +37,7 @@ export function fixedResponse(status: number, body: Buffer, contentType: string,
  * Redirect with ALB's placeholders: `${protocol}`, `${host}`, `${port}`, `${path}`,
  * `${query}` stand for the request's own values and are the defaults of each part.
  */
-export function buildRedirect(c: RedirectConfig, m: MatchInput, scheme: string, port: number, keepAlive: boolean): Buffer {
+export function redirectLocation(c: RedirectConfig, m: MatchInput, scheme: string, port: number): string {
   const vars = (s: string) => s
     .replace(/\$\{protocol\}/g, scheme)
     .replace(/\$\{host\}/g, m.host)
@@ -52,11 +52,14 @@ export function buildRedirect(c: RedirectConfig, m: MatchInput, scheme: string, 
   if (!path.startsWith('/')) path = `/${path}`;
   const query = vars(c.Query ?? '${query}');
   const location = `${proto}://${host}${defaultPort ? '' : `:${p}`}${path}${query ? `?${query}` : ''}`;
+  // Location must not carry control characters whatever the request held (header injection).
+  return location.replace(/[\x00-\x1f\x7f]/g, '');
+}
+
+export function buildRedirect(c: RedirectConfig, m: MatchInput, scheme: string, port: number, keepAlive: boolean): Buffer {
   const status = Number(c.HttpCode ?? '302');
-  // Location must not carry CR/LF whatever the request held (header injection).
-  const safe = location.replace(/[\x00-\x1f\x7f]/g, '');
   return Buffer.from(
-    `HTTP/1.1 ${status} ${reasonOf(status, '')}\r\nlocation: ${safe}\r\ncontent-length: 0\r\nconnection: ${keepAlive ? 'keep-alive' : 'close'}\r\n\r\n`,
+    `HTTP/1.1 ${status} ${reasonOf(status, '')}\r\nlocation: ${redirectLocation(c, m, scheme, port)}\r\ncontent-length: 0\r\nconnection: ${keepAlive ? 'keep-alive' : 'close'}\r\n\r\n`,
     'latin1',
   );
 }

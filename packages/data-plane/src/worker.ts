@@ -5,7 +5,7 @@ import { RoutingTable, type RuntimeServer } from './routing-table.js';
 import { UpstreamPool } from './upstream-pool.js';
 import { ProxyConnection } from './connection.js';
 import { AffinityTable } from './affinity.js';
-import { WorkerMetrics } from './metrics.js';
+import { WorkerMetrics, type ObservedExchange } from './metrics.js';
 import { FunctionPool } from './functions.js';
 import type { WorkerReport } from './ipc.js';
 import { H2Frontend } from './h2/frontend.js';
@@ -93,7 +93,7 @@ export class ProxyWorker {
   }
 
   /** A finished exchange: metrics and the access log line (OB-1, OB-2). */
-  observe(c: ProxyConnection): void {
+  observe(c: ObservedExchange): void {
     this.metrics.observe(c, this.opts.accessLog === true ? this : undefined);
   }
 

@@ -7,7 +7,7 @@ import type { CompiledListener, CompiledRule, RoutingTable, RuntimeGroup, Runtim
 import { cookieValue } from '../match.js';
 import { STICKY_COOKIE, setCookieHeader } from '../sticky.js';
 import { MAX_FUNCTION_BODY_BYTES } from '../functions.js';
-import { MAX_TRIES, type ProxyConnection } from '../connection.js';
+import { MAX_TRIES } from '../connection.js';
 import type { ProxyWorker } from '../worker.js';
 import type { H2Upstreams, UpstreamSession } from './upstreams.js';
 import type { EditInput } from '../responses.js';
@@ -706,7 +706,7 @@ export class H2Exchange implements EditInput {
     if (up && !up.closed) up.close(NGHTTP2_CANCEL);
     this.release();
     // WorkerMetrics reads the same fields of an exchange as of a ProxyConnection (OB-1, OB-2).
-    this.worker.observe(this as unknown as ProxyConnection);
+    this.worker.observe(this);
   }
 }
 

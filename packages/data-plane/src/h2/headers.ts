@@ -1,5 +1,5 @@
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
-import type { RedirectConfig, RuleAction } from '@fulcrum/model';
+import type { RuleAction } from '@fulcrum/model';
 import type { MatchInput } from '../match.js';
 import { requestEdits, type EditInput } from '../responses.js';
 
@@ -157,29 +157,7 @@ export function cleanTrailers(src: IncomingHttpHeaders | NodeJS.Dict<string | st
   return out;
 }
 
-/**
- * The Location of a Redirect action (LR-2) with ALB's placeholders `${protocol}`,
- * `${host}`, `${port}`, `${path}`, `${query}`, each defaulting to the request's own value.
- * Same rules as responses.ts buildRedirect (which frames an HTTP/1.1 answer).
- */
-export function redirectLocation(c: RedirectConfig, m: MatchInput, scheme: string, port: number): string {
-  const vars = (s: string) => s
-    .replace(/\$\{protocol\}/g, scheme)
-    .replace(/\$\{host\}/g, m.host)
-    .replace(/\$\{port\}/g, String(port))
-    .replace(/\$\{path\}/g, m.path)
-    .replace(/\$\{query\}/g, m.query);
-  const proto = vars(c.Protocol ?? '${protocol}').toLowerCase();
-  const host = vars(c.Host ?? '${host}');
-  const p = vars(c.Port ?? '${port}');
-  const defaultPort = (proto === 'https' && p === '443') || (proto === 'http' && p === '80');
-  let path = vars(c.Path ?? '${path}');
-  if (!path.startsWith('/')) path = `/${path}`;
-  const query = vars(c.Query ?? '${query}');
-  const location = `${proto}://${host}${defaultPort ? '' : `:${p}`}${path}${query ? `?${query}` : ''}`;
-  // Location must not carry control characters whatever the request held (header injection).
-  return location.replace(/[\x00-\x1f\x7f]/g, '');
-}
+export { redirectLocation } from '../responses.js';
 
 /** Host of an :authority or Host value, lower-cased, without its port (IPv6 keeps brackets). */
 export function hostOf(authority: string): string {
