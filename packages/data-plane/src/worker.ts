@@ -167,7 +167,10 @@ export class ProxyWorker {
         if (!next.hasServer(s)) {
           gone.add(s);
           const still = next.groups.get(g.snap.id)?.byKey.get(s.key);
-          if (!still) this.pool.drop(s.poolKey);
+          if (!still) {
+            this.pool.drop(s.poolKey);
+            this.h2up.drop(s.snap.ip, s.snap.port);
+          }
         }
       }
     }
