@@ -113,6 +113,10 @@ export class ProxyConnection implements EditInput {
     this.onUpError = this.onUpError.bind(this);
     this.onUpConnect = this.onUpConnect.bind(this);
     this.onUpDrain = this.onUpDrain.bind(this);
+    // A client may send its request and half-close; it still reads the answer. Node would
+    // end our side on the client's FIN (listeners are not allowHalfOpen): every state ends
+    // it itself instead (onClientEnd, endClient, destroy).
+    socket.allowHalfOpen = true;
     socket.on('data', this.onClientData);
     socket.on('end', this.onClientEnd);
     socket.on('close', this.onClientClose);
