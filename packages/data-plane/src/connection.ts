@@ -24,6 +24,7 @@ const T_NONE = 0;
 const T_HEAD = 1; // head not complete in time: 408
 const T_IDLE = 2; // keep-alive idle: close quietly
 const T_REQUEST = 3; // no response head in RequestTimeout: 504
+const T_BODY = 4; // the client stopped sending its request body for IdleTimeout: 408
 
 /** A head must arrive within this (HAProxy's `timeout http-request`). */
 export const HEAD_TIMEOUT_MS = Number(process.env.FULCRUM_HEAD_TIMEOUT_MS ?? 10_000);
@@ -155,6 +156,13 @@ export class ProxyConnection implements EditInput {
   }
 
   // ---------------------------------------------------------------- deadlines
+  private requestTimeoutMs(): number {
+    return (this.listener?.snap.requestTimeoutS ?? 60) * 1000;
+  }
+  private idleTimeoutMs(): number {
+    return (this.listener?.snap.idleTimeoutS ?? 15) * 1000;
+  }
+
   private arm(kind: number, ms: number): void {
     this.deadlineKind = kind;
     this.deadlineMs = Date.now() + ms;
@@ -174,6 +182,11 @@ export class ProxyConnection implements EditInput {
       this.dropUpstream();
       if (this.respStarted) this.destroy();
       else this.respondAndClose(504, 'Gateway Timeout', 'The backend did not answer in time.\n');
+    } else if (kind === T_BODY) {
+      this.worker.counters.timeouts++;
+      this.dropUpstream();
+      if (this.respStarted) this.destroy();
+      else this.respondAndClose(408, 'Request Timeout', 'The request body did not arrive in time.\n');
     }
   }
 
@@ -471,9 +484,19 @@ export class ProxyConnection implements EditInput {
       }
       return;
     }
+    let backendBusy = false;
     if (n > 0 && this.up) {
       this.reqStreamed = true;
-      if (!this.up.write(n === chunk.length ? chunk : chunk.subarray(start, start + n))) this.socket.pause();
+      if (!this.up.write(n === chunk.length ? chunk : chunk.subarray(start, start + n))) {
+        this.socket.pause();
+        backendBusy = true;
+      }
+    }
+    if (!this.respHeadDone) {
+      // RequestTimeout counts while we wait on the backend: from the end of the request, or
+      // while it is not reading. A client sending slowly is bounded by IdleTimeout per pause.
+      if (this.reqBodyDone || backendBusy) this.arm(T_REQUEST, this.requestTimeoutMs());
+      else if (n > 0) this.arm(T_BODY, this.idleTimeoutMs());
     }
     if (this.reqBodyDone) {
       this.state = S_WAIT;
@@ -566,7 +589,8 @@ export class ProxyConnection implements EditInput {
     up.on('error', this.onUpError);
     up.on('close', this.onUpEnd);
     up.on('drain', this.onUpDrain);
-    this.arm(T_REQUEST, (this.listener?.snap.requestTimeoutS ?? 60) * 1000);
+    // Until the backend takes the request, we wait on it.
+    this.arm(T_REQUEST, this.requestTimeoutMs());
     if (this.upConnected) this.writeRequest();
     else up.once('fulcrum-ready', this.onUpConnect);
   }
@@ -589,11 +613,16 @@ export class ProxyConnection implements EditInput {
       up.write(this.firstBody);
       up.uncork();
     }
+    // The rest of the body is up to the client now (after 100 Continue, when it asked).
+    if (!this.reqBodyDone && !this.req.expectContinue) this.arm(T_BODY, this.idleTimeoutMs());
     if (this.state === S_BODY) this.socket.resume();
   }
 
   private onUpDrain(): void {
-    if (this.state === S_BODY || this.state === S_TUNNEL) this.socket.resume();
+    if (this.state === S_BODY) {
+      this.socket.resume();
+      if (!this.respHeadDone) this.arm(T_BODY, this.idleTimeoutMs());
+    } else if (this.state === S_TUNNEL) this.socket.resume();
   }
 
   private detachUpstream(): PooledSocket | null {
