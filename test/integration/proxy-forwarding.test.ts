@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { Socket } from 'node:net';
-import { Backend, FulcrumNode, RawBackend, RawClient, exchange, forward, freePort, get, onRequestHeads, reqBytes, ws, type WsServer } from './dp-helpers.js';
+import { Backend, FulcrumNode, RawBackend, RawClient, exchange, forward, freePort, get, onRequestHeads, reqBytes, sleep, ws, type WsServer } from './dp-helpers.js';
 
 /**
  * What a forwarded request and its response carry (LR-3), WebSocket pass-through, loop
@@ -33,7 +33,16 @@ describe('proxy forwarding (LR-3, BS-8, LR-1 timeouts, unreachable backends)', f
     wsServer = new ws.WebSocketServer({ server: wsHttp });
     wsServer.on('connection', (sock, req) => {
       sock.send(`hello ${req.url} xff=${String(req.headers['x-forwarded-for'])}`);
-      sock.on('message', (data, isBinary) => sock.send(isBinary ? data : `echo:${data.toString()}`));
+      sock.on('message', (data, isBinary) => {
+        if (!isBinary && data.toString() === 'bye') {
+          // A big last message, then the server closes at once.
+          sock.send('going');
+          sock.send(Buffer.alloc(8 << 20, 7));
+          sock.close();
+          return;
+        }
+        sock.send(isBinary ? data : `echo:${data.toString()}`);
+      });
     });
     await new Promise<void>((r) => wsHttp.listen(0, '127.0.0.1', r));
     const wsPort = (wsHttp.address() as { port: number }).port;
@@ -69,7 +78,10 @@ describe('proxy forwarding (LR-3, BS-8, LR-1 timeouts, unreachable backends)', f
       ],
     });
     slowPort = await freePort();
-    await node.createListener(slowPort, gSilent, { RequestTimeout: 1 });
+    const slowLid = await node.createListener(slowPort, gApp, { RequestTimeout: 1, IdleTimeout: 1 }, false);
+    await node.write('CreateRule', {
+      ListenerId: slowLid, Priority: 1, RuleName: 'never', RuleConditions: [path('/never')], RuleActions: [forward(gSilent)],
+    });
   });
 
   after(async () => {
@@ -179,6 +191,79 @@ describe('proxy forwarding (LR-3, BS-8, LR-1 timeouts, unreachable backends)', f
     assert.equal(r!.status, 504);
     assert.ok(ms >= 900 && ms < 2500, `504 after ${ms} ms`);
     assert.match(silent.text, /^GET \/never HTTP\/1\.1\r\n/);
+  });
+
+  it('LR-1: RequestTimeout runs from the end of the request: a slow 2 s upload is not cut at 1 s', async () => {
+    const c = await RawClient.connect(slowPort);
+    try {
+      await c.write('POST /upload HTTP/1.1\r\nHost: example.test\r\nContent-Length: 8\r\n\r\n');
+      for (let i = 0; i < 8; i++) {
+        await sleep(250);
+        await c.write(String(i));
+      }
+      const r = await c.readResponse();
+      assert.equal(r.status, 200);
+      assert.equal(app.received[0]!.body.toString(), '01234567');
+    } finally {
+      c.destroy();
+    }
+  });
+
+  it('LR-1: a client that stops sending its request body for IdleTimeout gets 408', async () => {
+    const c = await RawClient.connect(slowPort);
+    try {
+      const t0 = Date.now();
+      await c.write('POST /stalled HTTP/1.1\r\nHost: example.test\r\nContent-Length: 100\r\n\r\nonly part');
+      const r = await c.readResponse({ timeoutMs: 4000 });
+      const ms = Date.now() - t0;
+      assert.equal(r.status, 408);
+      assert.ok(ms >= 900 && ms < 2500, `408 after ${ms} ms`);
+      await c.waitClosed();
+    } finally {
+      c.destroy();
+    }
+  });
+
+  it('LR-1: IdleTimeout 1 s closes an idle kept-alive client connection', async () => {
+    const c = await RawClient.connect(slowPort);
+    try {
+      await c.write(reqBytes('GET', '/idle'));
+      assert.equal((await c.readResponse()).status, 200);
+      const t0 = Date.now();
+      await c.waitClosed(3000);
+      const ms = Date.now() - t0;
+      assert.ok(ms >= 800 && ms < 2000, `closed after ${ms} ms`);
+    } finally {
+      c.destroy();
+    }
+  });
+
+  it('a client that half-closes after its request still gets the whole response', async () => {
+    const c = await RawClient.connect(port);
+    try {
+      await c.write(reqBytes('GET', '/half'));
+      c.socket.end();
+      const r = await c.readResponse();
+      assert.equal(r.status, 200);
+      assert.equal(r.body.toString(), 'app');
+    } finally {
+      c.destroy();
+    }
+  });
+
+  it('LR-3: a WebSocket backend that sends a large message and closes: the client gets both', async () => {
+    const client = new ws.WebSocket(`ws://127.0.0.1:${port}/ws/bye`);
+    const got: Buffer[] = [];
+    const closed = new Promise<void>((resolve) => client.once('close', resolve));
+    client.on('message', (data) => got.push(Buffer.from(data)));
+    await new Promise<void>((resolve, reject) => {
+      client.once('open', resolve);
+      client.once('error', reject);
+    });
+    client.send('bye');
+    await closed;
+    assert.equal(got.length, 3, got.map((b) => b.length).join(','));
+    assert.equal(got[2]!.length, 8 << 20);
   });
 
   it('no connectable server (every server refuses): 502 with a short body, quickly', async () => {
