@@ -60,6 +60,7 @@ export class ProxyWorker {
   private readonly open = new Map<number, OpenListener>();
   private readonly ticker: NodeJS.Timeout;
   private shuttingDown = false;
+  private stopping: Promise<void> | undefined;
 
   constructor(readonly opts: ProxyWorkerOptions) {
     this.ticker = setInterval(() => this.table?.tick(Date.now()), TICK_MS);
@@ -251,16 +252,25 @@ export class ProxyWorker {
   }
 
   /** SIGTERM: stop accepting, finish in-flight requests up to graceMs, then close the rest. */
-  async shutdown(graceMs: number): Promise<void> {
-    if (this.shuttingDown) return;
+  shutdown(graceMs: number): Promise<void> {
+    // SIGTERM to the process group reaches the worker twice (the signal, then the primary's
+    // message): both callers wait for the same shutdown, or the second would exit at once.
+    this.stopping ??= this.stopGracefully(graceMs);
+    return this.stopping;
+  }
+
+  private async stopGracefully(graceMs: number): Promise<void> {
     this.shuttingDown = true;
     this.shuttingDownNow = true;
     for (const ol of this.open.values()) ol.h2?.close(graceMs);
-    await Promise.all([...this.open.values()].map((ol) => this.closeListener(ol)));
+    // Stop accepting now. server.close() calls back only once its last connection is gone,
+    // so the grace period is enforced by the loop below, not by waiting for it.
+    const closed = Promise.all([...this.open.values()].map((ol) => this.closeListener(ol)));
     for (const c of this.conns) c.closeWhenIdle();
     const deadline = Date.now() + graceMs;
     while (this.conns.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     for (const c of this.conns) c.destroy();
+    await Promise.race([closed, new Promise((r) => setTimeout(r, 1000).unref())]);
     clearInterval(this.ticker);
     clearInterval(this.sweeper);
     this.pool.close();
