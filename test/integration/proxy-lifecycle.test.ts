@@ -43,7 +43,10 @@ describe('proxy lifecycle: workers, listeners, shutdown', function () {
     await node.createListener(port, groupId);
   });
 
+  let node2: FulcrumNode | undefined;
+
   after(async () => {
+    await node2?.stop();
     if (process.env.DP_DEBUG) console.log(node.stdout.split('\n').filter((l) => !l.includes('"admin"')).join('\n'), node.stderr);
     await node?.stop();
     await app?.close();
@@ -185,5 +188,25 @@ describe('proxy lifecycle: workers, listeners, shutdown', function () {
     assert.ok(refusedAfterMs < 1000, `new connections refused only after ${refusedAfterMs} ms`);
     const exit = await Promise.race([node.exited, sleep(10_000).then(() => undefined)]);
     assert.deepEqual(exit, { code: 0, signal: null }, `node did not exit cleanly; stderr:\n${node.stderr}`);
+  });
+  it('SIGTERM to the whole process group (systemd, docker): the in-flight request still finishes, exit 0', async () => {
+    node2 = await FulcrumNode.start({ workers: 2 });
+    const g = await node2.createGroup('life2', {}, false);
+    await node2.addServers(g, [{ port: app.port }], false);
+    const p = await freePort();
+    await node2.createListener(p, g);
+    app.reset();
+    const c = await RawClient.connect(p);
+    await c.write(reqBytes('GET', '/slow'));
+    await waitUntil('the slow request to reach the backend', () => (app.received.some((r) => r.url === '/slow') ? true : undefined));
+    // Primary and workers all get the signal; each worker also gets the primary's shutdown message.
+    process.kill(-node2.pid, 'SIGTERM');
+    const r = await c.readResponse({ timeoutMs: 5000 });
+    c.destroy();
+    assert.equal(r.status, 200);
+    assert.equal(r.body.toString(), 'slow done');
+    const exit = await Promise.race([node2.exited, sleep(10_000).then(() => undefined)]);
+    assert.deepEqual(exit, { code: 0, signal: null }, `node did not exit cleanly; stderr:\n${node2.stderr}`);
+    assert.ok(!node2.stdout.includes('replacing it'), 'no worker was replaced during the shutdown');
   });
 });
