@@ -12,6 +12,7 @@ describe('proxy hot path: HTTP/1.1 framing through a real node', function () {
   let node: FulcrumNode;
   let app: Backend;
   let closer: RawBackend;
+  let refuser: RawBackend;
   let port: number;
 
   before(async () => {
@@ -48,17 +49,28 @@ describe('proxy hot path: HTTP/1.1 framing through a real node', function () {
       s.write('HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nfirst part, ');
       setTimeout(() => s.end('second part'), 20);
     }));
+    // Refuses a request that asks for 100-continue, without reading its body.
+    refuser = await RawBackend.start((s: Socket, b) => onRequestHeads(s, b, () => {
+      s.write('HTTP/1.1 401 Unauthorized\r\nContent-Length: 6\r\n\r\nlog in');
+    }));
     node = await FulcrumNode.start({ workers: 1 });
     const g = await node.createGroup('hot-app', {}, false);
     await node.addServers(g, [{ port: app.port }], false);
     const gc = await node.createGroup('hot-closer', {}, false);
     await node.addServers(gc, [{ port: closer.port }], false);
     port = await freePort();
+    const gr = await node.createGroup('hot-refuser', {}, false);
+    await node.addServers(gr, [{ port: refuser.port }], false);
     const lid = await node.createListener(port, g, {}, false);
-    await node.write('CreateRule', {
+    await node.api('CreateRule', {
       ListenerId: lid, Priority: 10, RuleName: 'closer',
       RuleConditions: [{ Type: 'Path', PathConfig: { Values: ['/close/*'] } }],
       RuleActions: [forward(gc)],
+    });
+    await node.write('CreateRule', {
+      ListenerId: lid, Priority: 11, RuleName: 'refuser',
+      RuleConditions: [{ Type: 'Path', PathConfig: { Values: ['/refuse'] } }],
+      RuleActions: [forward(gr)],
     });
   });
 
@@ -66,6 +78,7 @@ describe('proxy hot path: HTTP/1.1 framing through a real node', function () {
     await node?.stop();
     await app?.close();
     await closer?.close();
+    await refuser?.close();
   });
 
   beforeEach(() => app.reset());
@@ -135,6 +148,44 @@ describe('proxy hot path: HTTP/1.1 framing through a real node', function () {
       assert.equal(r.status, 200);
       assert.equal(r.body.toString(), 'hello there');
       assert.equal(Backend.header(app.received[0]!, 'expect'), '100-continue');
+    } finally {
+      c.destroy();
+    }
+  });
+
+  it('Expect: 100-continue refused by the backend: the client gets its final answer and the connection closes', async () => {
+    const c = await RawClient.connect(port);
+    try {
+      await c.write('PUT /refuse HTTP/1.1\r\nHost: example.test\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n');
+      const r = await c.readResponse({ timeoutMs: 3000 });
+      assert.equal(r.status, 401);
+      assert.equal(r.body.toString(), 'log in');
+      assert.match(r.header('connection') ?? '', /close/, 'the unsent body leaves the connection unusable');
+      await c.waitClosed();
+    } finally {
+      c.destroy();
+    }
+  });
+
+  it('pipelined GET, chunked POST with a trailer, GET in one write: three answers in order', async () => {
+    const bytes = reqBytes('GET', '/p1') +
+      'POST /echo HTTP/1.1\r\nHost: example.test\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nabcd\r\n0\r\nX-Trailer: t\r\n\r\n' +
+      reqBytes('GET', '/p3');
+    const rs = await exchange(port, bytes, { count: 3 });
+    assert.deepEqual(rs.map((r) => r.body.toString()), ['app:GET:/p1', 'abcd', 'app:GET:/p3']);
+    assert.equal(app.received[1]!.body.toString(), 'abcd');
+  });
+
+  it('HTTP/1.0 client asking for keep-alive keeps its connection for a second request', async () => {
+    const c = await RawClient.connect(port);
+    try {
+      for (const p of ['/k1', '/k2']) {
+        await c.write(`GET ${p} HTTP/1.0\r\nHost: example.test\r\nConnection: keep-alive\r\n\r\n`);
+        const r = await c.readResponse();
+        assert.equal(r.body.toString(), `app:GET:${p}`);
+        assert.match(r.header('connection') ?? '', /keep-alive/i);
+        assert.equal(r.chunked, false);
+      }
     } finally {
       c.destroy();
     }
