@@ -7,7 +7,7 @@ import {
 import type { CompiledListener, CompiledRule, RoutingTable, RuntimeGroup, RuntimeServer } from './routing-table.js';
 import { STICKY_COOKIE, setCookieHeader } from './sticky.js';
 import { hashString } from '@fulcrum/scheduling';
-import type { PooledSocket } from './upstream-pool.js';
+import { CONNECT_TIMEOUT_MS, type PooledSocket } from './upstream-pool.js';
 import type { ProxyWorker } from './worker.js';
 import { buildRedirect, errorResponse, fixedResponse, requestEdits, type EditInput, type RuleEdits } from './responses.js';
 import { MAX_FUNCTION_BODY_BYTES, functionResponse } from './functions.js';
@@ -25,6 +25,7 @@ const T_HEAD = 1; // head not complete in time: 408
 const T_IDLE = 2; // keep-alive idle: close quietly
 const T_REQUEST = 3; // no response head in RequestTimeout: 504
 const T_BODY = 4; // the client stopped sending its request body for IdleTimeout: 408
+const T_CONNECT = 5; // the backend did not accept the connection: next server, or 502
 
 /** A head must arrive within this (HAProxy's `timeout http-request`). */
 export const HEAD_TIMEOUT_MS = Number(process.env.FULCRUM_HEAD_TIMEOUT_MS ?? 10_000);
@@ -182,6 +183,9 @@ export class ProxyConnection implements EditInput {
       this.dropUpstream();
       if (this.respStarted) this.destroy();
       else this.respondAndClose(504, 'Gateway Timeout', 'The backend did not answer in time.\n');
+    } else if (kind === T_CONNECT) {
+      // A server that drops SYNs (down host, full backlog) is a connect failure like a refusal.
+      this.upstreamFailed();
     } else if (kind === T_BODY) {
       this.worker.counters.timeouts++;
       this.dropUpstream();
@@ -589,14 +593,20 @@ export class ProxyConnection implements EditInput {
     up.on('error', this.onUpError);
     up.on('close', this.onUpEnd);
     up.on('drain', this.onUpDrain);
-    // Until the backend takes the request, we wait on it.
-    this.arm(T_REQUEST, this.requestTimeoutMs());
-    if (this.upConnected) this.writeRequest();
-    else up.once('fulcrum-ready', this.onUpConnect);
+    if (this.upConnected) {
+      // Until the backend takes the request, we wait on it.
+      this.arm(T_REQUEST, this.requestTimeoutMs());
+      this.writeRequest();
+    } else {
+      const requestMs = this.requestTimeoutMs();
+      this.arm(T_CONNECT, CONNECT_TIMEOUT_MS < requestMs ? CONNECT_TIMEOUT_MS : requestMs);
+      up.once('fulcrum-ready', this.onUpConnect);
+    }
   }
 
   private onUpConnect(): void {
     this.upConnected = true;
+    this.arm(T_REQUEST, this.requestTimeoutMs());
     this.writeRequest();
   }
 

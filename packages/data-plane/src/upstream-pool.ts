@@ -10,7 +10,8 @@ import { connect as tlsConnect } from 'node:tls';
 export const UPSTREAM_IDLE_MS = 4000;
 /** Idle connections kept per server per worker. */
 export const MAX_IDLE_PER_SERVER = 64;
-export const CONNECT_TIMEOUT_MS = 5000;
+/** A server that has not accepted a connection within this counts as a connect failure (HAProxy's `timeout connect`). */
+export const CONNECT_TIMEOUT_MS = Number(process.env.FULCRUM_CONNECT_TIMEOUT_MS ?? 5000);
 
 interface IdleEntry {
   socket: Socket;
