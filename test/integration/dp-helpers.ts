@@ -49,6 +49,8 @@ export interface NodeStartOptions {
   workers?: number;
   configFile?: string;
   extraArgs?: string[];
+  /** Extra environment (e.g. FULCRUM_CONNECT_TIMEOUT_MS); the workers inherit it. */
+  env?: Record<string, string>;
 }
 
 export class ApiError extends Error {
@@ -81,7 +83,7 @@ export class FulcrumNode {
     const args = [FULCRUM_BIN, 'start', '--data-dir', dataDir, '--admin-port', '0', '--workers', String(opts.workers ?? 1), '--listen-host', '127.0.0.1'];
     if (opts.configFile) args.push('--config', opts.configFile);
     if (opts.extraArgs) args.push(...opts.extraArgs);
-    const proc = spawn(process.execPath, args, { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    const proc = spawn(process.execPath, args, { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'], detached: true, env: { ...process.env, ...opts.env } });
     const node = new FulcrumNode(proc, dataDir);
     try {
       const line = await node.waitForLine((l) => l.msg === 'admin API listening', 20_000);
@@ -622,6 +624,53 @@ export function onRequestHeads(s: Socket, b: RawBackend, onHead: (head: string, 
       onHead(head, s);
     }
   });
+}
+
+/**
+ * A server that never accepts: a child process listens with a backlog of 1 and blocks its
+ * event loop; connections fill the accept queue until the kernel drops further SYNs, so a
+ * connect to it hangs, as to a host that is down (on loopback, T-1).
+ */
+export class Blackhole {
+  private constructor(readonly port: number, private readonly proc: ChildProcess, private readonly fillers: Socket[]) {}
+
+  static async start(): Promise<Blackhole> {
+    const script = "const s=require('net').createServer().listen({port:0,host:'127.0.0.1',backlog:1},()=>{" +
+      "process.stdout.write(s.address().port+'\\n');setTimeout(()=>Atomics.wait(new Int32Array(new SharedArrayBuffer(4)),0,0),50)})";
+    const proc = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const port = await new Promise<number>((resolve, reject) => {
+      proc.stdout!.once('data', (d: Buffer) => resolve(Number(d.toString().trim())));
+      proc.once('error', reject);
+    });
+    await sleep(200);
+    const fillers: Socket[] = [];
+    for (let i = 0; i < 16; i++) {
+      const s = connect({ host: '127.0.0.1', port });
+      s.on('error', () => undefined);
+      const connected = await new Promise<boolean>((resolve) => {
+        const t = setTimeout(() => resolve(false), 300);
+        s.once('connect', () => {
+          clearTimeout(t);
+          resolve(true);
+        });
+      });
+      if (!connected) {
+        s.destroy();
+        return new Blackhole(port, proc, fillers);
+      }
+      fillers.push(s);
+    }
+    proc.kill('SIGKILL');
+    for (const s of fillers) s.destroy();
+    throw new Error('Blackhole: the accept queue never filled');
+  }
+
+  async close(): Promise<void> {
+    for (const s of this.fillers) s.destroy();
+    const gone = new Promise((r) => this.proc.once('exit', r));
+    this.proc.kill('SIGKILL');
+    await gone;
+  }
 }
 
 // ------------------------------------------------------------------ bulk data

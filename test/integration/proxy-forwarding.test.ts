@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { Socket } from 'node:net';
-import { Backend, FulcrumNode, RawBackend, RawClient, exchange, forward, freePort, get, onRequestHeads, reqBytes, sleep, ws, type WsServer } from './dp-helpers.js';
+import { Backend, Blackhole, FulcrumNode, RawBackend, RawClient, exchange, forward, freePort, get, onRequestHeads, reqBytes, sleep, ws, type WsServer } from './dp-helpers.js';
 
 /**
  * What a forwarded request and its response carry (LR-3), WebSocket pass-through, loop
@@ -18,6 +18,7 @@ describe('proxy forwarding (LR-3, BS-8, LR-1 timeouts, unreachable backends)', f
   let port: number;
   let slowPort: number;
   let deadPorts: number[];
+  let blackhole: Blackhole;
 
   const path = (...v: string[]) => ({ Type: 'Path', PathConfig: { Values: v } });
 
@@ -47,8 +48,9 @@ describe('proxy forwarding (LR-3, BS-8, LR-1 timeouts, unreachable backends)', f
     await new Promise<void>((r) => wsHttp.listen(0, '127.0.0.1', r));
     const wsPort = (wsHttp.address() as { port: number }).port;
     deadPorts = [await freePort(), await freePort(), await freePort()];
+    blackhole = await Blackhole.start();
 
-    node = await FulcrumNode.start({ workers: 1 });
+    node = await FulcrumNode.start({ workers: 1, env: { FULCRUM_CONNECT_TIMEOUT_MS: '500' } });
     const gApp = await node.createGroup('fw-app', {}, false);
     await node.addServers(gApp, [{ port: app.port }], false);
     const gHop = await node.createGroup('fw-hop', {}, false);
@@ -60,6 +62,10 @@ describe('proxy forwarding (LR-3, BS-8, LR-1 timeouts, unreachable backends)', f
     const gOneDead = await node.createGroup('fw-one-dead', { Scheduler: 'Wrr' }, false);
     await node.addServers(gOneDead, [{ port: deadPorts[0]!, weight: 100 }, { port: app.port, weight: 1 }], false);
     const gEmpty = await node.createGroup('fw-empty', {}, false);
+    const gHole = await node.createGroup('fw-hole', {}, false);
+    await node.addServers(gHole, [{ port: blackhole.port, weight: 100 }, { port: app.port, weight: 1 }], false);
+    const gHoleOnly = await node.createGroup('fw-hole-only', {}, false);
+    await node.addServers(gHoleOnly, [{ port: blackhole.port }], false);
     const gSilent = await node.createGroup('fw-silent', {}, false);
     await node.addServers(gSilent, [{ port: silent.port }], false);
     port = await freePort();
@@ -75,6 +81,8 @@ describe('proxy forwarding (LR-3, BS-8, LR-1 timeouts, unreachable backends)', f
         { RuleName: 'one-dead', Priority: 4, RuleConditions: [path('/one-dead')], RuleActions: [forward(gOneDead)] },
         { RuleName: 'empty', Priority: 5, RuleConditions: [path('/empty')], RuleActions: [forward(gEmpty)] },
         { RuleName: 'loop', Priority: 6, RuleConditions: [path('/loop')], RuleActions: [forward(gLoop)] },
+        { RuleName: 'hole', Priority: 7, RuleConditions: [path('/hole')], RuleActions: [forward(gHole)] },
+        { RuleName: 'hole-only', Priority: 8, RuleConditions: [path('/hole-only')], RuleActions: [forward(gHoleOnly)] },
       ],
     });
     slowPort = await freePort();
@@ -89,7 +97,7 @@ describe('proxy forwarding (LR-3, BS-8, LR-1 timeouts, unreachable backends)', f
     for (const c of wsServer?.clients ?? []) c.terminate();
     await new Promise<void>((r) => (wsServer ? wsServer.close(() => r()) : r()));
     await new Promise<void>((r) => (wsHttp ? wsHttp.close(() => r()) : r()));
-    await Promise.all([app?.close(), hop?.close(), silent?.close()]);
+    await Promise.all([app?.close(), hop?.close(), silent?.close(), blackhole?.close()]);
   });
 
   beforeEach(() => app.reset());
@@ -281,6 +289,21 @@ describe('proxy forwarding (LR-3, BS-8, LR-1 timeouts, unreachable backends)', f
       assert.equal(r!.status, 200);
       assert.equal(r!.body.toString(), 'app');
     }
+  });
+
+  it('a server that never accepts the connection is a connect failure: the next server serves', async () => {
+    const t0 = Date.now();
+    const [r] = await exchange(port, reqBytes('GET', '/hole'), { timeoutMs: 5000 });
+    assert.equal(r!.status, 200);
+    assert.equal(r!.body.toString(), 'app');
+    assert.ok(Date.now() - t0 < 2000, `took ${Date.now() - t0} ms (connect timeout 500 ms)`);
+  });
+
+  it('the only server never accepts: 502 after the connect timeout, not a wait for RequestTimeout', async () => {
+    const t0 = Date.now();
+    const [r] = await exchange(port, reqBytes('GET', '/hole-only'), { timeoutMs: 10_000 });
+    assert.equal(r!.status, 502);
+    assert.ok(Date.now() - t0 < 2000, `took ${Date.now() - t0} ms (connect timeout 500 ms)`);
   });
 
   it('a group with no servers: 503 with a short body, quickly', async () => {
