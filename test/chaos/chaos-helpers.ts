@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -32,6 +32,24 @@ export interface HttpCall {
 export type Transport = (c: HttpCall) => Promise<HttpReply>;
 
 export const direct: Transport = (c) => http(c.host, c.port, c.path, { method: c.method, headers: c.headers, body: c.body, timeoutMs: c.timeoutMs });
+
+/** Temp dirs are `fulcrum-chaos-<pid>-…`, so a later run can tell a crashed run's leftovers. */
+const TMP_PREFIX = 'fulcrum-chaos-';
+
+/** Remove the temp dirs (data dirs, Redis files) of earlier runs whose process is gone. */
+export function removeLeftoverTempDirs(): void {
+  for (const d of readdirSync(tmpdir())) {
+    const m = /^fulcrum-chaos-([0-9]+)-/.exec(d);
+    if (!m || Number(m[1]) === process.pid) continue;
+    try {
+      process.kill(Number(m[1]), 0);
+      continue; // that run still goes
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'EPERM') continue;
+    }
+    rmSync(join(tmpdir(), d), { recursive: true, force: true });
+  }
+}
 
 const live = new Set<ChildProcess>();
 process.on('exit', () => {
@@ -230,7 +248,7 @@ export class FulcrumProcess {
     let dataDir: string | undefined;
     const args = [...o.args];
     if (isStart && !args.includes('--data-dir')) {
-      dataDir = mkdtempSync(join(tmpdir(), 'fulcrum-chaos-'));
+      dataDir = mkdtempSync(join(tmpdir(), `${TMP_PREFIX}${process.pid}-`));
       args.push('--data-dir', dataDir);
     }
     const env = { ...process.env, FULCRUM_ENDPOINT: undefined, FULCRUM_TOKEN: undefined, ...o.env };
@@ -328,7 +346,7 @@ export interface NsRedis {
 
 /** redis-server inside namespace `ns`, bound to `host` there (append-only, fsync always). */
 export async function startRedisInNs(lab: NetnsLab, ns: string, host: string, port = 6379): Promise<NsRedis> {
-  const dir = mkdtempSync(join(tmpdir(), 'fulcrum-chaos-redis-'));
+  const dir = mkdtempSync(join(tmpdir(), `${TMP_PREFIX}${process.pid}-redis-`));
   const c = lab.spawn(ns, 'redis-server', [
     '--port', String(port), '--bind', host, '--protected-mode', 'no', '--dir', dir, '--daemonize', 'no', '--save', '',
     '--appendonly', 'yes', '--appendfsync', 'always', '--logfile', '', '--loglevel', 'notice',
@@ -381,7 +399,7 @@ export function markerRule(listenerId: string, priority: number, path: string, c
 
 /** A token file for an admin API bound outside loopback (API-5). */
 export function tokenFile(token: string): { path: string; remove(): void } {
-  const dir = mkdtempSync(join(tmpdir(), 'fulcrum-chaos-token-'));
+  const dir = mkdtempSync(join(tmpdir(), `${TMP_PREFIX}${process.pid}-token-`));
   const path = join(dir, 'token');
   writeFileSync(path, `${token}\n`, { mode: 0o600 });
   return { path, remove: () => rmSync(dir, { recursive: true, force: true }) };

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { FULCRUM_BIN } from '../integration/cluster-helpers.js';
-import { FulcrumProcess, NetnsAgent, markerRule, sleep, startRedisInNs, waitUntil, type NsRedis } from './chaos-helpers.js';
+import { FulcrumProcess, NetnsAgent, markerRule, removeLeftoverTempDirs, sleep, startRedisInNs, waitUntil, type NsRedis } from './chaos-helpers.js';
 import { countsLine } from './load.js';
 import { NetnsLab, destroyOnExit, removeLeftovers, requireNetns } from './netns.js';
 
@@ -29,7 +29,9 @@ describe('chaos: a node cut off from Redis (network namespaces)', function () {
   let loadAgent: NetnsAgent | undefined;
 
   before(async () => {
+    await requireNetns(PREFIX);
     await removeLeftovers(PREFIX);
+    removeLeftoverTempDirs();
   });
 
   after(async () => {
@@ -40,7 +42,6 @@ describe('chaos: a node cut off from Redis (network namespaces)', function () {
   });
 
   it('D-3: a node cut off from Redis keeps serving (0 failed through it) and, healed, applies a write made during the cut', async () => {
-    await requireNetns(PREFIX);
     const storeNs = await lab.addNamespace('store');
     const nodeNs = await lab.addNamespace('node');
     await lab.veth(storeNs, 'to-node', '10.213.1.1/24', nodeNs, 'to-store', '10.213.1.2/24');

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { waitUntil } from './cluster-helpers.js';
-import { FulcrumProcess, NetnsAgent, markerRule, startRedisInNs, tokenFile, type Admin, type NsRedis } from '../chaos/chaos-helpers.js';
+import { FulcrumProcess, NetnsAgent, markerRule, removeLeftoverTempDirs, startRedisInNs, tokenFile, type Admin, type NsRedis } from '../chaos/chaos-helpers.js';
 import { NetnsLab, destroyOnExit, removeLeftovers, requireNetns } from '../chaos/netns.js';
 
 const PREFIX = 'fmhost';
@@ -37,8 +37,9 @@ describe('cluster mode across hosts in network namespaces (D-2)', function () {
   const PORT = 8080;
 
   before(async () => {
-    await removeLeftovers(PREFIX);
     await requireNetns(PREFIX);
+    await removeLeftovers(PREFIX);
+    removeLeftoverTempDirs();
     const br = await lab.addNamespace('br');
     await lab.bridge(br, 'br0');
     const host = async (name: string, ip: string): Promise<string> => {
