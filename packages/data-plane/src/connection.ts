@@ -69,6 +69,11 @@ export class ProxyConnection implements EditInput {
   private reqStreamed = false;
   private clientKeepAlive = true;
   private closeAfter = false;
+  /** The client half-closed: answer what it sent, then end. */
+  private clientEnded = false;
+  /** answerHeld() is running (re-entry guard) / waits for the client to read. */
+  private inHeldLoop = false;
+  private heldWaitsDrain = false;
 
   // The request under way.
   private table: RoutingTable | undefined;
@@ -510,22 +515,30 @@ export class ProxyConnection implements EditInput {
   }
 
   private onClientDrain(): void {
-    if (this.up && this.state !== S_CLOSED) this.up.resume();
+    if (this.state === S_CLOSED) return;
+    if (this.up) this.up.resume();
+    if (this.heldWaitsDrain) {
+      this.heldWaitsDrain = false;
+      this.answerHeld();
+    }
   }
 
   private onClientEnd(): void {
+    this.clientEnded = true;
     if (this.state === S_TUNNEL) {
       this.up?.end();
       return;
     }
-    // Half-close from the client: finish the exchange under way, then close.
-    this.clientKeepAlive = false;
-    this.closeAfter = true;
-    if (this.state === S_HEAD) this.destroy();
-    else if (this.state === S_BODY) {
+    if (this.state === S_BODY) {
+      // The body was cut short: nothing can be answered.
       this.dropUpstream();
       this.destroy();
+    } else if (this.state === S_HEAD && this.held.length <= this.heldStart) {
+      // Nothing more to answer; the end of the last response may still be flushing.
+      this.endClient();
     }
+    // Otherwise a response is under way or pipelined requests are held: answerHeld() ends
+    // the connection once they are all answered.
   }
 
   private onClientClose(): void {
@@ -908,12 +921,35 @@ export class ProxyConnection implements EditInput {
     // The next request's own errors (400 on a bad pipelined head, 408) must still be sent.
     this.respStarted = false;
     this.arm(T_IDLE, (this.listener?.snap.idleTimeoutS ?? 15) * 1000);
-    const held = this.held;
-    const hs = this.heldStart;
-    this.held = EMPTY;
-    this.heldStart = 0;
-    this.socket.resume();
-    if (hs < held.length) this.readHead(held, hs, held.length);
+    this.answerHeld();
+  }
+
+  /**
+   * Serve the pipelined requests held during the last exchange, in a loop rather than by
+   * recursion: a request we answer ourselves (fixed response, redirect) finishes within
+   * readHead, and recursing per request overflowed the stack after ~1,400 pipelined
+   * requests, crashing the worker. Stops while the client is not reading our answers
+   * (socket buffer full) and goes on at its 'drain', so a client can't make us buffer
+   * without bound. The client's socket stays paused while bytes are held.
+   */
+  private answerHeld(): void {
+    if (this.inHeldLoop) return; // re-entered from readHead: the loop below goes on
+    this.inHeldLoop = true;
+    while (this.state === S_HEAD && this.heldStart < this.held.length) {
+      if (this.socket.writableNeedDrain) {
+        this.heldWaitsDrain = true;
+        break;
+      }
+      const held = this.held;
+      const hs = this.heldStart;
+      this.held = EMPTY;
+      this.heldStart = 0;
+      this.readHead(held, hs, held.length);
+    }
+    this.inHeldLoop = false;
+    if (this.state !== S_HEAD || this.heldStart < this.held.length) return;
+    if (this.clientEnded) this.endClient();
+    else this.socket.resume();
   }
 
   // ---------------------------------------------------------------- local answers
