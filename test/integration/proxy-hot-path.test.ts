@@ -67,10 +67,15 @@ describe('proxy hot path: HTTP/1.1 framing through a real node', function () {
       RuleConditions: [{ Type: 'Path', PathConfig: { Values: ['/close/*'] } }],
       RuleActions: [forward(gc)],
     });
-    await node.write('CreateRule', {
+    await node.api('CreateRule', {
       ListenerId: lid, Priority: 11, RuleName: 'refuser',
       RuleConditions: [{ Type: 'Path', PathConfig: { Values: ['/refuse'] } }],
       RuleActions: [forward(gr)],
+    });
+    await node.write('CreateRule', {
+      ListenerId: lid, Priority: 12, RuleName: 'fixed',
+      RuleConditions: [{ Type: 'Path', PathConfig: { Values: ['/fixed'] } }],
+      RuleActions: [{ Order: 1, Type: 'FixedResponse', FixedResponseConfig: { HttpCode: '200', Content: 'fixed', ContentType: 'text/plain' } }],
     });
   });
 
@@ -174,6 +179,39 @@ describe('proxy hot path: HTTP/1.1 framing through a real node', function () {
     const rs = await exchange(port, bytes, { count: 3 });
     assert.deepEqual(rs.map((r) => r.body.toString()), ['app:GET:/p1', 'abcd', 'app:GET:/p3']);
     assert.equal(app.received[1]!.body.toString(), 'abcd');
+  });
+
+  it('5,000 pipelined requests answered by the proxy itself, in one write: all answered, the worker survives', async () => {
+    const c = await RawClient.connect(port);
+    try {
+      let bytes = '';
+      for (let i = 0; i < 5000; i++) bytes += reqBytes('GET', i % 2 === 0 ? '/fixed' : '/fixed?odd');
+      await c.write(bytes);
+      for (let i = 0; i < 5000; i++) {
+        const r = await c.readResponse();
+        assert.equal(r.status, 200);
+        assert.equal(r.body.toString(), 'fixed');
+      }
+      await c.write(reqBytes('GET', '/still-there'));
+      assert.equal((await c.readResponse()).body.toString(), 'app:GET:/still-there');
+    } finally {
+      c.destroy();
+    }
+    assert.doesNotMatch(node.stderr, /RangeError|Maximum call stack/);
+    assert.doesNotMatch(node.stdout, /worker exited/);
+  });
+
+  it('a client that pipelines 3 requests and half-closes gets 3 answers, then the connection ends', async () => {
+    const c = await RawClient.connect(port);
+    try {
+      await c.write(reqBytes('GET', '/h1') + reqBytes('GET', '/fixed') + reqBytes('GET', '/h3'));
+      c.socket.end();
+      const rs = [await c.readResponse(), await c.readResponse(), await c.readResponse()];
+      assert.deepEqual(rs.map((r) => r.body.toString()), ['app:GET:/h1', 'fixed', 'app:GET:/h3']);
+      await c.waitClosed();
+    } finally {
+      c.destroy();
+    }
   });
 
   it('HTTP/1.0 client asking for keep-alive keeps its connection for a second request', async () => {
