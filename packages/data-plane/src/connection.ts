@@ -5,9 +5,9 @@ import {
   buildForwardRequestHead, h1ErrorReason, h1ErrorStatus, parseRequestHead, parseResponseHead,
 } from './http1/index.js';
 import type { CompiledListener, CompiledRule, RoutingTable, RuntimeGroup, RuntimeServer } from './routing-table.js';
-import { STICKY_COOKIE, setCookieHeader } from './sticky.js';
+import { GROUP_STICKY_COOKIE, STICKY_COOKIE, setCookieHeader } from './sticky.js';
 import { hashString } from '@fulcrum/scheduling';
-import { CONNECT_TIMEOUT_MS, type PooledSocket } from './upstream-pool.js';
+import { CONNECT_TIMEOUT_MS, type PooledSocket, type UpstreamOwner } from './upstream-pool.js';
 import type { ProxyWorker } from './worker.js';
 import { buildRedirect, errorResponse, fixedResponse, requestEdits, type EditInput, type RuleEdits } from './responses.js';
 import { MAX_FUNCTION_BODY_BYTES, functionResponse } from './functions.js';
@@ -52,14 +52,15 @@ const COPY_BODY_MAX_BYTES = 2048;
  * (each side pauses the other); framing is tracked, never rewritten. Pipelined requests
  * wait in the socket until the response before them is complete.
  */
-export class ProxyConnection implements EditInput {
+export class ProxyConnection implements EditInput, UpstreamOwner {
   state = S_HEAD;
   private readonly reader = new HeadReader(DEFAULT_H1_LIMITS.maxHeadBytes, DEFAULT_H1_LIMITS.maxRequestLineBytes);
   private readonly req = new RequestHead();
   private readonly slices = new HeadSlices();
   private readonly reqChunks = new ChunkedTracker();
   private fctx: ForwardContext | undefined;
-  private fctxLb = '';
+  /** The listener snapshot fctx was built for (its id and XForwardedForConfig). */
+  private fctxFor: object | undefined;
   /** Bytes after the current request (pipelined), held while its response is under way. */
   private held: Buffer = EMPTY;
   private heldStart = 0;
@@ -115,11 +116,6 @@ export class ProxyConnection implements EditInput {
     this.onClientEnd = this.onClientEnd.bind(this);
     this.onClientClose = this.onClientClose.bind(this);
     this.onClientDrain = this.onClientDrain.bind(this);
-    this.onUpData = this.onUpData.bind(this);
-    this.onUpEnd = this.onUpEnd.bind(this);
-    this.onUpError = this.onUpError.bind(this);
-    this.onUpConnect = this.onUpConnect.bind(this);
-    this.onUpDrain = this.onUpDrain.bind(this);
     // A client may send its request and half-close; it still reads the answer. Node would
     // end our side on the client's FIN (listeners are not allowHalfOpen): every state ends
     // it itself instead (onClientEnd, endClient, destroy).
@@ -311,10 +307,23 @@ export class ProxyConnection implements EditInput {
     // Choose the group (up to 5 weighted groups, LR-2).
     const groups = final.groups;
     let group: RuntimeGroup | undefined;
+    let groupCookie: Buffer | null = null;
     if (groups.length === 1) group = groups[0];
     else if (groups.length > 1) {
-      const gi = final.groupPicker!.pick();
-      group = gi >= 0 ? groups[gi] : undefined;
+      const gs = final.groupSticky;
+      if (gs !== undefined && this.table) {
+        const v = req.getCookie(GROUP_STICKY_COOKIE);
+        const token = v !== undefined ? this.table.signer.verify(v) : undefined;
+        const gi = token !== undefined ? gs.tokens.indexOf(token) : -1;
+        if (gi >= 0 && (final.groupPicker!.weightOf(gi) > 0)) group = groups[gi];
+      }
+      if (!group) {
+        const gi = final.groupPicker!.pick();
+        group = gi >= 0 ? groups[gi] : undefined;
+        if (gs !== undefined && gi >= 0 && this.table) {
+          groupCookie = Buffer.from(`Set-Cookie: ${setCookieHeader(GROUP_STICKY_COOKIE, this.table.signer.sign(gs.tokens[gi]!), gs.timeoutS)}\r\n`, 'latin1');
+        }
+      }
     }
     if (!group) {
       this.state = S_WAIT;
@@ -323,14 +332,17 @@ export class ProxyConnection implements EditInput {
       return;
     }
     this.group = group;
-    if (this.fctx === undefined || this.fctxLb !== listener.snap.loadBalancerId) {
+    if (this.fctx === undefined || this.fctxFor !== listener.snap) {
       this.fctx = new ForwardContext({
+        xff: listener.snap.xff.enabled,
+        xffProto: listener.snap.xff.proto,
+        xffPort: listener.snap.xff.port,
         clientIp: clientIpOf(this.socket),
         proto: this.scheme,
         port: this.port,
         instanceId: listener.snap.loadBalancerId,
       });
-      this.fctxLb = listener.snap.loadBalancerId;
+      this.fctxFor = listener.snap;
     }
     if (this.edits !== null && this.edits.replaceHost) {
       // Rewrite Host: the edits carry the new Host line; drop the client's (routing is done).
@@ -356,6 +368,7 @@ export class ProxyConnection implements EditInput {
       this.respondAndClose(503, 'Service Unavailable', 'No server is available in the group.\n');
       return;
     }
+    if (groupCookie !== null) this.setCookie = this.setCookie === null ? groupCookie : Buffer.concat([this.setCookie, groupCookie]);
     if (group.snap.type === 'Fc') {
       this.startFunction(server);
       return;
@@ -376,9 +389,11 @@ export class ProxyConnection implements EditInput {
     this.fcBytes = this.firstBody.length;
     this.firstBody = EMPTY;
     this.requestHead = null;
-    this.arm(T_REQUEST, (this.listener?.snap.requestTimeoutS ?? 60) * 1000);
-    if (this.state === S_BODY) this.socket.resume();
-    else this.invokeFunction();
+    if (this.state === S_BODY) {
+      // The client uploads the body: a stall is the body timeout, not the function's.
+      this.arm(T_BODY, this.idleTimeoutMs());
+      this.socket.resume();
+    } else this.invokeFunction();
   }
 
   private collectFunctionBody(chunk: Buffer, start: number, n: number): void {
@@ -393,6 +408,8 @@ export class ProxyConnection implements EditInput {
 
   private invokeFunction(): void {
     const server = this.server!;
+    // RequestTimeout covers the function's run (504 when it takes longer).
+    this.arm(T_REQUEST, this.requestTimeoutMs());
     const fn = server.snap.fn;
     const chunks = this.fcChunks ?? [];
     this.fcChunks = null;
@@ -601,11 +618,7 @@ export class ProxyConnection implements EditInput {
     this.upReader.reset();
     this.respHeadDone = false;
     this.upReusable = false;
-    up.on('data', this.onUpData);
-    up.on('end', this.onUpEnd);
-    up.on('error', this.onUpError);
-    up.on('close', this.onUpEnd);
-    up.on('drain', this.onUpDrain);
+    up.fulcrumOwner = this;
     if (this.upConnected) {
       // Until the backend takes the request, we wait on it.
       this.arm(T_REQUEST, this.requestTimeoutMs());
@@ -613,11 +626,11 @@ export class ProxyConnection implements EditInput {
     } else {
       const requestMs = this.requestTimeoutMs();
       this.arm(T_CONNECT, CONNECT_TIMEOUT_MS < requestMs ? CONNECT_TIMEOUT_MS : requestMs);
-      up.once('fulcrum-ready', this.onUpConnect);
     }
   }
 
-  private onUpConnect(): void {
+  /** UpstreamOwner (the pooled socket's handlers dispatch here while we own it). */
+  onUpConnect(): void {
     this.upConnected = true;
     this.arm(T_REQUEST, this.requestTimeoutMs());
     this.writeRequest();
@@ -641,7 +654,8 @@ export class ProxyConnection implements EditInput {
     if (this.state === S_BODY) this.socket.resume();
   }
 
-  private onUpDrain(): void {
+  /** UpstreamOwner (the pooled socket's handlers dispatch here while we own it). */
+  onUpDrain(): void {
     if (this.state === S_BODY) {
       this.socket.resume();
       if (!this.respHeadDone) this.arm(T_BODY, this.idleTimeoutMs());
@@ -651,12 +665,7 @@ export class ProxyConnection implements EditInput {
   private detachUpstream(): PooledSocket | null {
     const up = this.up;
     if (!up) return null;
-    up.removeListener('data', this.onUpData);
-    up.removeListener('end', this.onUpEnd);
-    up.removeListener('error', this.onUpError);
-    up.removeListener('close', this.onUpEnd);
-    up.removeListener('drain', this.onUpDrain);
-    up.removeListener('fulcrum-ready', this.onUpConnect);
+    up.fulcrumOwner = null;
     this.up = null;
     const s = this.server;
     if (s) {
@@ -668,17 +677,16 @@ export class ProxyConnection implements EditInput {
 
   private dropUpstream(): void {
     const up = this.detachUpstream();
-    if (up) {
-      up.on('error', noop);
-      up.destroy();
-    }
+    if (up) up.destroy();
   }
 
-  private onUpError(): void {
+  /** UpstreamOwner (the pooled socket's handlers dispatch here while we own it). */
+  onUpError(): void {
     this.upstreamFailed();
   }
 
-  private onUpEnd(): void {
+  /** UpstreamOwner (the pooled socket's handlers dispatch here while we own it). */
+  onUpEnd(): void {
     if (!this.up) return;
     if (this.respHeadDone && this.respKind === BodyKind.CLOSE) {
       // A close-delimited response ends with the connection.
@@ -696,7 +704,10 @@ export class ProxyConnection implements EditInput {
     if (!up) return;
     const wasReused = up.fulcrumReused === true;
     const connected = this.upConnected;
+    const failedServer = this.server;
     this.dropUpstream();
+    // Passive outlier detection: a failed connect counts against the server.
+    if (!connected && failedServer && this.table) this.table.outcome(failedServer, false);
     if (this.state === S_TUNNEL) {
       this.destroy();
       return;
@@ -734,7 +745,8 @@ export class ProxyConnection implements EditInput {
     this.send(server);
   }
 
-  private onUpData(chunk: Buffer): void {
+  /** UpstreamOwner (the pooled socket's handlers dispatch here while we own it). */
+  onUpData(chunk: Buffer): void {
     if (this.state === S_TUNNEL) {
       if (!this.socket.write(chunk)) this.up?.pause();
       return;
@@ -799,6 +811,7 @@ export class ProxyConnection implements EditInput {
     this.upReusable = resp.keepAlive && resp.bodyKind !== BodyKind.CLOSE && this.group!.snap.keepalive;
     if (!this.reqBodyDone) this.clientKeepAlive = false; // answered before the body ended
     const group = this.group!;
+    if (this.server && this.table) this.table.outcome(this.server, resp.status < 500);
     if (group.snap.sticky.StickySessionEnabled && group.snap.sticky.StickySessionType === 'Server' && group.snap.sticky.Cookie) {
       const v = resp.getSetCookie(group.snap.sticky.Cookie);
       if (v !== undefined && this.server) this.worker.affinity.learn(group.snap.id, group.snap.sticky.Cookie, v, this.server.key);

@@ -127,7 +127,16 @@ export class RuntimeGroup {
 }
 
 export type FinalAction =
-  | { type: 'forward'; groups: RuntimeGroup[]; groupPicker: Picker | undefined }
+  | {
+    type: 'forward';
+    groups: RuntimeGroup[];
+    groupPicker: Picker | undefined;
+    /**
+     * LR-2 group-level stickiness (ServerGroupStickySession): a signed cookie pins the client
+     * to the group first chosen for it, for timeoutS. tokens[i] names groups[i] opaquely.
+     */
+    groupSticky: { timeoutS: number; tokens: string[] } | undefined;
+  }
   | { type: 'fixed'; status: number; body: Buffer; contentType: string }
   | { type: 'redirect'; action: NonNullable<RuleAction['RedirectConfig']> };
 
@@ -181,7 +190,11 @@ export class RoutingTable {
         const groupPicker = groups.length > 1
           ? buildPicker('Wrr', tuples.map((t) => ({ id: t.ServerGroupId, weight: t.Weight ?? 100 })))
           : undefined;
-        final = { type: 'forward', groups, groupPicker };
+        const gs = a.ForwardGroupConfig.ServerGroupStickySession;
+        const groupSticky = groups.length > 1 && gs?.Enabled
+          ? { timeoutS: gs.Timeout ?? 1000, tokens: groups.map((g) => this.signer.token(id, g.snap.id)) }
+          : undefined;
+        final = { type: 'forward', groups, groupPicker, groupSticky };
       } else if (a.Type === 'FixedResponse' && a.FixedResponseConfig) {
         const c = a.FixedResponseConfig;
         final = { type: 'fixed', status: Number(c.HttpCode), body: Buffer.from(c.Content ?? ''), contentType: c.ContentType ?? 'text/plain' };
@@ -218,6 +231,10 @@ export class RoutingTable {
 
   /** An exchange on `s` ended: ok, or a connect failure / 5xx (passive outlier detection). */
   outcome(s: RuntimeServer, ok: boolean): void {
+    if (ok) {
+      s.recordOutcome(true, 0);
+      return;
+    }
     const now = Date.now();
     if (s.recordOutcome(ok, now) && s.group.byKey.get(s.key) === s) s.group.refresh(now);
   }

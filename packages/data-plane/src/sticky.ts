@@ -7,6 +7,8 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
  * and is ignored (the request is scheduled normally and gets a fresh cookie).
  */
 export const STICKY_COOKIE = 'SERVERID';
+/** LR-2 group-level stickiness: which of a rule's weighted groups the client was sent to. */
+export const GROUP_STICKY_COOKIE = 'FULCRUMGROUP';
 
 export class CookieSigner {
   private readonly key: Buffer;

@@ -24,10 +24,29 @@ export interface PoolStats {
   reused: number;
 }
 
-/** A pooled connection's bookkeeping, kept on the socket object to avoid a side map. */
+/** What an upstream connection's events go to while an exchange uses it. */
+export interface UpstreamOwner {
+  onUpData(chunk: Buffer): void;
+  /** 'end' or 'close'. */
+  onUpEnd(): void;
+  onUpError(): void;
+  onUpDrain(): void;
+  /** TCP connected, or the TLS handshake done. */
+  onUpConnect(): void;
+}
+
+/**
+ * A pooled connection's bookkeeping, kept on the socket object to avoid a side map. Its
+ * event handlers are attached once, at open, and dispatch to the current owner: an exchange
+ * takes a connection by setting `fulcrumOwner`, and gives it back by clearing it, so a
+ * request adds and removes no listeners. With no owner (idle in the pool), any byte, end or
+ * error means the connection can't be reused: it is destroyed.
+ */
 export interface PooledSocket extends Socket {
   fulcrumReused?: boolean;
   fulcrumKey?: string;
+  fulcrumOwner?: UpstreamOwner | null;
+  fulcrumReady?: boolean;
 }
 
 export class UpstreamPool {
@@ -52,9 +71,6 @@ export class UpstreamPool {
       const e = list.pop()!;
       this.stats.idle--;
       const s = e.socket as PooledSocket;
-      s.removeListener('error', onIdleError);
-      s.removeListener('close', onIdleClose);
-      s.removeListener('data', onIdleData);
       if (s.destroyed || !s.writable || s.readableEnded) continue;
       // Flowing again: the exchange that released it may have paused it for backpressure.
       s.resume();
@@ -76,12 +92,19 @@ export class UpstreamPool {
     if (tls) {
       s = tlsConnect({ host: ip, port, rejectUnauthorized: false, ALPNProtocols: ['http/1.1'] }) as unknown as PooledSocket;
       s.setNoDelay(true);
-      // Callers wait for 'connect'; a TLS socket is ready at 'secureConnect'.
-      s.once('secureConnect', () => s.emit('fulcrum-ready'));
+      // A TLS socket is ready for the request at 'secureConnect'.
+      s.once('secureConnect', onReady);
     } else {
       s = connect({ host: ip, port, noDelay: true }) as PooledSocket;
-      s.once('connect', () => s.emit('fulcrum-ready'));
+      s.once('connect', onReady);
     }
+    s.fulcrumReady = false;
+    s.fulcrumOwner = null;
+    s.on('data', onData);
+    s.on('end', onEnd);
+    s.on('close', onEnd);
+    s.on('error', onError);
+    s.on('drain', onDrain);
     s.fulcrumReused = false;
     s.fulcrumKey = UpstreamPool.key(ip, port, tls);
     this.stats.created++;
@@ -105,13 +128,10 @@ export class UpstreamPool {
       return;
     }
     s.setTimeout(0);
+    s.fulcrumOwner = null;
     // A connection released while paused (backpressure on its last response) would never
     // read again: the next request on it would hang. Idle, it must flow to notice a close.
     s.resume();
-    s.on('error', onIdleError);
-    s.on('close', onIdleClose);
-    // Bytes from an idle backend are a protocol violation: the connection can't be reused.
-    s.on('data', onIdleData);
     list.push({ socket: s, sinceMs: Date.now() });
     this.stats.idle++;
   }
@@ -147,12 +167,26 @@ export class UpstreamPool {
   }
 }
 
-function onIdleError(this: Socket): void {
-  this.destroy();
+function onReady(this: PooledSocket): void {
+  this.fulcrumReady = true;
+  this.fulcrumOwner?.onUpConnect();
 }
-function onIdleClose(this: Socket): void {
-  this.destroy();
+function onData(this: PooledSocket, chunk: Buffer): void {
+  const o = this.fulcrumOwner;
+  // Bytes from an idle backend are a protocol violation: the connection can't be reused.
+  if (o) o.onUpData(chunk);
+  else this.destroy();
 }
-function onIdleData(this: Socket): void {
-  this.destroy();
+function onEnd(this: PooledSocket): void {
+  const o = this.fulcrumOwner;
+  if (o) o.onUpEnd();
+  else this.destroy();
+}
+function onError(this: PooledSocket): void {
+  const o = this.fulcrumOwner;
+  if (o) o.onUpError();
+  else this.destroy();
+}
+function onDrain(this: PooledSocket): void {
+  this.fulcrumOwner?.onUpDrain();
 }

@@ -7,7 +7,7 @@ import { commitTransitions } from './commit.js';
 
 /** The lease one prober holds while it probes (issue 5: several probers, one active). */
 export const PROBER_LEASE = 'health-prober';
-export const PROBER_LEASE_TTL_MS = 5000;
+export const PROBER_LEASE_TTL_MS = 3000;
 
 export interface ClusterProberOptions {
   store: StateStore;

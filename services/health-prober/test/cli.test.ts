@@ -81,10 +81,25 @@ describe('fulcrum prober (CLI-2)', function () {
     }
   });
 
-  it('CLI-2: --redis says cluster mode comes with the Redis store and exits 2', async () => {
+  it('CLI-2: cluster-mode usage errors exit 2 with a message', async () => {
     const lines: string[] = [];
-    assert.equal(await runProberCli(['--redis', 'redis://127.0.0.1:6379'], { stderr: (l) => lines.push(l) }), 2);
-    assert.match(lines.join('\n'), /cluster mode .*comes with the Redis store/);
+    const err = (l: string) => lines.push(l);
+    assert.equal(await runProberCli(['--redis', 'not-a-url'], { stderr: err }), 2);
+    assert.equal(await runProberCli(['--sentinels', '127.0.0.1:26379'], { stderr: err }), 2);
+    assert.equal(await runProberCli(['--sentinels', 'nohostport', '--sentinel-name', 'x'], { stderr: err }), 2);
+    assert.equal(await runProberCli(['--redis', 'redis://127.0.0.1:1', '--endpoint', 'http://127.0.0.1:1'], { stderr: err }), 2);
+    const text = lines.join('\n');
+    assert.match(text, /--redis takes a redis:\/\/ URL/);
+    assert.match(text, /--sentinels needs --sentinel-name/);
+    assert.match(text, /--sentinels takes host:port/);
+    assert.match(text, /not both/);
+  });
+
+  it('CLI-2: --redis to a Redis that is not there exits 1 with a clear message', async () => {
+    const lines: string[] = [];
+    // Port 1 on loopback: nothing listens there, the connection is refused at once.
+    assert.equal(await runProberCli(['--redis', 'redis://127.0.0.1:1'], { stderr: (l) => lines.push(l) }), 1);
+    assert.match(lines.join('\n'), /cannot open the Redis store/);
   });
 
   it('CLI-2: usage errors exit 2 with a message', async () => {

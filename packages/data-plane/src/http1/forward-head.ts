@@ -76,6 +76,14 @@ export interface ForwardContextOptions {
   readonly port: number;
   /** This LB instance's id for the loop marker (BS-8); a token, no commas or spaces. */
   readonly instanceId: string;
+  /**
+   * The listener's XForwardedForConfig (LR-3), all on by default. Off, the header is not
+   * added: a client's X-Forwarded-For passes unchanged, and a client's X-Forwarded-Proto /
+   * Port are still dropped (they would be spoofed otherwise).
+   */
+  readonly xff?: boolean;
+  readonly xffProto?: boolean;
+  readonly xffPort?: boolean;
 }
 
 /**
@@ -107,9 +115,12 @@ export class ForwardContext {
     if (!Number.isInteger(o.port) || o.port < 1 || o.port > 65535) throw new RangeError(`ForwardContext: bad port ${o.port}`);
     if (!isToken(o.instanceId)) throw new RangeError(`ForwardContext: instanceId must be a token, got ${JSON.stringify(o.instanceId)}`);
     this.clientIp = o.clientIp;
-    this.xffLine = latin1(`X-Forwarded-For: ${o.clientIp}\r\n`);
-    this.xffTail = latin1(`, ${o.clientIp}\r\n`);
-    this.protoPortLines = latin1(`X-Forwarded-Proto: ${o.proto}\r\nX-Forwarded-Port: ${o.port}\r\n`);
+    const xff = o.xff !== false;
+    this.xffLine = xff ? latin1(`X-Forwarded-For: ${o.clientIp}\r\n`) : Buffer.alloc(0);
+    this.xffTail = xff ? latin1(`, ${o.clientIp}\r\n`) : latin1('\r\n');
+    this.protoPortLines = latin1(
+      (o.xffProto !== false ? `X-Forwarded-Proto: ${o.proto}\r\n` : '') + (o.xffPort !== false ? `X-Forwarded-Port: ${o.port}\r\n` : ''),
+    );
     this.loopLine = latin1(`X-Fulcrum-Loop: ${o.instanceId}\r\n`);
     this.loopTail = latin1(`, ${o.instanceId}\r\n`);
     const common = Buffer.concat([this.xffLine, this.protoPortLines, this.loopLine]);
