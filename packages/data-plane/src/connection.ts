@@ -5,8 +5,8 @@ import {
   buildForwardRequestHead, h1ErrorReason, h1ErrorStatus, parseRequestHead, parseResponseHead,
 } from './http1/index.js';
 import type { CompiledListener, CompiledRule, RoutingTable, RuntimeGroup, RuntimeServer } from './routing-table.js';
-import { GROUP_STICKY_COOKIE, STICKY_COOKIE, setCookieHeader } from './sticky.js';
-import { hashString } from '@fulcrum/scheduling';
+import { GROUP_STICKY_COOKIE, setCookieHeader } from './sticky.js';
+import { chooseServer, insertCookieFor, type ChoiceInput, type ChoiceState } from './server-choice.js';
 import { CONNECT_TIMEOUT_MS, type PooledSocket, type UpstreamOwner } from './upstream-pool.js';
 import type { ProxyWorker } from './worker.js';
 import { buildRedirect, errorResponse, fixedResponse, requestEdits, type EditInput, type RuleEdits } from './responses.js';
@@ -52,7 +52,7 @@ const COPY_BODY_MAX_BYTES = 2048;
  * (each side pauses the other); framing is tracked, never rewritten. Pipelined requests
  * wait in the socket until the response before them is complete.
  */
-export class ProxyConnection implements EditInput, UpstreamOwner {
+export class ProxyConnection implements EditInput, UpstreamOwner, ChoiceInput, ChoiceState {
   state = S_HEAD;
   private readonly reader = new HeadReader(DEFAULT_H1_LIMITS.maxHeadBytes, DEFAULT_H1_LIMITS.maxRequestLineBytes);
   private readonly req = new RequestHead();
@@ -85,9 +85,11 @@ export class ProxyConnection implements EditInput, UpstreamOwner {
   private edits: RuleEdits | null = null;
   private setCookie: Buffer | null = null;
   private learnCookie = '';
-  private readonly tried = new Int32Array(MAX_TRIES + 1);
-  private triedCount = 0;
-  private hashKey = 0;
+  // ChoiceState (server-choice.ts): servers tried, the Sch hash, a sticky pick.
+  readonly tried = new Int32Array(MAX_TRIES + 1);
+  triedCount = 0;
+  hashKey = 0;
+  stuck = false;
   private startedMs = 0;
   private requestHead: Buffer | null = null;
   private firstBody: Buffer = EMPTY;
@@ -566,43 +568,16 @@ export class ProxyConnection implements EditInput, UpstreamOwner {
 
   // ---------------------------------------------------------------- scheduling
   private pickServer(group: RuntimeGroup): RuntimeServer | undefined {
-    const sticky = group.snap.sticky;
-    if (this.triedCount === 0 && sticky.StickySessionEnabled) {
-      if (sticky.StickySessionType === 'Insert') {
-        const v = this.req.getCookie(STICKY_COOKIE);
-        const token = v !== undefined && this.table ? this.table.signer.verify(v) : undefined;
-        const s = token !== undefined ? group.byToken.get(token) : undefined;
-        if (s && group.eligible[s.index] === 1 && s.snap.weight > 0) return s;
-        // SP-4: none, forged, or its server is gone/unhealthy/weight 0: pick and re-issue.
-      } else if (sticky.StickySessionType === 'Server' && sticky.Cookie) {
-        const v = this.req.getCookie(sticky.Cookie);
-        if (v !== undefined) {
-          const key = this.worker.affinity.lookup(group.snap.id, sticky.Cookie, v);
-          const s = key !== undefined ? group.byKey.get(key) : undefined;
-          if (s && group.eligible[s.index] === 1 && s.snap.weight > 0) return s;
-        }
-      }
-    }
-    let i: number;
-    const picker = group.picker;
-    if (group.snap.scheduler === 'Sch') {
-      if (this.triedCount === 0) {
-        const qp = group.snap.hashQueryParam;
-        let key: string | undefined;
-        if (qp !== undefined) key = queryValue(this.req.query, qp);
-        this.hashKey = hashString(key ?? this.sourceIp);
-      }
-      i = this.triedCount === 0 ? picker.pickHash(this.hashKey) : picker.pickHashExcluding(this.hashKey, this.tried, this.triedCount);
-    } else {
-      i = this.triedCount === 0 ? picker.pick() : picker.pickExcluding(this.tried, this.triedCount);
-    }
-    if (i < 0) return undefined;
-    const s = group.servers[i]!;
-    if (sticky.StickySessionEnabled && sticky.StickySessionType === 'Insert' && this.table) {
-      this.setCookie = Buffer.from(`Set-Cookie: ${setCookieHeader(STICKY_COOKIE, this.table.signer.sign(s.stickyToken), sticky.CookieTimeout ?? 1000)}\r\n`, 'latin1');
+    const table = this.table;
+    if (!table) return undefined;
+    const s = chooseServer(table, group, this.worker.affinity, this, this);
+    if (s && !this.stuck) {
+      const c = insertCookieFor(table, group, s);
+      if (c !== undefined) this.setCookie = Buffer.from(`Set-Cookie: ${c}\r\n`, 'latin1');
     }
     return s;
   }
+
 
   // ---------------------------------------------------------------- upstream side
   private send(server: RuntimeServer): void {
@@ -1045,17 +1020,4 @@ function noop(): void {}
 function clientIpOf(socket: Socket): string {
   const a = socket.remoteAddress ?? '0.0.0.0';
   return a.startsWith('::ffff:') && a.includes('.') ? a.slice(7) : a;
-}
-
-function queryValue(query: string, name: string): string | undefined {
-  if (query === '') return undefined;
-  let start = 0;
-  while (start < query.length) {
-    let end = query.indexOf('&', start);
-    if (end === -1) end = query.length;
-    const eq = query.indexOf('=', start);
-    if (eq > start && eq < end && eq - start === name.length && query.startsWith(name, start)) return query.slice(eq + 1, end);
-    start = end + 1;
-  }
-  return undefined;
 }

@@ -6,6 +6,7 @@ import {
   type ChangeEvent, type CollectionName, type Collections, type Job, type RecordOf, type StateSnapshot,
   type WriteOp,
 } from '@fulcrum/model';
+import { COLLECTIONS, checkLease, checkOps } from './store-checks.js';
 import { checkAffinityEntries, freezeBatch } from './affinity-entry.js';
 import { AffinityTable } from './affinity-table.js';
 import { DataDirLock } from './data-dir-lock.js';
@@ -91,7 +92,6 @@ interface PendingWrite {
 
 type Phase = 'new' | 'opening' | 'open' | 'closing' | 'closed';
 
-const COLLECTIONS: ReadonlySet<string> = new Set(COLLECTION_NAMES);
 
 /**
  * The embedded state store (SPEC D-1): all state in memory, made durable by an append-only
@@ -601,25 +601,7 @@ export class EmbeddedStore implements StateStore {
   }
 }
 
-function checkOps(ops: WriteOp[]): void {
-  if (!Array.isArray(ops) || ops.length === 0) throw new Error('commit: needs at least one op');
-  for (const o of ops) {
-    if (!COLLECTIONS.has(o?.c)) throw new Error(`commit: unknown collection ${String(o?.c)}`);
-    if (typeof o.id !== 'string' || o.id === '' || o.id === '__proto__') {
-      throw new Error(`commit: bad id ${JSON.stringify(o.id)} in ${o.c}`);
-    }
-    if (o.op === 'put') {
-      if (o.value === undefined) throw new Error(`commit: put of ${o.c}/${o.id} has no value`);
-    } else if (o.op !== 'del') {
-      throw new Error(`commit: unknown op ${String((o as { op: unknown }).op)}`);
-    }
-  }
-}
 
-function checkLease(name: string, holder: string): void {
-  if (typeof name !== 'string' || name === '') throw new Error('lease: name is required');
-  if (typeof holder !== 'string' || holder === '') throw new Error('lease: holder is required');
-}
 
 function positiveInt(name: string, n: number): number {
   if (!Number.isInteger(n) || n < 1) throw new Error(`EmbeddedStore: ${name} must be a positive integer, got ${n}`);

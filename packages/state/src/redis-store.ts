@@ -5,6 +5,7 @@ import {
   type ChangeEvent, type CollectionName, type Collections, type Job, type RecordOf, type StateSnapshot,
   type WriteOp,
 } from '@fulcrum/model';
+import { COLLECTIONS, checkLease, checkOps } from './store-checks.js';
 import { affinityField, checkAffinityEntries, freezeBatch, parseAffinityField } from './affinity-entry.js';
 import { deepFreeze } from './deep-freeze.js';
 import {
@@ -71,7 +72,6 @@ type Phase = 'new' | 'opening' | 'open' | 'closing' | 'closed';
 /** Replies that mean "not now" rather than "wrong call". */
 const UNAVAILABLE_REPLY = /^(LOADING|READONLY|MASTERDOWN|BUSY|NOREPLICAS|TRYAGAIN|CLUSTERDOWN|MISCONF|OOM)\b/;
 
-const COLLECTIONS: ReadonlySet<string> = new Set(COLLECTION_NAMES);
 
 /**
  * The Redis state store (SPEC D-2). Key layout and the Lua scripts: redis-scripts.ts.
@@ -739,25 +739,7 @@ function toStoreError(err: unknown, what: string): Error {
   return new StoreUnavailableError(`${what}: the Redis state store is unavailable (${message})`, { cause: err });
 }
 
-function checkOps(ops: WriteOp[]): void {
-  if (!Array.isArray(ops) || ops.length === 0) throw new Error('commit: needs at least one op');
-  for (const o of ops) {
-    if (!COLLECTIONS.has(o?.c)) throw new Error(`commit: unknown collection ${String(o?.c)}`);
-    if (typeof o.id !== 'string' || o.id === '' || o.id === '__proto__') {
-      throw new Error(`commit: bad id ${JSON.stringify(o.id)} in ${o.c}`);
-    }
-    if (o.op === 'put') {
-      if (o.value === undefined) throw new Error(`commit: put of ${o.c}/${o.id} has no value`);
-    } else if (o.op !== 'del') {
-      throw new Error(`commit: unknown op ${String((o as { op: unknown }).op)}`);
-    }
-  }
-}
 
-function checkLease(name: string, holder: string): void {
-  if (typeof name !== 'string' || name === '') throw new Error('lease: name is required');
-  if (typeof holder !== 'string' || holder === '') throw new Error('lease: holder is required');
-}
 
 function ttlArg(ttlMs: number): string {
   if (!Number.isFinite(ttlMs) || ttlMs <= 0) throw new Error(`ttlMs must be a positive number, got ${ttlMs}`);

@@ -2,10 +2,9 @@ import { request as httpRequest, type ClientRequest, type IncomingMessage } from
 import { request as httpsRequest } from 'node:https';
 import { constants, type ClientHttp2Stream, type IncomingHttpHeaders, type OutgoingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
 import type { Socket } from 'node:net';
-import { hashString } from '@fulcrum/scheduling';
 import type { CompiledListener, CompiledRule, RoutingTable, RuntimeGroup, RuntimeServer } from '../routing-table.js';
 import { cookieValue } from '../match.js';
-import { STICKY_COOKIE, setCookieHeader } from '../sticky.js';
+import { chooseServer, insertCookieFor, type ChoiceInput, type ChoiceState } from '../server-choice.js';
 import { MAX_FUNCTION_BODY_BYTES } from '../functions.js';
 import { MAX_TRIES } from '../connection.js';
 import type { ProxyWorker } from '../worker.js';
@@ -45,7 +44,7 @@ const TOKEN = /^[!#$%&'*+.^_`|~0-9a-z-]+$/;
  * server's in-flight count (Wlc) is held from the pick until the upstream exchange ends.
  * Not the HTTP/1.1 hot path: a stream allocates what its message needs.
  */
-export class H2Exchange implements EditInput {
+export class H2Exchange implements EditInput, ChoiceInput, ChoiceState {
   readonly host: string;
   readonly path: string;
   readonly query: string;
@@ -69,9 +68,11 @@ export class H2Exchange implements EditInput {
   private held: RuntimeServer | undefined;
   private edits: StreamEdits | null = null;
   private upTarget = '';
-  private readonly tried = new Int32Array(MAX_TRIES + 1);
-  private triedCount = 0;
-  private hashKey = 0;
+  // ChoiceState (server-choice.ts): servers tried, the Sch hash, a sticky pick.
+  readonly tried = new Int32Array(MAX_TRIES + 1);
+  triedCount = 0;
+  hashKey = 0;
+  stuck = false;
   private setCookie: string | undefined;
   private timer: NodeJS.Timeout | undefined;
   /** Response headers went to the client. */
@@ -214,43 +215,13 @@ export class H2Exchange implements EditInput {
 
   /** Same choices as ProxyConnection.pickServer: sticky first (SP-2, SP-3), then the group's scheduler. */
   private pickServer(group: RuntimeGroup): RuntimeServer | undefined {
-    const sticky = group.snap.sticky;
-    if (this.triedCount === 0 && sticky.StickySessionEnabled) {
-      if (sticky.StickySessionType === 'Insert') {
-        const v = this.cookie(STICKY_COOKIE);
-        const token = v !== undefined && this.table ? this.table.signer.verify(v) : undefined;
-        const s = token !== undefined ? group.byToken.get(token) : undefined;
-        if (s && group.eligible[s.index] === 1 && s.snap.weight > 0) return s;
-        // SP-4: none, forged, or its server is gone/unhealthy/weight 0: pick and re-issue.
-      } else if (sticky.StickySessionType === 'Server' && sticky.Cookie) {
-        const v = this.cookie(sticky.Cookie);
-        if (v !== undefined) {
-          const key = this.worker.affinity.lookup(group.snap.id, sticky.Cookie, v);
-          const s = key !== undefined ? group.byKey.get(key) : undefined;
-          if (s && group.eligible[s.index] === 1 && s.snap.weight > 0) return s;
-        }
-      }
-    }
-    const picker = group.picker;
-    let i: number;
-    if (group.snap.scheduler === 'Sch') {
-      if (this.triedCount === 0) {
-        const qp = group.snap.hashQueryParam;
-        const key = qp !== undefined ? rawQueryValue(this.query, qp) : undefined;
-        this.hashKey = hashString(key ?? this.sourceIp);
-      }
-      i = this.triedCount === 0 ? picker.pickHash(this.hashKey) : picker.pickHashExcluding(this.hashKey, this.tried, this.triedCount);
-    } else {
-      i = this.triedCount === 0 ? picker.pick() : picker.pickExcluding(this.tried, this.triedCount);
-    }
-    if (i < 0) return undefined;
-    const s = group.servers[i]!;
-    this.setCookie = undefined;
-    if (sticky.StickySessionEnabled && sticky.StickySessionType === 'Insert' && this.table) {
-      this.setCookie = setCookieHeader(STICKY_COOKIE, this.table.signer.sign(s.stickyToken), sticky.CookieTimeout ?? 1000);
-    }
+    const table = this.table;
+    if (!table) return undefined;
+    const s = chooseServer(table, group, this.worker.affinity, this, this);
+    this.setCookie = s && !this.stuck ? insertCookieFor(table, group, s) : undefined;
     return s;
   }
+
 
   // ---------------------------------------------------------------- in-flight accounting (Wlc)
   private hold(s: RuntimeServer): void {
@@ -716,18 +687,4 @@ function noop(): void {}
 
 function unmapped(ip: string): string {
   return ip.startsWith('::ffff:') && ip.includes('.') ? ip.slice(7) : ip || '0.0.0.0';
-}
-
-/** Sch by query parameter hashes the raw (undecoded) value, as the HTTP/1.1 engine does. */
-function rawQueryValue(query: string, name: string): string | undefined {
-  if (query === '') return undefined;
-  let start = 0;
-  while (start < query.length) {
-    let end = query.indexOf('&', start);
-    if (end === -1) end = query.length;
-    const eq = query.indexOf('=', start);
-    if (eq > start && eq < end && eq - start === name.length && query.startsWith(name, start)) return query.slice(eq + 1, end);
-    start = end + 1;
-  }
-  return undefined;
 }

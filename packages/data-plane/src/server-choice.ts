@@ -1,0 +1,87 @@
+import { hashString } from '@fulcrum/scheduling';
+import type { AffinityTable } from './affinity.js';
+import type { RoutingTable, RuntimeGroup, RuntimeServer } from './routing-table.js';
+import { STICKY_COOKIE, setCookieHeader } from './sticky.js';
+
+/** What choosing a server reads from the request (an HTTP/1.1 exchange or an HTTP/2 stream). */
+export interface ChoiceInput {
+  cookie(name: string): string | undefined;
+  /** Raw query string without `?`. */
+  readonly query: string;
+  readonly sourceIp: string;
+}
+
+/**
+ * The per-request choice state the caller keeps (preallocated): servers tried so far, the
+ * Sch key hash of the first try, and whether the pick came from a sticky cookie.
+ */
+export interface ChoiceState {
+  readonly tried: Int32Array;
+  triedCount: number;
+  hashKey: number;
+  stuck: boolean;
+}
+
+/**
+ * Choose a server of `group` (hot path; allocates nothing on the common path):
+ * 1. First try only, sticky sessions: a valid SERVERID cookie (SP-2) or a learned backend
+ *    cookie (SP-3) names a server that is still eligible and weighted → that server.
+ *    Otherwise (none, forged, gone, unhealthy or weight 0) the scheduler picks and the
+ *    caller re-issues the cookie (SP-4).
+ * 2. The group's scheduler (SG-7): Sch hashes the UchConfig query value or the source IP;
+ *    retries exclude the servers already tried.
+ */
+export function chooseServer(table: RoutingTable, group: RuntimeGroup, affinity: AffinityTable, input: ChoiceInput, st: ChoiceState): RuntimeServer | undefined {
+  st.stuck = false;
+  const sticky = group.snap.sticky;
+  if (st.triedCount === 0 && sticky.StickySessionEnabled) {
+    let s: RuntimeServer | undefined;
+    if (sticky.StickySessionType === 'Insert') {
+      const v = input.cookie(STICKY_COOKIE);
+      const token = v !== undefined ? table.signer.verify(v) : undefined;
+      s = token !== undefined ? group.byToken.get(token) : undefined;
+    } else if (sticky.StickySessionType === 'Server' && sticky.Cookie) {
+      const v = input.cookie(sticky.Cookie);
+      const key = v !== undefined ? affinity.lookup(group.snap.id, sticky.Cookie, v) : undefined;
+      s = key !== undefined ? group.byKey.get(key) : undefined;
+    }
+    if (s && group.eligible[s.index] === 1 && s.snap.weight > 0) {
+      st.stuck = true;
+      return s;
+    }
+  }
+  const picker = group.picker;
+  let i: number;
+  if (group.snap.scheduler === 'Sch') {
+    if (st.triedCount === 0) {
+      const qp = group.snap.hashQueryParam;
+      const key = qp !== undefined ? queryValue(input.query, qp) : undefined;
+      st.hashKey = hashString(key ?? input.sourceIp);
+    }
+    i = st.triedCount === 0 ? picker.pickHash(st.hashKey) : picker.pickHashExcluding(st.hashKey, st.tried, st.triedCount);
+  } else {
+    i = st.triedCount === 0 ? picker.pick() : picker.pickExcluding(st.tried, st.triedCount);
+  }
+  return i < 0 ? undefined : group.servers[i];
+}
+
+/** SP-2: the Set-Cookie value to (re-)issue for a server the scheduler picked, or undefined. */
+export function insertCookieFor(table: RoutingTable, group: RuntimeGroup, s: RuntimeServer): string | undefined {
+  const sticky = group.snap.sticky;
+  if (!sticky.StickySessionEnabled || sticky.StickySessionType !== 'Insert') return undefined;
+  return setCookieHeader(STICKY_COOKIE, table.signer.sign(s.stickyToken), sticky.CookieTimeout ?? 1000);
+}
+
+/** The raw value of query parameter `name` (as sent, not decoded), or undefined. */
+export function queryValue(query: string, name: string): string | undefined {
+  if (query === '') return undefined;
+  let start = 0;
+  while (start < query.length) {
+    let end = query.indexOf('&', start);
+    if (end === -1) end = query.length;
+    const eq = query.indexOf('=', start);
+    if (eq > start && eq < end && eq - start === name.length && query.startsWith(name, start)) return query.slice(eq + 1, end);
+    start = end + 1;
+  }
+  return undefined;
+}
