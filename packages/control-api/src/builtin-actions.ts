@@ -15,7 +15,23 @@ export type BuiltinAction = (p: Params, ctx: BuiltinContext) => Promise<Record<s
 async function refreshJobs(jobs: Job[], ctx: BuiltinContext): Promise<Job[]> {
   const applied = await ctx.appliedVersion(await ctx.store.version());
   const out: Job[] = [];
+  let failedPorts: Map<number, string> | undefined;
   for (const j of jobs) {
+    if (j.Status === 'Processing' && j.Version <= applied && j.ResourceType === 'Listener' && j.ResourceId) {
+      // A listener some live node could not bind: applied, but not working (API-4).
+      failedPorts ??= await listenFailures(ctx);
+      const l = failedPorts.size > 0 ? await ctx.store.get('listeners', j.ResourceId) : undefined;
+      const err = l && l.ListenerStatus !== 'Stopped' ? failedPorts.get(l.ListenerPort) : undefined;
+      if (err !== undefined) {
+        const failed: Job = {
+          ...j, Status: 'Failed', FinishTime: new Date().toISOString(),
+          ErrorCode: 'OperationFailed.ListenerPortUnavailable', ErrorMessage: `a node could not bind port ${l!.ListenerPort}: ${err}`,
+        };
+        await ctx.store.putJob(failed);
+        out.push(failed);
+        continue;
+      }
+    }
     if (j.Status === 'Processing' && j.Version <= applied) {
       const done: Job = { ...j, Status: 'Succeeded', FinishTime: new Date().toISOString() };
       await ctx.store.putJob(done);
@@ -23,6 +39,12 @@ async function refreshJobs(jobs: Job[], ctx: BuiltinContext): Promise<Job[]> {
     } else out.push(j);
   }
   return out;
+}
+
+async function listenFailures(ctx: BuiltinContext): Promise<Map<number, string>> {
+  const m = new Map<number, string>();
+  for (const n of await ctx.store.listNodes()) for (const e of n.ListenErrors ?? []) m.set(e.Port, `${n.NodeId}: ${e.Error}`);
+  return m;
 }
 
 function publicJob(j: Job): Record<string, unknown> {

@@ -21,6 +21,7 @@ export type WorkerToPrimary =
   | { t: 'ready' }
   | { t: 'applied'; version: number }
   | { t: 'listen-error'; port: number; error: string }
+  | { t: 'listening'; port: number }
   | { t: 'stats'; stats: WorkerStats }
   /** This worker's active requests per `${groupId}|${serverKey}` (only servers with any). */
   | { t: 'load'; load: Record<string, number> }

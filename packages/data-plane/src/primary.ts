@@ -100,6 +100,10 @@ export class DataPlanePrimary {
       this.opts.onLearned?.(m.entries);
     } else if (m.t === 'load') {
       slot.load = m.load;
+    } else if (m.t === 'listening') {
+      const before = this.listenErrors.length;
+      this.listenErrors = this.listenErrors.filter((e) => e.port !== m.port);
+      if (this.listenErrors.length !== before) this.opts.log({ msg: 'listener bound after earlier failures', port: m.port });
     } else if (m.t === 'listen-error') {
       // Every worker retries on every snapshot: log a port's failure once, not on each try.
       if (!this.listenErrors.some((e) => e.port === m.port && e.error === m.error)) {

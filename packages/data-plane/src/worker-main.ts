@@ -16,6 +16,7 @@ const worker = new ProxyWorker({
   nodeId: process.env.FULCRUM_NODE_ID ?? 'node',
   accessLog: process.env.FULCRUM_ACCESS_LOG === '1',
   onListenError: (port, error) => send({ t: 'listen-error', port, error }),
+  onListening: (port) => send({ t: 'listening', port }),
 });
 
 process.on('message', (m: PrimaryToWorker) => {

@@ -17,6 +17,8 @@ export interface ProxyWorkerOptions {
   zone: string;
   nodeId: string;
   onListenError?(port: number, error: string): void;
+  /** A listener bound (clears an earlier bind failure of that port). */
+  onListening?(port: number): void;
   /** Write a JSON access log line per request to stdout (OB-2). */
   accessLog?: boolean;
 }
@@ -225,6 +227,7 @@ export class ProxyWorker {
       server.once('error', onErr);
       server.listen({ port: l.port, host: this.opts.listenHost }, () => {
         server.off('error', onErr);
+        this.opts.onListening?.(l.port);
         resolve();
       });
     });

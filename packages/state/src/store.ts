@@ -27,6 +27,8 @@ export interface NodeRecord {
   Address?: string;
   /** Active requests per `${ServerGroupId}|${ServerKey}` (gossip for cluster-wide Wlc). */
   Load?: Record<string, number>;
+  /** Listener ports this node's workers failed to bind (API-4: their jobs end Failed). */
+  ListenErrors?: { Port: number; Error: string }[];
 }
 
 /**

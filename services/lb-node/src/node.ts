@@ -192,6 +192,7 @@ export class LbNode {
         StartedMs: this.startedMs,
         Address: this.opts.listenHost,
         Load: this.dataPlane.nodeLoad(),
+        ListenErrors: this.dataPlane.listenErrors.map((e) => ({ Port: e.port, Error: e.error })),
       }, NODE_TTL_MS);
       // Gossip: the other nodes' latest per-server loads reach our workers' Wlc pickers.
       const remote: Record<string, number> = {};
