@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { FulcrumNode, RawClient, exchange, forward, freePort, reqBytes, type Json, type RawResponse } from './dp-helpers.js';
+import { FulcrumNode, RawClient, exchange, forward, freePort, reqBytes, waitUntil, type Json, type RawResponse } from './dp-helpers.js';
 
 /**
  * Function backends end to end (SG-4): a real node, Fc groups whose one server names a
@@ -41,6 +41,29 @@ export async function handler() {
 }
 `;
 
+/** Never answers: one spins the CPU, the other awaits forever. */
+const SPINNING_MODULE = `
+export function handler() {
+  for (;;) {}
+}
+`;
+const STUCK_MODULE = `
+export function handler() {
+  return new Promise(() => {});
+}
+`;
+
+/** Logs every invocation (method and path) to `logFile`; its health path fails. */
+function probedModule(logFile: string): string {
+  return `
+import { appendFileSync } from 'node:fs';
+export async function handler(event) {
+  appendFileSync(${JSON.stringify(logFile)}, event.httpMethod + ' ' + event.path + '\\n');
+  return { statusCode: event.path === '/hc' ? 503 : 200, body: 'probed' };
+}
+`;
+}
+
 const MIB = 1024 * 1024;
 
 describe('function backends (SG-4)', function () {
@@ -48,6 +71,7 @@ describe('function backends (SG-4)', function () {
   let node: FulcrumNode;
   let dir: string;
   let port: number;
+  let listenerId: string;
 
   const path = (...v: string[]) => ({ Type: 'Path', PathConfig: { Values: v } });
 
@@ -80,19 +104,26 @@ describe('function backends (SG-4)', function () {
     await node.api('CreateFunctionAlias', { FunctionName: 'echo', AliasName: 'prod', VersionId: '1' });
     await node.api('RegisterFunction', { FunctionName: 'boom', Module: file('boom.mjs', THROWING_MODULE), Export: 'handler' });
     await node.api('RegisterFunction', { FunctionName: 'sleepy', Module: file('sleepy.mjs', SLOW_MODULE), Export: 'handler' });
+    await node.api('RegisterFunction', { FunctionName: 'spin', Module: file('spin.mjs', SPINNING_MODULE), Export: 'handler' });
+    await node.api('RegisterFunction', { FunctionName: 'stuck', Module: file('stuck.mjs', STUCK_MODULE), Export: 'handler' });
 
     const gLatest = await fcGroup('fc-latest', 'echo');
     const gProd = await fcGroup('fc-prod', 'echo:prod');
     const gBoom = await fcGroup('fc-boom', 'boom');
     const gSlow = await fcGroup('fc-slow', 'sleepy');
+    const gSpin = await fcGroup('fc-spin', 'spin');
+    const gStuck = await fcGroup('fc-stuck', 'stuck');
     port = await freePort();
     const l = await node.api('CreateListener', {
       LoadBalancerId: 'alb-default', ListenerProtocol: 'HTTP', ListenerPort: port, RequestTimeout: 1, DefaultActions: [forward(gLatest)],
     });
     const lid = String(l.ListenerId);
+    listenerId = lid;
     await node.api('CreateRule', { ListenerId: lid, Priority: 1, RuleName: 'prod', RuleConditions: [path('/prod/*')], RuleActions: [forward(gProd)] });
     await node.api('CreateRule', { ListenerId: lid, Priority: 2, RuleName: 'boom', RuleConditions: [path('/boom')], RuleActions: [forward(gBoom)] });
-    await node.write('CreateRule', { ListenerId: lid, Priority: 3, RuleName: 'slow', RuleConditions: [path('/slow')], RuleActions: [forward(gSlow)] });
+    await node.api('CreateRule', { ListenerId: lid, Priority: 3, RuleName: 'slow', RuleConditions: [path('/slow')], RuleActions: [forward(gSlow)] });
+    await node.api('CreateRule', { ListenerId: lid, Priority: 4, RuleName: 'spin', RuleConditions: [path('/spin')], RuleActions: [forward(gSpin)] });
+    await node.write('CreateRule', { ListenerId: lid, Priority: 5, RuleName: 'stuck', RuleConditions: [path('/stuck')], RuleActions: [forward(gStuck)] });
   });
 
   after(async () => {
@@ -238,5 +269,40 @@ describe('function backends (SG-4)', function () {
     } finally {
       c.destroy();
     }
+  });
+
+  it('SG-4: with health checks on, probes of an Fc server are invocations of its function, and failing ones make it Unhealthy', async () => {
+    const logFile = join(dir, 'probed.log');
+    const module = join(dir, 'probed.mjs');
+    writeFileSync(module, probedModule(logFile));
+    await node.api('RegisterFunction', { FunctionName: 'probed', Module: module, Export: 'handler' });
+    const r = await node.api('CreateServerGroup', {
+      ServerGroupName: 'fc-probed', ServerGroupType: 'Fc',
+      HealthCheckConfig: { HealthCheckEnabled: true, HealthCheckPath: '/hc', HealthCheckInterval: 1, HealthCheckTimeout: 1, HealthyThreshold: 2, UnhealthyThreshold: 2 },
+    });
+    const gid = String(r.ServerGroupId);
+    await node.api('AddServersToServerGroup', { ServerGroupId: gid, Servers: [{ ServerId: 'probed', ServerType: 'Fc' }] });
+    await node.write('CreateRule', { ListenerId: listenerId, Priority: 6, RuleName: 'probed', RuleConditions: [path('/hc-direct')], RuleActions: [forward(gid)] });
+    // The module logs what it runs (a request through the listener shows it does).
+    assert.equal((await send('GET', '/hc-direct', {})).status, 200);
+    assert.match(readFileSync(logFile, 'utf8'), /^GET \/hc-direct$/m);
+    const invocations = () => (existsSync(logFile) ? readFileSync(logFile, 'utf8').split('\n').filter((l) => l.endsWith(' /hc')) : []);
+    const status = async () => String(((await node.api('ListServerGroupServers', { ServerGroupId: gid })).Servers as Json[])[0]!.HealthStatus);
+    await waitUntil('probes invoking the function', () => invocations().length >= 2 || undefined, 6000, 100).catch(async (e: Error) => {
+      throw new Error(`${e.message}: ${invocations().length} invocations on the health path; the server shows ${await status()}`);
+    });
+    assert.ok(invocations().every((l) => /^(HEAD|GET|POST) \/hc$/.test(l)), invocations().join('|'));
+    await waitUntil('the failing function Unhealthy', async () => (await status()) === 'Unhealthy' || undefined, 6000, 100);
+  });
+
+  // Last in this file: when it fails, the worker's function pool is left wedged.
+  it('SG-4: invocations cut off by RequestTimeout (504) do not keep the function pool busy: other functions still answer', async () => {
+    for (const p of ['/spin', '/stuck']) {
+      const r = await send('GET', p, {}, undefined, 5000);
+      assert.equal(r.status, 504, `${p}: ${r.status}`);
+    }
+    // Both invocations ran past their deadline; a healthy function must still be served in time.
+    const ok = await send('GET', '/after-timeouts', {}, undefined, 5000);
+    assert.equal(ok.status, 201, `a plain function after two timed-out ones answered ${ok.status} ${ok.body.toString().trim()}`);
   });
 });

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { Backend, FulcrumNode, freePort, get, type Json, type RawResponse } from './dp-helpers.js';
+import { h2get, h2session, selfSigned, type H2Reply } from './features-h2-client.js';
 
 /**
  * Group-level stickiness of a ForwardGroup action (LR-2, ServerGroupStickySession): a rule
@@ -16,6 +17,7 @@ describe('group-level stickiness of weighted forwarding (LR-2)', function () {
   let gB: string;
   let port: number;
   let stickyRule: string;
+  let h2Port: number;
 
   const pathIs = (...v: string[]) => ({ Type: 'Path', PathConfig: { Values: v } });
   const split = (wa: number, wb: number, sticky?: Json): Json => ({
@@ -44,6 +46,14 @@ describe('group-level stickiness of weighted forwarding (LR-2)', function () {
       ListenerId: lid, Priority: 10, RuleName: 'sticky', RuleConditions: [pathIs('/s/*')],
       RuleActions: [split(50, 50, { Enabled: true, Timeout: 100 })],
     })).RuleId);
+    // The same sticky split as the default action of an HTTPS listener with HTTP/2 on.
+    const cert = selfSigned('example.test');
+    const certId = String((await node.api('UploadServerCertificate', { CertificateName: 'gs', Certificate: cert.cert, PrivateKey: cert.key })).CertificateId);
+    h2Port = await freePort();
+    await node.write('CreateListener', {
+      LoadBalancerId: 'alb-default', ListenerProtocol: 'HTTPS', ListenerPort: h2Port, Http2Enabled: true,
+      Certificates: [{ CertificateId: certId }], DefaultActions: [split(50, 50, { Enabled: true, Timeout: 100 })],
+    });
   });
 
   after(async () => {
@@ -137,6 +147,33 @@ describe('group-level stickiness of weighted forwarding (LR-2)', function () {
       }
     } finally {
       await node.write('UpdateRuleAttribute', { RuleId: stickyRule, RuleActions: [split(50, 50, { Enabled: true, Timeout: 100 })] });
+    }
+  });
+
+  it('LR-2: group stickiness holds for HTTP/2 streams on an HTTPS listener too', async () => {
+    const h2cookie = (r: H2Reply): string | undefined => {
+      const sc = r.headers['set-cookie'];
+      for (const h of Array.isArray(sc) ? sc : sc ? [sc] : []) {
+        const m = /^FULCRUMGROUP=([^;]+)/.exec(h);
+        if (m) return m[1];
+      }
+      return undefined;
+    };
+    const session = await h2session(h2Port);
+    try {
+      const first = await h2get(session, '/h2/first');
+      assert.equal(first.status, 200);
+      const cookie = h2cookie(first);
+      assert.ok(cookie, `the first h2 response sets FULCRUMGROUP; set-cookie: ${JSON.stringify(first.headers['set-cookie'])}`);
+      const pinned = first.body.toString();
+      const seen: Record<string, number> = {};
+      for (let i = 0; i < 20; i++) {
+        const r = await h2get(session, `/h2/again-${i}`, { cookie: `FULCRUMGROUP=${cookie}` });
+        seen[r.body.toString()] = (seen[r.body.toString()] ?? 0) + 1;
+      }
+      assert.deepEqual(seen, { [pinned]: 20 });
+    } finally {
+      session.destroy();
     }
   });
 });

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { Backend, FulcrumNode, RawClient, freePort, get, reqBytes, type Json, type Received } from './dp-helpers.js';
+import { Backend, FulcrumNode, RawClient, forward, freePort, get, reqBytes, type Json, type Received } from './dp-helpers.js';
+import { h2get, h2session, selfSigned } from './features-h2-client.js';
 
 /**
  * The listener's XForwardedForConfig (LR-3) through a real node: what the backend receives
@@ -12,6 +13,7 @@ describe('listener XForwardedForConfig (LR-3)', function () {
   let backend: Backend;
   const ports: Record<'defaults' | 'noXff' | 'noProtoPort' | 'live', number> = { defaults: 0, noXff: 0, noProtoPort: 0, live: 0 };
   let liveListener = '';
+  let h2Port = 0;
 
   before(async () => {
     backend = await Backend.start('xff-backend');
@@ -29,6 +31,15 @@ describe('listener XForwardedForConfig (LR-3)', function () {
       const id = await node.createListener(ports[k], gid, configs[k] ? { XForwardedForConfig: configs[k] } : {}, k === 'live');
       if (k === 'live') liveListener = id;
     }
+    // An HTTPS listener (HTTP/2 on) with XFF and Port off, Proto on.
+    const cert = selfSigned('example.test');
+    const certId = String((await node.api('UploadServerCertificate', { CertificateName: 'xff', Certificate: cert.cert, PrivateKey: cert.key })).CertificateId);
+    h2Port = await freePort();
+    await node.write('CreateListener', {
+      LoadBalancerId: 'alb-default', ListenerProtocol: 'HTTPS', ListenerPort: h2Port, Http2Enabled: true,
+      Certificates: [{ CertificateId: certId }], DefaultActions: [forward(gid)],
+      XForwardedForConfig: { XForwardedForEnabled: false, XForwardedForPortEnabled: false },
+    });
   });
 
   after(async () => {
@@ -104,6 +115,26 @@ describe('listener XForwardedForConfig (LR-3)', function () {
       assert.equal(c.ended, false, 'the same connection carried all three');
     } finally {
       c.destroy();
+    }
+  });
+
+  it('LR-3: an HTTPS listener\'s XForwardedForConfig holds for HTTP/2 streams too', async () => {
+    const session = await h2session(h2Port);
+    try {
+      backend.reset();
+      const bare = await h2get(session, '/h2');
+      assert.equal(bare.status, 200);
+      const chained = await h2get(session, '/h2', { 'x-forwarded-for': '203.0.113.9', 'x-forwarded-port': '1' });
+      assert.equal(chained.status, 200);
+      assert.equal(backend.received.length, 2);
+      const [r1, r2] = backend.received as [Received, Received];
+      assert.deepEqual(all(r1, 'x-forwarded-proto'), ['https'], 'Proto stays on');
+      assert.deepEqual(all(r1, 'x-forwarded-for'), [], `XForwardedForEnabled false, yet the backend got ${JSON.stringify(all(r1, 'x-forwarded-for'))}`);
+      assert.deepEqual(all(r1, 'x-forwarded-port'), [], `XForwardedForPortEnabled false, yet the backend got ${JSON.stringify(all(r1, 'x-forwarded-port'))}`);
+      assert.deepEqual(all(r2, 'x-forwarded-for'), ['203.0.113.9'], "the client's own value passes unchanged");
+      assert.deepEqual(all(r2, 'x-forwarded-port'), []);
+    } finally {
+      session.destroy();
     }
   });
 
