@@ -1,7 +1,7 @@
 import { Agent, createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
-import { freePort, sleep, waitUntil, type FulcrumNode, type Json } from './dp-helpers.js';
+import { freePort, waitUntil, type FulcrumNode, type Json } from './dp-helpers.js';
 
 /**
  * Helpers for the end-to-end tests of health checks, slow start, draining and passive
@@ -370,5 +370,3 @@ export function load(port: number, durationS: number, connections: number): { re
   });
   return { result, instance };
 }
-
-export { sleep };
