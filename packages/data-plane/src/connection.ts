@@ -5,8 +5,7 @@ import {
   buildForwardRequestHead, h1ErrorReason, h1ErrorStatus, parseRequestHead, parseResponseHead,
 } from './http1/index.js';
 import type { CompiledListener, CompiledRule, RoutingTable, RuntimeGroup, RuntimeServer } from './routing-table.js';
-import { GROUP_STICKY_COOKIE, setCookieHeader } from './sticky.js';
-import { chooseServer, insertCookieFor, type ChoiceInput, type ChoiceState } from './server-choice.js';
+import { chooseGroup, chooseServer, insertCookieFor, type ChoiceInput, type ChoiceState } from './server-choice.js';
 import { CONNECT_TIMEOUT_MS, type PooledSocket, type UpstreamOwner } from './upstream-pool.js';
 import type { ProxyWorker } from './worker.js';
 import { buildRedirect, errorResponse, fixedResponse, requestEdits, type EditInput, type RuleEdits } from './responses.js';
@@ -90,6 +89,7 @@ export class ProxyConnection implements EditInput, UpstreamOwner, ChoiceInput, C
   triedCount = 0;
   hashKey = 0;
   stuck = false;
+  groupCookie: string | undefined = undefined;
   private startedMs = 0;
   private requestHead: Buffer | null = null;
   private firstBody: Buffer = EMPTY;
@@ -307,26 +307,7 @@ export class ProxyConnection implements EditInput, UpstreamOwner, ChoiceInput, C
     }
     this.edits = rule.pre.length > 0 ? requestEdits(rule.pre, this) : null;
     // Choose the group (up to 5 weighted groups, LR-2).
-    const groups = final.groups;
-    let group: RuntimeGroup | undefined;
-    let groupCookie: Buffer | null = null;
-    if (groups.length === 1) group = groups[0];
-    else if (groups.length > 1) {
-      const gs = final.groupSticky;
-      if (gs !== undefined && this.table) {
-        const v = req.getCookie(GROUP_STICKY_COOKIE);
-        const token = v !== undefined ? this.table.signer.verify(v) : undefined;
-        const gi = token !== undefined ? gs.tokens.indexOf(token) : -1;
-        if (gi >= 0 && (final.groupPicker!.weightOf(gi) > 0)) group = groups[gi];
-      }
-      if (!group) {
-        const gi = final.groupPicker!.pick();
-        group = gi >= 0 ? groups[gi] : undefined;
-        if (gs !== undefined && gi >= 0 && this.table) {
-          groupCookie = Buffer.from(`Set-Cookie: ${setCookieHeader(GROUP_STICKY_COOKIE, this.table.signer.sign(gs.tokens[gi]!), gs.timeoutS)}\r\n`, 'latin1');
-        }
-      }
-    }
+    const group = this.table ? chooseGroup(this.table, final, this, this) : undefined;
     if (!group) {
       this.state = S_WAIT;
       this.skipBody(restBuf, restStart, restEnd);
@@ -370,7 +351,10 @@ export class ProxyConnection implements EditInput, UpstreamOwner, ChoiceInput, C
       this.respondAndClose(503, 'Service Unavailable', 'No server is available in the group.\n');
       return;
     }
-    if (groupCookie !== null) this.setCookie = this.setCookie === null ? groupCookie : Buffer.concat([this.setCookie, groupCookie]);
+    if (this.groupCookie !== undefined) {
+      const line = Buffer.from(`Set-Cookie: ${this.groupCookie}\r\n`, 'latin1');
+      this.setCookie = this.setCookie === null ? line : Buffer.concat([this.setCookie, line]);
+    }
     if (group.snap.type === 'Fc') {
       this.startFunction(server);
       return;
@@ -385,6 +369,7 @@ export class ProxyConnection implements EditInput, UpstreamOwner, ChoiceInput, C
 
   private startFunction(server: RuntimeServer): void {
     this.server = server;
+    this.fcServer = server;
     server.active++;
     server.group.picker.onStart(server.index);
     this.fcChunks = this.firstBody.length > 0 ? [Buffer.from(this.firstBody)] : [];
@@ -429,6 +414,7 @@ export class ProxyConnection implements EditInput, UpstreamOwner, ChoiceInput, C
       this.respondAndClose(502, 'Bad Gateway', 'The function is not available.\n');
       return;
     }
+    this.fcAbort = new AbortController();
     this.worker.functions.invoke({
       module: fn.module,
       export: fn.export,
@@ -437,8 +423,9 @@ export class ProxyConnection implements EditInput, UpstreamOwner, ChoiceInput, C
         body: Buffer.concat(chunks).toString('base64'), isBase64Encoded: true,
         clientIp: clientIpOf(this.socket), functionName: fn.name, qualifier: fn.qualifier,
       },
-    }).then((r) => {
-      if (this.state === S_CLOSED || this.server !== server) return;
+    }, this.fcAbort.signal).then((r) => {
+      if (this.state === S_CLOSED || this.fcServer !== server) return;
+      this.fcAbort = undefined;
       this.endFunction();
       this.lastStatus = r.statusCode;
       this.respStarted = true;
@@ -447,7 +434,8 @@ export class ProxyConnection implements EditInput, UpstreamOwner, ChoiceInput, C
       this.socket.write(functionResponse(r, keepAlive, setCookie, isHead));
       this.finishExchange();
     }, (e: unknown) => {
-      if (this.state === S_CLOSED || this.server !== server) return;
+      if (this.state === S_CLOSED || this.fcServer !== server) return;
+      this.fcAbort = undefined;
       this.endFunction();
       this.worker.log({ level: 'warn', msg: 'function failed', function: fn.name, error: String((e as Error)?.message ?? e).slice(0, 500) });
       this.worker.counters.upstreamErrors++;
@@ -455,12 +443,24 @@ export class ProxyConnection implements EditInput, UpstreamOwner, ChoiceInput, C
     });
   }
 
+  /** The function call under way: in-flight accounting, and the way to stop a call we gave up on. */
+  private fcServer: RuntimeServer | undefined;
+  private fcAbort: AbortController | undefined;
+
+  /**
+   * End the function exchange (idempotent). A call still running (timeout, client gone,
+   * error answer) is aborted, which terminates its pool thread: a hung function must not
+   * hold one of the few threads forever.
+   */
   private endFunction(): void {
-    const s = this.server;
-    if (s) {
-      s.active--;
-      s.group.picker.onEnd(s.index);
-    }
+    const s = this.fcServer;
+    if (!s) return;
+    this.fcServer = undefined;
+    s.active--;
+    s.group.picker.onEnd(s.index);
+    const abort = this.fcAbort;
+    this.fcAbort = undefined;
+    abort?.abort();
   }
 
   /** Count how many of buf[start, end) belong to the request body; updates framing state. */
@@ -651,6 +651,7 @@ export class ProxyConnection implements EditInput, UpstreamOwner, ChoiceInput, C
   }
 
   private dropUpstream(): void {
+    this.endFunction();
     const up = this.detachUpstream();
     if (up) up.destroy();
   }

@@ -13,14 +13,15 @@ export const MAX_FUNCTION_BODY_BYTES = 6 * 1024 * 1024;
 export class FunctionPool {
   private pool: Piscina | undefined;
 
-  invoke(task: FunctionEvent): Promise<FunctionResult> {
+  /** Run a call; aborting `signal` terminates the thread running it (piscina). */
+  invoke(task: FunctionEvent, signal?: AbortSignal): Promise<FunctionResult> {
     this.pool ??= new Piscina({
       filename: fileURLToPath(new URL('./fc-runner.js', import.meta.url)),
       minThreads: 1,
       maxThreads: 2,
       idleTimeout: 60_000,
     });
-    return this.pool.run(task) as Promise<FunctionResult>;
+    return this.pool.run(task, signal ? { signal } : undefined) as Promise<FunctionResult>;
   }
 
   async close(): Promise<void> {

@@ -40,7 +40,7 @@ export class RuntimeServer {
    * Feed an exchange's outcome. Returns true when this changed the ejection state (the group
    * must refresh its weights).
    */
-  recordOutcome(ok: boolean, nowMs: number): boolean {
+  recordOutcome(ok: boolean, nowMs: number, canEject = true): boolean {
     if (ok) {
       this.consecutiveFailures = 0;
       // Ten good answers after coming back earn the backoff down a step.
@@ -53,6 +53,8 @@ export class RuntimeServer {
     this.successesSinceReturn = 0;
     if (++this.consecutiveFailures < OUTLIER_CONSECUTIVE || this.ejectedUntilMs > nowMs) return false;
     this.consecutiveFailures = 0;
+    // At most half the group ejected (as Envoy's max_ejection_percent): past that, no ejection.
+    if (!canEject) return false;
     this.ejections++;
     this.ejectedUntilMs = nowMs + Math.min(OUTLIER_MAX_MS, OUTLIER_BASE_MS * this.ejections);
     return true;
@@ -96,6 +98,18 @@ export class RuntimeGroup {
     this.picker = buildPicker(snap.scheduler, servers.map((s) => ({ id: s.key, weight: s.snap.weight })), { seed: ctx.seed });
     for (const s of servers) for (let k = 0; k < s.active; k++) this.picker.onStart(s.index);
     this.refresh(Date.now());
+  }
+
+  /** Would one more ejection keep at most half of the weighted servers ejected? */
+  canEject(nowMs: number): boolean {
+    let weighted = 0;
+    let ejected = 0;
+    for (const s of this.servers) {
+      if (!(s.snap.weight > 0)) continue;
+      weighted++;
+      if (s.ejectedUntilMs > nowMs) ejected++;
+    }
+    return ejected + 1 <= Math.floor(weighted * 0.5);
   }
 
   /**
@@ -236,6 +250,6 @@ export class RoutingTable {
       return;
     }
     const now = Date.now();
-    if (s.recordOutcome(ok, now) && s.group.byKey.get(s.key) === s) s.group.refresh(now);
+    if (s.recordOutcome(false, now, s.group.canEject(now)) && s.group.byKey.get(s.key) === s) s.group.refresh(now);
   }
 }

@@ -1,7 +1,7 @@
 import { hashString } from '@fulcrum/scheduling';
 import type { AffinityTable } from './affinity.js';
-import type { RoutingTable, RuntimeGroup, RuntimeServer } from './routing-table.js';
-import { STICKY_COOKIE, setCookieHeader } from './sticky.js';
+import type { FinalAction, RoutingTable, RuntimeGroup, RuntimeServer } from './routing-table.js';
+import { GROUP_STICKY_COOKIE, STICKY_COOKIE, setCookieHeader } from './sticky.js';
 
 /** What choosing a server reads from the request (an HTTP/1.1 exchange or an HTTP/2 stream). */
 export interface ChoiceInput {
@@ -20,6 +20,31 @@ export interface ChoiceState {
   triedCount: number;
   hashKey: number;
   stuck: boolean;
+  /** Set-Cookie value pinning the client to the group chosen (LR-2 group stickiness), if any. */
+  groupCookie: string | undefined;
+}
+
+/**
+ * Choose among a forward action's weighted groups (LR-2, up to 5). With group-level
+ * stickiness (ServerGroupStickySession), a valid FULCRUMGROUP cookie naming a group that
+ * still has weight keeps the client there; otherwise the weighted pick decides and
+ * st.groupCookie is set for the caller to send.
+ */
+export function chooseGroup(table: RoutingTable, final: Extract<FinalAction, { type: 'forward' }>, input: ChoiceInput, st: ChoiceState): RuntimeGroup | undefined {
+  st.groupCookie = undefined;
+  const groups = final.groups;
+  if (groups.length <= 1) return groups[0];
+  const gs = final.groupSticky;
+  if (gs !== undefined) {
+    const v = input.cookie(GROUP_STICKY_COOKIE);
+    const token = v !== undefined ? table.signer.verify(v) : undefined;
+    const gi = token !== undefined ? gs.tokens.indexOf(token) : -1;
+    if (gi >= 0 && final.groupPicker!.weightOf(gi) > 0) return groups[gi];
+  }
+  const gi = final.groupPicker!.pick();
+  if (gi < 0) return undefined;
+  if (gs !== undefined) st.groupCookie = setCookieHeader(GROUP_STICKY_COOKIE, table.signer.sign(gs.tokens[gi]!), gs.timeoutS);
+  return groups[gi];
 }
 
 /**

@@ -68,7 +68,7 @@ export interface SnapServer {
   port: number;
   weight: number;
   zone: string;
-  /** No verdict yet (Initial) counts as healthy; only a recorded Unhealthy verdict excludes. */
+  /** Eligible by health: checks off, or Healthy, or Initial (no verdict yet) unless waiting to start a slow-start ramp (SS-5). */
   healthy: boolean;
   /** Slow start ramp start (SS-6), epoch ms; absent when not ramping. */
   rampStartMs?: number;
@@ -131,7 +131,9 @@ export function buildRoutingSnapshot(state: Collections, version: number, nowMs:
         port: s.Port,
         weight: s.Weight,
         zone,
-        healthy: !g.HealthCheckConfig.HealthCheckEnabled || !h || h.Status === 'Healthy',
+        // Initial (no verdict yet) counts as healthy, except a server waiting to start its
+        // slow-start ramp (Pending): it takes traffic only from its first Healthy (SS-5).
+        healthy: !g.HealthCheckConfig.HealthCheckEnabled || (h ? h.Status === 'Healthy' : !(ramp && ramp.StartMs < 0)),
         rampStartMs: ramp?.StartMs,
         fn,
       });

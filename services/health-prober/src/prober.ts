@@ -1,8 +1,9 @@
 import type { Collections, HealthCheckConfig, ServerGroup, Server } from '@fulcrum/model';
-import { healthKey, serverKey } from '@fulcrum/model';
+import { healthKey, resolveFunctionTarget, serverKey } from '@fulcrum/model';
 import { HealthState, type HealthChange, type HealthVerdict } from './health-state.js';
 import type { HealthTransition, TransitionSink } from './transition.js';
 import { probeFor } from './probes/index.js';
+import { fcProbe, type FunctionTarget } from './probes/fc.js';
 import type { ProbeResult } from './probes/probe-result.js';
 import { refuseProbeTarget } from './loopback-guard.js';
 import {
@@ -51,6 +52,8 @@ export interface ProbeTargetSpec {
   port: number;
   cfg: HealthCheckConfig;
   fc: boolean;
+  /** Fc: the function the server runs (SG-4), resolved through versions and aliases. */
+  fn?: FunctionTarget;
 }
 
 interface Entry extends ProbeTargetSpec {
@@ -69,8 +72,9 @@ interface Entry extends ProbeTargetSpec {
  *   - Weight 0 (HC-3: Unused, not probed) and Removing servers;
  *   - Instance servers missing from the inventory; the others are probed at their
  *     inventory IP, so probes follow an IP change as traffic does (SG-2);
- *   - Fc groups: with checks on they are reported Healthy at once without an invocation
- *     (function probes are not built yet; SG-4 says they would count as invocations).
+ *   - Fc groups (checks are off by default): a probe invokes the function in a thread of
+ *     its own with a synthetic request on HealthCheckPath (SG-4: probes are invocations);
+ *     a function that no longer resolves is Unhealthy with PROBE_ERROR.
  * Each server is probed every HealthCheckInterval ± 10%, its first probe placed at random
  * within one interval so a thousand servers do not fire together, with never more than one
  * probe of it in flight. Results go through HealthState's thresholds; only transitions
@@ -216,13 +220,13 @@ export class HealthProber {
     const max = this.opts.maxConcurrentProbes ?? MAX_CONCURRENT_PROBES;
     for (const e of this.entries.values()) {
       if (e.inFlight || e.nextDueMs > now) continue;
-      if (e.fc) {
-        const change = e.health.force('Healthy', now);
+      if (e.fc && !e.fn) {
+        const change = e.health.force('Unhealthy', now, 'PROBE_ERROR', 'the function does not resolve');
         if (change) this.enqueue(e, change);
-        e.nextDueMs = Infinity;
+        e.nextDueMs = now + this.intervalMs(e);
         continue;
       }
-      const refused = refuseProbeTarget(e.ip, this.env);
+      const refused = e.fc ? undefined : refuseProbeTarget(e.ip, this.env);
       if (refused !== undefined) {
         const change = e.health.force('Unhealthy', now, 'PROBE_ERROR', refused);
         if (change) {
@@ -250,7 +254,7 @@ export class HealthProber {
     e.nextDueMs = now + this.intervalMs(e);
     const probe = probeFor(e.cfg.HealthCheckProtocol);
     const p = Promise.resolve()
-      .then(() => probe({ ip: e.ip, port: e.port }, e.cfg, { signal: ac.signal }))
+      .then(() => (e.fn ? fcProbe(e.fn, e.cfg, { signal: ac.signal }) : probe({ ip: e.ip, port: e.port }, e.cfg, { signal: ac.signal })))
       .catch((err: unknown): ProbeResult => ({ ok: false, reason: 'PROBE_ERROR', detail: String((err as Error)?.message ?? err), latencyMs: 0 }))
       .then((r) => {
         if (e.inFlight !== ac) return; // forgotten, retargeted or stopped meanwhile
@@ -322,7 +326,12 @@ export function desiredTargets(state: Collections): Map<string, ProbeTargetSpec>
       const fc = g.ServerGroupType === 'Fc' || s.ServerType === 'Fc';
       const ip = fc ? '' : resolveIp(state, g, s);
       if (ip === undefined) continue;
-      out.set(healthKey(g.ServerGroupId, key), { groupId: g.ServerGroupId, serverKey: key, ip, port: s.Port, cfg, fc });
+      const spec: ProbeTargetSpec = { groupId: g.ServerGroupId, serverKey: key, ip, port: s.Port, cfg, fc };
+      if (fc) {
+        const t = resolveFunctionTarget(state, s.ServerId);
+        if (t) spec.fn = { module: t.Module, exportName: t.Export, functionName: t.FunctionName };
+      }
+      out.set(healthKey(g.ServerGroupId, key), spec);
     }
   }
   return out;

@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { applyOps, healthKey, serverKey, type Collections, type Instance } from '@fulcrum/model';
 import { HealthProber, type HealthProberOptions } from '../src/prober.js';
 import { transitionOps } from '../src/transition-ops.js';
@@ -139,7 +142,7 @@ describe('HealthProber', function () {
     assert.equal(store.transitions[1]!.Reason, 'CONNECT_FAILED');
   });
 
-  it('SG-4: an Fc group is reported Healthy without an invocation when its checks are on, and ignored when off', async () => {
+  it('SG-4: an Fc server whose function does not resolve is Unhealthy without any network probe; checks off: ignored', async () => {
     const fc = { ServerId: 'hello:LATEST', ServerType: 'Fc' as const, Port: 0, Weight: 100, RemoteIpEnabled: false, Status: 'Available' as const };
     const store = new MemoryStore(stateWith(
       group('sgp-fc-on', [fc], { ServerGroupType: 'Fc', HealthCheckConfig: hc({ HealthCheckInterval: 0.2 }) }),
@@ -151,7 +154,45 @@ describe('HealthProber', function () {
       await sleep(400);
     });
     assert.deepEqual(connects, []);
-    assert.deepEqual(store.transitions.map((t) => [t.ServerGroupId, t.Status]), [['sgp-fc-on', 'Healthy']]);
+    assert.deepEqual(store.transitions.map((t) => [t.ServerGroupId, t.Status, t.Reason]), [['sgp-fc-on', 'Unhealthy', 'PROBE_ERROR']]);
+  });
+
+  it('SG-4: an Fc probe invokes the function (HealthCheckPath, codes); a failing or hanging one turns Unhealthy', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fc-probe-'));
+    const calls = join(dir, 'calls.txt');
+    const mod = join(dir, 'fn.mjs');
+    writeFileSync(mod, `import { appendFileSync, readFileSync } from 'node:fs';
+export async function handler(event) {
+  appendFileSync(${JSON.stringify(calls)}, event.httpMethod + ' ' + event.path + '\\n');
+  const mode = readFileSync(${JSON.stringify(join(dir, 'mode'))}, 'utf8').trim();
+  if (mode === 'hang') await new Promise(() => {});
+  return { statusCode: mode === 'ok' ? 200 : 503, body: mode };
+}
+`);
+    writeFileSync(join(dir, 'mode'), 'ok');
+    const fc = { ServerId: 'hello', ServerType: 'Fc' as const, Port: 0, Weight: 100, RemoteIpEnabled: false, Status: 'Available' as const };
+    const state = stateWith(group('sgp-fc', [fc], {
+      ServerGroupType: 'Fc',
+      HealthCheckConfig: hc({ HealthCheckInterval: 0.2, HealthCheckTimeout: 1, HealthyThreshold: 2, UnhealthyThreshold: 2, HealthCheckPath: '/hc', HealthCheckMethod: 'GET' }),
+    }));
+    state.functions.hello = { FunctionName: 'hello', Module: mod, Export: 'handler', Versions: [], Aliases: {}, CreateTime: new Date().toISOString() };
+    const store = new MemoryStore(state);
+    try {
+      prober(store);
+      await waitFor(() => store.transitions.length >= 1, 5000, 'Healthy');
+      assert.equal(store.transitions[0]!.Status, 'Healthy');
+      assert.match(readFileSync(calls, 'utf8'), /^GET \/hc$/m);
+      writeFileSync(join(dir, 'mode'), 'fail');
+      await waitFor(() => store.transitions.length >= 2, 5000, 'Unhealthy after 503s');
+      assert.deepEqual([store.transitions[1]!.Status, store.transitions[1]!.Reason], ['Unhealthy', 'RESPONSE_MISMATCH']);
+      writeFileSync(join(dir, 'mode'), 'ok');
+      await waitFor(() => store.transitions.length >= 3, 5000, 'Healthy again');
+      writeFileSync(join(dir, 'mode'), 'hang');
+      await waitFor(() => store.transitions.length >= 4, 8000, 'Unhealthy after timeouts');
+      assert.deepEqual([store.transitions[3]!.Status, store.transitions[3]!.Reason], ['Unhealthy', 'RECV_RESPONSE_TIMEOUT']);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('HC-4: a restarted prober starts from the stored verdicts and reports nothing the store already has', async () => {

@@ -4,7 +4,7 @@ import { constants, type ClientHttp2Stream, type IncomingHttpHeaders, type Outgo
 import type { Socket } from 'node:net';
 import type { CompiledListener, CompiledRule, RoutingTable, RuntimeGroup, RuntimeServer } from '../routing-table.js';
 import { cookieValue } from '../match.js';
-import { chooseServer, insertCookieFor, type ChoiceInput, type ChoiceState } from '../server-choice.js';
+import { chooseGroup, chooseServer, insertCookieFor, type ChoiceInput, type ChoiceState } from '../server-choice.js';
 import { MAX_FUNCTION_BODY_BYTES } from '../functions.js';
 import { MAX_TRIES } from '../connection.js';
 import type { ProxyWorker } from '../worker.js';
@@ -73,6 +73,7 @@ export class H2Exchange implements EditInput, ChoiceInput, ChoiceState {
   triedCount = 0;
   hashKey = 0;
   stuck = false;
+  groupCookie: string | undefined = undefined;
   private setCookie: string | undefined;
   private timer: NodeJS.Timeout | undefined;
   /** Response headers went to the client. */
@@ -183,12 +184,7 @@ export class H2Exchange implements EditInput, ChoiceInput, ChoiceState {
       this.reply(status, EMPTY, undefined, { location: redirectLocation(final.action, this, 'https', this.port) });
       return;
     }
-    let group: RuntimeGroup | undefined;
-    if (final.groups.length === 1) group = final.groups[0];
-    else if (final.groups.length > 1) {
-      const gi = final.groupPicker!.pick();
-      group = gi >= 0 ? final.groups[gi] : undefined;
-    }
+    const group = chooseGroup(table, final, this, this);
     if (!group) {
       this.local(503, 'No server group is available.\n');
       return;
@@ -238,7 +234,13 @@ export class H2Exchange implements EditInput, ChoiceInput, ChoiceState {
     this.held = undefined;
     s.active--;
     s.group.picker.onEnd(s.index);
+    // A function call we gave up on (timeout, reset, error answer): terminate its thread.
+    const abort = this.fcAbort;
+    this.fcAbort = undefined;
+    abort?.abort();
   }
+
+  private fcAbort: AbortController | undefined;
 
   // ---------------------------------------------------------------- upstream
   private send(server: RuntimeServer): void {
@@ -254,6 +256,7 @@ export class H2Exchange implements EditInput, ChoiceInput, ChoiceState {
       port: this.port,
       instanceId: this.listener!.snap.loadBalancerId,
       keepTeTrailers,
+      xff: this.listener!.snap.xff,
     };
   }
 
@@ -503,10 +506,13 @@ export class H2Exchange implements EditInput, ChoiceInput, ChoiceState {
     }
   }
 
+  /** SP-2 SERVERID and LR-2 FULCRUMGROUP cookies we issue, after the backend's own. */
   private addStickyCookie(h: OutgoingHttpHeaders): void {
-    if (this.setCookie === undefined) return;
-    const prev = h['set-cookie'];
-    h['set-cookie'] = prev === undefined ? [this.setCookie] : [...(Array.isArray(prev) ? prev : [String(prev)]), this.setCookie];
+    for (const c of [this.setCookie, this.groupCookie]) {
+      if (c === undefined) continue;
+      const prev = h['set-cookie'];
+      h['set-cookie'] = prev === undefined ? [c] : [...(Array.isArray(prev) ? prev : [String(prev)]), c];
+    }
   }
 
   // ---------------------------------------------------------------- function backends (SG-4)
@@ -548,6 +554,7 @@ export class H2Exchange implements EditInput, ChoiceInput, ChoiceState {
       if (v !== undefined) headers[name] = v;
     }
     headers.host = this.authority;
+    this.fcAbort = new AbortController();
     this.worker.functions.invoke({
       module: fn.module,
       export: fn.export,
@@ -556,8 +563,9 @@ export class H2Exchange implements EditInput, ChoiceInput, ChoiceState {
         body: Buffer.concat(chunks).toString('base64'), isBase64Encoded: true,
         clientIp: unmapped(this.sourceIp), functionName: fn.name, qualifier: fn.qualifier,
       },
-    }).then((r) => {
+    }, this.fcAbort.signal).then((r) => {
       if (this.held !== server || this.closed || this.responded) return;
+      this.fcAbort = undefined;
       this.release();
       this.clearTimer();
       const body = Buffer.from(r.body.buffer, r.body.byteOffset, r.body.byteLength);
@@ -573,6 +581,7 @@ export class H2Exchange implements EditInput, ChoiceInput, ChoiceState {
       if (this.respond(h, isHead || body.length === 0, false) && !isHead && body.length > 0) this.stream.end(body);
     }, (e: unknown) => {
       if (this.held !== server || this.closed || this.responded) return;
+      this.fcAbort = undefined;
       this.release();
       this.worker.log({ level: 'warn', msg: 'function failed', function: fn.name, error: String((e as Error)?.message ?? e).slice(0, 500) });
       this.worker.counters.upstreamErrors++;

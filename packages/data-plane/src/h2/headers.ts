@@ -65,6 +65,8 @@ export interface ForwardInfo {
   instanceId: string;
   /** Keep `te: trailers` (gRPC backends require it); every other TE value is dropped. */
   keepTeTrailers: boolean;
+  /** The listener's XForwardedForConfig (LR-3): off, the header is not added (a client's X-Forwarded-For passes as it is). */
+  xff: { enabled: boolean; proto: boolean; port: boolean };
 }
 
 /**
@@ -124,9 +126,11 @@ export function upstreamHeaders(src: IncomingHttpHeaders, info: ForwardInfo, edi
     for (const [n, v] of edits.insert) if (!NEVER_REMOVED.has(n) && !DROP_DOWNSTREAM.has(n)) out[n] = v;
   }
   const xff = joined(src['x-forwarded-for']);
-  out['x-forwarded-for'] = xff ? `${xff}, ${info.clientIp}` : info.clientIp;
-  out['x-forwarded-proto'] = 'https';
-  out['x-forwarded-port'] = String(info.port);
+  if (info.xff.enabled) out['x-forwarded-for'] = xff ? `${xff}, ${info.clientIp}` : info.clientIp;
+  else if (xff) out['x-forwarded-for'] = xff;
+  // A client's own Proto/Port are never passed on (DROP_UPSTREAM): they would be spoofed.
+  if (info.xff.proto) out['x-forwarded-proto'] = 'https';
+  if (info.xff.port) out['x-forwarded-port'] = String(info.port);
   const loop = joined(src[LOOP_HEADER]);
   out[LOOP_HEADER] = loop ? `${loop}, ${info.instanceId}` : info.instanceId;
   return out;
