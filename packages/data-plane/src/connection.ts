@@ -5,11 +5,11 @@ import {
   buildForwardRequestHead, h1ErrorReason, h1ErrorStatus, parseRequestHead, parseResponseHead,
 } from './http1/index.js';
 import type { CompiledListener, CompiledRule, RoutingTable, RuntimeGroup, RuntimeServer } from './routing-table.js';
-import { chooseGroup, chooseServer, insertCookieFor, type ChoiceInput, type ChoiceState } from './server-choice.js';
+import { MAX_TRIES, chooseGroup, chooseServer, insertCookieFor, retryTarget, type ChoiceInput, type RetryState } from './server-choice.js';
 import { CONNECT_TIMEOUT_MS, type PooledSocket, type UpstreamOwner } from './upstream-pool.js';
 import type { ProxyWorker } from './worker.js';
 import { buildRedirect, errorResponse, fixedResponse, requestEdits, type EditInput, type RuleEdits } from './responses.js';
-import { MAX_FUNCTION_BODY_BYTES, functionResponse } from './functions.js';
+import { MAX_FUNCTION_BODY_BYTES, functionResponse, functionTask } from './functions.js';
 
 /** Connection states. */
 const S_HEAD = 0; // reading a request head (or idle between requests)
@@ -29,7 +29,7 @@ const T_CONNECT = 5; // the backend did not accept the connection: next server, 
 /** A head must arrive within this (HAProxy's `timeout http-request`). */
 export const HEAD_TIMEOUT_MS = Number(process.env.FULCRUM_HEAD_TIMEOUT_MS ?? 10_000);
 /** Connect failures move on to the next server; after this many servers, 502. */
-export const MAX_TRIES = 3;
+export { MAX_TRIES } from './server-choice.js';
 
 const EMPTY = Buffer.alloc(0);
 /**
@@ -51,7 +51,7 @@ const COPY_BODY_MAX_BYTES = 2048;
  * (each side pauses the other); framing is tracked, never rewritten. Pipelined requests
  * wait in the socket until the response before them is complete.
  */
-export class ProxyConnection implements EditInput, UpstreamOwner, ChoiceInput, ChoiceState {
+export class ProxyConnection implements EditInput, UpstreamOwner, ChoiceInput, RetryState {
   state = S_HEAD;
   private readonly reader = new HeadReader(DEFAULT_H1_LIMITS.maxHeadBytes, DEFAULT_H1_LIMITS.maxRequestLineBytes);
   private readonly req = new RequestHead();
@@ -105,7 +105,7 @@ export class ProxyConnection implements EditInput, UpstreamOwner, ChoiceInput, C
   private respBodyLeft = 0;
   private respKind = 0;
   private upReusable = false;
-  private retriedStale = false;
+  retriedStale = false;
 
   deadlineMs = 0;
   deadlineKind = T_NONE;
@@ -415,15 +415,7 @@ export class ProxyConnection implements EditInput, UpstreamOwner, ChoiceInput, C
       return;
     }
     this.fcAbort = new AbortController();
-    this.worker.functions.invoke({
-      module: fn.module,
-      export: fn.export,
-      event: {
-        httpMethod: req.methodName, path: req.path, queryString: req.query, headers,
-        body: Buffer.concat(chunks).toString('base64'), isBase64Encoded: true,
-        clientIp: clientIpOf(this.socket), functionName: fn.name, qualifier: fn.qualifier,
-      },
-    }, this.fcAbort.signal).then((r) => {
+    this.worker.functions.invoke(functionTask(fn, req.methodName, req.path, req.query, headers, chunks, clientIpOf(this.socket)), this.fcAbort.signal).then((r) => {
       if (this.state === S_CLOSED || this.fcServer !== server) return;
       this.fcAbort = undefined;
       this.endFunction();
@@ -571,11 +563,14 @@ export class ProxyConnection implements EditInput, UpstreamOwner, ChoiceInput, C
     const table = this.table;
     if (!table) return undefined;
     const s = chooseServer(table, group, this.worker.affinity, this, this);
-    if (s && !this.stuck) {
-      const c = insertCookieFor(table, group, s);
-      if (c !== undefined) this.setCookie = Buffer.from(`Set-Cookie: ${c}\r\n`, 'latin1');
-    }
+    if (s && !this.stuck) this.issueInsertCookie(group, s);
     return s;
+  }
+
+  /** SP-2 / SP-4: (re-)issue the SERVERID cookie for a server the scheduler picked. */
+  private issueInsertCookie(group: RuntimeGroup, s: RuntimeServer): void {
+    const c = this.table ? insertCookieFor(this.table, group, s) : undefined;
+    if (c !== undefined) this.setCookie = Buffer.from(`Set-Cookie: ${c}\r\n`, 'latin1');
   }
 
 
@@ -695,31 +690,20 @@ export class ProxyConnection implements EditInput, UpstreamOwner, ChoiceInput, C
     }
     const group = this.group;
     const canReplay = !this.reqStreamed && this.upReader.pending === false;
-    if (group && canReplay && this.state !== S_CLOSED) {
-      if (wasReused && !this.retriedStale) {
-        // A stale pooled connection: retry once on a fresh connection to the same server.
-        this.retriedStale = true;
-        this.triedCount--;
-        this.sendFresh(this.server!);
+    if (group && failedServer && this.table && canReplay && this.state !== S_CLOSED) {
+      if (!connected) this.worker.counters.connectFailures++;
+      const next = retryTarget(this.table, group, this.worker.affinity, this, this, failedServer, wasReused, connected);
+      if (next) {
+        if (next.fresh) this.worker.pool.drop(next.server.poolKey);
+        else this.issueInsertCookie(group, next.server);
+        this.send(next.server);
         return;
-      }
-      if (!connected && this.triedCount < MAX_TRIES) {
-        this.worker.counters.connectFailures++;
-        const next = this.pickServer(group);
-        if (next) {
-          this.send(next);
-          return;
-        }
       }
     }
     this.worker.counters.upstreamErrors++;
     this.respondAndClose(502, 'Bad Gateway', 'The backend could not be reached or closed the connection.\n');
   }
 
-  private sendFresh(server: RuntimeServer): void {
-    this.worker.pool.drop(server.poolKey);
-    this.send(server);
-  }
 
   /** UpstreamOwner (the pooled socket's handlers dispatch here while we own it). */
   onUpData(chunk: Buffer): void {

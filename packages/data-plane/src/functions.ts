@@ -1,6 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { STATUS_CODES } from 'node:http';
 import { Piscina } from 'piscina';
+import type { SnapServer } from '@fulcrum/model';
 import type { FunctionEvent, FunctionResult } from './fc-runner.js';
 
 /** Function bodies larger than this are refused (413), as FC's HTTP trigger does. */
@@ -28,6 +29,22 @@ export class FunctionPool {
     await this.pool?.destroy();
     this.pool = undefined;
   }
+}
+
+/** The task for one call of an Fc server's function: an ALB/FC-style HTTP event (SG-4). */
+export function functionTask(
+  fn: NonNullable<SnapServer['fn']>, method: string, path: string, query: string,
+  headers: Record<string, string>, body: Buffer[], clientIp: string,
+): FunctionEvent {
+  return {
+    module: fn.module,
+    export: fn.export,
+    event: {
+      httpMethod: method, path, queryString: query, headers,
+      body: Buffer.concat(body).toString('base64'), isBase64Encoded: true,
+      clientIp, functionName: fn.name, qualifier: fn.qualifier,
+    },
+  };
 }
 
 const HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'content-length', 'proxy-connection', 'upgrade', 'te', 'trailer']);

@@ -3,6 +3,9 @@ import type { AffinityTable } from './affinity.js';
 import type { FinalAction, RoutingTable, RuntimeGroup, RuntimeServer } from './routing-table.js';
 import { GROUP_STICKY_COOKIE, STICKY_COOKIE, setCookieHeader } from './sticky.js';
 
+/** Servers one request may try after connect failures (then 502). */
+export const MAX_TRIES = 3;
+
 /** What choosing a server reads from the request (an HTTP/1.1 exchange or an HTTP/2 stream). */
 export interface ChoiceInput {
   cookie(name: string): string | undefined;
@@ -109,4 +112,31 @@ export function queryValue(query: string, name: string): string | undefined {
     start = end + 1;
   }
   return undefined;
+}
+
+/** A ChoiceState that also remembers whether the one stale-connection retry was spent. */
+export interface RetryState extends ChoiceState {
+  retriedStale: boolean;
+}
+
+/**
+ * An upstream exchange failed before any response byte reached the client, and the request
+ * can still be replayed. The server to try next, or undefined (give up: 502):
+ * - a reused pooled connection that turned out stale: the same server once more, on a
+ *   fresh connection (`fresh`);
+ * - a connect failure: another server of the group, MAX_TRIES servers in all.
+ * Shared by the HTTP/1.1 and HTTP/2 engines so both retry alike.
+ */
+export function retryTarget(
+  table: RoutingTable, group: RuntimeGroup, affinity: AffinityTable, input: ChoiceInput, st: RetryState,
+  failed: RuntimeServer, stale: boolean, connected: boolean,
+): { server: RuntimeServer; fresh: boolean } | undefined {
+  if (stale && !st.retriedStale) {
+    st.retriedStale = true;
+    st.triedCount--;
+    return { server: failed, fresh: true };
+  }
+  if (connected || st.triedCount >= MAX_TRIES) return undefined;
+  const next = chooseServer(table, group, affinity, input, st);
+  return next ? { server: next, fresh: false } : undefined;
 }

@@ -4,9 +4,8 @@ import { constants, type ClientHttp2Stream, type IncomingHttpHeaders, type Outgo
 import type { Socket } from 'node:net';
 import type { CompiledListener, CompiledRule, RoutingTable, RuntimeGroup, RuntimeServer } from '../routing-table.js';
 import { cookieValue } from '../match.js';
-import { chooseGroup, chooseServer, insertCookieFor, type ChoiceInput, type ChoiceState } from '../server-choice.js';
-import { MAX_FUNCTION_BODY_BYTES } from '../functions.js';
-import { MAX_TRIES } from '../connection.js';
+import { MAX_TRIES, chooseGroup, chooseServer, insertCookieFor, retryTarget, type ChoiceInput, type RetryState } from '../server-choice.js';
+import { MAX_FUNCTION_BODY_BYTES, functionTask } from '../functions.js';
 import type { ProxyWorker } from '../worker.js';
 import type { H2Upstreams, UpstreamSession } from './upstreams.js';
 import type { EditInput } from '../responses.js';
@@ -44,7 +43,7 @@ const TOKEN = /^[!#$%&'*+.^_`|~0-9a-z-]+$/;
  * server's in-flight count (Wlc) is held from the pick until the upstream exchange ends.
  * Not the HTTP/1.1 hot path: a stream allocates what its message needs.
  */
-export class H2Exchange implements EditInput, ChoiceInput, ChoiceState {
+export class H2Exchange implements EditInput, ChoiceInput, RetryState {
   readonly host: string;
   readonly path: string;
   readonly query: string;
@@ -82,7 +81,7 @@ export class H2Exchange implements EditInput, ChoiceInput, ChoiceState {
   private closed = false;
   /** Request body bytes began to flow upstream: the request can no longer be replayed. */
   private bodyTaken = false;
-  private retriedStale = false;
+  retriedStale = false;
   private upReq: ClientRequest | undefined;
   private upStream: ClientHttp2Stream | undefined;
   private upSession: UpstreamSession | undefined;
@@ -325,6 +324,7 @@ export class H2Exchange implements EditInput, ChoiceInput, ChoiceState {
     }
     this.clearTimer();
     const status = res.statusCode ?? 502;
+    if (this.server && this.table) this.table.outcome(this.server, status < 500);
     const h = downstreamHeaders(res.headers, status);
     this.learnAffinity(res.headers['set-cookie']);
     this.addStickyCookie(h);
@@ -416,6 +416,7 @@ export class H2Exchange implements EditInput, ChoiceInput, ChoiceState {
     }
     this.clearTimer();
     const status = Number(rh[':status']) || 502;
+    if (this.server && this.table) this.table.outcome(this.server, status < 500);
     const h = downstreamHeaders(rh, status);
     this.learnAffinity(rh['set-cookie']);
     this.addStickyCookie(h);
@@ -455,27 +456,23 @@ export class H2Exchange implements EditInput, ChoiceInput, ChoiceState {
    * once on the same server; a connect failure on another server), else 502.
    */
   private upstreamFailed(connected: boolean, stale: boolean): void {
+    const failed = this.server;
     this.release();
+    // Passive outlier detection: a failed connect counts against the server, as on HTTP/1.1.
+    if (!connected && failed && this.table) this.table.outcome(failed, false);
     if (this.closed) return;
     if (this.responded) {
       this.resetClient(NGHTTP2_INTERNAL_ERROR);
       return;
     }
     const group = this.group;
-    if (group && !this.bodyTaken && !this.timedOut) {
-      if (stale && !this.retriedStale) {
-        this.retriedStale = true;
-        this.triedCount--;
-        this.send(this.server!);
+    if (group && failed && this.table && !this.bodyTaken && !this.timedOut) {
+      if (!connected) this.worker.counters.connectFailures++;
+      const next = retryTarget(this.table, group, this.worker.affinity, this, this, failed, stale, connected);
+      if (next) {
+        if (!next.fresh) this.setCookie = insertCookieFor(this.table, group, next.server);
+        this.send(next.server);
         return;
-      }
-      if (!connected && this.triedCount < MAX_TRIES) {
-        this.worker.counters.connectFailures++;
-        const next = this.pickServer(group);
-        if (next) {
-          this.send(next);
-          return;
-        }
       }
     }
     this.worker.counters.upstreamErrors++;
@@ -555,15 +552,7 @@ export class H2Exchange implements EditInput, ChoiceInput, ChoiceState {
     }
     headers.host = this.authority;
     this.fcAbort = new AbortController();
-    this.worker.functions.invoke({
-      module: fn.module,
-      export: fn.export,
-      event: {
-        httpMethod: this.method, path: this.path, queryString: this.query, headers,
-        body: Buffer.concat(chunks).toString('base64'), isBase64Encoded: true,
-        clientIp: unmapped(this.sourceIp), functionName: fn.name, qualifier: fn.qualifier,
-      },
-    }, this.fcAbort.signal).then((r) => {
+    this.worker.functions.invoke(functionTask(fn, this.method, this.path, this.query, headers, chunks, unmapped(this.sourceIp)), this.fcAbort.signal).then((r) => {
       if (this.held !== server || this.closed || this.responded) return;
       this.fcAbort = undefined;
       this.release();
