@@ -13,6 +13,10 @@ export interface ObservedExchange {
   readonly sourceIp: string;
   readonly method: string;
   readonly path: string;
+  /** Access log only (OB-2): bytes sent to the client for this exchange, when known. */
+  readonly bytesOut?: number;
+  /** Access log only (OB-2): ms from sending the request upstream to its response head, when there was one. */
+  readonly upstreamMs?: number;
 }
 
 /**
@@ -146,7 +150,7 @@ export class WorkerMetrics {
       accessLog.log({
         msg: 'access', client: c.sourceIp, listener: l.snap.id, rule: c.currentRule?.id, group: g?.snap.id,
         server: s ? `${s.snap.ip}:${s.snap.port}` : undefined, method: c.method, path: c.path, status,
-        totalMs: us / 1000,
+        bytes: c.bytesOut, upstreamMs: c.upstreamMs, totalMs: us / 1000,
       });
     }
   }

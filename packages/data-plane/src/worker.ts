@@ -58,6 +58,8 @@ export class ProxyWorker {
   };
   requests = 0;
   shuttingDownNow = false;
+  /** OB-2: exchanges record what the access log line needs only when it is on. */
+  readonly accessLog: boolean;
   private readonly sweeper: NodeJS.Timeout;
   private readonly open = new Map<number, OpenListener>();
   private readonly ticker: NodeJS.Timeout;
@@ -65,6 +67,7 @@ export class ProxyWorker {
   private stopping: Promise<void> | undefined;
 
   constructor(readonly opts: ProxyWorkerOptions) {
+    this.accessLog = opts.accessLog === true;
     this.ticker = setInterval(() => this.table?.tick(Date.now()), TICK_MS);
     this.ticker.unref();
     this.sweeper = setInterval(() => this.sweep(), SWEEP_MS);
