@@ -1,21 +1,9 @@
-import { healthKey, serverKey, type Collections } from '@fulcrum/model';
+import { healthKey, serverKey, type Collections, type MetricSeries } from '@fulcrum/model';
 
 /**
  * OB-1 (/metrics, Prometheus text format) and OB-3 (the console page and its JSON). The node
  * gathers the inputs (its workers' merged series, its state view); this module only renders.
  */
-export interface MetricSeries {
-  labels: Record<string, string>;
-  requests: number;
-  byClass: number[]; // index 1..5 = 1xx..5xx
-  sumUs: number;
-  count: number;
-  p50: number;
-  p90: number;
-  p99: number;
-  max: number;
-  buckets: [number, number][]; // [le µs, cumulative]
-}
 
 export interface ObservabilityInput {
   nodeId: string;

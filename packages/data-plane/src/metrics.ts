@@ -1,3 +1,4 @@
+import type { MetricSeries } from '@fulcrum/model';
 import * as hdr from 'hdr-histogram-js';
 import type { CompiledListener, CompiledRule, RuntimeGroup, RuntimeServer } from './routing-table.js';
 
@@ -35,18 +36,7 @@ export interface SeriesSnapshot {
 }
 
 /** Workers' series merged by labels, with percentiles and Prometheus buckets computed. */
-export interface MergedSeries {
-  labels: Record<string, string>;
-  requests: number;
-  byClass: number[];
-  sumUs: number;
-  count: number;
-  p50: number;
-  p90: number;
-  p99: number;
-  max: number;
-  buckets: [number, number][]; // [le µs, cumulative count]
-}
+export type MergedSeries = MetricSeries;
 
 export function mergeSeries(all: SeriesSnapshot[]): MergedSeries[] {
   const by = new Map<string, { labels: Record<string, string>; requests: number; byClass: number[]; sumUs: number; hist: hdr.Histogram }>();

@@ -13,3 +13,4 @@ export * from './defaults.js';
 export * from './validate/index.js';
 export * from './routing/index.js';
 export * from './slow-start.js';
+export * from './metrics.js';
