@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { FULCRUM_BIN, REPO_ROOT, http, sleep, waitUntil, type HttpReply, type Json, type NodeStatus } from '../integration/cluster-helpers.js';
 import type { LoadCounts, LoadOptions } from './load.js';
 import type { NetnsLab } from './netns.js';
+import { trackChild as track } from '../helpers/util.js';
 
 /**
  * What the chaos drills and the multi-host test share: a `fulcrum` process started the way
@@ -51,21 +52,7 @@ export function removeLeftoverTempDirs(): void {
   }
 }
 
-const live = new Set<ChildProcess>();
-process.on('exit', () => {
-  for (const c of live) {
-    try {
-      process.kill(-c.pid!, 'SIGKILL');
-    } catch {
-      // gone
-    }
-  }
-});
 
-function track(c: ChildProcess): void {
-  live.add(c);
-  c.once('close', () => live.delete(c));
-}
 
 // ------------------------------------------------------------------ the namespace agent
 

@@ -1,5 +1,4 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,17 +17,7 @@ export const FULCRUM_BIN = join(REPO_ROOT, 'services/lb-node/bin/fulcrum.js');
 
 const live = new Set<ChildProcess>();
 
-/** A port that was free a moment ago on 127.0.0.1 (bind port 0, read it, close). */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
+export { freePort } from './util.js';
 
 const tempDirs: string[] = [];
 

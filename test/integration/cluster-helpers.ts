@@ -2,10 +2,11 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { Agent, createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { createConnection, createServer as createNetServer, type Socket } from 'node:net';
+import { createConnection, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { sleep, freePort, waitUntil, trackChild as track } from '../helpers/util.js';
 
 /**
  * Helpers for the cluster-mode tests (D-2, D-3): a private redis-server, `fulcrum start
@@ -21,46 +22,12 @@ export const FULCRUM_BIN = join(REPO_ROOT, 'services/lb-node/bin/fulcrum.js');
 
 export type Json = Record<string, any>;
 
-export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+export { sleep, freePort, waitUntil } from '../helpers/util.js';
 
-/** Poll until `fn` gives something other than undefined/false. */
-export async function waitUntil<T>(what: string, fn: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 5000, stepMs = 20): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(stepMs);
-  }
-}
 
-/** A port that was free a moment ago (checked on 127.0.0.1; listeners use 127.0.0.x). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createNetServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
-const children = new Set<ChildProcess>();
-process.on('exit', () => {
-  for (const c of children) {
-    try {
-      process.kill(-c.pid!, 'SIGKILL');
-    } catch {
-      // gone
-    }
-  }
-});
 
-function track(c: ChildProcess): void {
-  children.add(c);
-  c.once('close', () => children.delete(c));
-}
+
 
 // ------------------------------------------------------------------ Redis
 

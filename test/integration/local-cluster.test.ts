@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { freePort } from '../helpers/util.js';
 
 /**
  * D-4's "same topology without Docker": scripts/local-cluster starts Redis + replica + three
@@ -36,11 +37,6 @@ function bindFree(host: string, port: number): Promise<number | undefined> {
 }
 
 /** A port free on every address (bound on the wildcard), so on 127.0.0.2-4 as well. */
-async function freePort(): Promise<number> {
-  const p = await bindFree('0.0.0.0', 0);
-  assert.ok(p);
-  return p;
-}
 
 /** Three consecutive free ports: the script gives node i the admin port base + i. */
 async function freeRun(): Promise<number> {
