@@ -10,6 +10,7 @@ import { CONNECT_TIMEOUT_MS, type PooledSocket, type UpstreamOwner } from './ups
 import type { ProxyWorker } from './worker.js';
 import { buildRedirect, errorResponse, fixedResponse, requestEdits, type EditInput, type RuleEdits } from './responses.js';
 import { MAX_FUNCTION_BODY_BYTES, functionResponse, functionTask } from './functions.js';
+import { isShared, readIntoShared, writeAll, writeRange, writeTwo } from './fast-io.js';
 
 /** Connection states. */
 const S_HEAD = 0; // reading a request head (or idle between requests)
@@ -115,6 +116,7 @@ export class ProxyConnection implements EditInput, UpstreamOwner, ChoiceInput, R
 
   constructor(readonly worker: ProxyWorker, readonly socket: Socket, readonly port: number, readonly scheme: 'http' | 'https') {
     this.onClientData = this.onClientData.bind(this);
+    this.onClientRead = this.onClientRead.bind(this);
     this.onClientEnd = this.onClientEnd.bind(this);
     this.onClientClose = this.onClientClose.bind(this);
     this.onClientDrain = this.onClientDrain.bind(this);
@@ -122,7 +124,8 @@ export class ProxyConnection implements EditInput, UpstreamOwner, ChoiceInput, R
     // end our side on the client's FIN (listeners are not allowHalfOpen): every state ends
     // it itself instead (onClientEnd, endClient, destroy).
     socket.allowHalfOpen = true;
-    socket.on('data', this.onClientData);
+    // Plain TCP: reads land in the worker's shared buffer (fast-io.ts); TLS: 'data' events.
+    if (!readIntoShared(socket, this.onClientRead)) socket.on('data', this.onClientData);
     socket.on('end', this.onClientEnd);
     socket.on('close', this.onClientClose);
     socket.on('error', noop);
@@ -199,18 +202,28 @@ export class ProxyConnection implements EditInput, UpstreamOwner, ChoiceInput, R
 
   // ---------------------------------------------------------------- client side
   private onClientData(chunk: Buffer): void {
-    if (this.state === S_HEAD) this.readHead(chunk, 0, chunk.length);
-    else if (this.state === S_BODY) this.forwardBody(chunk, 0, chunk.length);
+    this.onClientRead(chunk.length, chunk);
+  }
+
+  /**
+   * Client bytes buf[0, n). buf may be the worker's shared read buffer (fast-io.ts): what
+   * must outlive this call is copied (isShared) or written out at once.
+   */
+  private onClientRead(n: number, buf: Buffer): void {
+    if (this.state === S_HEAD) this.readHead(buf, 0, n);
+    else if (this.state === S_BODY) this.forwardBody(buf, 0, n);
     else if (this.state === S_TUNNEL) {
-      if (this.up && !this.up.write(chunk)) this.socket.pause();
-    } else if (this.state === S_WAIT) this.hold(chunk, 0, chunk.length);
+      if (this.up && !writeRange(this.up, buf, 0, n)) this.socket.pause();
+    } else if (this.state === S_WAIT) this.hold(buf, 0, n);
   }
 
   /** Keep pipelined bytes until the current response is done; stop reading meanwhile. */
   private hold(buf: Buffer, start: number, end: number): void {
     if (start >= end) return;
     const rest = this.held.length - this.heldStart;
-    this.held = rest > 0 ? Buffer.concat([this.held.subarray(this.heldStart), buf.subarray(start, end)]) : buf.subarray(start, end);
+    this.held = rest > 0
+      ? Buffer.concat([this.held.subarray(this.heldStart), buf.subarray(start, end)])
+      : isShared(buf) ? Buffer.from(buf.subarray(start, end)) : buf.subarray(start, end);
     this.heldStart = 0;
     this.socket.pause();
   }
@@ -228,7 +241,14 @@ export class ProxyConnection implements EditInput, UpstreamOwner, ChoiceInput, R
       return;
     }
     const rd = this.reader;
-    const err = parseRequestHead(rd.buf, rd.start, rd.end, this.req);
+    let err: number;
+    if (isShared(rd.buf)) {
+      // The request head outlives this read (rules, retries, logs): its own copy.
+      const len = rd.end - rd.start;
+      const own = Buffer.allocUnsafe(len);
+      rd.buf.copy(own, 0, rd.start, rd.end);
+      err = parseRequestHead(own, 0, len, this.req);
+    } else err = parseRequestHead(rd.buf, rd.start, rd.end, this.req);
     const restBuf = rd.restBuf;
     const restStart = rd.restStart;
     const restEnd = rd.restEnd;
@@ -246,7 +266,7 @@ export class ProxyConnection implements EditInput, UpstreamOwner, ChoiceInput, R
     this.worker.requests++;
     this.startedMs = performance.now();
     if (this.worker.accessLog) {
-      this.bytesAtStart = this.socket.bytesWritten;
+      this.bytesAtStart = this.bytesSent;
       this.upSentMs = 0;
       this.upHeadMs = 0;
     }
@@ -345,7 +365,8 @@ export class ProxyConnection implements EditInput, UpstreamOwner, ChoiceInput, R
     if (!this.reqBodyDone) {
       const n = this.bodyBytes(restBuf, restStart, restEnd);
       if (n < 0) return;
-      this.firstBody = restBuf.subarray(restStart, restStart + n);
+      // Kept until the response starts (a retry sends it again).
+      this.firstBody = isShared(restBuf) ? Buffer.from(restBuf.subarray(restStart, restStart + n)) : restBuf.subarray(restStart, restStart + n);
       restStart += n;
     }
     if (restStart < restEnd) this.hold(restBuf, restStart, restEnd);
@@ -428,7 +449,7 @@ export class ProxyConnection implements EditInput, UpstreamOwner, ChoiceInput, R
       this.respStarted = true;
       this.deadlineKind = T_NONE;
       this.worker.counters.responses++;
-      this.socket.write(functionResponse(r, keepAlive, setCookie, isHead));
+      this.toClient(functionResponse(r, keepAlive, setCookie, isHead));
       this.finishExchange();
     }, (e: unknown) => {
       if (this.state === S_CLOSED || this.fcServer !== server) return;
@@ -512,7 +533,7 @@ export class ProxyConnection implements EditInput, UpstreamOwner, ChoiceInput, R
     let backendBusy = false;
     if (n > 0 && this.up) {
       this.reqStreamed = true;
-      if (!this.up.write(n === chunk.length ? chunk : chunk.subarray(start, start + n))) {
+      if (!writeRange(this.up, chunk, start, start + n)) {
         this.socket.pause();
         backendBusy = true;
       }
@@ -616,7 +637,7 @@ export class ProxyConnection implements EditInput, UpstreamOwner, ChoiceInput, R
   private upSentMs = 0;
   private upHeadMs = 0;
   get bytesOut(): number | undefined {
-    return this.worker.accessLog ? this.socket.bytesWritten - this.bytesAtStart : undefined;
+    return this.worker.accessLog ? this.bytesSent - this.bytesAtStart : undefined;
   }
   get upstreamMs(): number | undefined {
     return this.upHeadMs > 0 ? this.upHeadMs - this.upSentMs : undefined;
@@ -629,13 +650,8 @@ export class ProxyConnection implements EditInput, UpstreamOwner, ChoiceInput, R
     // write per slice (heads of 2-4 slices, loopback). A body that came along is a second
     // buffer of the same writev.
     const head = this.requestHead!;
-    if (this.firstBody.length === 0) up.write(head);
-    else {
-      up.cork();
-      up.write(head);
-      up.write(this.firstBody);
-      up.uncork();
-    }
+    if (this.firstBody.length === 0) writeAll(up, head);
+    else writeTwo(up, head, this.firstBody);
     // The rest of the body is up to the client now (after 100 Continue, when it asked).
     if (!this.reqBodyDone && !this.req.expectContinue) this.arm(T_BODY, this.idleTimeoutMs());
     if (this.state === S_BODY) this.socket.resume();
@@ -723,16 +739,16 @@ export class ProxyConnection implements EditInput, UpstreamOwner, ChoiceInput, R
 
 
   /** UpstreamOwner (the pooled socket's handlers dispatch here while we own it). */
-  onUpData(chunk: Buffer): void {
+  onUpData(buf: Buffer, end: number): void {
     if (this.state === S_TUNNEL) {
-      if (!this.socket.write(chunk)) this.up?.pause();
+      if (!this.toClientRange(buf, 0, end)) this.up?.pause();
       return;
     }
     if (!this.respHeadDone) {
-      this.readResponseHead(chunk, 0, chunk.length);
+      this.readResponseHead(buf, 0, end);
       return;
     }
-    this.forwardResponseBody(chunk, 0, chunk.length);
+    this.forwardResponseBody(buf, 0, end);
   }
 
   private readResponseHead(chunk: Buffer, start: number, end: number): void {
@@ -775,9 +791,9 @@ export class ProxyConnection implements EditInput, UpstreamOwner, ChoiceInput, R
       this.writeSlices();
       this.state = S_TUNNEL;
       this.socket.resume();
-      if (restStart < restEnd) this.socket.write(restBuf.subarray(restStart, restEnd));
+      if (restStart < restEnd) this.toClientRange(restBuf, restStart, restEnd);
       if (this.held.length > this.heldStart) {
-        this.up!.write(this.held.subarray(this.heldStart));
+        writeRange(this.up!, this.held, this.heldStart, this.held.length);
         this.held = EMPTY;
         this.heldStart = 0;
       }
@@ -821,20 +837,17 @@ export class ProxyConnection implements EditInput, UpstreamOwner, ChoiceInput, R
 
   /** The client head in this.slices and body bytes buf[start, end), in one write when small. */
   private writeHeadWithBody(buf: Buffer, start: number, end: number): void {
-    const sock = this.socket;
     const n = end - start;
     let ok: boolean;
-    if (n === 0) ok = sock.write(this.slices.toBuffer());
+    if (n === 0) ok = this.writeSlices();
     else if (n <= COPY_BODY_MAX_BYTES) {
       const head = this.slices;
       const out = Buffer.allocUnsafe(head.byteLength + n);
       buf.copy(out, head.copyTo(out, 0), start, end);
-      ok = sock.write(out);
+      ok = this.toClient(out);
     } else {
-      sock.cork();
-      sock.write(this.slices.toBuffer());
-      ok = sock.write(buf.subarray(start, end));
-      sock.uncork();
+      ok = this.writeSlices();
+      ok = this.toClientRange(buf, start, end) && ok;
     }
     if (!ok) this.up?.pause();
   }
@@ -858,7 +871,7 @@ export class ProxyConnection implements EditInput, UpstreamOwner, ChoiceInput, R
       this.destroy();
       return;
     }
-    if (n > 0 && !this.socket.write(n === buf.length ? buf : buf.subarray(start, start + n))) this.up?.pause();
+    if (n > 0 && !this.toClientRange(buf, start, start + n)) this.up?.pause();
     this.afterResponseBytes(start + n < end);
   }
 
@@ -945,16 +958,30 @@ export class ProxyConnection implements EditInput, UpstreamOwner, ChoiceInput, R
 
   // ---------------------------------------------------------------- local answers
   /** A bodiless client head: one copied buffer, one write (see writeRequest). */
-  private writeSlices(): void {
-    this.socket.write(this.slices.toBuffer());
+  private writeSlices(): boolean {
+    const s = this.slices;
+    // One slice is a range of the received head (maybe in the shared read buffer): written
+    // as it is, copied only if it has to wait in the queue.
+    if (s.count === 1) return this.toClientRange(s.bufs[0]!, s.starts[0]!, s.ends[0]!);
+    return this.toClient(s.toBuffer());
   }
+
+  /** Bytes to the client (counted for the access log); false: its queue is full, pause the source. */
+  private toClientRange(buf: Buffer, start: number, end: number): boolean {
+    this.bytesSent += end - start;
+    return writeRange(this.socket, buf, start, end);
+  }
+  private toClient(buf: Buffer): boolean {
+    return this.toClientRange(buf, 0, buf.length);
+  }
+  private bytesSent = 0;
 
   /** A response we make ourselves (fixed, redirect), keeping the connection if we can. */
   private writeLocal(resp: Buffer, status: number): void {
     this.worker.counters.responses++;
     this.lastStatus = status;
     this.respStarted = true;
-    this.socket.write(resp);
+    this.toClient(resp);
     this.finishExchange();
   }
 
@@ -964,7 +991,7 @@ export class ProxyConnection implements EditInput, UpstreamOwner, ChoiceInput, R
     this.dropUpstream();
     this.worker.counters.responses++;
     this.lastStatus = status;
-    if (!this.respStarted && this.socket.writable) this.socket.write(errorResponse(status, reason, body));
+    if (!this.respStarted && this.socket.writable) this.toClient(errorResponse(status, reason, body));
     this.respStarted = true;
     this.worker.observe(this);
     this.endClient();

@@ -1,5 +1,6 @@
 import { connect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
+import { sharedReadOption } from './fast-io.js';
 
 /**
  * Idle upstream connections, per server, per worker (SG-8). A connection goes back to the
@@ -26,7 +27,8 @@ export interface PoolStats {
 
 /** What an upstream connection's events go to while an exchange uses it. */
 export interface UpstreamOwner {
-  onUpData(chunk: Buffer): void;
+  /** Bytes buf[0, end). buf may be the worker's shared read buffer (fast-io.ts): valid only during the call. */
+  onUpData(buf: Buffer, end: number): void;
   /** 'end' or 'close'. */
   onUpEnd(): void;
   onUpError(): void;
@@ -73,7 +75,7 @@ export class UpstreamPool {
       const s = e.socket as PooledSocket;
       if (s.destroyed || !s.writable || s.readableEnded) continue;
       // Flowing again: the exchange that released it may have paused it for backpressure.
-      s.resume();
+      if (s.isPaused()) s.resume();
       s.fulcrumReused = true;
       this.stats.reused++;
       return s;
@@ -95,12 +97,15 @@ export class UpstreamPool {
       // A TLS socket is ready for the request at 'secureConnect'.
       s.once('secureConnect', onReady);
     } else {
-      s = connect({ host: ip, port, noDelay: true }) as PooledSocket;
+      // Plain TCP reads into the worker's shared buffer (fast-io.ts), without 'data' events.
+      const fast = sharedReadOption(onRead);
+      s = connect({ host: ip, port, noDelay: true, ...fast }) as PooledSocket;
       s.once('connect', onReady);
+      if (!fast.onread) s.on('data', onData);
     }
     s.fulcrumReady = false;
     s.fulcrumOwner = null;
-    s.on('data', onData);
+    if (tls) s.on('data', onData);
     s.on('end', onEnd);
     s.on('close', onEnd);
     s.on('error', onError);
@@ -127,11 +132,10 @@ export class UpstreamPool {
       s.destroy();
       return;
     }
-    s.setTimeout(0);
     s.fulcrumOwner = null;
     // A connection released while paused (backpressure on its last response) would never
     // read again: the next request on it would hang. Idle, it must flow to notice a close.
-    s.resume();
+    if (s.isPaused()) s.resume();
     list.push({ socket: s, sinceMs: Date.now() });
     this.stats.idle++;
   }
@@ -174,7 +178,12 @@ function onReady(this: PooledSocket): void {
 function onData(this: PooledSocket, chunk: Buffer): void {
   const o = this.fulcrumOwner;
   // Bytes from an idle backend are a protocol violation: the connection can't be reused.
-  if (o) o.onUpData(chunk);
+  if (o) o.onUpData(chunk, chunk.length);
+  else this.destroy();
+}
+function onRead(this: PooledSocket, n: number, buf: Buffer): void {
+  const o = this.fulcrumOwner;
+  if (o) o.onUpData(buf, n);
   else this.destroy();
 }
 function onEnd(this: PooledSocket): void {
