@@ -14,6 +14,8 @@ import { Backend, FulcrumNode, expectedHash, freePort, pump, sleep } from './dp-
  */
 const BULK_BLOCKS = 32; // 1 MiB blocks
 const want = expectedHash(BULK_BLOCKS);
+/** Answers of ~1.5 KiB: small enough to go out in one buffer with their head. */
+const PAD = 'y'.repeat(1500);
 
 function hashOf(r: IncomingMessage, pauseEveryBytes: number, pauseMs: number): Promise<{ bytes: number; sha256: string }> {
   return new Promise((resolve, reject) => {
@@ -76,6 +78,11 @@ for (const mode of ['fast', 'stream'] as const) {
         if (req.url === '/upload') {
           // A backend that reads slowly: the proxy's writes to it queue up.
           void hashOf(req, 1 << 20, 25).then((got) => res.end(JSON.stringify(got)));
+          return;
+        }
+        if (req.url!.startsWith('/pad/')) {
+          req.resume();
+          res.end(`${req.url} ${PAD}`);
           return;
         }
         const chunks: Buffer[] = [];
@@ -150,6 +157,31 @@ for (const mode of ['fast', 'stream'] as const) {
       }
       s.destroy();
       assert.deepEqual(bodies, expected);
+    });
+
+    it('answers to 4,000 pipelined requests pile up behind a client that does not read, then arrive intact and in order', async () => {
+      const N = 4000;
+      let wire = '';
+      for (let i = 0; i < N; i++) wire += `GET /pad/${i} HTTP/1.1\r\nHost: t\r\n\r\n`;
+      const s = connect({ host: '127.0.0.1', port });
+      s.pause();
+      s.write(wire);
+      // ~6 MB of answers against socket buffers of a few hundred KiB: the proxy's writes queue.
+      await sleep(800);
+      const received: Buffer[] = [];
+      s.on('data', (c: Buffer) => received.push(c));
+      s.resume();
+      const expected = Array.from({ length: N }, (_, i) => `/pad/${i} ${PAD}`);
+      const deadline = Date.now() + 20_000;
+      let bodies: string[] = [];
+      while (Date.now() < deadline) {
+        bodies = responseBodies(Buffer.concat(received).toString('latin1'));
+        if (bodies.length >= N) break;
+        await sleep(50);
+      }
+      s.destroy();
+      assert.equal(bodies.length, N);
+      for (let i = 0; i < N; i++) assert.equal(bodies[i], expected[i], `answer ${i}`);
     });
   });
 }

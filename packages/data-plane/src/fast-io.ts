@@ -15,10 +15,11 @@ import { Socket } from 'node:net';
  *   the callback returns: whatever must outlive it (a request head, held pipelined bytes,
  *   body bytes kept for a retry, a write that could not complete) is copied. `isShared()`
  *   tells the call sites.
- * - Writes go straight to the descriptor (`write(2)` through fs.writeSync) when the socket
- *   has nothing queued; on a short write or EAGAIN the rest goes through `socket.write`
- *   (copied first when it lives in READ_BUF), and from then on the socket's own queue
- *   orders everything until it is empty again.
+ * - Writes skip the Writable layer when the socket has nothing queued: our own buffers go
+ *   to the handle's writeBuffer (libuv writes at once, or queues the rest and we emit
+ *   'drain' when it is done); READ_BUF bytes go to write(2) through fs.writeSync, and
+ *   whatever does not fit is copied and handed to `socket.write`. Once anything is queued,
+ *   the socket's own queue orders everything until it is empty again.
  *
  * TLS sockets, and every socket when FULCRUM_FAST_IO=0 or this Node lacks the internals
  * used, take the ordinary 'data' / socket.write path: same behaviour, more CPU.
@@ -67,14 +68,111 @@ export function readIntoShared(socket: Socket, callback: (n: number, buf: Buffer
   return true;
 }
 
-/** The descriptor to write to directly, or -1 when the socket's own queue must be used. */
-function directFd(socket: Socket): number {
-  if (!FAST_IO || socket.writableLength !== 0 || socket.connecting || socket.writableEnded || socket.writableCorked !== 0) return -1;
-  if ((socket as { encrypted?: boolean }).encrypted) return -1;
-  const h = (socket as unknown as Internals)._handle;
-  if (!h) return -1;
-  const fd = h.fd;
-  return typeof fd === 'number' && fd >= 0 ? fd : -1;
+interface Handle {
+  fd?: number;
+  writeQueueSize?: number;
+  writeBuffer?: (req: WriteReq, data: Uint8Array) => number;
+}
+
+/** Node's write request object (a WriteWrap), as stream_base_commons fills it in. */
+interface WriteReq {
+  handle: Handle | null;
+  oncomplete: (this: WriteReq, status: number) => void;
+  async: boolean;
+  bytes: number;
+  buffer: Buffer | null;
+  callback: null;
+  fulcrumSocket: Socket | null;
+}
+
+/** The handle to write to directly, or null when the socket's own queue must be used. */
+function directHandle(socket: Socket): Handle | null {
+  if (!FAST_IO || socket.writableLength !== 0 || socket.connecting || socket.writableEnded || socket.writableCorked !== 0) return null;
+  if ((socket as { encrypted?: boolean }).encrypted) return null;
+  const h = (socket as unknown as { _handle?: Handle | null })._handle;
+  // A write of ours still in libuv's queue: everything after it must queue too.
+  if (!h || h.writeQueueSize !== 0) return null;
+  return h;
+}
+
+/**
+ * Node's WriteWrap constructor, seen on the one write Node makes itself (an empty one)
+ * through a plain socket's handle; null when that is not how this Node writes.
+ */
+let writeWrap: (new () => WriteReq) | null | undefined;
+let spareReq: WriteReq | null = null;
+
+function learnWriteWrap(socket: Socket, h: Handle): void {
+  writeWrap = null;
+  const orig = h.writeBuffer;
+  if (typeof orig !== 'function') return;
+  let seen: (new () => WriteReq) | undefined;
+  const spy = function (this: Handle, req: WriteReq, data: Uint8Array): number {
+    seen = (req as unknown as { constructor: new () => WriteReq }).constructor;
+    return orig.call(this, req, data);
+  };
+  const hh = h as Record<string, unknown>;
+  hh.writeBuffer = spy;
+  try {
+    socket.write(EMPTY);
+  } finally {
+    delete hh.writeBuffer;
+  }
+  if (seen !== undefined && seen.name === 'WriteWrap') writeWrap = seen;
+}
+const EMPTY = Buffer.alloc(0);
+
+/** A direct write libuv had to queue has completed (or failed, or was cancelled by a close). */
+function onDirectWriteDone(this: WriteReq, status: number): void {
+  const s = this.fulcrumSocket;
+  this.buffer = null;
+  this.fulcrumSocket = null;
+  this.handle = null;
+  if (s === null || s.destroyed) return;
+  if (status < 0) {
+    s.destroy(new Error(`write failed (${status})`));
+    return;
+  }
+  // Our listeners resume their source on 'drain', as after a socket.write that returned
+  // false. Bytes queued behind ours in the socket's own queue get Node's backpressure then.
+  s.emit('drain');
+}
+
+const WRITTEN = 1;
+const QUEUED = 0;
+const FAILED = -1;
+
+/**
+ * `view` through the handle the way socket.write would, minus the Writable machinery: libuv
+ * tries write(2) at once; what it can't write it queues, keeping a pointer to `view` (so
+ * never a view of READ_BUF) until onDirectWriteDone.
+ */
+function handleWrite(socket: Socket, h: Handle, view: Buffer): number {
+  let req = spareReq;
+  if (req === null) req = new writeWrap!();
+  req.handle = h;
+  req.oncomplete = onDirectWriteDone;
+  req.async = false;
+  req.bytes = 0;
+  req.buffer = view; // kept alive while libuv may point into it
+  req.callback = null;
+  req.fulcrumSocket = socket;
+  const err = h.writeBuffer!(req, view);
+  if (err !== 0) {
+    req.buffer = null;
+    req.fulcrumSocket = null;
+    spareReq = req;
+    return FAILED;
+  }
+  if (h.writeQueueSize === 0) {
+    // Written synchronously: libuv never saw the request object, so it can be used again.
+    req.buffer = null;
+    req.fulcrumSocket = null;
+    spareReq = req;
+    return WRITTEN;
+  }
+  spareReq = null;
+  return QUEUED;
 }
 
 /** write(2) what it takes; 0 on EAGAIN or an error (the socket's own write then reports it). */
@@ -87,17 +185,34 @@ function tryWrite(fd: number, buf: Buffer, start: number, len: number): number {
 }
 
 /**
- * Write buf[start, end) to `socket`. Returns false when the socket's queue is over its high
- * water mark (pause the source until 'drain'), like socket.write.
+ * Write buf[start, end) to `socket`. Returns false when the bytes had to queue (pause the
+ * source until 'drain'), like socket.write past its high water mark.
+ *
+ * Bytes of our own (heads we built, copies) go through the handle (handleWrite); bytes in
+ * READ_BUF go through write(2) on the descriptor, so that what does not fit can be copied
+ * before it queues.
  */
 export function writeRange(socket: Socket, buf: Buffer, start: number, end: number): boolean {
   const len = end - start;
   if (len <= 0) return true;
-  const fd = directFd(socket);
-  if (fd >= 0) {
-    const n = tryWrite(fd, buf, start, len);
-    if (n === len) return true;
-    start += n;
+  const h = directHandle(socket);
+  if (h !== null) {
+    if (buf !== READ_BUF) {
+      if (writeWrap === undefined) learnWriteWrap(socket, h);
+      if (writeWrap !== null && socket.writableLength === 0) {
+        const r = handleWrite(socket, h, start === 0 && end === buf.length ? buf : buf.subarray(start, end));
+        if (r === WRITTEN) return true;
+        if (r === QUEUED) return false;
+        // FAILED: socket.write below meets the same error and reports it the usual way.
+      }
+    } else {
+      const fd = h.fd;
+      if (typeof fd === 'number' && fd >= 0) {
+        const n = tryWrite(fd, buf, start, len);
+        if (n === len) return true;
+        start += n;
+      }
+    }
   }
   // Queued: the bytes must outlive this call.
   const rest = buf === READ_BUF ? Buffer.from(buf.subarray(start, end)) : start === 0 && end === buf.length ? buf : buf.subarray(start, end);
@@ -114,7 +229,7 @@ export function writeAll(socket: Socket, buf: Buffer): boolean {
  * the first body bytes.
  */
 export function writeTwo(socket: Socket, a: Buffer, b: Buffer): boolean {
-  const fd = directFd(socket);
+  const fd = directHandle(socket)?.fd ?? -1;
   let n = 0;
   if (fd >= 0) {
     try {
