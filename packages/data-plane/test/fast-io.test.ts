@@ -24,6 +24,15 @@ function close(p: { a: Socket; b: Socket; server: Server }): void {
   p.server.close();
 }
 
+/** The paused reader `p.b` resumes and must receive exactly `sent`, in order; then the pair closes. */
+async function arrivesWhole(p: { a: Socket; b: Socket; server: Server }, sent: Buffer[]): Promise<void> {
+  const all = Buffer.concat(sent);
+  const got = collect(p.b, all.length);
+  p.b.resume();
+  assert.equal(sha(await got), sha(all));
+  close(p);
+}
+
 /** Collects everything `s` receives until `bytes` have arrived. */
 function collect(s: Socket, bytes: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
@@ -65,12 +74,8 @@ describe('fast-io: the hot path reads into one buffer and writes without the str
     }
     assert.ok(refused, 'the socket never pushed back');
     const drained = once(p.a, 'drain');
-    const all = Buffer.concat(sent);
-    const got = collect(p.b, all.length);
-    p.b.resume();
+    await arrivesWhole(p, sent);
     await drained;
-    assert.equal(sha(await got), sha(all));
-    close(p);
   });
 
   it('bytes in the shared read buffer that must queue are copied before the buffer is reused', async () => {
@@ -86,11 +91,7 @@ describe('fast-io: the hot path reads into one buffer and writes without the str
       want.push(src);
       READ_BUF.fill(0xee, 0, src.length);
     }
-    const all = Buffer.concat(want);
-    const got = collect(p.b, all.length);
-    p.b.resume();
-    assert.equal(sha(await got), sha(all));
-    close(p);
+    await arrivesWhole(p, want);
   });
 
   it('a head and its first body bytes go out together, also behind a full socket', async () => {
@@ -103,11 +104,7 @@ describe('fast-io: the hot path reads into one buffer and writes without the str
       writeTwo(p.a, head, body);
       want.push(head, body);
     }
-    const all = Buffer.concat(want);
-    const got = collect(p.b, all.length);
-    p.b.resume();
-    assert.equal(sha(await got), sha(all));
-    close(p);
+    await arrivesWhole(p, want);
   });
 
   it('an accepted socket reads into the shared buffer; its end still arrives', async () => {
