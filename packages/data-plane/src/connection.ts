@@ -953,7 +953,7 @@ export class ProxyConnection implements EditInput, UpstreamOwner, ChoiceInput, R
     this.inHeldLoop = false;
     if (this.state !== S_HEAD || this.heldStart < this.held.length) return;
     if (this.clientEnded) this.endClient();
-    else this.socket.resume();
+    else if (this.socket.isPaused()) this.socket.resume();
   }
 
   // ---------------------------------------------------------------- local answers
