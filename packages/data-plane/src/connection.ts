@@ -4,7 +4,7 @@ import {
   HeadSlices, Method, ReadStatus, ReqFlag, RequestHead, ResponseHead, buildClientResponseHead,
   buildForwardRequestHead, h1ErrorReason, h1ErrorStatus, parseRequestHead, parseResponseHead,
 } from './http1/index.js';
-import type { CompiledListener, CompiledRule, RoutingTable, RuntimeGroup, RuntimeServer } from './routing-table.js';
+import { matchRule, type CompiledListener, type CompiledRule, type RoutingTable, type RuntimeGroup, type RuntimeServer } from './routing-table.js';
 import { MAX_TRIES, chooseGroup, chooseServer, insertCookieFor, retryTarget, type ChoiceInput, type RetryState } from './server-choice.js';
 import { CONNECT_TIMEOUT_MS, type PooledSocket, type UpstreamOwner } from './upstream-pool.js';
 import type { ProxyWorker } from './worker.js';
@@ -305,13 +305,7 @@ export class ProxyConnection implements EditInput, UpstreamOwner, ChoiceInput, R
       this.respondAndClose(508, 'Loop Detected', 'This request has already passed this load balancer.\n');
       return;
     }
-    let rule: CompiledRule | undefined;
-    for (const r of listener.rules) {
-      if (r.match(this)) {
-        rule = r;
-        break;
-      }
-    }
+    const rule = matchRule(listener, this);
     this.rule = rule;
     if (!rule) {
       this.state = S_WAIT;

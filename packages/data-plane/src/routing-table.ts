@@ -1,6 +1,6 @@
 import type { RoutingSnapshot, SnapGroup, SnapListener, SnapServer, RuleAction } from '@fulcrum/model';
 import { buildPicker, eligibleServers, effectiveWeight, isRamping, maskWeights, type Picker } from '@fulcrum/scheduling';
-import { compileConditions, type Matcher } from './match.js';
+import { compileConditions, type MatchInput, type Matcher } from './match.js';
 import { CookieSigner } from './sticky.js';
 import { UpstreamPool } from './upstream-pool.js';
 
@@ -165,6 +165,12 @@ export interface CompiledRule {
 export interface CompiledListener {
   snap: SnapListener;
   rules: CompiledRule[];
+}
+
+/** The listener's first rule (in priority order, the default last) whose conditions the request meets. */
+export function matchRule(listener: CompiledListener, input: MatchInput): CompiledRule | undefined {
+  for (const r of listener.rules) if (r.match(input)) return r;
+  return undefined;
 }
 
 export class RoutingTable {

@@ -2,7 +2,7 @@ import { request as httpRequest, type ClientRequest, type IncomingMessage } from
 import { request as httpsRequest } from 'node:https';
 import { constants, type ClientHttp2Stream, type IncomingHttpHeaders, type OutgoingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
 import type { Socket } from 'node:net';
-import type { CompiledListener, CompiledRule, RoutingTable, RuntimeGroup, RuntimeServer } from '../routing-table.js';
+import { matchRule, type CompiledListener, type CompiledRule, type RoutingTable, type RuntimeGroup, type RuntimeServer } from '../routing-table.js';
 import { cookieValue } from '../match.js';
 import { MAX_TRIES, chooseGroup, chooseServer, insertCookieFor, retryTarget, type ChoiceInput, type RetryState } from '../server-choice.js';
 import { MAX_FUNCTION_BODY_BYTES, functionTask } from '../functions.js';
@@ -161,13 +161,7 @@ export class H2Exchange implements EditInput, ChoiceInput, RetryState {
       this.local(508, 'This request has already passed this load balancer.\n');
       return;
     }
-    let rule: CompiledRule | undefined;
-    for (const r of listener.rules) {
-      if (r.match(this)) {
-        rule = r;
-        break;
-      }
-    }
+    const rule = matchRule(listener, this);
     this.rule = rule;
     if (!rule) {
       this.local(503, 'No rule matched.\n');
