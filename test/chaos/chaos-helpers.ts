@@ -4,7 +4,9 @@ import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { FULCRUM_BIN, REPO_ROOT, http, sleep, waitUntil, type HttpReply, type Json, type NodeStatus } from '../integration/cluster-helpers.js';
+import { Admin, FULCRUM_BIN, REPO_ROOT, direct, sleep, waitUntil, type HttpReply, type Json, type NodeStatus, type Transport } from '../integration/cluster-helpers.js';
+
+export { Admin, ApiError as AdminError, direct, type HttpCall, type Transport } from '../integration/cluster-helpers.js';
 import type { LoadCounts, LoadOptions } from './load.js';
 import type { NetnsLab } from './netns.js';
 import { trackChild as track } from '../helpers/util.js';
@@ -18,21 +20,6 @@ import { trackChild as track } from '../helpers/util.js';
  */
 
 export const AGENT_JS = fileURLToPath(new URL('./netns-agent.js', import.meta.url));
-
-export interface HttpCall {
-  host: string;
-  port: number;
-  method?: string;
-  path: string;
-  headers?: Record<string, string>;
-  body?: string;
-  timeoutMs?: number;
-}
-
-/** How a request reaches an address: from this process, or from inside a namespace. */
-export type Transport = (c: HttpCall) => Promise<HttpReply>;
-
-export const direct: Transport = (c) => http(c.host, c.port, c.path, { method: c.method, headers: c.headers, body: c.body, timeoutMs: c.timeoutMs });
 
 /** Temp dirs are `fulcrum-chaos-<pid>-…`, so a later run can tell a crashed run's leftovers. */
 const TMP_PREFIX = 'fulcrum-chaos-';
@@ -117,82 +104,6 @@ export class NetnsAgent {
 
   stopLoad(): Promise<LoadCounts> {
     return this.call('load-stop', {});
-  }
-}
-
-// ------------------------------------------------------------------ the admin API
-
-export class AdminError extends Error {
-  constructor(readonly action: string, readonly status: number, readonly body: Json) {
-    super(`${action} -> ${status} ${JSON.stringify(body)}`);
-  }
-}
-
-/** POST /api/<Action> (API-1) on one node's admin port, through a transport. */
-export class Admin {
-  constructor(readonly transport: Transport, readonly host: string, readonly port: number, readonly token?: string) {}
-
-  async call(action: string, body: Json = {}, timeoutMs = 10_000): Promise<{ status: number; body: Json }> {
-    const r = await this.transport({
-      host: this.host, port: this.port, method: 'POST', path: `/api/${action}`, body: JSON.stringify(body), timeoutMs,
-      headers: this.token ? { authorization: `Bearer ${this.token}` } : {},
-    });
-    let parsed: Json;
-    try {
-      parsed = JSON.parse(r.body) as Json;
-    } catch {
-      parsed = { text: r.body };
-    }
-    return { status: r.status, body: parsed };
-  }
-
-  async api(action: string, body: Json = {}): Promise<Json> {
-    const r = await this.call(action, body);
-    if (r.status < 200 || r.status >= 300) throw new AdminError(action, r.status, r.body);
-    return r.body;
-  }
-
-  /** A write, then its job's Succeeded: every live node's data plane applied it (API-4). */
-  async write(action: string, body: Json = {}, timeoutMs = 10_000): Promise<Json> {
-    const r = await this.api(action, body);
-    if (r.JobId) await this.waitJob(String(r.JobId), timeoutMs);
-    return r;
-  }
-
-  async waitJob(jobId: string, timeoutMs = 10_000): Promise<void> {
-    await waitUntil(`job ${jobId}`, async () => {
-      const r = await this.api('ListAsynJobs', { JobIds: [jobId] });
-      const job = (r.Jobs as Json[] | undefined)?.find((j) => j.JobId === jobId);
-      if (job?.Status === 'Failed') throw new Error(`job ${jobId} failed: ${JSON.stringify(job)}`);
-      return job?.Status === 'Succeeded';
-    }, timeoutMs, 50);
-  }
-
-  async status(): Promise<NodeStatus> {
-    const r = await this.transport({
-      host: this.host, port: this.port, method: 'GET', path: '/status', timeoutMs: 3_000,
-      headers: this.token ? { authorization: `Bearer ${this.token}` } : {},
-    });
-    if (r.status !== 200) throw new Error(`/status -> ${r.status} ${r.body}`);
-    return JSON.parse(r.body) as NodeStatus;
-  }
-
-  /** The node ids `ListNodes` shows, sorted. */
-  async nodeIds(): Promise<string[]> {
-    const r = await this.api('ListNodes', { MaxResults: 100 });
-    return ((r.Nodes as Json[] | undefined) ?? []).map((n) => String(n.NodeId)).sort();
-  }
-
-  /** Every page of a List* action: the items under `key`. */
-  async listAll(action: string, key: string, body: Json = {}): Promise<Json[]> {
-    const out: Json[] = [];
-    let token: string | undefined;
-    do {
-      const r = await this.api(action, { ...body, MaxResults: 100, ...(token ? { NextToken: token } : {}) });
-      out.push(...((r[key] as Json[] | undefined) ?? []));
-      token = r.NextToken ? String(r.NextToken) : undefined;
-    } while (token);
-    return out;
   }
 }
 

@@ -174,6 +174,97 @@ export interface NodeStatus {
   Workers: number;
 }
 
+// ------------------------------------------------------------------ the admin API
+
+export interface HttpCall {
+  host: string;
+  port: number;
+  method?: string;
+  path: string;
+  headers?: Record<string, string>;
+  body?: string;
+  timeoutMs?: number;
+}
+
+/** How a request reaches an address: from this process, or from inside a namespace. */
+export type Transport = (c: HttpCall) => Promise<HttpReply>;
+
+export const direct: Transport = (c) => http(c.host, c.port, c.path, { method: c.method, headers: c.headers, body: c.body, timeoutMs: c.timeoutMs });
+
+
+/** POST /api/<Action> (API-1) on one node's admin port, through a transport (direct, or from inside a network namespace). */
+export class Admin {
+  constructor(readonly transport: Transport, readonly host: string, readonly port: number, readonly token?: string) {}
+
+  async call(action: string, body: Json = {}, timeoutMs = 10_000): Promise<{ status: number; body: Json }> {
+    const r = await this.transport({
+      host: this.host, port: this.port, method: 'POST', path: `/api/${action}`, body: JSON.stringify(body), timeoutMs,
+      headers: this.token ? { authorization: `Bearer ${this.token}` } : {},
+    });
+    let parsed: Json;
+    try {
+      parsed = JSON.parse(r.body) as Json;
+    } catch {
+      parsed = { text: r.body };
+    }
+    return { status: r.status, body: parsed };
+  }
+
+  async api(action: string, body: Json = {}): Promise<Json> {
+    const r = await this.call(action, body);
+    if (r.status < 200 || r.status >= 300) throw new ApiError(action, r.status, r.body);
+    return r.body;
+  }
+
+  /** A write, then its job's Succeeded: every live node's data plane applied it (API-4). */
+  async write(action: string, body: Json = {}, timeoutMs = 10_000): Promise<Json> {
+    const r = await this.api(action, body);
+    if (r.JobId) await this.waitJob(String(r.JobId), timeoutMs);
+    return r;
+  }
+
+  async job(jobId: string): Promise<Json | undefined> {
+    const r = await this.api('ListAsynJobs', { JobIds: [jobId] });
+    return (r.Jobs as Json[] | undefined)?.find((j) => j.JobId === jobId);
+  }
+
+  async waitJob(jobId: string, timeoutMs = 10_000): Promise<void> {
+    await waitUntil(`job ${jobId}`, async () => {
+      const job = await this.job(jobId);
+      if (job?.Status === 'Failed') throw new Error(`job ${jobId} failed: ${JSON.stringify(job)}`);
+      return job?.Status === 'Succeeded';
+    }, timeoutMs, 25);
+  }
+
+  async status(): Promise<NodeStatus> {
+    const r = await this.transport({
+      host: this.host, port: this.port, method: 'GET', path: '/status', timeoutMs: 3_000,
+      headers: this.token ? { authorization: `Bearer ${this.token}` } : {},
+    });
+    if (r.status !== 200) throw new Error(`/status -> ${r.status} ${r.body}`);
+    return JSON.parse(r.body) as NodeStatus;
+  }
+
+  /** The node ids `ListNodes` shows, sorted. */
+  async nodeIds(): Promise<string[]> {
+    const r = await this.api('ListNodes', { MaxResults: 100 });
+    return ((r.Nodes as Json[] | undefined) ?? []).map((n) => String(n.NodeId)).sort();
+  }
+
+  /** Every page of a List* action: the items under `key`. */
+  async listAll(action: string, key: string, body: Json = {}): Promise<Json[]> {
+    const out: Json[] = [];
+    let token: string | undefined;
+    do {
+      const r = await this.api(action, { ...body, MaxResults: 100, ...(token ? { NextToken: token } : {}) });
+      out.push(...((r[key] as Json[] | undefined) ?? []));
+      token = r.NextToken ? String(r.NextToken) : undefined;
+    } while (token);
+    return out;
+  }
+}
+
+
 export interface ClusterNodeOptions {
   redisUrl: string;
   nodeId: string;
@@ -258,43 +349,33 @@ export class ClusterNode {
     }, timeoutMs, 20);
   }
 
+  /** This node's admin API (call, api, write, waitJob, listAll, …). */
+  get admin(): Admin {
+    return (this.adminClient ??= new Admin(direct, this.adminHost, this.adminPort));
+  }
+  private adminClient: Admin | undefined;
+
   /** POST /api/<action>: status and parsed reply, whatever they are. */
-  async call(action: string, body: Json = {}): Promise<{ status: number; body: Json }> {
-    const r = await http(this.adminHost, this.adminPort, `/api/${action}`, { method: 'POST', body: JSON.stringify(body) });
-    let parsed: Json;
-    try {
-      parsed = JSON.parse(r.body) as Json;
-    } catch {
-      parsed = { text: r.body };
-    }
-    return { status: r.status, body: parsed };
+  call(action: string, body: Json = {}): Promise<{ status: number; body: Json }> {
+    return this.admin.call(action, body);
   }
 
   /** An action that must answer 2xx. */
-  async api(action: string, body: Json = {}): Promise<Json> {
-    const r = await this.call(action, body);
-    if (r.status < 200 || r.status >= 300) throw new ApiError(action, r.status, r.body);
-    return r.body;
+  api(action: string, body: Json = {}): Promise<Json> {
+    return this.admin.api(action, body);
   }
 
   /** A write that must succeed, then its job's Succeeded (every live node applied it, API-4). */
-  async write(action: string, body: Json = {}, timeoutMs = 10_000): Promise<Json> {
-    const r = await this.api(action, body);
-    if (r.JobId) await this.waitJob(String(r.JobId), timeoutMs);
-    return r;
+  write(action: string, body: Json = {}, timeoutMs = 10_000): Promise<Json> {
+    return this.admin.write(action, body, timeoutMs);
   }
 
-  async job(jobId: string): Promise<Json | undefined> {
-    const r = await this.api('ListAsynJobs', { JobIds: [jobId] });
-    return (r.Jobs as Json[] | undefined)?.find((j) => j.JobId === jobId);
+  job(jobId: string): Promise<Json | undefined> {
+    return this.admin.job(jobId);
   }
 
-  async waitJob(jobId: string, timeoutMs = 10_000): Promise<void> {
-    await waitUntil(`job ${jobId}`, async () => {
-      const job = await this.job(jobId);
-      if (job?.Status === 'Failed') throw new Error(`job ${jobId} failed: ${JSON.stringify(job)}`);
-      return job?.Status === 'Succeeded';
-    }, timeoutMs, 25);
+  waitJob(jobId: string, timeoutMs = 10_000): Promise<void> {
+    return this.admin.waitJob(jobId, timeoutMs);
   }
 
   /** GET /status (cheap: kept-alive connection). */

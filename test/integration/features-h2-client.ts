@@ -33,6 +33,7 @@ export interface H2Reply {
   status: number;
   headers: IncomingHttpHeaders;
   body: Buffer;
+  trailers: IncomingHttpHeaders | undefined;
 }
 
 export function h2session(port: number, servername = 'example.test'): Promise<ClientHttp2Session> {
@@ -46,19 +47,29 @@ export function h2session(port: number, servername = 'example.test'): Promise<Cl
   });
 }
 
-/** One GET stream on a session; the whole reply. */
-export function h2get(s: ClientHttp2Session, path: string, headers: OutgoingHttpHeaders = {}): Promise<H2Reply> {
+/** One request on a session (GET unless a body is given); the whole reply, trailers included. */
+export function h2request(s: ClientHttp2Session, path: string, headers: OutgoingHttpHeaders = {}, body?: Buffer | string, method?: string): Promise<H2Reply> {
   return new Promise((resolve, reject) => {
-    const req = s.request({ ':method': 'GET', ':path': path, ':authority': 'example.test', ...headers });
+    const req = s.request({ ':method': method ?? (body === undefined ? 'GET' : 'POST'), ':path': path, ':authority': 'example.test', ...headers }, { endStream: body === undefined });
     let status = 0;
     let rh: IncomingHttpHeaders = {};
+    let trailers: IncomingHttpHeaders | undefined;
     const chunks: Buffer[] = [];
     req.on('response', (h) => {
       rh = h;
       status = Number(h[':status']);
     });
+    req.on('trailers', (t) => {
+      trailers = t;
+    });
     req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => resolve({ status, headers: rh, body: Buffer.concat(chunks) }));
+    req.on('end', () => resolve({ status, headers: rh, body: Buffer.concat(chunks), trailers }));
     req.on('error', reject);
+    if (body !== undefined) req.end(body);
   });
+}
+
+/** One GET stream on a session; the whole reply. */
+export function h2get(s: ClientHttp2Session, path: string, headers: OutgoingHttpHeaders = {}): Promise<H2Reply> {
+  return h2request(s, path, headers);
 }

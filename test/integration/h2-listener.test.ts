@@ -1,14 +1,12 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { connect as h2connect, type ClientHttp2Session, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http2';
+import { readFileSync } from 'node:fs';
+import type { ClientHttp2Session } from 'node:http2';
 import { get as httpGet } from 'node:http';
 import { createServer as createHttpsServer, request as httpsRequest, type RequestOptions, type Server as HttpsServer } from 'node:https';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
+import { h2request, h2session, selfSigned, type Cert } from './features-h2-client.js';
 import { Backend, FulcrumNode, RawBackend, blockAt, drain, expectedHash, forward, freePort, pump, waitUntil, type Json } from './dp-helpers.js';
 
 /**
@@ -17,66 +15,6 @@ import { Backend, FulcrumNode, RawBackend, blockAt, drain, expectedHash, forward
  * BS-3, BS-8, SP-2), HTTP/1.1 clients on the same listener, and gRPC calls to a grpc-js
  * server over h2c, trailers included.
  */
-
-interface Cert {
-  cert: string;
-  key: string;
-}
-
-/** A self-signed P-256 certificate for `name` (openssl, in a temp dir removed at once). */
-function selfSigned(name: string): Cert {
-  const dir = mkdtempSync(join(tmpdir(), 'fulcrum-h2-cert-'));
-  try {
-    execFileSync('openssl', [
-      'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '2',
-      '-subj', `/CN=${name}`, '-addext', `subjectAltName=DNS:${name}`,
-      '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'),
-    ], { stdio: 'ignore' });
-    return { cert: readFileSync(join(dir, 'cert.pem'), 'utf8'), key: readFileSync(join(dir, 'key.pem'), 'utf8') };
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
-
-interface H2Reply {
-  status: number;
-  headers: IncomingHttpHeaders;
-  body: Buffer;
-  trailers: IncomingHttpHeaders | undefined;
-}
-
-function h2session(port: number, servername = 'example.test'): Promise<ClientHttp2Session> {
-  return new Promise((resolve, reject) => {
-    const s = h2connect(`https://127.0.0.1:${port}`, { rejectUnauthorized: false, servername });
-    s.once('connect', () => {
-      s.off('error', reject);
-      resolve(s);
-    });
-    s.once('error', reject);
-  });
-}
-
-/** One request on a session; the whole reply. */
-function h2request(s: ClientHttp2Session, path: string, headers: OutgoingHttpHeaders = {}, body?: Buffer | string, method?: string): Promise<H2Reply> {
-  return new Promise((resolve, reject) => {
-    const req = s.request({ ':method': method ?? (body === undefined ? 'GET' : 'POST'), ':path': path, ':authority': 'example.test', ...headers }, { endStream: body === undefined });
-    let status = 0;
-    let rh: IncomingHttpHeaders = {};
-    let trailers: IncomingHttpHeaders | undefined;
-    const chunks: Buffer[] = [];
-    req.on('response', (h) => {
-      rh = h;
-      status = Number(h[':status']);
-    });
-    req.on('trailers', (t) => {
-      trailers = t;
-    });
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => resolve({ status, headers: rh, body: Buffer.concat(chunks), trailers }));
-    req.on('error', reject);
-    if (body !== undefined) req.end(body);
-  });
-}
 
 /** ALPN protocol and certificate CN a TLS client gets from the listener. */
 function tlsProbe(port: number, offer: string[], servername = 'example.test'): Promise<{ alpn: string | false; cn: string }> {
