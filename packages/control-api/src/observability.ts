@@ -12,7 +12,7 @@ export interface ObservabilityInput {
   appliedVersion: number;
   state: Collections | undefined;
   series: MetricSeries[];
-  workers: { worker: number; version: number; activeConnections: number; requests: number; counters: Record<string, number>; pool: { idle: number; created: number; reused: number } }[];
+  workers: { worker: number; version: number; activeConnections: number; requests: number; accepted: number; counters: Record<string, number>; pool: { idle: number; created: number; reused: number } }[];
 }
 
 function esc(v: string): string {
@@ -49,6 +49,9 @@ export function renderPrometheus(x: ObservabilityInput): string {
   out.push('# HELP fulcrum_active_connections Client connections open, per worker.');
   out.push('# TYPE fulcrum_active_connections gauge');
   for (const w of x.workers) out.push(`fulcrum_active_connections${labelText({ ...node, worker: String(w.worker) })} ${w.activeConnections}`);
+  out.push('# HELP fulcrum_connections_accepted_total Client connections accepted, per worker.');
+  out.push('# TYPE fulcrum_connections_accepted_total counter');
+  for (const w of x.workers) out.push(`fulcrum_connections_accepted_total${labelText({ ...node, worker: String(w.worker) })} ${w.accepted}`);
   out.push('# HELP fulcrum_proxy_events_total Proxy events per worker (bad requests, upstream errors, timeouts, loops).');
   out.push('# TYPE fulcrum_proxy_events_total counter');
   for (const w of x.workers) {

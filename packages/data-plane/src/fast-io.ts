@@ -22,7 +22,10 @@ import { Socket } from 'node:net';
  *   the socket's own queue orders everything until it is empty again.
  *
  * TLS sockets, and every socket when FULCRUM_FAST_IO=0 or this Node lacks the internals
- * used, take the ordinary 'data' / socket.write path: same behaviour, more CPU.
+ * used, take the ordinary 'data' / socket.write path: same behaviour, more CPU. Which
+ * internals this Node has is not guessed from its version: every worker proves the path on
+ * a real socket pair before it accepts a connection (fast-io-proof.ts) and turns it off for
+ * good (`disableFastIo`) if anything differs.
  */
 
 const READ_BYTES = 64 * 1024;
@@ -43,8 +46,29 @@ const kBufferCb = symbolNamed('kBufferCb');
 probe.destroy();
 
 /** Off with FULCRUM_FAST_IO=0 (tests run the fallback path this way). */
-export const FAST_IO = process.env.FULCRUM_FAST_IO !== '0';
-const FAST_READ_OK = FAST_IO && kBuffer !== undefined && kBufferCb !== undefined;
+export const FAST_IO_WANTED = process.env.FULCRUM_FAST_IO !== '0';
+let FAST_IO = FAST_IO_WANTED;
+let FAST_READ_OK = FAST_IO && kBuffer !== undefined && kBufferCb !== undefined;
+
+/** Whether sockets set up from now on take the fast path. */
+export function fastIoActive(): boolean {
+  return FAST_IO;
+}
+
+/**
+ * Turn the fast path off for every socket set up from now on (the proof failed). Sockets
+ * already on it keep it: the proof runs before the worker accepts any.
+ */
+export function disableFastIo(): void {
+  FAST_IO = false;
+  FAST_READ_OK = false;
+  writeWrap = null;
+}
+
+/** The WriteWrap constructor learned by the first direct write (null: not how this Node writes). */
+export function learnedWriteWrap(): boolean | undefined {
+  return writeWrap === undefined ? undefined : writeWrap !== null;
+}
 
 /** net.connect options that read into READ_BUF (spread into the connect options). */
 export function sharedReadOption(callback: (this: Socket, n: number, buf: Buffer) => void): { onread?: { buffer: Buffer; callback: (n: number, buf: Buffer) => boolean } } {
@@ -107,9 +131,10 @@ function learnWriteWrap(socket: Socket, h: Handle): void {
   const orig = h.writeBuffer;
   if (typeof orig !== 'function') return;
   let seen: (new () => WriteReq) | undefined;
-  const spy = function (this: Handle, req: WriteReq, data: Uint8Array): number {
-    seen = (req as unknown as { constructor: new () => WriteReq }).constructor;
-    return orig.call(this, req, data);
+  const spy = function (this: Handle, req: WriteReq | null, data: Uint8Array): number {
+    // Some Node builds pass no request object here: then there is nothing to learn.
+    if (req !== null && typeof req === 'object') seen = (req as unknown as { constructor: new () => WriteReq }).constructor;
+    return orig.call(this, req as WriteReq, data);
   };
   const hh = h as Record<string, unknown>;
   hh.writeBuffer = spy;

@@ -18,7 +18,7 @@ export type PrimaryToWorker =
 
 export type WorkerToPrimary =
   /** Sent once the worker's message handler is in place (messages before it are lost). */
-  | { t: 'ready' }
+  | { t: 'ready'; io: 'fast' | 'stream' }
   | { t: 'applied'; version: number }
   | { t: 'listen-error'; port: number; error: string }
   | { t: 'listening'; port: number }
@@ -35,6 +35,12 @@ export interface WorkerReport {
   version: number;
   activeConnections: number;
   requests: number;
+  /** Client connections this worker accepted. */
+  accepted: number;
+  /** Socket I/O path: the fast path (fast-io.ts) or Node's streams. */
+  io: 'fast' | 'stream';
+  /** Who accepts: the worker's own SO_REUSEPORT socket, or the primary handing connections out. */
+  accept: 'reuseport' | 'primary';
   counters: Record<string, number>;
   pool: { idle: number; created: number; reused: number };
   series: SeriesSnapshot[];

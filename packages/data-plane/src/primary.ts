@@ -1,6 +1,7 @@
 import cluster, { type Worker } from 'node:cluster';
 import type { RoutingSnapshot } from '@fulcrum/model';
 import type { LearnedAffinity } from './affinity.js';
+import { REUSE_PORT } from './listen-mode.js';
 import { encodeSnapshot, type PrimaryToWorker, type WorkerReport, type WorkerToPrimary } from './ipc.js';
 
 export interface PrimaryOptions {
@@ -25,12 +26,22 @@ interface WorkerSlot {
   restarts: number;
   ready: boolean;
   load: Record<string, number>;
+  io?: 'fast' | 'stream';
+}
+
+/** How one worker moves bytes and gets its connections (shown in /status and by the bench). */
+export interface WorkerDataPath {
+  worker: number;
+  pid: number;
+  io: 'fast' | 'stream' | 'starting';
+  accept: 'reuseport' | 'primary';
 }
 
 /**
- * The cluster primary's side of the data plane: forks one worker per core with round-robin
- * connection scheduling (set explicitly: the OS's default on Linux piles connections on
- * few workers), sends every new snapshot to every worker, tracks which version each has
+ * The cluster primary's side of the data plane: forks one worker per core. Where Node
+ * offers reusePort each worker accepts on its own socket (listen-mode.ts); elsewhere the
+ * primary accepts with round-robin scheduling (set explicitly: the OS's default on Linux
+ * piles connections on few workers), sends every new snapshot to every worker, tracks which version each has
  * applied, replaces a crashed worker, and shuts all down gracefully.
  */
 export class DataPlanePrimary {
@@ -68,6 +79,7 @@ export class DataPlanePrimary {
     w.on('exit', (code, signal) => {
       if (slot.worker !== w) return;
       slot.worker = undefined;
+      slot.io = undefined;
       if (this.stopping) return;
       slot.restarts++;
       this.opts.log({ level: 'warn', msg: 'worker exited; replacing it', worker: slot.id, code, signal });
@@ -81,6 +93,7 @@ export class DataPlanePrimary {
   private onMessage(slot: WorkerSlot, m: WorkerToPrimary): void {
     if (m.t === 'ready') {
       slot.ready = true;
+      slot.io = m.io;
       if (this.latest && slot.worker) this.send(slot.worker, { t: 'snapshot', bytes: this.latest });
       if (slot.worker && this.opts.affinitySeed) {
         const entries = this.opts.affinitySeed();
@@ -190,6 +203,12 @@ export class DataPlanePrimary {
       const t = setTimeout(() => resolve(false), timeoutMs);
       this.appliedWaiters.push({ version, resolve: () => { clearTimeout(t); resolve(true); } });
     });
+  }
+
+  dataPaths(): WorkerDataPath[] {
+    return this.slots.filter((s) => s.worker?.process.pid !== undefined).map((s) => ({
+      worker: s.id, pid: s.worker!.process.pid!, io: s.io ?? 'starting', accept: REUSE_PORT ? 'reuseport' : 'primary',
+    }));
   }
 
   workerPids(): number[] {

@@ -1,4 +1,5 @@
 import { ProxyWorker } from './worker.js';
+import { fastIoLogLine, proveFastIo } from './fast-io-proof.js';
 import { decodeSnapshot, type PrimaryToWorker, type WorkerToPrimary } from './ipc.js';
 
 /**
@@ -36,7 +37,14 @@ process.on('message', (m: PrimaryToWorker) => {
   }
 });
 
-send({ t: 'ready' });
+// Before the first connection: prove the fast socket path on this Node, or fall back to
+// Node's streams with one warning line (fast-io-proof.ts).
+const io = await proveFastIo();
+worker.io = io.active ? 'fast' : 'stream';
+const ioWarning = fastIoLogLine(io);
+if (ioWarning) worker.log(ioWarning);
+
+send({ t: 'ready', io: worker.io });
 
 // Gossip: this worker's active requests per server, twice a second.
 setInterval(() => send({ t: 'load', load: worker.activeLoad() }), 500).unref();

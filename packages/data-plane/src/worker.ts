@@ -10,6 +10,7 @@ import { FunctionPool } from './functions.js';
 import type { WorkerReport } from './ipc.js';
 import { H2Frontend } from './h2/frontend.js';
 import { H2Upstreams } from './h2/upstreams.js';
+import { REUSE_PORT } from './listen-mode.js';
 
 export interface ProxyWorkerOptions {
   workerId: number;
@@ -57,6 +58,10 @@ export class ProxyWorker {
     responses: 0, badRequests: 0, badResponses: 0, upstreamErrors: 0, connectFailures: 0, timeouts: 0, loops: 0, drainCuts: 0,
   };
   requests = 0;
+  /** Client connections accepted (TCP, before TLS), over the worker's life. */
+  accepted = 0;
+  /** Set once the socket I/O self-test has run (worker-main). */
+  io: 'fast' | 'stream' = 'stream';
   shuttingDownNow = false;
   /** OB-2: exchanges record what the access log line needs only when it is on. */
   readonly accessLog: boolean;
@@ -109,6 +114,9 @@ export class ProxyWorker {
       version: this.table?.version ?? 0,
       activeConnections: this.conns.size,
       requests: this.requests,
+      accepted: this.accepted,
+      io: this.io,
+      accept: REUSE_PORT ? 'reuseport' : 'primary',
       counters: { ...this.counters },
       pool: { ...this.pool.stats },
       series: this.metrics.snapshot(),
@@ -220,6 +228,7 @@ export class ProxyWorker {
       ol = { port: l.port, protocol: 'HTTP', signature: signatureOf(l), server };
     }
     server.on('error', (e) => this.opts.onListenError?.(l.port, e.message));
+    server.on('connection', () => { this.accepted++; });
     this.open.set(l.port, ol);
     return new Promise((resolve) => {
       const onErr = (e: Error) => {
@@ -228,7 +237,8 @@ export class ProxyWorker {
         resolve();
       };
       server.once('error', onErr);
-      server.listen({ port: l.port, host: this.opts.listenHost }, () => {
+      // exclusive: with its own SO_REUSEPORT socket the worker binds in-process (see REUSE_PORT).
+      server.listen({ port: l.port, host: this.opts.listenHost, reusePort: REUSE_PORT, exclusive: REUSE_PORT }, () => {
         server.off('error', onErr);
         this.opts.onListening?.(l.port);
         resolve();

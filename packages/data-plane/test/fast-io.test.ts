@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
-import { FAST_IO, READ_BUF, isShared, readIntoShared, writeRange, writeTwo } from '../src/fast-io.js';
+import { FAST_IO_WANTED, READ_BUF, fastIoActive, isShared, readIntoShared, writeRange, writeTwo } from '../src/fast-io.js';
+import { proveFastIo } from '../src/fast-io-proof.js';
 
 /** A connected pair on 127.0.0.1: `a` (connect side) and `b` (accepted). */
 async function pair(onAccept?: (s: Socket) => void): Promise<{ a: Socket; b: Socket; server: Server }> {
@@ -57,8 +58,10 @@ function block(i: number, size: number): Buffer {
 describe('fast-io: the hot path reads into one buffer and writes without the stream layers', function () {
   this.timeout(20_000);
 
-  it('is on in this build (Node has the internals it uses)', () => {
-    assert.equal(FAST_IO, process.env.FULCRUM_FAST_IO !== '0');
+  it(`proves itself on a real socket pair on this Node (${process.version}) and stays on`, async () => {
+    const state = await proveFastIo();
+    assert.deepEqual(state, FAST_IO_WANTED ? { active: true } : { active: false, reason: 'FULCRUM_FAST_IO=0' });
+    assert.equal(fastIoActive(), FAST_IO_WANTED);
   });
 
   it('own buffers written past what the peer takes arrive whole and in order, and a drain follows', async () => {
@@ -119,7 +122,7 @@ describe('fast-io: the hot path reads into one buffer and writes without the str
       if (!fast) s.on('data', (c: Buffer) => seen.push(c));
       s.on('end', () => { ended = true; });
     });
-    assert.equal(fast, FAST_IO);
+    assert.equal(fast, fastIoActive());
     const data = block(7, 200_000);
     p.a.end(data);
     const deadline = Date.now() + 5000;

@@ -93,6 +93,7 @@ export class LbNode {
           '/status': (_req, res) => send(res, 'application/json', JSON.stringify({
             NodeId: this.nodeId, Zone: this.opts.zone, StateVersion: this.coordinator.stateVersion,
             AppliedVersion: this.dataPlane.appliedVersion(), Workers: this.dataPlane.workerPids().length,
+            DataPaths: this.dataPlane.dataPaths().map((p) => ({ Worker: p.worker, Pid: p.pid, Io: p.io, Accept: p.accept })),
           })),
           '/console/data.json': async (_req, res) => send(res, 'application/json', JSON.stringify(consoleData(await this.observe()))),
         },

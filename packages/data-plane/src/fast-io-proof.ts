@@ -1,0 +1,122 @@
+import { createHash } from 'node:crypto';
+import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
+import {
+  FAST_IO_WANTED, READ_BUF, disableFastIo, learnedWriteWrap, readIntoShared, sharedReadOption, writeAll, writeRange, writeTwo,
+} from './fast-io.js';
+
+/** Which socket I/O path a worker runs, and why. */
+export interface FastIoState {
+  active: boolean;
+  /** Why it is off (absent when on). */
+  reason?: string;
+}
+
+/** Enough to overflow the loopback socket buffers, so libuv must queue and complete a direct write. */
+const BULK_BYTES = 8 * 1024 * 1024;
+const PROOF_TIMEOUT_MS = 5000;
+
+/**
+ * The fast I/O path (fast-io.ts) leans on Node internals that no API promises: the
+ * accepted socket's user-buffer fields, the handle's writeBuffer and its WriteWrap class.
+ * A Node release that changes any of them must cost CPU, never a crashing worker. So
+ * before a worker accepts its first connection it runs every trick once on a real
+ * loopback socket pair (accepted socket reading into the shared buffer, connect-side
+ * onread, a direct handle write that completes at once, one that libuv has to queue and
+ * finish with 'drain', a shared-buffer write to the descriptor, a head+body writev) and
+ * checks every byte on the other side. Anything unexpected — an exception, a byte out of
+ * place, a path that silently did not engage — turns the fast path off for the worker's
+ * life; the caller logs the one warning line.
+ */
+export async function proveFastIo(): Promise<FastIoState> {
+  if (!FAST_IO_WANTED) return { active: false, reason: 'FULCRUM_FAST_IO=0' };
+  try {
+    await exercise();
+    return { active: true };
+  } catch (e) {
+    disableFastIo();
+    return { active: false, reason: (e as Error).message };
+  }
+}
+
+function exercise(): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    let client: Socket | undefined;
+    let accepted: Socket | undefined;
+    let settled = false;
+    const finish = (err?: Error) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      client?.destroy();
+      accepted?.destroy();
+      server.close();
+      if (err) reject(err);
+      else resolve();
+    };
+    const guard = <A extends unknown[]>(fn: (...a: A) => void) => (...a: A): void => {
+      try {
+        fn(...a);
+      } catch (e) {
+        finish(e instanceof Error ? e : new Error(String(e)));
+      }
+    };
+    const timer = setTimeout(() => finish(new Error('the self-test did not complete in time')), PROOF_TIMEOUT_MS);
+
+    // Small messages (own buffer, head+body) and a bulk buffer: what the client must get back.
+    const small = Buffer.from('fulcrum fast-io proof: own buffer\n');
+    const head = Buffer.from('HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\n');
+    const body = Buffer.from('hello');
+    const bulk = Buffer.allocUnsafe(BULK_BYTES);
+    for (let o = 0; o < BULK_BYTES; o += 4) bulk.writeUInt32LE((o * 2654435761) >>> 0, o);
+    const expected = createHash('sha256').update(small).update(head).update(body).update(bulk).digest('hex');
+    const total = small.length + head.length + body.length + bulk.length;
+
+    const server = createServer({ noDelay: true }, guard((s: Socket) => {
+      accepted = s;
+      s.on('error', (e) => finish(e));
+      // The accepted side echoes what it reads straight out of the shared buffer.
+      const onRead = guard((n: number, buf: Buffer) => {
+        if (buf !== READ_BUF) throw new Error('accepted socket read outside the shared buffer');
+        writeRange(s, buf, 0, n);
+      });
+      if (!readIntoShared(s, onRead)) throw new Error('accepted sockets cannot read into the shared buffer');
+    }));
+    server.on('error', (e) => finish(e));
+    // exclusive: in a cluster worker a shared listen would go through the primary, which
+    // gives every worker's port-0 listen the same port and hands connections round-robin.
+    server.listen({ port: 0, host: '127.0.0.1', exclusive: true }, guard(() => {
+      const hash = createHash('sha256');
+      let got = 0;
+      const onRead = guard((n: number, buf: Buffer) => {
+        if (buf !== READ_BUF) throw new Error('connected socket read outside the shared buffer');
+        hash.update(buf.subarray(0, n));
+        got += n;
+        if (got > total) throw new Error('more bytes came back than were sent');
+        if (got === total) {
+          if (hash.digest('hex') !== expected) throw new Error('bytes came back altered');
+          finish();
+        }
+      });
+      const c = connect({ host: '127.0.0.1', port: (server.address() as AddressInfo).port, noDelay: true, ...sharedReadOption(onRead as never) });
+      client = c;
+      c.on('error', (e) => finish(e));
+      c.on('connect', guard(() => {
+        if (!writeAll(c, small)) throw new Error('a small direct write was queued');
+        if (learnedWriteWrap() !== true) throw new Error("the socket handle's write request class could not be learned");
+        if (!writeTwo(c, head, body)) throw new Error('a small head+body write was queued');
+        // Larger than the socket buffers take at once: libuv queues the rest and must report
+        // completion through our request object ('drain').
+        if (writeAll(c, bulk)) return;
+        c.once('drain', guard(() => {
+          if (c.writableLength !== 0) throw new Error('drain came with bytes still queued');
+        }));
+      }));
+    }));
+  });
+}
+
+/** The worker's one log line about its I/O path: a warning only when the proof failed. */
+export function fastIoLogLine(state: FastIoState): Record<string, unknown> | undefined {
+  if (state.active || state.reason === 'FULCRUM_FAST_IO=0') return undefined;
+  return { level: 'warn', msg: `fast socket I/O is off in this worker (${state.reason}); using Node's stream path`, node: process.version };
+}
