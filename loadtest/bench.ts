@@ -20,15 +20,48 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { killAllSync, stopAll, type Child } from './src/children.js';
-import { runAutocannon, runWrk, type LoadResult } from './src/load.js';
+import { runAutocannon, runTlsLoad, runWrk, type LoadResult } from './src/load.js';
 import { parseOptions, USAGE, UsageError, type BenchOptions } from './src/options.js';
 import { CLOCK_TICKS_PER_S, machineBusyTicks, processTicks, ticksToUs, treeTicks } from './src/proc-cpu.js';
 import { goalLines, goals, markdownTable, summarize, textTable, type RunRecord } from './src/report.js';
 import { ensureTools, type Tool, type ToolReport } from './src/system-tools.js';
-import { fulcrumWorkers, startBackend, startTarget, type Target, type TargetContext } from './src/targets.js';
+import { fulcrumWorkers, makeCert, startBackend, startTarget, type Target, type TargetContext } from './src/targets.js';
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const DEFAULT_OUT = join(REPO_ROOT, 'loadtest/results/latest.json');
+const TLS_LOAD_SCRIPT = join(REPO_ROOT, 'loadtest/dist/src/tls-load.js');
+
+/** Tables in this order: keep-alive (autocannon, wrk), new connection per request, new TLS connection per request. */
+const TOOL_ORDER: LoadResult['tool'][] = ['autocannon', 'wrk', 'wrk-close', 'tls-new', 'tls-resume'];
+
+/** Connections each worker of a Fulcrum target has accepted so far (its /metrics), by worker id order. */
+async function acceptedByWorker(t: Target): Promise<number[] | undefined> {
+  if (!t.adminUrl || (fulcrumWorkers(t.name) ?? 1) < 2) return undefined;
+  try {
+    const text = await (await fetch(`${t.adminUrl}/metrics`)).text();
+    const rows = [...text.matchAll(/^fulcrum_connections_accepted_total\{[^}]*worker="(\d+)"[^}]*\} (\d+)$/gm)];
+    return rows.sort((a, b) => Number(a[1]) - Number(b[1])).map((m) => Number(m[2]));
+  } catch {
+    return undefined;
+  }
+}
+
+/** Which socket I/O path and accept mode each Fulcrum worker ran (its /status). */
+async function dataPaths(t: Target): Promise<string | undefined> {
+  if (!t.adminUrl) return undefined;
+  try {
+    const s = (await (await fetch(`${t.adminUrl}/status`)).json()) as { DataPaths?: { Worker: number; Io: string; Accept: string }[] };
+    return (s.DataPaths ?? []).map((p) => `worker ${p.Worker}: ${p.Io} I/O, ${p.Accept === 'reuseport' ? 'own SO_REUSEPORT socket' : 'connections from the primary'}`).join('; ');
+  } catch {
+    return undefined;
+  }
+}
+
+/** "48.7% / 51.3%" */
+function splitText(counts: number[]): string {
+  const total = counts.reduce((a, b) => a + b, 0);
+  return total > 0 ? counts.map((n) => `${((100 * n) / total).toFixed(1)}%`).join(' / ') : '—';
+}
 
 /** Raised for what makes the whole bench pointless: exit status 1 with the message. */
 class FatalError extends Error {}
@@ -102,6 +135,14 @@ async function bench(opts: BenchOptions, workDir: string): Promise<boolean> {
   if (opts.wrk && opts.wrkTargets.length) wanted.push('wrk');
   const tools: ToolReport = ensureTools(wanted, opts.install, (l) => say(l));
   notes.push(...tools.notes);
+  let cert: TargetContext['cert'];
+  if (opts.scenarios.includes('tls') && opts.tlsTargets.length) {
+    try {
+      cert = makeCert(workDir);
+    } catch (e) {
+      notes.push(`tls scenario skipped: openssl could not make a certificate (${(e as Error).message.split('\n')[0]})`);
+    }
+  }
 
   say(`backend: ${opts.bodyBytes}-byte body, keep-alive (loadtest/src/backend-server.ts)`);
   const ctxBase = { repoRoot: REPO_ROOT, workDir, bodyBytes: opts.bodyBytes };
@@ -111,7 +152,7 @@ async function bench(opts: BenchOptions, workDir: string): Promise<boolean> {
   } catch (e) {
     throw new FatalError(`the backend did not start: ${(e as Error).message}`);
   }
-  const ctx: TargetContext = { ...ctxBase, backendPort: backend.port, haproxyPath: tools.paths.haproxy, nginxPath: tools.paths.nginx };
+  const ctx: TargetContext = { ...ctxBase, backendPort: backend.port, haproxyPath: tools.paths.haproxy, nginxPath: tools.paths.nginx, cert };
 
   const targets: Target[] = [];
   const failures = new Map<string, string>();
@@ -119,7 +160,12 @@ async function bench(opts: BenchOptions, workDir: string): Promise<boolean> {
     try {
       const t = await startTarget(name, ctx);
       targets.push(t);
-      say(`started ${name.padEnd(11)} ${t.url}${t.child ? `  (pid ${t.child.pid})` : ''}`);
+      say(`started ${name.padEnd(11)} ${t.url}${t.tlsPort ? ` and https://127.0.0.1:${t.tlsPort}/` : ''}${t.child ? `  (pid ${t.child.pid})` : ''}`);
+      const paths = await dataPaths(t);
+      if (paths) {
+        say(`        ${name}: ${paths}`);
+        notes.push(`${name} (Node ${process.version}): ${paths}`);
+      }
     } catch (e) {
       const msg = (e as Error).message;
       if (fulcrumWorkers(name) !== undefined) throw new FatalError(`${name} did not start: ${msg}`);
@@ -131,31 +177,46 @@ async function bench(opts: BenchOptions, workDir: string): Promise<boolean> {
 
   const runs: RunRecord[] = [];
   const wrkPath = opts.wrk ? tools.paths.wrk : undefined;
-  const wrkTargets = wrkPath ? targets.filter((t) => opts.wrkTargets.includes(t.name)) : [];
+  const keepalive = opts.scenarios.includes('keepalive');
+  const acTargets = keepalive ? targets : [];
+  const wrkTargets = wrkPath && keepalive ? targets.filter((t) => opts.wrkTargets.includes(t.name)) : [];
+  const closeTargets = wrkPath && opts.scenarios.includes('close') ? targets.filter((t) => opts.closeTargets.includes(t.name)) : [];
+  if (opts.scenarios.includes('close') && !wrkPath) notes.push('close scenario skipped: wrk is not installed');
+  const tlsTargets = cert ? targets.filter((t) => opts.tlsTargets.includes(t.name) && t.tlsPort !== undefined) : [];
   const perRun = opts.warmupS + opts.durationS + 1;
-  const estimateS = opts.rounds * perRun * (targets.length + wrkTargets.length);
+  const runsPerRound = acTargets.length + wrkTargets.length + closeTargets.length + 2 * tlsTargets.length;
+  const estimateS = opts.rounds * perRun * runsPerRound;
   say(
-    `\n${opts.rounds} round(s) × ${targets.length} autocannon target(s)${wrkTargets.length ? ` + ${wrkTargets.length} wrk target(s)` : ''}, ` +
-      `${opts.connections} connections, ${opts.warmupS} s warm-up + ${opts.durationS} s each: about ${Math.ceil(estimateS / 60)} min`,
+    `\n${opts.rounds} round(s) × ${runsPerRound} run(s) (${acTargets.length} autocannon, ${wrkTargets.length} wrk, ${closeTargets.length} wrk Connection: close, ${2 * tlsTargets.length} new-TLS), ` +
+      `${opts.warmupS} s warm-up + ${opts.durationS} s each: about ${Math.ceil(estimateS / 60)} min`,
   );
   let seq = 0;
+  const load = (t: Target, tool: LoadResult['tool'], seconds: number): Promise<LoadResult> => {
+    switch (tool) {
+      case 'autocannon':
+        return runAutocannon(t.url, opts.connections, seconds);
+      case 'wrk':
+        return runWrk(wrkPath!, t.url, opts.connections, seconds, workDir, seq++);
+      case 'wrk-close':
+        return runWrk(wrkPath!, t.url, opts.closeConnections, seconds, workDir, seq++, true);
+      case 'tls-new':
+      case 'tls-resume':
+        return runTlsLoad(TLS_LOAD_SCRIPT, t.tlsPort!, opts.tlsConnections, seconds, tool === 'tls-resume', workDir, seq++);
+    }
+  };
   const measure = async (round: number, t: Target, tool: LoadResult['tool']) => {
     if (t.failure) return;
     try {
-      if (tool === 'autocannon') {
-        if (opts.warmupS > 0) await runAutocannon(t.url, opts.connections, opts.warmupS);
-      } else if (opts.warmupS > 0) {
-        await runWrk(wrkPath!, t.url, opts.connections, opts.warmupS, workDir, seq++);
-      }
+      if (opts.warmupS > 0) await load(t, tool, opts.warmupS);
+      const acceptedBefore = await acceptedByWorker(t);
       const before = sampleCpu(t, backend.child, process.pid);
-      const load =
-        tool === 'autocannon'
-          ? await runAutocannon(t.url, opts.connections, opts.durationS)
-          : await runWrk(wrkPath!, t.url, opts.connections, opts.durationS, workDir, seq++);
+      const result = await load(t, tool, opts.durationS);
       const after = sampleCpu(t, backend.child, process.pid);
-      const r = record(round, t, load, before, after);
+      const r = record(round, t, result, before, after);
+      const acceptedAfter = await acceptedByWorker(t);
+      if (acceptedBefore && acceptedAfter) r.acceptedByWorker = acceptedAfter.map((n, i) => n - (acceptedBefore[i] ?? 0));
       runs.push(r);
-      say(progressLine(r, opts.rounds));
+      say(progressLine(r, opts.rounds) + (r.acceptedByWorker ? `  workers' share of new connections ${splitText(r.acceptedByWorker)}` : ''));
     } catch (e) {
       t.failure = `${tool} run failed: ${(e as Error).message}`;
     }
@@ -167,25 +228,40 @@ async function bench(opts: BenchOptions, workDir: string): Promise<boolean> {
     }
   };
   for (let round = 1; round <= opts.rounds; round++) {
-    for (const t of targets) await measure(round, t, 'autocannon');
+    for (const t of acTargets) await measure(round, t, 'autocannon');
     for (const t of wrkTargets) await measure(round, t, 'wrk');
+    for (const t of closeTargets) await measure(round, t, 'wrk-close');
+    for (const t of tlsTargets) await measure(round, t, 'tls-new');
+    for (const t of tlsTargets) await measure(round, t, 'tls-resume');
   }
 
   const order = opts.targets;
-  const acRows = summarize(runs, order, 'autocannon', failures);
-  const wrkRows = summarize(runs, order.filter((n) => opts.wrkTargets.includes(n)), 'wrk', failures).filter((r) => r.runs > 0);
-  const allGoals = [...goals(acRows), ...goals(wrkRows).filter((g) => g.name.includes('CPU'))];
+  const titles: Record<LoadResult['tool'], string> = {
+    autocannon: `autocannon, ${opts.connections} kept-alive connections`,
+    wrk: `wrk -t1 -c${opts.connections}, kept-alive (latency percentiles are wrk's own)`,
+    'wrk-close': `close: wrk -t1 -c${opts.closeConnections} -H 'Connection: close', a new connection per request`,
+    'tls-new': `tls-new: ${opts.tlsConnections} loops, a new TLS connection per request, full handshakes (src/tls-load.ts)`,
+    'tls-resume': `tls-resume: the same, resuming the previous session (TLS 1.3 ticket)`,
+  };
+  const tables = TOOL_ORDER.map((tool) => ({ tool, rows: summarize(runs, order, tool, tool === 'autocannon' ? failures : new Map()).filter((r) => r.runs > 0 || tool === 'autocannon') }))
+    .filter((t) => t.rows.some((r) => r.runs > 0) || (t.tool === 'autocannon' && t.rows.length > 0));
+  const allGoals = tables.flatMap((t) => goals(t.rows).filter((g) => t.tool === 'autocannon' || g.name.includes('CPU')));
   const anyErrors = runs.some((r) => r.load.errors + r.load.timeouts + r.load.non2xx + r.load.resets > 0) || failures.size > 0;
+  // Multi-worker runs: how evenly the kernel (SO_REUSEPORT) or the primary spread new connections.
+  const splits = runs.filter((r) => r.acceptedByWorker).map((r) => `${r.target} ${r.tool} round ${r.round}: ${splitText(r.acceptedByWorker!)} of ${r.acceptedByWorker!.reduce((a, b) => a + b, 0).toLocaleString('en-US')} connections`);
 
-  const heading = `${opts.rounds} round(s), medians; ${opts.connections} connections, ${opts.durationS} s runs, ${opts.bodyBytes}-byte responses; ${cpus().length} cores, load average at start ${loadavg()[0].toFixed(2)}`;
-  say(`\n== autocannon (${heading})`);
-  say(textTable(acRows));
-  if (wrkRows.length) {
-    say(`\n== wrk -t1 -c${opts.connections} (latency percentiles are wrk's own)`);
-    say(textTable(wrkRows));
+  const heading = `${opts.rounds} round(s), medians; ${opts.durationS} s runs, ${opts.bodyBytes}-byte responses; ${cpus().length} cores, load average at start ${loadavg()[0].toFixed(2)}; Node ${process.version}`;
+  say(`\n${heading}`);
+  for (const t of tables) {
+    say(`\n== ${titles[t.tool]}`);
+    say(textTable(t.rows));
   }
-  say('\nTargets (issue 3 item 9; 1 worker, X-Forwarded-For and metrics on):');
+  say('\nTargets (1 worker, X-Forwarded-For and metrics on):');
   for (const l of goalLines(allGoals)) say(`  ${l}`);
+  if (splits.length) {
+    say("\nWorkers' shares of new connections:");
+    for (const l of splits) say(`  ${l}`);
+  }
   say(
     '\nproxy CPU = utime+stime of the proxy process tree from /proc; client = the load generator; ' +
       "others' CPU = the rest of the machine's busy time during the window, in % of all cores (other people's work).",
@@ -194,13 +270,10 @@ async function bench(opts: BenchOptions, workDir: string): Promise<boolean> {
 
   const md = [
     `**npm run bench** (${gitRevision() ?? 'unknown revision'}, ${startedAt}) — ${heading}`,
-    '',
-    'autocannon:',
-    '',
-    markdownTable(acRows),
-    ...(wrkRows.length ? ['', `wrk -t1 -c${opts.connections}:`, '', markdownTable(wrkRows)] : []),
+    ...tables.flatMap((t) => ['', `${titles[t.tool]}:`, '', markdownTable(t.rows)]),
     '',
     ...goalLines(allGoals).map((l) => `- ${l}`),
+    ...splits.map((l) => `- workers' share: ${l}`),
     ...notes.map((n) => `- note: ${n}`),
   ].join('\n');
   say('\n-- markdown --\n');
@@ -218,7 +291,7 @@ async function bench(opts: BenchOptions, workDir: string): Promise<boolean> {
         options: opts,
         tools: tools.versions,
         notes,
-        summary: { autocannon: acRows, wrk: wrkRows },
+        summary: Object.fromEntries(tables.map((t) => [t.tool, t.rows])),
         goals: allGoals,
         runs,
         markdown: md,

@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import { request } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { createServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -124,7 +125,9 @@ export function freePort(): Promise<number> {
 /** One GET with a fresh connection: the status and body length, or the error. */
 export function probe(url: string, timeoutMs = 2000): Promise<{ status: number; bytes: number }> {
   return new Promise((resolve, reject) => {
-    const req = request(url, { agent: false, timeout: timeoutMs }, (res) => {
+    // HTTPS targets serve the run's self-signed certificate.
+    const send = url.startsWith('https:') ? httpsRequest : request;
+    const req = send(url, { agent: false, timeout: timeoutMs, rejectUnauthorized: false }, (res) => {
       let bytes = 0;
       res.on('data', (b: Buffer) => (bytes += b.length));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, bytes }));

@@ -5,7 +5,12 @@ import { Child } from './children.js';
 
 /** One load window against one URL, as seen by the load generator. */
 export interface LoadResult {
-  tool: 'autocannon' | 'wrk';
+  /**
+   * What made the load, which is also the scenario: keep-alive (autocannon, wrk), a new
+   * connection per request (wrk-close: wrk with Connection: close), a new TLS connection
+   * per request with full handshakes (tls-new) or resumed sessions (tls-resume).
+   */
+  tool: 'autocannon' | 'wrk' | 'wrk-close' | 'tls-new' | 'tls-resume';
   /** 2xx responses: what req/s counts, so fast error answers never look like speed. */
   okResponses: number;
   elapsedS: number;
@@ -100,9 +105,10 @@ export function parseWrk(text: string): Omit<LoadResult, 'elapsedS' | 'rps'> & {
  * wrk, one thread (a C client costing a few µs a request, so the proxy rather than the
  * load generator is the limit). Latency percentiles are wrk's own.
  */
-export async function runWrk(wrkPath: string, url: string, connections: number, durationS: number, workDir: string, seq: number): Promise<LoadResult> {
+export async function runWrk(wrkPath: string, url: string, connections: number, durationS: number, workDir: string, seq: number, close = false): Promise<LoadResult> {
   const log = join(workDir, `wrk-${seq}.log`);
-  const child = new Child('wrk', wrkPath, ['-t1', `-c${connections}`, `-d${durationS}s`, '--latency', url], log);
+  const args = ['-t1', `-c${connections}`, `-d${durationS}s`, '--latency', ...(close ? ['-H', 'Connection: close'] : []), url];
+  const child = new Child('wrk', wrkPath, args, log);
   if (!(await child.waitExit(durationS * 1000 + 30_000))) {
     await child.stop();
     throw new Error(`wrk did not finish within ${durationS + 30} s`);
@@ -111,7 +117,7 @@ export async function runWrk(wrkPath: string, url: string, connections: number, 
   const r = parseWrk(text);
   const elapsedS = r.wrkSeconds;
   return {
-    tool: 'wrk',
+    tool: close ? 'wrk-close' : 'wrk',
     okResponses: r.okResponses,
     elapsedS,
     rps: r.okResponses / elapsedS,
@@ -121,5 +127,35 @@ export async function runWrk(wrkPath: string, url: string, connections: number, 
     timeouts: r.timeouts,
     non2xx: r.non2xx,
     resets: 0,
+  };
+}
+
+/** New TLS connections per request (src/tls-load.ts in a child process). */
+export async function runTlsLoad(script: string, port: number, connections: number, durationS: number, resume: boolean, workDir: string, seq: number): Promise<LoadResult & { resumed: number }> {
+  const log = join(workDir, `tls-load-${seq}.log`);
+  const child = new Child('tls-load', process.execPath, [script, String(port), String(connections), String(durationS), resume ? 'resume' : 'new'], log);
+  if (!(await child.waitExit(durationS * 1000 + 30_000))) {
+    await child.stop();
+    throw new Error(`tls-load did not finish within ${durationS + 30} s`);
+  }
+  const last = child.logTail(1);
+  let r: { ok: number; non2xx: number; errors: number; resumed: number; elapsedS: number; p50Ms: number; p99Ms: number };
+  try {
+    r = JSON.parse(last) as typeof r;
+  } catch {
+    throw new Error(`cannot read tls-load output:\n${child.logTail(20)}`);
+  }
+  return {
+    tool: resume ? 'tls-resume' : 'tls-new',
+    okResponses: r.ok,
+    elapsedS: r.elapsedS,
+    rps: r.ok / r.elapsedS,
+    p50Ms: r.p50Ms,
+    p99Ms: r.p99Ms,
+    errors: r.errors,
+    timeouts: 0,
+    non2xx: r.non2xx,
+    resets: 0,
+    resumed: r.resumed,
   };
 }

@@ -14,7 +14,16 @@ export interface BenchOptions {
   install: boolean;
   bodyBytes: number;
   out: string;
+  /** keepalive (autocannon and wrk), close (wrk, Connection: close), tls (new TLS connection per request, full and resumed). */
+  scenarios: Scenario[];
+  closeTargets: string[];
+  closeConnections: number;
+  tlsTargets: string[];
+  tlsConnections: number;
 }
+
+export const SCENARIOS = ['keepalive', 'close', 'tls'] as const;
+export type Scenario = (typeof SCENARIOS)[number];
 
 export const USAGE = `npm run bench -- [options]
 
@@ -32,6 +41,15 @@ p50/p99, each proxy's own CPU µs per request (from /proc) and the ratios.
   --wrk-targets a,b   targets also loaded with wrk when installed (default direct,fulcrum-1w,haproxy)
   --no-wrk            no wrk runs
   --no-install        do not apt-get install missing haproxy/nginx/wrk
+  --scenarios a,b     which of keepalive,close,tls to run (default all):
+                        keepalive  autocannon (and wrk) on kept-alive connections
+                        close      wrk -H 'Connection: close': a new connection per request
+                        tls        a new TLS connection per request, full handshakes
+                                   (tls-new) and resumed sessions (tls-resume)
+  --close-targets a,b targets of the close scenario (default fulcrum-1w,haproxy,nginx,fulcrum-Nw)
+  --close-connections N  wrk connections in the close scenario (default 20)
+  --tls-targets a,b   targets of the tls scenario (default fulcrum-1w,haproxy,nginx)
+  --tls-connections N concurrent TLS connections (default 16)
   --body-bytes N      backend response body size (default 100)
   --out FILE          JSON results (default loadtest/results/latest.json)
   --quick             smoke run: 3 s runs, 1 round
@@ -66,6 +84,11 @@ export function parseOptions(argv: string[], defaultOut: string): BenchOptions |
       'no-wrk': { type: 'boolean' },
       'no-install': { type: 'boolean' },
       'body-bytes': { type: 'string' },
+      scenarios: { type: 'string' },
+      'close-targets': { type: 'string' },
+      'close-connections': { type: 'string' },
+      'tls-targets': { type: 'string' },
+      'tls-connections': { type: 'string' },
       out: { type: 'string' },
       quick: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
@@ -79,7 +102,16 @@ export function parseOptions(argv: string[], defaultOut: string): BenchOptions |
     ['direct', 'haproxy', 'nginx', 'http-proxy', 'undici'].includes(name) || fulcrumWorkers(name) !== undefined;
   const targets = (list(values.targets) ?? DEFAULT_TARGET_ORDER).map(resolve);
   const wrkTargets = (list(values['wrk-targets']) ?? ['direct', 'fulcrum-1w', 'haproxy']).map(resolve);
-  for (const t of [...targets, ...wrkTargets]) {
+  const closeTargets = (list(values['close-targets']) ?? ['fulcrum-1w', 'haproxy', 'nginx', 'fulcrum-Nw']).map(resolve);
+  const tlsTargets = (list(values['tls-targets']) ?? ['fulcrum-1w', 'haproxy', 'nginx']).map(resolve);
+  const scenarios = list(values.scenarios) ?? [...SCENARIOS];
+  for (const sc of scenarios) {
+    if (!(SCENARIOS as readonly string[]).includes(sc)) throw new UsageError(`unknown scenario "${sc}"; known: ${SCENARIOS.join(', ')}`);
+  }
+  for (const t of tlsTargets) {
+    if (t !== 'haproxy' && t !== 'nginx' && fulcrumWorkers(t) === undefined) throw new UsageError(`--tls-targets: "${t}" has no TLS listener (fulcrum-<N>w, haproxy, nginx do)`);
+  }
+  for (const t of [...targets, ...wrkTargets, ...closeTargets]) {
     if (!known(t)) throw new UsageError(`unknown target "${t}"; known: ${DEFAULT_TARGET_ORDER.join(', ')}, fulcrum-<N>w`);
   }
   if (!targets.length) throw new UsageError('--targets is empty');
@@ -95,5 +127,11 @@ export function parseOptions(argv: string[], defaultOut: string): BenchOptions |
     install: values['no-install'] !== true,
     bodyBytes: positiveInt('body-bytes', values['body-bytes'], 100),
     out: values.out ?? defaultOut,
+    scenarios: [...new Set(scenarios)] as Scenario[],
+    // Scenario targets are ones that run anyway (their processes serve every scenario).
+    closeTargets: [...new Set(closeTargets)].filter((t) => targets.includes(t)),
+    closeConnections: positiveInt('close-connections', values['close-connections'], 20),
+    tlsTargets: [...new Set(tlsTargets)].filter((t) => targets.includes(t)),
+    tlsConnections: positiveInt('tls-connections', values['tls-connections'], 16),
   };
 }

@@ -1,4 +1,5 @@
-import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Child, freePort, waitUntilServing } from './children.js';
 
@@ -24,6 +25,28 @@ export interface Target {
   child?: Child;
   /** Set once the target died or misbehaved; later runs skip it. */
   failure?: string;
+  /** The same proxy's HTTPS (HTTP/1.1 over TLS) listener, same backend, same certificate. */
+  tlsPort?: number;
+  /** Fulcrum only: its admin API (per-worker metrics). */
+  adminUrl?: string;
+}
+
+/** One ECDSA P-256 certificate every TLS listener of the run serves. */
+export interface BenchCert {
+  certFile: string;
+  keyFile: string;
+  /** Certificate and key in one file (HAProxy's crt). */
+  pemFile: string;
+}
+
+/** Made once per run with openssl (ECDSA P-256: what a current site serves). */
+export function makeCert(workDir: string): BenchCert {
+  const certFile = join(workDir, 'bench-cert.pem');
+  const keyFile = join(workDir, 'bench-key.pem');
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', keyFile, '-out', certFile, '-days', '2', '-subj', '/CN=bench.test', '-addext', 'subjectAltName=DNS:bench.test'], { stdio: 'ignore' });
+  const pemFile = join(workDir, 'bench-combined.pem');
+  writeFileSync(pemFile, readFileSync(certFile, 'utf8') + readFileSync(keyFile, 'utf8'));
+  return { certFile, keyFile, pemFile };
 }
 
 export interface TargetContext {
@@ -34,6 +57,8 @@ export interface TargetContext {
   bodyBytes: number;
   haproxyPath?: string;
   nginxPath?: string;
+  /** Set when a TLS scenario runs: fulcrum, haproxy and nginx then also serve HTTPS. */
+  cert?: BenchCert;
 }
 
 /** Startup allowance: Fulcrum opens its store, applies the config and forks workers. */
@@ -59,12 +84,15 @@ export async function startTarget(name: string, ctx: TargetContext): Promise<Tar
   const log = join(ctx.workDir, `${name}.log`);
   let child: Child;
   const workers = fulcrumWorkers(name);
+  const tlsPort = ctx.cert && (workers !== undefined || name === 'haproxy' || name === 'nginx') ? await freePort() : undefined;
+  let adminPort: number | undefined;
   if (workers !== undefined) {
-    child = await spawnFulcrum(name, workers, port, ctx, log);
+    adminPort = await freePort();
+    child = spawnFulcrum(name, workers, port, adminPort, ctx, log);
   } else if (name === 'haproxy') {
     if (!ctx.haproxyPath) throw new Error('haproxy is not installed');
     const cfg = join(ctx.workDir, 'haproxy.cfg');
-    writeFileSync(cfg, haproxyConfig(port, ctx.backendPort));
+    writeFileSync(cfg, haproxyConfig(port, ctx.backendPort, tlsPort !== undefined ? { port: tlsPort, pem: ctx.cert!.pemFile } : undefined));
     child = new Child(name, ctx.haproxyPath, ['-db', '-f', cfg], log);
   } else if (name === 'nginx') {
     if (!ctx.nginxPath) throw new Error('nginx is not installed');
@@ -74,7 +102,7 @@ export async function startTarget(name: string, ctx: TargetContext): Promise<Tar
     chmodSync(ctx.workDir, 0o755);
     chmodSync(prefix, 0o755);
     const cfg = join(prefix, 'nginx.conf');
-    writeFileSync(cfg, nginxConfig(port, ctx.backendPort, prefix));
+    writeFileSync(cfg, nginxConfig(port, ctx.backendPort, prefix, tlsPort !== undefined ? { port: tlsPort, cert: ctx.cert! } : undefined));
     child = new Child(name, ctx.nginxPath, ['-p', prefix, '-c', cfg, '-e', 'stderr'], log);
   } else if (name === 'http-proxy' || name === 'undici') {
     const script = join(ctx.repoRoot, 'loadtest/dist/src/node-proxy-server.js');
@@ -82,21 +110,56 @@ export async function startTarget(name: string, ctx: TargetContext): Promise<Tar
   } else {
     throw new Error(`unknown target "${name}"`);
   }
+  const adminUrl = adminPort !== undefined ? `http://127.0.0.1:${adminPort}` : undefined;
   try {
     await waitUntilServing(child, url, ctx.bodyBytes, START_TIMEOUT_MS);
+    if (tlsPort !== undefined) {
+      if (adminUrl) await addFulcrumTlsListener(adminUrl, tlsPort, ctx.cert!);
+      await waitUntilServing(child, `https://127.0.0.1:${tlsPort}/`, ctx.bodyBytes, START_TIMEOUT_MS);
+    }
   } catch (e) {
     await child.stop();
     throw e;
   }
-  return { name, url, child };
+  return { name, url, child, tlsPort, adminUrl };
 }
 
-async function spawnFulcrum(name: string, workers: number, port: number, ctx: TargetContext, log: string): Promise<Child> {
+async function adminCall(adminUrl: string, action: string, body: Record<string, unknown>): Promise<Record<string, unknown>> {
+  // The node serves its listeners a moment before its admin API listens.
+  for (let i = 0; ; i++) {
+    try {
+      await fetch(`${adminUrl}/status`);
+      break;
+    } catch (e) {
+      if (i >= 100) throw e;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  const r = await fetch(`${adminUrl}/api/${action}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const out = (await r.json()) as Record<string, unknown>;
+  if (!r.ok) throw new Error(`${action}: ${r.status} ${JSON.stringify(out)}`);
+  return out;
+}
+
+/** The HTTPS listener in front of the same group, through the admin API (the YAML seed has no certificates). */
+async function addFulcrumTlsListener(adminUrl: string, port: number, cert: BenchCert): Promise<void> {
+  const groups = (await adminCall(adminUrl, 'ListServerGroups', {})).ServerGroups as { ServerGroupId: string; ServerGroupName: string }[];
+  const group = groups.find((g) => g.ServerGroupName === 'bench');
+  if (!group) throw new Error('the bench server group is missing');
+  const { CertificateId } = await adminCall(adminUrl, 'UploadServerCertificate', {
+    CertificateName: 'bench', Certificate: readFileSync(cert.certFile, 'utf8'), PrivateKey: readFileSync(cert.keyFile, 'utf8'),
+  });
+  await adminCall(adminUrl, 'CreateListener', {
+    LoadBalancerId: 'alb-default', ListenerProtocol: 'HTTPS', ListenerPort: port, Certificates: [{ CertificateId }],
+    DefaultActions: [{ Order: 1, Type: 'ForwardGroup', ForwardGroupConfig: { ServerGroupTuples: [{ ServerGroupId: group.ServerGroupId }] } }],
+  });
+}
+
+function spawnFulcrum(name: string, workers: number, port: number, adminPort: number, ctx: TargetContext, log: string): Child {
   const dir = join(ctx.workDir, name);
   mkdirSync(dir, { recursive: true });
   const cfg = join(dir, 'bench.yaml');
   writeFileSync(cfg, fulcrumConfig(port, ctx.backendPort));
-  const adminPort = await freePort();
   const bin = join(ctx.repoRoot, 'services/lb-node/bin/fulcrum.js');
   const args = [bin, 'start', '--config', cfg, '--data-dir', join(dir, 'data'), '--admin-port', String(adminPort), '--listen-host', '127.0.0.1', '--workers', String(workers)];
   return new Child(name, process.execPath, args, log);
@@ -125,7 +188,9 @@ listeners:
 `;
 }
 
-export function haproxyConfig(listenPort: number, backendPort: number): string {
+export function haproxyConfig(listenPort: number, backendPort: number, tls?: { port: number; pem: string }): string {
+  // TLS: HAProxy's defaults (session cache and tickets on), HTTP/1.1 only.
+  const tlsBind = tls ? `\n    bind 127.0.0.1:${tls.port} ssl crt ${tls.pem} alpn http/1.1` : '';
   return `# generated by npm run bench: one thread, keep-alive both sides, XFF, no logging
 global
     nbthread 1
@@ -142,7 +207,7 @@ defaults
     timeout http-keep-alive 120s
 
 frontend bench
-    bind 127.0.0.1:${listenPort}
+    bind 127.0.0.1:${listenPort}${tlsBind}
     default_backend backend
 
 backend backend
@@ -150,7 +215,11 @@ backend backend
 `;
 }
 
-export function nginxConfig(listenPort: number, backendPort: number, prefix: string): string {
+export function nginxConfig(listenPort: number, backendPort: number, prefix: string, tls?: { port: number; cert: BenchCert }): string {
+  // TLS: a shared session cache and tickets, as a site that wants resumption sets them.
+  const tlsListen = tls
+    ? `\n        listen 127.0.0.1:${tls.port} ssl;\n        ssl_certificate ${tls.cert.certFile};\n        ssl_certificate_key ${tls.cert.keyFile};\n        ssl_session_cache shared:SSL:10m;\n        ssl_session_tickets on;`
+    : '';
   // keepalive_requests: nginx closes a keep-alive connection after 1,000 requests by
   // default (client and upstream side); raised so it is not charged for reconnects the
   // other proxies never make.
@@ -182,7 +251,7 @@ http {
     }
 
     server {
-        listen 127.0.0.1:${listenPort};
+        listen 127.0.0.1:${listenPort};${tlsListen}
         location / {
             proxy_pass http://backend;
             proxy_http_version 1.1;
