@@ -5,7 +5,8 @@
 #   docker build -t fulcrum .
 #   docker run --rm -p 8080:8080 fulcrum quickstart     # what `npm start` does, in a box
 
-ARG NODE_IMAGE=node:20-bookworm-slim
+# Node 24 LTS: the runtime package.json pins for development and CI.
+ARG NODE_IMAGE=node:24-bookworm-slim
 
 # build: compile the services and every package they reference (tsc -b).
 FROM ${NODE_IMAGE} AS build
@@ -46,7 +47,7 @@ COPY --from=build /src/loadtest/package.json loadtest/
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
       --workspace=@fulcrum/lb-node --workspace=@fulcrum/health-prober --include-workspace-root=false
 
-# runtime: slim Node 20, non-root.
+# runtime: slim Node 24, non-root.
 FROM ${NODE_IMAGE} AS runtime
 ENV NODE_ENV=production
 WORKDIR /opt/fulcrum

@@ -192,11 +192,15 @@ const seedText = compose.configs?.fulcrum_seed?.content ?? '';
 
 describe('deployment files (D-4)', function () {
   describe('Dockerfile', function () {
-    it('D-4: the Dockerfile builds with tsc -b in a build stage and runs on a slim Node 20 image', function () {
+    it('D-4: the Dockerfile builds with tsc -b in a build stage and runs on a slim Node 24 LTS image (the runtime package.json pins)', function () {
       const froms = steps.filter((i) => i.op === 'FROM').map((i) => resolveArgs(i.args));
       assert.ok(froms.length >= 2, 'multi-stage');
-      assert.match(froms[0]!, /^node:20[\w.-]*\s+AS\s+build$/i, 'the first stage is the Node 20 build stage');
-      assert.match(froms.at(-1)!, /^node:20[\w.-]*-slim\b/i, 'the runtime is a slim Node 20 image');
+      // The image's Node is the one the repository pins for development and CI (the npm
+      // registry's `node` package in the root devDependencies).
+      const pinned = /^\^?(\d+)\./.exec(String(JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')).devDependencies.node))![1];
+      assert.equal(pinned, '24');
+      assert.match(froms[0]!, new RegExp(`^node:${pinned}[\\w.-]*\\s+AS\\s+build$`, 'i'), `the first stage is the Node ${pinned} build stage`);
+      assert.match(froms.at(-1)!, new RegExp(`^node:${pinned}[\\w.-]*-slim\\b`, 'i'), `the runtime is a slim Node ${pinned} image`);
       const runs = steps.filter((i) => i.op === 'RUN' && i.stage === 0).map((i) => i.args);
       assert.ok(runs.some((r) => /\bnpm ci\b/.test(r)), 'the build stage installs from the lockfile');
       const tsc = runs.find((r) => /\btsc -b\b/.test(r));
