@@ -122,9 +122,9 @@ describe(`runtime paths on Node ${process.version}`, function () {
       await node?.stop();
     });
 
-    it('every worker runs the fast socket path (it proved itself, it is not silently off)', async () => {
+    it('every worker runs the fast socket path with raw accepted sockets (it proved itself, it is not silently off)', async () => {
       const paths = await waitPaths(node, 2);
-      assert.deepEqual(paths.map((p) => p.Io), ['fast', 'fast']);
+      assert.deepEqual(paths.map((p) => p.Io), ['raw', 'raw']);
       assert.ok(!node.stdout.includes('fast socket I/O is off'), node.stdout);
       assert.equal((await get(port, '/x')).status, 200);
     });

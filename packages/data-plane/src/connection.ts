@@ -11,6 +11,7 @@ import type { ProxyWorker } from './worker.js';
 import { buildRedirect, errorResponse, fixedResponse, requestEdits, type EditInput, type RuleEdits } from './responses.js';
 import { MAX_FUNCTION_BODY_BYTES, functionResponse, functionTask } from './functions.js';
 import { isShared, readIntoShared, writeAll, writeRange, writeTwo } from './fast-io.js';
+import { RawSocket, type ClientSocket } from './raw-socket.js';
 
 /** Connection states. */
 const S_HEAD = 0; // reading a request head (or idle between requests)
@@ -114,7 +115,11 @@ export class ProxyConnection implements EditInput, UpstreamOwner, ChoiceInput, R
   drainDeadlineMs = 0;
   drainServer: RuntimeServer | undefined;
 
-  constructor(readonly worker: ProxyWorker, readonly socket: Socket, readonly port: number, readonly scheme: 'http' | 'https') {
+  /** The client socket when it is a RawSocket (plain TCP on the fast path): written directly. */
+  private readonly raw: RawSocket | null;
+
+  constructor(readonly worker: ProxyWorker, readonly socket: ClientSocket, readonly port: number, readonly scheme: 'http' | 'https') {
+    this.raw = socket instanceof RawSocket ? socket : null;
     this.onClientData = this.onClientData.bind(this);
     this.onClientRead = this.onClientRead.bind(this);
     this.onClientEnd = this.onClientEnd.bind(this);
@@ -125,7 +130,8 @@ export class ProxyConnection implements EditInput, UpstreamOwner, ChoiceInput, R
     // it itself instead (onClientEnd, endClient, destroy).
     socket.allowHalfOpen = true;
     // Plain TCP: reads land in the worker's shared buffer (fast-io.ts); TLS: 'data' events.
-    if (!readIntoShared(socket, this.onClientRead)) socket.on('data', this.onClientData);
+    if (this.raw !== null) this.raw.readInto(this.onClientRead);
+    else if (!readIntoShared(socket as Socket, this.onClientRead)) socket.on('data', this.onClientData);
     socket.on('end', this.onClientEnd);
     socket.on('close', this.onClientClose);
     socket.on('error', noop);
@@ -963,7 +969,7 @@ export class ProxyConnection implements EditInput, UpstreamOwner, ChoiceInput, R
   /** Bytes to the client (counted for the access log); false: its queue is full, pause the source. */
   private toClientRange(buf: Buffer, start: number, end: number): boolean {
     this.bytesSent += end - start;
-    return writeRange(this.socket, buf, start, end);
+    return this.raw !== null ? this.raw.writeRange(buf, start, end) : writeRange(this.socket as Socket, buf, start, end);
   }
   private toClient(buf: Buffer): boolean {
     return this.toClientRange(buf, 0, buf.length);
@@ -1041,7 +1047,7 @@ export class ProxyConnection implements EditInput, UpstreamOwner, ChoiceInput, R
 
 function noop(): void {}
 
-function clientIpOf(socket: Socket): string {
+function clientIpOf(socket: ClientSocket): string {
   const a = socket.remoteAddress ?? '0.0.0.0';
   return a.startsWith('::ffff:') && a.includes('.') ? a.slice(7) : a;
 }

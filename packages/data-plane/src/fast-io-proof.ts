@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
+import { RawSocket, enableRawAccept, rawBinding, takeOverAccept, type TcpHandle } from './raw-socket.js';
 import {
   FAST_IO_WANTED, READ_BUF, disableFastIo, learnedWriteWrap, readIntoShared, sharedReadOption, writeAll, writeRange, writeTwo,
 } from './fast-io.js';
@@ -115,8 +116,111 @@ function exercise(): Promise<void> {
   });
 }
 
+/**
+ * Accepted connections as bare handles (raw-socket.ts) lean on Node's stream_wrap binding:
+ * its read-size slot, WriteWrap and ShutdownWrap. Proven like the rest: a raw accepted
+ * socket echoes a small message (write(2) from the shared buffer) and a bulk one (queued
+ * handle writes, completions, 'drain'), then answers the client's FIN with its own and
+ * closes. On failure accepted sockets stay net.Sockets. Call after proveFastIo succeeded.
+ */
+export async function proveRawAccept(): Promise<FastIoState> {
+  try {
+    if (rawBinding() === null) throw new Error("Node's stream_wrap binding is not as expected");
+    await exerciseRaw();
+    enableRawAccept(true);
+    return { active: true };
+  } catch (e) {
+    enableRawAccept(false);
+    return { active: false, reason: (e as Error).message };
+  }
+}
+
+function exerciseRaw(): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    let client: Socket | undefined;
+    let raw: RawSocket | undefined;
+    let settled = false;
+    let rawClosed = false;
+    let clientEnded = false;
+    const finish = (err?: Error) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      client?.destroy();
+      raw?.destroy();
+      server.close();
+      if (err) reject(err);
+      else resolve();
+    };
+    const guard = <A extends unknown[]>(fn: (...a: A) => void) => (...a: A): void => {
+      try {
+        fn(...a);
+      } catch (e) {
+        finish(e instanceof Error ? e : new Error(String(e)));
+      }
+    };
+    const timer = setTimeout(() => finish(new Error('the raw-socket self-test did not complete in time')), PROOF_TIMEOUT_MS);
+    const bulk = Buffer.allocUnsafe(BULK_BYTES);
+    for (let o = 0; o < BULK_BYTES; o += 4) bulk.writeUInt32LE((o * 40503 + 7) >>> 0, o);
+    const small = Buffer.from('fulcrum raw-socket proof\n');
+    const expected = createHash('sha256').update(small).update(bulk).digest('hex');
+    const total = small.length + bulk.length;
+    const done = () => {
+      if (rawClosed && clientEnded) finish();
+    };
+
+    const server = createServer();
+    server.on('error', (e) => finish(e));
+    server.listen({ port: 0, host: '127.0.0.1', exclusive: true }, guard(() => {
+      if (!takeOverAccept(server, guard((h: TcpHandle) => {
+        const s = new RawSocket(h);
+        raw = s;
+        let echoed = 0;
+        let drained = false;
+        s.on('drain', () => { drained = true; });
+        s.on('end', guard(() => {
+          if (echoed !== total) throw new Error('the raw socket saw the end before all bytes');
+          s.end();
+        }));
+        s.on('close', guard(() => {
+          if (!drained && s.writableNeedDrain) throw new Error('the raw socket closed with writes queued');
+          rawClosed = true;
+          done();
+        }));
+        s.readInto(guard((n: number, buf: Buffer) => {
+          if (buf !== READ_BUF) throw new Error('a raw socket read outside the shared buffer');
+          echoed += n;
+          s.writeRange(buf, 0, n);
+        }));
+      }))) throw new Error('the listening handle has no onconnection to take over');
+      const hash = createHash('sha256');
+      let got = 0;
+      const c = connect({ host: '127.0.0.1', port: (server.address() as AddressInfo).port });
+      client = c;
+      c.on('error', (e) => finish(e));
+      c.on('data', guard((d: Buffer) => {
+        hash.update(d);
+        got += d.length;
+        if (got > total) throw new Error('more bytes came back than were sent');
+      }));
+      c.on('end', guard(() => {
+        if (got !== total || hash.digest('hex') !== expected) throw new Error('bytes came back altered or short');
+        clientEnded = true;
+        done();
+      }));
+      c.on('connect', () => {
+        c.write(small);
+        c.end(bulk);
+      });
+    }));
+  });
+}
+
 /** The worker's one log line about its I/O path: a warning only when the proof failed. */
-export function fastIoLogLine(state: FastIoState): Record<string, unknown> | undefined {
+export function fastIoLogLine(state: FastIoState, what: 'fast' | 'raw'): Record<string, unknown> | undefined {
   if (state.active || state.reason === 'FULCRUM_FAST_IO=0') return undefined;
-  return { level: 'warn', msg: `fast socket I/O is off in this worker (${state.reason}); using Node's stream path`, node: process.version };
+  const msg = what === 'fast'
+    ? `fast socket I/O is off in this worker (${state.reason}); using Node's stream path`
+    : `raw accepted sockets are off in this worker (${state.reason}); accepting through net.Socket`;
+  return { level: 'warn', msg, node: process.version };
 }

@@ -16,9 +16,16 @@ export type PrimaryToWorker =
   | { t: 'affinity'; entries: LearnedAffinity[] }
   | { t: 'shutdown'; graceMs: number };
 
+/**
+ * A worker's socket I/O path: `raw` (the fast path, with accepted plain-TCP connections
+ * driven as bare handles, raw-socket.ts), `fast` (the fast path on net.Sockets, fast-io.ts),
+ * or `stream` (Node's streams: FULCRUM_FAST_IO=0, or the proof at start failed).
+ */
+export type IoPath = 'raw' | 'fast' | 'stream';
+
 export type WorkerToPrimary =
   /** Sent once the worker's message handler is in place (messages before it are lost). */
-  | { t: 'ready'; io: 'fast' | 'stream' }
+  | { t: 'ready'; io: IoPath }
   | { t: 'applied'; version: number }
   | { t: 'listen-error'; port: number; error: string }
   | { t: 'listening'; port: number }
@@ -37,8 +44,7 @@ export interface WorkerReport {
   requests: number;
   /** Client connections this worker accepted. */
   accepted: number;
-  /** Socket I/O path: the fast path (fast-io.ts) or Node's streams. */
-  io: 'fast' | 'stream';
+  io: IoPath;
   /** Who accepts: the worker's own SO_REUSEPORT socket, or the primary handing connections out. */
   accept: 'reuseport' | 'primary';
   counters: Record<string, number>;

@@ -2,7 +2,7 @@ import cluster, { type Worker } from 'node:cluster';
 import type { RoutingSnapshot } from '@fulcrum/model';
 import type { LearnedAffinity } from './affinity.js';
 import { REUSE_PORT } from './listen-mode.js';
-import { encodeSnapshot, type PrimaryToWorker, type WorkerReport, type WorkerToPrimary } from './ipc.js';
+import { encodeSnapshot, type IoPath, type PrimaryToWorker, type WorkerReport, type WorkerToPrimary } from './ipc.js';
 
 export interface PrimaryOptions {
   workers: number;
@@ -26,14 +26,14 @@ interface WorkerSlot {
   restarts: number;
   ready: boolean;
   load: Record<string, number>;
-  io?: 'fast' | 'stream';
+  io?: IoPath;
 }
 
 /** How one worker moves bytes and gets its connections (shown in /status and by the bench). */
 export interface WorkerDataPath {
   worker: number;
   pid: number;
-  io: 'fast' | 'stream' | 'starting';
+  io: IoPath | 'starting';
   accept: 'reuseport' | 'primary';
 }
 

@@ -1,5 +1,5 @@
 import { ProxyWorker } from './worker.js';
-import { fastIoLogLine, proveFastIo } from './fast-io-proof.js';
+import { fastIoLogLine, proveFastIo, proveRawAccept } from './fast-io-proof.js';
 import { decodeSnapshot, type PrimaryToWorker, type WorkerToPrimary } from './ipc.js';
 
 /**
@@ -40,8 +40,9 @@ process.on('message', (m: PrimaryToWorker) => {
 // Before the first connection: prove the fast socket path on this Node, or fall back to
 // Node's streams with one warning line (fast-io-proof.ts).
 const io = await proveFastIo();
-worker.io = io.active ? 'fast' : 'stream';
-const ioWarning = fastIoLogLine(io);
+const rawAccept = io.active ? await proveRawAccept() : { active: false };
+worker.io = io.active ? (rawAccept.active ? 'raw' : 'fast') : 'stream';
+const ioWarning = io.active ? fastIoLogLine(rawAccept, 'raw') : fastIoLogLine(io, 'fast');
 if (ioWarning) worker.log(ioWarning);
 
 send({ t: 'ready', io: worker.io });

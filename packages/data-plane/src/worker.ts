@@ -7,10 +7,11 @@ import { ProxyConnection } from './connection.js';
 import { AffinityTable } from './affinity.js';
 import { WorkerMetrics, type ObservedExchange } from './metrics.js';
 import { FunctionPool } from './functions.js';
-import type { WorkerReport } from './ipc.js';
+import type { IoPath, WorkerReport } from './ipc.js';
 import { H2Frontend } from './h2/frontend.js';
 import { H2Upstreams } from './h2/upstreams.js';
 import { REUSE_PORT } from './listen-mode.js';
+import { RawSocket, rawAcceptActive, takeOverAccept, type ClientSocket, type TcpHandle } from './raw-socket.js';
 
 export interface ProxyWorkerOptions {
   workerId: number;
@@ -61,7 +62,7 @@ export class ProxyWorker {
   /** Client connections accepted (TCP, before TLS), over the worker's life. */
   accepted = 0;
   /** Set once the socket I/O self-test has run (worker-main). */
-  io: 'fast' | 'stream' = 'stream';
+  io: IoPath = 'stream';
   shuttingDownNow = false;
   /** OB-2: exchanges record what the access log line needs only when it is on. */
   readonly accessLog: boolean;
@@ -240,13 +241,20 @@ export class ProxyWorker {
       // exclusive: with its own SO_REUSEPORT socket the worker binds in-process (see REUSE_PORT).
       server.listen({ port: l.port, host: this.opts.listenHost, reusePort: REUSE_PORT, exclusive: REUSE_PORT }, () => {
         server.off('error', onErr);
+        // Plain HTTP on the proven fast path: connections skip net.Socket (raw-socket.ts).
+        if (l.protocol === 'HTTP' && rawAcceptActive()) {
+          takeOverAccept(server, (h: TcpHandle) => {
+            this.accepted++;
+            this.accept(new RawSocket(h), l.port, 'http');
+          });
+        }
         this.opts.onListening?.(l.port);
         resolve();
       });
     });
   }
 
-  private accept(socket: Socket, port: number, scheme: 'http' | 'https'): void {
+  private accept(socket: ClientSocket, port: number, scheme: 'http' | 'https'): void {
     if (this.shuttingDown) {
       socket.destroy();
       return;

@@ -1,0 +1,119 @@
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { READ_BUF } from '../src/fast-io.js';
+import { proveRawAccept } from '../src/fast-io-proof.js';
+import { RawSocket, takeOverAccept, type TcpHandle } from '../src/raw-socket.js';
+
+/** A listener whose connections arrive as RawSockets, and one client connected to it. */
+async function rawPair(): Promise<{ raw: RawSocket; client: Socket; server: Server }> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen({ port: 0, host: '127.0.0.1', exclusive: true }, resolve));
+  const accepted = new Promise<RawSocket>((resolve) => {
+    assert.ok(takeOverAccept(server, (h: TcpHandle) => resolve(new RawSocket(h))));
+  });
+  const client = connect({ host: '127.0.0.1', port: (server.address() as AddressInfo).port });
+  await once(client, 'connect');
+  return { raw: await accepted, client, server };
+}
+
+function collect(s: Socket): { bytes: () => Buffer; ended: Promise<void> } {
+  const parts: Buffer[] = [];
+  s.on('data', (c: Buffer) => parts.push(c));
+  return { bytes: () => Buffer.concat(parts), ended: once(s, 'end').then(() => undefined) };
+}
+
+describe('raw accepted sockets: a client connection without net.Socket', function () {
+  this.timeout(20_000);
+
+  it(`prove themselves on this Node (${process.version})`, async () => {
+    assert.deepEqual(await proveRawAccept(), { active: true });
+  });
+
+  it('know the peer address, read into the shared buffer, and answer a client that half-closed', async () => {
+    const { raw, client, server } = await rawPair();
+    assert.equal(raw.remoteAddress, '127.0.0.1');
+    assert.equal(raw.remotePort, client.localPort);
+    const got: string[] = [];
+    let ended = false;
+    raw.readInto((n, buf) => {
+      assert.equal(buf, READ_BUF);
+      got.push(buf.toString('latin1', 0, n));
+    });
+    raw.on('end', () => {
+      ended = true;
+      // After the client's FIN we may still write; then our FIN closes the connection.
+      raw.writeRange(Buffer.from(`echo:${got.join('')}`), 0, 5 + got.join('').length);
+      raw.end();
+    });
+    const closed = new Promise<void>((resolve) => raw.on('close', () => resolve()));
+    const out = collect(client);
+    client.end('hello raw');
+    await out.ended;
+    await closed;
+    assert.ok(ended);
+    assert.equal(out.bytes().toString(), 'echo:hello raw');
+    client.destroy();
+    server.close();
+  });
+
+  it('queue what the client does not take, report it, and drain in order', async () => {
+    const { raw, client, server } = await rawPair();
+    raw.readInto(() => undefined);
+    client.pause();
+    const blocks: Buffer[] = [];
+    let refused = false;
+    for (let i = 0; i < 2000 && !refused; i++) {
+      const b = Buffer.alloc(32 * 1024, i & 0xff);
+      blocks.push(b);
+      refused = !raw.writeRange(b, 0, b.length);
+    }
+    assert.ok(refused, 'the socket never pushed back');
+    assert.ok(raw.writableNeedDrain);
+    const drained = new Promise<void>((resolve) => raw.on('drain', () => resolve()));
+    const out = collect(client);
+    client.resume();
+    await drained;
+    assert.equal(raw.writableNeedDrain, false);
+    raw.end();
+    await out.ended;
+    assert.ok(out.bytes().equals(Buffer.concat(blocks)));
+    client.destroy();
+    server.close();
+  });
+
+  it('read nothing while paused, and everything once resumed', async () => {
+    const { raw, client, server } = await rawPair();
+    let seen = '' as string;
+    raw.readInto((n, buf) => { seen += buf.toString('latin1', 0, n); });
+    raw.pause();
+    assert.ok(raw.isPaused());
+    client.write('while paused');
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(seen, '');
+    raw.resume();
+    const deadline = Date.now() + 2000;
+    while (seen !== 'while paused' && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(seen, 'while paused');
+    raw.destroy();
+    client.destroy();
+    server.close();
+  });
+
+  it('close once on destroy; writes after it are refused and the client sees the end', async () => {
+    const { raw, client, server } = await rawPair();
+    raw.readInto(() => undefined);
+    let closes = 0;
+    raw.on('close', () => { closes++; });
+    const clientClosed = once(client, 'close');
+    client.resume();
+    raw.destroy();
+    raw.destroy();
+    assert.equal(raw.writeRange(Buffer.from('late'), 0, 4), false);
+    await clientClosed;
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(closes, 1);
+    assert.ok(raw.destroyed && !raw.writable);
+    server.close();
+  });
+});
