@@ -39,29 +39,62 @@ export async function proveFastIo(): Promise<FastIoState> {
   }
 }
 
-function exercise(): Promise<void> {
+/**
+ * One proof run: `run(trial)` sets up sockets and calls trial.finish() (or throws inside a
+ * trial.guard'ed callback); it fails on the first exception or after PROOF_TIMEOUT_MS.
+ * trial.cleanup() runs in any case.
+ */
+interface Trial {
+  finish(err?: Error): void;
+  guard<A extends unknown[]>(fn: (...a: A) => void): (...a: A) => void;
+  cleanup: (() => void)[];
+}
+
+function trial(what: string, run: (t: Trial) => void): Promise<void> {
   return new Promise<void>((resolve, reject) => {
+    let settled = false;
+    const t: Trial = {
+      cleanup: [],
+      finish(err?: Error) {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        for (const c of t.cleanup) {
+          try {
+            c();
+          } catch {
+            // set up only partly
+          }
+        }
+        if (err) reject(err);
+        else resolve();
+      },
+      guard: <A extends unknown[]>(fn: (...a: A) => void) => (...a: A): void => {
+        try {
+          fn(...a);
+        } catch (e) {
+          t.finish(e instanceof Error ? e : new Error(String(e)));
+        }
+      },
+    };
+    const timer = setTimeout(() => t.finish(new Error(`the ${what} self-test did not complete in time`)), PROOF_TIMEOUT_MS);
+    try {
+      run(t);
+    } catch (e) {
+      t.finish(e as Error);
+    }
+  });
+}
+
+function exercise(): Promise<void> {
+  return trial('fast I/O', ({ finish, guard, cleanup }) => {
     let client: Socket | undefined;
     let accepted: Socket | undefined;
-    let settled = false;
-    const finish = (err?: Error) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
+    cleanup.push(() => {
       client?.destroy();
       accepted?.destroy();
       server.close();
-      if (err) reject(err);
-      else resolve();
-    };
-    const guard = <A extends unknown[]>(fn: (...a: A) => void) => (...a: A): void => {
-      try {
-        fn(...a);
-      } catch (e) {
-        finish(e instanceof Error ? e : new Error(String(e)));
-      }
-    };
-    const timer = setTimeout(() => finish(new Error('the self-test did not complete in time')), PROOF_TIMEOUT_MS);
+    });
 
     // Small messages (own buffer, head+body) and a bulk buffer: what the client must get back.
     const small = Buffer.from('fulcrum fast-io proof: own buffer\n');
@@ -136,30 +169,16 @@ export async function proveRawAccept(): Promise<FastIoState> {
 }
 
 function exerciseRaw(): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
+  return trial('raw-socket', ({ finish, guard, cleanup }) => {
     let client: Socket | undefined;
     let raw: RawSocket | undefined;
-    let settled = false;
     let rawClosed = false;
     let clientEnded = false;
-    const finish = (err?: Error) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
+    cleanup.push(() => {
       client?.destroy();
       raw?.destroy();
       server.close();
-      if (err) reject(err);
-      else resolve();
-    };
-    const guard = <A extends unknown[]>(fn: (...a: A) => void) => (...a: A): void => {
-      try {
-        fn(...a);
-      } catch (e) {
-        finish(e instanceof Error ? e : new Error(String(e)));
-      }
-    };
-    const timer = setTimeout(() => finish(new Error('the raw-socket self-test did not complete in time')), PROOF_TIMEOUT_MS);
+    });
     const bulk = Buffer.allocUnsafe(BULK_BYTES);
     for (let o = 0; o < BULK_BYTES; o += 4) bulk.writeUInt32LE((o * 40503 + 7) >>> 0, o);
     const small = Buffer.from('fulcrum raw-socket proof\n');
