@@ -88,7 +88,8 @@ export class HostPolicy {
  * POST, no-cors and form posts included) and, in current browsers, `Sec-Fetch-Site`. A
  * request one of them shows to come from another origin is refused; `same-site` is refused
  * too, since another port on localhost is the same site. Clients that are not browsers send
- * neither header.
+ * neither header. The origin's scheme may be https: the same name and port behind a TLS
+ * proxy; no other page can have that origin, since this port serves plain HTTP.
  */
 export function crossOriginRefusal(req: IncomingMessage): ApiError | undefined {
   const site = req.headers['sec-fetch-site'];
