@@ -85,7 +85,12 @@ describe('admin API against a real browser: CSRF and DNS rebinding (issue 13)', 
       return lines.length >= 4 && lines;
     }, 10_000);
     assert.equal(refused.length, 4);
-    for (const l of refused) assert.equal(l.code, 'Forbidden.CrossOrigin');
+    for (const l of refused) {
+      assert.equal(l.code, 'Forbidden.CrossOrigin');
+      // No --token-file: the caller is whoever reaches loopback.
+      assert.equal(l.token, 'loopback');
+      assert.equal(l.source, '127.0.0.1');
+    }
     assert.deepEqual(await vpcNames(node.endpoint), ['local']);
   });
 

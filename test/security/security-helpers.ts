@@ -51,19 +51,23 @@ export async function vpcNames(endpoint: string, opts: { token?: string } = {}):
   return (r.Vpcs as { VpcName: string }[]).map((v) => v.VpcName).sort();
 }
 
-/** The `"log":"audit"` lines among JSON lines (a node's stdout, an --audit-log file). */
-export function auditLines(text: string): Record<string, unknown>[] {
+/** The JSON lines of a text (a node's stdout, an --audit-log file), skipping anything else. */
+export function jsonLines(text: string): Record<string, unknown>[] {
   const out: Record<string, unknown>[] = [];
   for (const line of text.split('\n')) {
     if (!line.startsWith('{')) continue;
     try {
-      const o = JSON.parse(line) as Record<string, unknown>;
-      if (o.log === 'audit') out.push(o);
+      out.push(JSON.parse(line) as Record<string, unknown>);
     } catch {
       // a partial line still being written
     }
   }
   return out;
+}
+
+/** The audit lines among them: marked `"log":"audit"`. */
+export function auditLines(text: string): Record<string, unknown>[] {
+  return jsonLines(text).filter((l) => l.log === 'audit');
 }
 
 /** Debian's chromium (`.ci/run` installs it); puppeteer-core never downloads a browser. */
