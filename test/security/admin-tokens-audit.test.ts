@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { call, ok } from '../helpers/admin-client.js';
-import { removeTempDirs, runFulcrum, startNode, stopAll, tempDir, type NodeHandle } from '../helpers/fulcrum-process.js';
+import { REPO_ROOT, removeTempDirs, runFulcrum, startNode, stopAll, tempDir, type NodeHandle } from '../helpers/fulcrum-process.js';
 import { waitUntil } from '../helpers/util.js';
 import { auditLines, jsonLines } from './security-helpers.js';
 
@@ -81,9 +82,11 @@ describe('admin tokens and the audit log (issue 13)', function () {
     assert.equal((await stat(auditFile)).mode & 0o077, 0, 'the audit log is readable by its owner only');
   });
 
-  it('fulcrum api --token-file takes the first token of a file that lists several', async function () {
+  it('fulcrum api --token-file and the container health check take the first token of a file that lists several', async function () {
     const r = await runFulcrum(['api', '--endpoint', node.endpoint, '--token-file', tokenFile, 'ListVpcs']);
     assert.equal(r.code, 0, r.stderr);
+    const check = spawnSync(process.execPath, [join(REPO_ROOT, 'scripts/healthcheck.mjs'), 'admin', node.endpoint, '--token-file', tokenFile], { encoding: 'utf8', timeout: 15_000 });
+    assert.equal(check.status, 0, check.stderr);
   });
 
   it('SIGHUP: the token file is read again (a new token works, a removed one stops) and the audit log is reopened, without a restart', async function () {
