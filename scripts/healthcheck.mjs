@@ -10,8 +10,9 @@
 //       Every URL answers 2xx (the demo backends).
 //   healthcheck.mjs sentinel HOST:PORT,… NAME
 //       Some Sentinel names the current master of NAME: what a prober needs to work.
-import { readFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
+// The node's own reader: its token file may list several tokens (rotation); send the first.
+import { clientTokenFromFile } from '@fulcrum/control-api/admin-tokens';
 
 const TIMEOUT_MS = 3_000;
 
@@ -40,7 +41,7 @@ async function admin(args) {
     else usage(`unexpected argument "${args[i]}"`);
   }
   const headers = {};
-  if (tokenFile) headers.authorization = `Bearer ${readFileSync(tokenFile, 'utf8').trim()}`;
+  if (tokenFile) headers.authorization = `Bearer ${clientTokenFromFile(tokenFile)}`;
   const status = await get(`${base.replace(/\/$/, '')}/metrics`, headers);
   if (status !== 200) unhealthy(`${base}/metrics answered ${status}`);
 }

@@ -312,7 +312,9 @@ describe('deployment files (D-4)', function () {
           const args = command(n).slice(1);
           assert.equal(flagValue(args, '--token-file'), TOKEN_PATH, `${n}: the admin token comes from the secret`);
           const opts = parseStartArgs(args.map((a) => (a === TOKEN_PATH ? token : a)));
-          assert.equal(opts.token, 'x'.repeat(64));
+          assert.deepEqual(opts.tokens?.map((t) => t.secret), ['x'.repeat(64)]);
+          // Other containers call the admin API by service name: the node must answer to it.
+          assert.ok(opts.adminAllowedHosts?.includes(n), `${n}: --admin-allowed-host ${n}`);
           if (services[n]!.profiles) continue;
           zones.push(opts.zone);
           ids.push(opts.nodeId!);

@@ -1,17 +1,24 @@
 import { STATUS_CODES, createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { randomUUID, timingSafeEqual, createHash } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import { apiError, Errors } from '@fulcrum/model';
 import type { StateStore } from '@fulcrum/state';
 import { readBody, parseJsonBody } from './body.js';
-import { Executor, errorReply, type ExecutorOptions } from './executor.js';
+import { Executor, errorReply, type ExecuteResult, type ExecutorOptions } from './executor.js';
+import { AdminTokens, type TokenEntry } from './admin-tokens.js';
+import { HostPolicy, contentTypeRefusal, crossOriginRefusal, isLoopbackHost } from './request-guard.js';
+import type { AuditLog } from './audit-log.js';
 
 export interface AdminServerOptions {
   store: StateStore;
   host: string;
   port: number;
-  /** Required when host is not a loopback address (API-5). */
-  token?: string;
+  /** Valid bearer tokens; required when host is not a loopback address (API-5). */
+  tokens?: readonly TokenEntry[];
+  /** Host names the API answers to besides its address and loopback (`--admin-allowed-host`). */
+  allowedHosts?: readonly string[];
+  /** Where calls of state-changing actions are recorded. */
+  audit?: AuditLog;
   onCommitted?(version: number): void;
   extraActions?: ExecutorOptions['extraActions'];
   /** Extra GET routes (metrics, console) mounted by the node. */
@@ -19,33 +26,28 @@ export interface AdminServerOptions {
   log?(line: Record<string, unknown>): void;
 }
 
-export function isLoopbackHost(host: string): boolean {
-  return host === 'localhost' || host === '::1' || host === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
-}
-
 export class AdminConfigError extends Error {}
-
-function digest(s: string): Buffer {
-  return createHash('sha256').update(s).digest();
-}
 
 /** The admin HTTP API: `POST /api/<Action>` with a JSON body (API-1..API-5). */
 export class AdminServer {
   readonly executor: Executor;
   private readonly server: Server;
   private readonly opts: AdminServerOptions;
-  private readonly tokenDigest?: Buffer;
+  private readonly tokens?: AdminTokens;
+  private readonly hosts: HostPolicy;
 
   constructor(opts: AdminServerOptions) {
-    if (!isLoopbackHost(opts.host) && !opts.token) {
+    if (!isLoopbackHost(opts.host) && !opts.tokens?.length) {
       throw new AdminConfigError(
         `the admin API would listen on ${opts.host}, which is not a loopback address: give it a bearer token with --token-file (API-5)`,
       );
     }
     this.opts = opts;
-    if (opts.token) this.tokenDigest = digest(opts.token);
+    if (opts.tokens?.length) this.tokens = new AdminTokens(opts.tokens);
+    this.hosts = new HostPolicy(opts.host, opts.allowedHosts);
     this.executor = new Executor({ store: opts.store, onCommitted: opts.onCommitted, extraActions: opts.extraActions });
-    this.server = createServer({ maxHeaderSize: 16 * 1024 }, (req, res) => {
+    // requireHostHeader off: a request without Host gets the API's own 421 (HostPolicy).
+    this.server = createServer({ maxHeaderSize: 16 * 1024, requireHostHeader: false }, (req, res) => {
       this.handle(req, res).catch(() => {
         if (!res.headersSent) this.send(res, 500, { Code: Errors.InternalError.code, Message: Errors.InternalError.template, RequestId: randomUUID() });
       });
@@ -91,11 +93,19 @@ export class AdminServer {
     socket.end(`HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(text)}\r\nconnection: close\r\n\r\n${text}`);
   }
 
-  private authorized(req: IncomingMessage): boolean {
-    if (!this.tokenDigest) return true;
-    const h = req.headers.authorization;
-    if (typeof h !== 'string' || !h.startsWith('Bearer ')) return false;
-    return timingSafeEqual(digest(h.slice(7).trim()), this.tokenDigest);
+  /**
+   * Token rotation without a restart: the node re-reads its token file on SIGHUP. Only a
+   * server that started with tokens takes new ones; it never drops to none (API-5).
+   */
+  replaceTokens(list: readonly TokenEntry[]): void {
+    if (!this.tokens) throw new AdminConfigError('this admin API was started without --token-file');
+    if (list.length === 0) throw new AdminConfigError('the new token list is empty');
+    this.tokens.replace(list);
+  }
+
+  /** Who is calling, for the audit log; undefined when tokens are required and none matched. */
+  private caller(req: IncomingMessage): string | undefined {
+    return this.tokens ? this.tokens.match(req.headers.authorization) : 'loopback';
   }
 
   private send(res: ServerResponse, status: number, body: unknown): void {
@@ -109,14 +119,27 @@ export class AdminServer {
     const url = req.url ?? '/';
     const path = url.split('?')[0]!;
     const started = Date.now();
+    const api = path.startsWith('/api/');
     let action = '';
-    let result;
-    try {
-      if (!this.authorized(req)) {
-        req.resume();
-        throw apiError(Errors.Unauthorized);
+    if (api) {
+      action = path.slice(5);
+      try {
+        action = decodeURIComponent(action);
+      } catch {
+        // `%ZZ` and friends: not an action name, and never a 500 (API-2).
       }
-      if (!path.startsWith('/api/')) {
+    }
+    const caller = this.caller(req);
+    let result: ExecuteResult;
+    try {
+      // Order: the Host (every path), then the token, then the CSRF rules of API calls.
+      const refusal = this.hosts.refusal(req) ?? (caller === undefined ? apiError(Errors.Unauthorized) : undefined)
+        ?? (api ? crossOriginRefusal(req) : undefined);
+      if (refusal) {
+        req.resume();
+        throw refusal;
+      }
+      if (!api) {
         const route = this.opts.routes?.[path];
         if (route && (req.method === 'GET' || req.method === 'HEAD')) {
           await route(req, res);
@@ -127,20 +150,14 @@ export class AdminServer {
         this.send(res, e.httpStatus, { Code: e.code, Message: e.message, RequestId: requestId });
         return;
       }
-      action = path.slice(5);
-      try {
-        action = decodeURIComponent(action);
-      } catch {
-        // `%ZZ` and friends: not an action name, and never a 500 (API-2).
-      }
       if (req.method !== 'POST') {
         req.resume();
         throw apiError(Errors.MethodNotAllowed);
       }
-      const ct = req.headers['content-type'];
-      if (ct !== undefined && !/^application\/json\s*(;|$)/i.test(ct)) {
+      const ct = contentTypeRefusal(req);
+      if (ct) {
         req.resume();
-        throw apiError(Errors.UnsupportedMediaType);
+        throw ct;
       }
       if (!/^[A-Z][A-Za-z0-9]{1,63}$/.test(action)) throw apiError(Errors.InvalidAction, { action: action.slice(0, 64) });
       const body = parseJsonBody(await readBody(req));
@@ -150,6 +167,12 @@ export class AdminServer {
       if (result.status === 500) this.opts.log?.({ level: 'error', msg: 'admin action failed', action, error: String((e as Error)?.stack ?? e) });
     }
     this.opts.log?.({ msg: 'admin', action, status: result.status, ms: Date.now() - started });
+    if (api && this.executor.isWrite(action)) {
+      this.opts.audit?.write({
+        token: caller ?? 'none', source: req.socket.remoteAddress ?? '', action, resourceId: result.resourceId,
+        status: result.status, code: typeof result.body.Code === 'string' ? result.body.Code : undefined, requestId,
+      });
+    }
     // A 413 leaves the connection open while readBody drops the rest of the body, so the
     // client reads this reply rather than a reset.
     this.send(res, result.status, result.body);

@@ -6,7 +6,8 @@ export interface BuiltinContext {
   appliedVersion(current: number): Promise<number>;
 }
 
-export type BuiltinAction = (p: Params, ctx: BuiltinContext) => Promise<Record<string, unknown>>;
+/** An action outside the model's table; `write: true` marks one that changes state (audited). */
+export type BuiltinAction = ((p: Params, ctx: BuiltinContext) => Promise<Record<string, unknown>>) & { write?: boolean };
 
 /**
  * Jobs turn Succeeded once every live data plane has applied their version (API-4). The

@@ -22,6 +22,8 @@ const MAX_CAS_RETRIES = 8;
 export interface ExecuteResult {
   status: number;
   body: Record<string, unknown>;
+  /** The resource a write created or changed (for the audit log). */
+  resourceId?: string;
 }
 
 const ID_ALPHABET = 'abcdefghijklmnopqrstuvwxyz0123456789';
@@ -80,6 +82,13 @@ export class Executor {
   }
 
   /** The lowest version every live data plane has applied (API-4); the current one if no node runs. */
+  /** Whether the action changes state: what the audit log records. */
+  isWrite(action: string): boolean {
+    const builtin = Object.hasOwn(this.extraActions, action) ? this.extraActions[action] : Object.hasOwn(builtinActions, action) ? builtinActions[action] : undefined;
+    if (builtin) return builtin.write === true;
+    return getAction(action)?.write ?? false;
+  }
+
   async appliedVersion(current: number): Promise<number> {
     const nodes = await this.store.listNodes();
     if (nodes.length === 0) return current;
@@ -181,7 +190,7 @@ export class Executor {
       };
       await this.store.putJob(job);
       if (ops.length > 0) this.onCommitted?.(version);
-      return { status: 200, body: { RequestId: requestId, JobId: job.JobId, ...r.reply } };
+      return { status: 200, body: { RequestId: requestId, JobId: job.JobId, ...r.reply }, resourceId: r.resourceId };
     }
     throw apiError(Errors.Conflict);
   }

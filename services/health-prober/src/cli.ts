@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { clientTokenFromFile } from '@fulcrum/control-api/admin-tokens';
 import { parseArgs } from 'node:util';
 import type { Collections } from '@fulcrum/model';
 import { HealthProber } from './prober.js';
@@ -62,9 +62,10 @@ export async function runProberCli(argv: string[], o: ProberCliOptions = {}): Pr
   let token = env.FULCRUM_TOKEN;
   if (values['token-file'] !== undefined) {
     try {
-      token = readFileSync(values['token-file'], 'utf8').trim();
+      // The node's token file may list several tokens (rotation); a client sends the first.
+      token = clientTokenFromFile(values['token-file']);
     } catch (e) {
-      err(`fulcrum prober: cannot read --token-file ${values['token-file']}: ${(e as Error).message}`);
+      err(`fulcrum prober: ${(e as Error).message}`);
       return 2;
     }
   }

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { clientTokenFromFile } from '@fulcrum/control-api/admin-tokens';
 
 /**
  * `fulcrum api` (CLI-3, API-6): the command-line client of the admin API.
@@ -37,7 +37,13 @@ export function parseApiArgs(argv: string[], env: NodeJS.ProcessEnv = process.en
     }
     if (name === 'endpoint') endpoint = value;
     else if (name === 'token') token = value;
-    else if (name === 'token-file') token = readFileSync(value, 'utf8').trim();
+    else if (name === 'token-file') {
+      try {
+        token = clientTokenFromFile(value);
+      } catch (e) {
+        throw new UsageError((e as Error).message);
+      }
+    }
     else if (name === 'json') {
       let parsed: unknown;
       try {

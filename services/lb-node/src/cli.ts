@@ -1,21 +1,26 @@
 import { parseArgs } from 'node:util';
-import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { parseApiArgs, callApi, UsageError } from './api-client.js';
 import { startDemoBackends, parsePorts } from './demo-backends.js';
 import type { NodeOptions } from './node.js';
 import { parseSentinels } from './store-factory.js';
+import { readTokenFile, type TokenEntry } from '@fulcrum/control-api/admin-tokens';
+import { parseAllowedHosts } from '@fulcrum/control-api/request-guard';
 
 const HELP = `fulcrum — an application load balancer with Alibaba Cloud ALB semantics
 
 Usage:
   fulcrum start [--config FILE] [--data-dir DIR] [--admin-host H] [--admin-port N]
                 [--listen-host H] [--workers N] [--node-id ID] [--zone ZONE] [--token-file F]
+                [--admin-allowed-host NAME,…] [--audit-log FILE]
                 [--redis URL | --sentinels H:P,… --sentinel-name NAME] [--access-log] [--no-prober]
       Run a load balancer node: a cluster primary and one proxy worker per core, the
       listeners of every instance, and the admin API (default 127.0.0.1:9090).
       State lives in an embedded store under --data-dir (default ./.fulcrum), or in
       Redis shared by every node (--redis, or Redis Sentinel with --sentinels).
+      --token-file lists admin bearer tokens, one a line (id:token names it in the audit
+      log); SIGHUP re-reads it and reopens --audit-log (default: stdout, "log":"audit").
+      The admin API answers only to its address, loopback names and --admin-allowed-host.
   fulcrum prober --endpoint URL [--token-file F]
   fulcrum prober --redis URL | --sentinels H:P,… --sentinel-name NAME
       The health-prober service: against one embedded-mode node through its admin API, or
@@ -63,6 +68,8 @@ export function parseStartArgs(argv: string[]): NodeOptions {
       'node-id': { type: 'string' },
       zone: { type: 'string' },
       'token-file': { type: 'string' },
+      'admin-allowed-host': { type: 'string', multiple: true },
+      'audit-log': { type: 'string' },
       'access-log': { type: 'boolean' },
       'no-prober': { type: 'boolean' },
     },
@@ -77,15 +84,15 @@ export function parseStartArgs(argv: string[]): NodeOptions {
   } catch (e) {
     throw new UsageError((e as Error).message);
   }
-  let token: string | undefined;
-  if (values['token-file']) {
-    try {
-      token = readFileSync(values['token-file'], 'utf8').trim();
-    } catch (e) {
-      throw new UsageError(`cannot read --token-file ${values['token-file']}: ${(e as Error).message}`);
-    }
-    if (token.length < 16) throw new UsageError(`the token in ${values['token-file']} is shorter than 16 characters`);
+  let tokens: TokenEntry[] | undefined;
+  let adminAllowedHosts: string[];
+  try {
+    if (values['token-file']) tokens = readTokenFile(values['token-file']);
+    adminAllowedHosts = parseAllowedHosts(values['admin-allowed-host'] ?? []);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
   }
+  if (values['audit-log'] === '') throw new UsageError('--audit-log needs a file name');
   const zone = values.zone ?? 'zone-a';
   if (!/^[A-Za-z][A-Za-z0-9._-]{0,63}$/.test(zone)) throw new UsageError(`--zone must be a name of letters, digits, . _ -, got "${zone}"`);
   const nodeId = values['node-id'];
@@ -99,7 +106,10 @@ export function parseStartArgs(argv: string[]): NodeOptions {
     workers: intOpt('workers', values.workers, 1, 256) ?? availableParallelism(),
     nodeId,
     zone,
-    token,
+    tokenFile: values['token-file'],
+    tokens,
+    adminAllowedHosts,
+    auditLog: values['audit-log'],
     redisUrl: values.redis,
     sentinels,
     sentinelName: values['sentinel-name'],

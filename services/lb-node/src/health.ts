@@ -26,7 +26,8 @@ export function proberActions(store: StateStore): Record<string, BuiltinAction> 
       const snap = await store.snapshot();
       return { StateVersion: snap.version, State: snap.data };
     },
-    async ReportHealthTransitions(p) {
+    // A write: the audit log records every report.
+    ReportHealthTransitions: Object.assign(async (p: Params) => {
       const ts = readTransitions(p);
       try {
         return { StateVersion: await commitTransitions(store, ts) };
@@ -34,7 +35,7 @@ export function proberActions(store: StateStore): Record<string, BuiltinAction> 
         if (e instanceof TransitionConflictError) throw apiError(Errors.Conflict);
         throw e;
       }
-    },
+    }, { write: true }),
   };
 }
 

@@ -5,10 +5,11 @@ import { RedisStore, type StateStore } from '@fulcrum/state';
 import { createStore } from './store-factory.js';
 import { proberActions, startInProcessProber } from './health.js';
 import type { HealthProber } from '@fulcrum/health-prober';
-import { AdminServer, CONSOLE_HTML, consoleData, renderPrometheus, type ObservabilityInput } from '@fulcrum/control-api';
+import { AdminServer, AuditLog, readTokenFile, CONSOLE_HTML, consoleData, renderPrometheus, type ObservabilityInput } from '@fulcrum/control-api';
 import { Coordinator } from '@fulcrum/coordinator';
 import { DataPlanePrimary, WORKER_SCRIPT, mergeSeries, type LearnedAffinity } from '@fulcrum/data-plane';
 import type { ServerResponse } from 'node:http';
+import type { TokenEntry } from '@fulcrum/control-api';
 import { ConfigApplier, loadConfigFile } from './config.js';
 
 export interface NodeOptions {
@@ -20,7 +21,13 @@ export interface NodeOptions {
   workers: number;
   nodeId?: string;
   zone: string;
-  token?: string;
+  /** Admin bearer tokens (API-5), read from tokenFile; SIGHUP reads the file again. */
+  tokens?: TokenEntry[];
+  tokenFile?: string;
+  /** Host names the admin API answers to besides its address and loopback. */
+  adminAllowedHosts?: string[];
+  /** Append audit lines to this file rather than stdout. */
+  auditLog?: string;
   /** Cluster mode (D-2): Redis URL, or Sentinels + master name. */
   redisUrl?: string;
   sentinels?: { host: string; port: number }[];
@@ -67,6 +74,7 @@ export class LbNode {
   private stopping = false;
   private heartbeatFailing = false;
   private prober?: HealthProber;
+  private audit?: AuditLog;
 
   constructor(readonly opts: NodeOptions) {
     this.nodeId = opts.nodeId ?? `${hostname()}-${process.pid}`;
@@ -78,11 +86,14 @@ export class LbNode {
     this.store = store;
     try {
       await seedStore(store);
+      this.audit = new AuditLog(this.opts.auditLog, (msg) => log({ level: 'error', msg }));
       this.admin = new AdminServer({
         store,
         host: this.opts.adminHost,
         port: this.opts.adminPort,
-        token: this.opts.token,
+        tokens: this.opts.tokens,
+        allowedHosts: this.opts.adminAllowedHosts,
+        audit: this.audit,
         log,
         extraActions: proberActions(store),
         routes: {
@@ -151,6 +162,22 @@ export class LbNode {
     } catch (e) {
       await store.close();
       throw e;
+    }
+  }
+
+  /**
+   * SIGHUP: rotate admin tokens and the audit log file without a restart. A token file that
+   * cannot be used leaves the tokens as they were: the API never opens up on a bad edit.
+   */
+  reload(): void {
+    this.audit?.reopen();
+    if (!this.opts.tokenFile) return;
+    try {
+      const tokens = readTokenFile(this.opts.tokenFile);
+      this.admin.replaceTokens(tokens);
+      log({ msg: 'admin tokens reloaded', file: this.opts.tokenFile, tokens: tokens.map((t) => t.id) });
+    } catch (e) {
+      log({ level: 'error', msg: 'admin tokens not reloaded; the previous tokens stay valid', error: (e as Error).message });
     }
   }
 
@@ -226,6 +253,7 @@ export class LbNode {
     await this.admin?.close();
     await this.dataPlane?.stop(this.opts.shutdownGraceMs ?? 10_000);
     await this.store?.close();
+    this.audit?.close();
   }
 }
 
@@ -238,5 +266,6 @@ export async function runNode(opts: NodeOptions): Promise<LbNode> {
   };
   process.once('SIGTERM', () => shutdown('SIGTERM'));
   process.once('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGHUP', () => node.reload());
   return node;
 }
