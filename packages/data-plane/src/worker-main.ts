@@ -62,6 +62,9 @@ process.on('disconnect', () => {
 });
 // Ctrl-C reaches the whole process group: the primary coordinates the shutdown.
 process.on('SIGINT', () => undefined);
+// SIGHUP re-reads the admin token file in the primary; sent to the process group it must
+// not kill the workers (a signal's default action).
+process.on('SIGHUP', () => undefined);
 process.on('SIGTERM', () => {
   worker.shutdown(10_000).then(() => process.exit(0));
 });
