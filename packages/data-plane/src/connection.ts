@@ -917,6 +917,14 @@ export class ProxyConnection implements EditInput, UpstreamOwner, ChoiceInput, R
     this.worker.observe(this);
     this.server = undefined;
     if (!this.clientKeepAlive || this.worker.shuttingDownNow) {
+      if (this.raw !== null && !this.req.keepAlive && this.reqBodyDone && this.held.length <= this.heldStart) {
+        // The client asked to close and sent nothing after its request: close right after
+        // our FIN (RawSocket.endAndClose) rather than waiting for the client's.
+        this.state = S_CLOSED;
+        this.deadlineKind = T_NONE;
+        this.raw.endAndClose();
+        return;
+      }
       this.endClient();
       return;
     }

@@ -118,6 +118,7 @@ export class RawSocket {
   private eof = false;
   private ending = false;
   private shut = false;
+  private closeWhenShut = false;
   private pendingWrites = 0;
   private timer: NodeJS.Timeout | undefined;
   private onData: (n: number, buf: Buffer) => void = noop;
@@ -277,10 +278,20 @@ export class RawSocket {
     if (this.handle.shutdown(req) !== 0) this.destroy();
   }
 
+  /**
+   * end(), then close as soon as our FIN is out instead of waiting for the client's: for a
+   * client that asked to close and has sent all it will send (HAProxy closes the same way).
+   * Saves the read of the client's FIN and a loop turn per connection.
+   */
+  endAndClose(): this {
+    this.closeWhenShut = true;
+    return this.end();
+  }
+
   /** @internal our FIN went out. */
   shutdownDone(status: number): void {
     this.shut = true;
-    if (status < 0 || this.eof) this.destroy();
+    if (status < 0 || this.eof || this.closeWhenShut) this.destroy();
   }
 
   setTimeout(ms: number, cb: () => void): this {

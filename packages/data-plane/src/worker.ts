@@ -211,7 +211,8 @@ export class ProxyWorker {
       // tls.Server ignores `secureContext`: a client sending no SNI gets the certificate given here.
       const defCert = l.certs.find((c) => c.isDefault) ?? l.certs[0];
       const tls = createTlsServer({
-        SNICallback: (name, cb) => cb(null, pickContext(contexts, name)),
+        // One certificate: nothing to choose, and no JS round trip in every handshake.
+        SNICallback: l.certs.length > 1 ? (name: string, cb: (err: Error | null, ctx?: SecureContext) => void) => cb(null, pickContext(contexts, name)) : undefined,
         secureContext: contexts.def,
         cert: defCert?.cert,
         key: defCert?.key,
