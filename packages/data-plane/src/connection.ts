@@ -129,14 +129,18 @@ export class ProxyConnection implements EditInput, UpstreamOwner, ChoiceInput, R
     // end our side on the client's FIN (listeners are not allowHalfOpen): every state ends
     // it itself instead (onClientEnd, endClient, destroy).
     socket.allowHalfOpen = true;
-    // Plain TCP: reads land in the worker's shared buffer (fast-io.ts); TLS: 'data' events.
-    if (this.raw !== null) this.raw.readInto(this.onClientRead);
-    else if (!readIntoShared(socket as Socket, this.onClientRead)) socket.on('data', this.onClientData);
     socket.on('end', this.onClientEnd);
     socket.on('close', this.onClientClose);
     socket.on('error', noop);
     socket.on('drain', this.onClientDrain);
     this.arm(T_HEAD, HEAD_TIMEOUT_MS);
+  }
+
+  /** Start reading the client (a raw socket may serve a whole request within this call). */
+  start(): void {
+    // Plain TCP: reads land in the worker's shared buffer (fast-io.ts); TLS: 'data' events.
+    if (this.raw !== null) this.raw.readInto(this.onClientRead, () => this.state !== S_WAIT || this.clientKeepAlive || !this.reqBodyDone);
+    else if (!readIntoShared(this.socket as Socket, this.onClientRead)) this.socket.on('data', this.onClientData);
   }
 
   // ---------------------------------------------------------------- MatchInput (rules)

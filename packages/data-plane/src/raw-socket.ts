@@ -1,4 +1,4 @@
-import { writeSync } from 'node:fs';
+import { readSync, writeSync } from 'node:fs';
 import { READ_BUF } from './fast-io.js';
 
 /**
@@ -82,6 +82,7 @@ export function rawAcceptActive(): boolean {
 }
 
 const noop = () => {};
+const always = () => true;
 /** A write request libuv never took (the write completed at once), kept for the next one. */
 let spareReq: RawReq | null = null;
 
@@ -126,7 +127,14 @@ export class RawSocket {
   private onClose: () => void = noop;
   private onDrain: () => void = noop;
 
-  constructor(private readonly handle: TcpHandle) {
+  /** True while reading waits for the owner to ask (see readInto): not registered with epoll. */
+  private idle = false;
+
+  /**
+   * @param noDelayInherited the listening socket has TCP_NODELAY, which Linux copies to every
+   *   socket it accepts: one setsockopt per connection less.
+   */
+  constructor(private readonly handle: TcpHandle, noDelayInherited = false) {
     handle.owner = this;
     handle.onread = onRawRead;
     const peer: { address?: string; port?: number } = {};
@@ -134,13 +142,33 @@ export class RawSocket {
       this.remoteAddress = peer.address;
       this.remotePort = peer.port;
     }
-    handle.setNoDelay(true);
+    if (!noDelayInherited) handle.setNoDelay(true);
   }
 
-  /** Start reading; every read lands in READ_BUF and goes to `cb` (valid during the call only). */
-  readInto(cb: (n: number, buf: Buffer) => void): void {
+  /**
+   * Start reading; every read lands in READ_BUF and goes to `cb` (valid during the call only).
+   *
+   * A client usually has its request in our receive queue by the time we accept, so the
+   * first read is tried at once (read(2) on the non-blocking socket). When `wantMore` then
+   * says nothing more is needed for now (a whole request that closes the connection), the
+   * socket is not registered for reading at all until resume() or end(): a connection that
+   * is answered and closed never costs an epoll registration or wake-up.
+   */
+  readInto(cb: (n: number, buf: Buffer) => void, wantMore: () => boolean = always): void {
     this.onData = cb;
     this.handle.useUserBuffer(READ_BUF);
+    const n = speculativeRead(this.handle.fd);
+    if (n > 0) {
+      cb(n, READ_BUF);
+      if (this.destroyed || this.paused) return;
+      if (!wantMore()) {
+        this.idle = true;
+        return;
+      }
+    } else if (n === 0) {
+      this.read(UV_EOF);
+      return;
+    }
     this.startReading();
   }
 
@@ -171,11 +199,13 @@ export class RawSocket {
     return this;
   }
 
+  /** Also true while reading is idle (readInto): the owner resumes to read again. */
   isPaused(): boolean {
-    return this.paused;
+    return this.paused || this.idle;
   }
 
   private startReading(): void {
+    this.idle = false;
     if (this.reading || this.paused || this.eof || this.destroyed) return;
     this.reading = true;
     if (this.handle.readStart() !== 0) this.destroy();
@@ -256,7 +286,7 @@ export class RawSocket {
       return;
     }
     if (this.pendingWrites > 0) return;
-    if (this.ending) this.shutdown();
+    if (this.ending) this.finishWrites();
     else this.onDrain();
   }
 
@@ -265,8 +295,17 @@ export class RawSocket {
     if (this.ending || this.destroyed) return this;
     this.ending = true;
     this.writable = false;
-    if (this.pendingWrites === 0) this.shutdown();
+    // The close waits for the client's FIN: watch for it.
+    if (this.idle && !this.closeWhenShut) this.startReading();
+    if (this.pendingWrites === 0) this.finishWrites();
     return this;
+  }
+
+  private finishWrites(): void {
+    // close(2) with everything written still sends the data and then a FIN (and nothing
+    // unread is pending: endAndClose's caller checked), so no separate shutdown is needed.
+    if (this.closeWhenShut) this.destroy();
+    else this.shutdown();
   }
 
   private shutdown(): void {
@@ -279,9 +318,9 @@ export class RawSocket {
   }
 
   /**
-   * end(), then close as soon as our FIN is out instead of waiting for the client's: for a
-   * client that asked to close and has sent all it will send (HAProxy closes the same way).
-   * Saves the read of the client's FIN and a loop turn per connection.
+   * end(), but close as soon as everything is written instead of waiting for the client's
+   * FIN: for a client that asked to close and has sent all it will send (HAProxy closes the
+   * same way). Saves the shutdown, the read of the client's FIN and a loop turn per connection.
    */
   endAndClose(): this {
     this.closeWhenShut = true;
@@ -316,6 +355,22 @@ export class RawSocket {
   }
 }
 
+/**
+ * read(2) on a socket libuv made non-blocking: bytes read, 0 at EOF, -1 when nothing is
+ * there yet (or an error, which the registered read then meets and reports).
+ */
+function speculativeRead(fd: number): number {
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0; // EAGAIN throws: no stack to capture
+  try {
+    return readSync(fd, READ_BUF, 0, READ_BUF.length, null);
+  } catch {
+    return -1;
+  } finally {
+    Error.stackTraceLimit = limit;
+  }
+}
+
 function onRawRead(this: TcpHandle): void {
   const s = this.owner;
   if (s !== undefined) s.read(binding!.streamBaseState[binding!.kReadBytesOrError]!);
@@ -341,12 +396,15 @@ function onRawShutdown(this: RawReq, status: number): void {
  * skipping net.Socket (see RawSocket). Also works for connections a cluster primary hands
  * over: Node delivers those through the same `onconnection`.
  */
-export function takeOverAccept(server: unknown, onHandle: (h: TcpHandle) => void): boolean {
-  const h = (server as { _handle?: { onconnection?: unknown } | null })._handle;
+export function takeOverAccept(server: unknown, onHandle: (h: TcpHandle, noDelayInherited: boolean) => void): boolean {
+  const h = (server as { _handle?: { onconnection?: unknown; setNoDelay?: (on: boolean) => number } | null })._handle;
   if (!h || typeof h.onconnection !== 'function') return false;
+  // Our own listening socket (not the cluster primary's handle shim): TCP_NODELAY set on it
+  // once reaches every accepted socket (see RawSocket).
+  const inherited = typeof h.setNoDelay === 'function' && h.setNoDelay(true) === 0;
   // An accept error (EMFILE and the like) leaves the listener as it is; the client retries.
   h.onconnection = (err: number, client?: TcpHandle) => {
-    if (err === 0 && client) onHandle(client);
+    if (err === 0 && client) onHandle(client, inherited);
   };
   return true;
 }

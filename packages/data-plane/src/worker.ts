@@ -244,9 +244,9 @@ export class ProxyWorker {
         server.off('error', onErr);
         // Plain HTTP on the proven fast path: connections skip net.Socket (raw-socket.ts).
         if (l.protocol === 'HTTP' && rawAcceptActive()) {
-          takeOverAccept(server, (h: TcpHandle) => {
+          takeOverAccept(server, (h: TcpHandle, noDelayInherited: boolean) => {
             this.accepted++;
-            this.accept(new RawSocket(h), l.port, 'http');
+            this.accept(new RawSocket(h, noDelayInherited), l.port, 'http');
           });
         }
         this.opts.onListening?.(l.port);
@@ -262,6 +262,7 @@ export class ProxyWorker {
     }
     const c = new ProxyConnection(this, socket, port, scheme);
     this.conns.add(c);
+    c.start();
   }
 
   /** Stop a listener: no new connections; idle keep-alive connections close now, busy ones after their response. */

@@ -6,13 +6,14 @@ import { proveRawAccept } from '../src/fast-io-proof.js';
 import { RawSocket, takeOverAccept, type TcpHandle } from '../src/raw-socket.js';
 
 /** A listener whose connections arrive as RawSockets, and one client connected to it. */
-async function rawPair(): Promise<{ raw: RawSocket; client: Socket; server: Server }> {
+async function rawPair(allowHalfOpen = false): Promise<{ raw: RawSocket; client: Socket; server: Server }> {
   const server = createServer();
   await new Promise<void>((resolve) => server.listen({ port: 0, host: '127.0.0.1', exclusive: true }, resolve));
   const accepted = new Promise<RawSocket>((resolve) => {
     assert.ok(takeOverAccept(server, (h: TcpHandle) => resolve(new RawSocket(h))));
   });
-  const client = connect({ host: '127.0.0.1', port: (server.address() as AddressInfo).port });
+  // allowHalfOpen: the client's own FIN is sent only when the test ends it.
+  const client = connect({ host: '127.0.0.1', port: (server.address() as AddressInfo).port, allowHalfOpen });
   await once(client, 'connect');
   return { raw: await accepted, client, server };
 }
@@ -114,6 +115,86 @@ describe('raw accepted sockets: a client connection without net.Socket', functio
     await new Promise((r) => setTimeout(r, 50));
     assert.equal(closes, 1);
     assert.ok(raw.destroyed && !raw.writable);
+    server.close();
+  });
+
+  it('read what already waits at once, and stay unregistered while the owner needs nothing more', async () => {
+    const { raw, client, server } = await rawPair();
+    client.write('GET / HTTP/1.1\r\n\r\n');
+    await new Promise((r) => setTimeout(r, 50));
+    let seen = '';
+    let inCall = true;
+    let sync = false;
+    raw.readInto((n, buf) => {
+      sync ||= inCall;
+      seen += buf.toString('latin1', 0, n);
+    }, () => false);
+    inCall = false;
+    assert.ok(sync, 'the waiting bytes came within readInto');
+    assert.equal(seen, 'GET / HTTP/1.1\r\n\r\n');
+    assert.ok(raw.isPaused(), 'an idle socket reports itself paused so its owner resumes it');
+    client.write('more');
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(seen.length, 18, 'nothing is read while idle');
+    raw.resume();
+    const deadline = Date.now() + 2000;
+    while (!seen.endsWith('more') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    assert.ok(seen.endsWith('more'));
+    raw.destroy();
+    client.destroy();
+    server.close();
+  });
+
+  it('fall back to a registered read when nothing waits yet', async () => {
+    const { raw, client, server } = await rawPair();
+    let seen = '' as string;
+    raw.readInto((n, buf) => { seen += buf.toString('latin1', 0, n); }, () => false);
+    assert.equal(seen.length, 0);
+    assert.equal(raw.isPaused(), false);
+    client.write('late');
+    const deadline = Date.now() + 2000;
+    while (seen !== 'late' && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(seen, 'late');
+    raw.destroy();
+    client.destroy();
+    server.close();
+  });
+
+  it('end and close without waiting for the client: it gets every byte, then the end', async () => {
+    const { raw, client, server } = await rawPair();
+    client.write('GET / HTTP/1.1\r\nConnection: close\r\n\r\n');
+    await new Promise((r) => setTimeout(r, 50));
+    const body = Buffer.alloc(256 * 1024, 0x61);
+    raw.readInto(() => {
+      raw.writeRange(body, 0, body.length);
+      raw.endAndClose();
+    }, () => false);
+    const closed = new Promise<void>((resolve) => raw.on('close', () => resolve()));
+    const out = collect(client);
+    await out.ended; // the client never sent its FIN
+    await closed;
+    assert.ok(out.bytes().equals(body));
+    client.destroy();
+    server.close();
+  });
+
+  it('end (not endAndClose) after an idle read still waits for the client\'s FIN, then closes', async () => {
+    const { raw, client, server } = await rawPair(true);
+    client.write('x');
+    await new Promise((r) => setTimeout(r, 50));
+    raw.readInto(() => undefined, () => false);
+    assert.ok(raw.isPaused());
+    let closed = false;
+    raw.on('close', () => { closed = true; });
+    raw.end();
+    const out = collect(client);
+    await out.ended;
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(closed, false, 'open until the client ends too');
+    client.end();
+    const deadline = Date.now() + 2000;
+    while (!closed && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    assert.ok(closed);
     server.close();
   });
 });
