@@ -297,4 +297,22 @@ describe('proxy hot path: HTTP/1.1 framing through a real node', function () {
     assert.equal(r!.status, 400);
     assert.equal(app.received.length, 0);
   });
+  it('a connection after a closed one sees none of its head (heads are reused between connections)', async () => {
+    // 40 field lines, a cookie and a long path on one connection that closes...
+    const many: Record<string, string> = { Connection: 'close', Cookie: 'a=1; SERVERID=forged' };
+    for (let i = 0; i < 40; i++) many[`X-Before-${i}`] = `v${i}`;
+    const [a] = await exchange(port, reqBytes('GET', `/first/${'p'.repeat(300)}?q=1`, many, 'first.example'));
+    assert.equal(a!.status, 200);
+    // ...then several small requests on fresh connections, each with one field line.
+    for (let n = 0; n < 5; n++) {
+      const [b] = await exchange(port, `GET /second/${n} HTTP/1.1\r\nHost: second.example\r\nConnection: close\r\n\r\n`);
+      assert.equal(b!.status, 200);
+      assert.equal(b!.body.toString(), `app:GET:/second/${n}`);
+    }
+    assert.equal(app.received.length, 6);
+    for (const rec of app.received.slice(1)) {
+      assert.equal(Backend.header(rec, 'host'), 'second.example');
+      assert.equal(rec.rawHeaders.filter(([k]) => /^x-before-|^cookie$/i.test(k)).length, 0, 'no field line of the earlier connection');
+    }
+  });
 });

@@ -87,6 +87,11 @@ export class MessageHead {
     this.hdrId = new Uint8Array(maxHeaders);
   }
 
+  /** Forget the last message's bytes (the head is kept for reuse; see ProxyConnection). */
+  release(): void {
+    this.buf = EMPTY;
+  }
+
   protected resetCommon(buf: Buffer, start: number, end: number): void {
     this.buf = buf;
     this.start = start;
