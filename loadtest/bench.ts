@@ -191,6 +191,8 @@ async function bench(opts: BenchOptions, workDir: string): Promise<boolean> {
       `${opts.warmupS} s warm-up + ${opts.durationS} s each: about ${Math.ceil(estimateS / 60)} min`,
   );
   let seq = 0;
+  /** Per target, the key exchange group its full handshakes used (a note: the work differs by group). */
+  const tlsGroupSeen = new Map<string, string>();
   const load = (t: Target, tool: LoadResult['tool'], seconds: number): Promise<LoadResult> => {
     switch (tool) {
       case 'autocannon':
@@ -201,7 +203,10 @@ async function bench(opts: BenchOptions, workDir: string): Promise<boolean> {
         return runWrk(wrkPath!, t.url, opts.closeConnections, seconds, workDir, seq++, true);
       case 'tls-new':
       case 'tls-resume':
-        return runTlsLoad(TLS_LOAD_SCRIPT, t.tlsPort!, opts.tlsConnections, seconds, tool === 'tls-resume', workDir, seq++);
+        return runTlsLoad(TLS_LOAD_SCRIPT, t.tlsPort!, opts.tlsConnections, seconds, tool === 'tls-resume', opts.tlsGroups, workDir, seq++).then((r) => {
+          if (r.group !== '') tlsGroupSeen.set(t.name, r.group);
+          return r;
+        });
     }
   };
   const measure = async (round: number, t: Target, tool: LoadResult['tool']) => {
@@ -235,6 +240,10 @@ async function bench(opts: BenchOptions, workDir: string): Promise<boolean> {
     for (const t of tlsTargets) await measure(round, t, 'tls-resume');
   }
 
+  if (tlsGroupSeen.size > 0) {
+    const offer = opts.tlsGroups === 'default' ? "the client's default offer" : `the client offered ${opts.tlsGroups}`;
+    notes.push(`TLS key exchange (${offer}): ${[...tlsGroupSeen].map(([n, g]) => `${n} ${g}`).join(', ')}`);
+  }
   const order = opts.targets;
   const titles: Record<LoadResult['tool'], string> = {
     autocannon: `autocannon, ${opts.connections} kept-alive connections`,

@@ -131,15 +131,15 @@ export async function runWrk(wrkPath: string, url: string, connections: number, 
 }
 
 /** New TLS connections per request (src/tls-load.ts in a child process). */
-export async function runTlsLoad(script: string, port: number, connections: number, durationS: number, resume: boolean, workDir: string, seq: number): Promise<LoadResult & { resumed: number }> {
+export async function runTlsLoad(script: string, port: number, connections: number, durationS: number, resume: boolean, groups: string, workDir: string, seq: number): Promise<LoadResult & { resumed: number; group: string }> {
   const log = join(workDir, `tls-load-${seq}.log`);
-  const child = new Child('tls-load', process.execPath, [script, String(port), String(connections), String(durationS), resume ? 'resume' : 'new'], log);
+  const child = new Child('tls-load', process.execPath, [script, String(port), String(connections), String(durationS), resume ? 'resume' : 'new', groups], log);
   if (!(await child.waitExit(durationS * 1000 + 30_000))) {
     await child.stop();
     throw new Error(`tls-load did not finish within ${durationS + 30} s`);
   }
   const last = child.logTail(1);
-  let r: { ok: number; non2xx: number; errors: number; resumed: number; elapsedS: number; p50Ms: number; p99Ms: number };
+  let r: { ok: number; non2xx: number; errors: number; resumed: number; group?: string; elapsedS: number; p50Ms: number; p99Ms: number };
   try {
     r = JSON.parse(last) as typeof r;
   } catch {
@@ -157,5 +157,6 @@ export async function runTlsLoad(script: string, port: number, connections: numb
     non2xx: r.non2xx,
     resets: 0,
     resumed: r.resumed,
+    group: r.group ?? '',
   };
 }

@@ -20,6 +20,8 @@ export interface BenchOptions {
   closeConnections: number;
   tlsTargets: string[];
   tlsConnections: number;
+  /** Key exchange groups the TLS client offers (OpenSSL list), or 'default' for its own offer. */
+  tlsGroups: string;
 }
 
 export const SCENARIOS = ['keepalive', 'close', 'tls'] as const;
@@ -50,6 +52,10 @@ p50/p99, each proxy's own CPU µs per request (from /proc) and the ratios.
   --close-connections N  wrk connections in the close scenario (default 20)
   --tls-targets a,b   targets of the tls scenario (default fulcrum-1w,haproxy,nginx)
   --tls-connections N concurrent TLS connections (default 16)
+  --tls-groups LIST   key exchange groups the TLS client offers (default X25519:P-256, so every
+                      target does the same work: Node's OpenSSL 3.5 would otherwise choose
+                      the hybrid post-quantum X25519MLKEM768, which an OpenSSL 3.0 HAProxy
+                      or nginx cannot); 'default' = the client's own offer
   --body-bytes N      backend response body size (default 100)
   --out FILE          JSON results (default loadtest/results/latest.json)
   --quick             smoke run: 3 s runs, 1 round
@@ -62,6 +68,12 @@ function positiveInt(name: string, v: string | undefined, fallback: number, min 
   if (v === undefined) return fallback;
   if (!/^[0-9]+$/.test(v) || Number(v) < min) throw new UsageError(`--${name} must be an integer ≥ ${min}, got "${v}"`);
   return Number(v);
+}
+
+function tlsGroups(v: string | undefined): string {
+  if (v === undefined) return 'X25519:P-256';
+  if (!/^[A-Za-z0-9_-]+(:[A-Za-z0-9_-]+)*$/.test(v)) throw new UsageError(`--tls-groups must be an OpenSSL group list like X25519:P-256 (or default), got "${v}"`);
+  return v;
 }
 
 function list(v: string | undefined): string[] | undefined {
@@ -89,6 +101,7 @@ export function parseOptions(argv: string[], defaultOut: string): BenchOptions |
       'close-connections': { type: 'string' },
       'tls-targets': { type: 'string' },
       'tls-connections': { type: 'string' },
+      'tls-groups': { type: 'string' },
       out: { type: 'string' },
       quick: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
@@ -133,5 +146,6 @@ export function parseOptions(argv: string[], defaultOut: string): BenchOptions |
     closeConnections: positiveInt('close-connections', values['close-connections'], 20),
     tlsTargets: [...new Set(tlsTargets)].filter((t) => targets.includes(t)),
     tlsConnections: positiveInt('tls-connections', values['tls-connections'], 16),
+    tlsGroups: tlsGroups(values['tls-groups']),
   };
 }

@@ -10,18 +10,21 @@
  * prints one JSON line: requests answered 2xx, errors, elapsed seconds, p50/p99 in ms,
  * and how many handshakes were resumptions.
  *
- *   node tls-load.js <port> <connections> <seconds> <resume|new>
+ *   node tls-load.js <port> <connections> <seconds> <resume|new> [groups]
+ *
+ * groups: the key exchange groups offered (OpenSSL list; 'default' or absent: the client's own).
  */
 import { connect, type TLSSocket } from 'node:tls';
 import * as hdr from 'hdr-histogram-js';
 
-const [portArg, connArg, secondsArg, mode] = process.argv.slice(2);
+const [portArg, connArg, secondsArg, mode, groupsArg] = process.argv.slice(2);
+const groups = groupsArg && groupsArg !== 'default' ? { ecdhCurve: groupsArg } : {};
 const port = Number(portArg);
 const connections = Number(connArg);
 const durationMs = Number(secondsArg) * 1000;
 const resume = mode === 'resume';
 if (!port || !connections || !durationMs || (mode !== 'resume' && mode !== 'new')) {
-  process.stderr.write('usage: tls-load.js <port> <connections> <seconds> <resume|new>\n');
+  process.stderr.write('usage: tls-load.js <port> <connections> <seconds> <resume|new> [groups]\n');
   process.exit(2);
 }
 
@@ -31,6 +34,8 @@ let ok = 0;
 let non2xx = 0;
 let errors = 0;
 let resumed = 0;
+/** The key exchange group of the first full handshake (what the server chose). */
+let group = '';
 const started = Date.now();
 const until = started + durationMs;
 
@@ -39,10 +44,11 @@ function one(session: Buffer | undefined): Promise<Buffer | undefined> {
     const t0 = process.hrtime.bigint();
     let head = '';
     let next = session;
-    const s: TLSSocket = connect({ host: '127.0.0.1', port, servername: 'bench.test', rejectUnauthorized: false, ALPNProtocols: ['http/1.1'], session: resume ? session : undefined });
+    const s: TLSSocket = connect({ host: '127.0.0.1', port, servername: 'bench.test', rejectUnauthorized: false, ALPNProtocols: ['http/1.1'], session: resume ? session : undefined, ...groups });
     s.on('session', (sess: Buffer) => { next = sess; });
     s.once('secureConnect', () => {
       if (s.isSessionReused()) resumed++;
+      else if (group === '') group = (s.getEphemeralKeyInfo() as { name?: string } | null)?.name ?? '';
       s.write(REQUEST);
     });
     s.on('data', (c: Buffer) => {
@@ -75,6 +81,6 @@ async function loop(): Promise<void> {
 await Promise.all(Array.from({ length: connections }, loop));
 const elapsedS = (Date.now() - started) / 1000;
 process.stdout.write(`${JSON.stringify({
-  ok, non2xx, errors, resumed, elapsedS, p50Ms: hist.getValueAtPercentile(50) / 1000, p99Ms: hist.getValueAtPercentile(99) / 1000,
+  ok, non2xx, errors, resumed, group, elapsedS, p50Ms: hist.getValueAtPercentile(50) / 1000, p99Ms: hist.getValueAtPercentile(99) / 1000,
 })}\n`);
 process.exit(0);
