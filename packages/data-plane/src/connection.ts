@@ -346,9 +346,8 @@ export class ProxyConnection implements EditInput, UpstreamOwner, ChoiceInput, R
     this.group = group;
     if (this.fctx === undefined || this.fctxFor !== listener.snap) {
       this.fctx = new ForwardContext({
-        xff: listener.snap.xff.enabled,
-        xffProto: listener.snap.xff.proto,
-        xffPort: listener.snap.xff.port,
+        policy: listener.fwd,
+        clientPort: this.socket.remotePort,
         clientIp: clientIpOf(this.socket),
         proto: this.scheme,
         port: this.port,

@@ -249,7 +249,7 @@ export class H2Exchange implements EditInput, ChoiceInput, RetryState {
       port: this.port,
       instanceId: this.listener!.snap.loadBalancerId,
       keepTeTrailers,
-      xff: this.listener!.snap.xff,
+      fwd: this.listener!.fwd, clientPort: this.sourcePort,
     };
   }
 
