@@ -157,7 +157,7 @@ export class ProxyConnection implements EditInput, UpstreamOwner, ChoiceInput, R
     return this.req.methodName;
   }
   get sourceIp(): string {
-    return this.socket.remoteAddress ?? '';
+    return this.listener === undefined ? this.socket.remoteAddress ?? '' : this.listener.fwd.clientOf(this.socket.remoteAddress ?? '', this);
   }
   get sourcePort(): number {
     return this.socket.remotePort ?? 0;

@@ -68,6 +68,12 @@ export class ForwardPolicy {
     return !this.snap.remove && (trusted || !this.trustConfigured);
   }
 
+  /** The request's client address for routing, hashing and logs: realClient over the request's X-Forwarded-For. */
+  clientOf(peer: string, m: { header(nameLower: string): string | undefined }): string {
+    if (!this.snap.clientSourceIps) return peer;
+    return this.realClient(peer, this.trusts(peer), m.header('x-forwarded-for'));
+  }
+
   /**
    * With XForwardedForClientSourceIpsEnabled: the real client of a request from a trusted
    * hop. As ALB, the X-Forwarded-For chain is read from the right; the first address not in
