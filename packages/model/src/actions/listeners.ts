@@ -197,7 +197,8 @@ defineAction({
       (!ids || ids.includes(l.ListenerId)) &&
       (!protocol || l.ListenerProtocol === protocol));
     const pg = paginate(byCreation(items, (l) => l.ListenerId), p);
-    return { reply: { Listeners: pg.page, NextToken: pg.NextToken, MaxResults: pg.MaxResults, TotalCount: pg.TotalCount } };
+    const page = pg.page.map((l) => ({ ...l, XForwardedForConfig: normalizeXff(l.XForwardedForConfig) }));
+    return { reply: { Listeners: page, NextToken: pg.NextToken, MaxResults: pg.MaxResults, TotalCount: pg.TotalCount } };
   },
 });
 
