@@ -49,6 +49,13 @@ export const REQUEST_CASES: ConfCase[] = [
     fwd(GET, [H], '', { xff: '203.0.113.7, 127.0.0.1' }),
   ),
   passes('LR-3: two X-Forwarded-For lines are merged into one', req(GET, [H, 'X-Forwarded-For: 10.0.0.1', 'X-Forwarded-For: 10.0.0.2']), fwd(GET, [H], '', { xff: '10.0.0.1, 10.0.0.2, 127.0.0.1' })),
+  passes(
+    'TB-2: X-Real-IP, Forwarded, X-Forwarded-Host, X-Forwarded-Client-srcport and SLB-ID from an untrusted hop are cut',
+    req(GET, [H, 'X-Real-IP: 203.0.113.1', 'Forwarded: for=203.0.113.1;proto=https', 'X-Forwarded-Host: evil.test', 'X-Forwarded-Client-srcport: 1', 'SLB-ID: alb-forged', 'Accept: */*']),
+    fwd(GET, [H, 'Accept: */*']),
+  ),
+  passes('TB-2: those names are cut in any case and when repeated', req(GET, [H, 'x-REAL-ip: 1.2.3.4', 'FORWARDED: for=a', 'forwarded: for=b', 'X-Kept: 1']), fwd(GET, [H, 'X-Kept: 1'])),
+  passes('TB-2: a longer name that starts like one (X-Real-IPs, Forwarded-By) is an ordinary field', req(GET, [H, 'X-Real-IPs: 1', 'Forwarded-By: 2']), fwd(GET, [H, 'X-Real-IPs: 1', 'Forwarded-By: 2'])),
   passes('BS-8: an X-Fulcrum-Loop of another instance is appended to', req(GET, [H, 'X-Fulcrum-Loop: alb-other']), fwd(GET, [H], '', { loop: `alb-other, ${LB_ID}` })),
   refused('BS-8: X-Fulcrum-Loop naming this instance (a forwarding loop)', 508, req(GET, [H, `X-Fulcrum-Loop: alb-other, ${LB_ID}`])),
   passes('Content-Length body', req(POST, [H, 'Content-Length: 5'], 'hello'), fwd(POST, [H, 'Content-Length: 5'], 'hello')),
@@ -126,6 +133,9 @@ export const REQUEST_CASES: ConfCase[] = [
   refused('empty Content-Length', 400, req(POST, [H, 'Content-Length:'], 'hello')),
   refused('Content-Length of 2^53 (over the safe integer range)', 400, req(POST, [H, 'Content-Length: 9007199254740992'], 'hello')),
   refused('Content-Length of 20 digits', 400, req(POST, [H, 'Content-Length: 18446744073709551621'], 'hello')),
+  refused('X_Real_IP with underscores (CGI folds it into X-Real-IP)', 400, req(GET, [H, 'X_Real_IP: 203.0.113.1'])),
+  refused('X_Forwarded_Host with underscores', 400, req(GET, [H, 'X_Forwarded_Host: evil.test'])),
+  refused('SLB_ID with an underscore', 400, req(GET, [H, 'SLB_ID: alb-forged'])),
   refused('Content_Length with an underscore', 400, req(POST, [H, 'Content_Length: 5'], 'hello')),
 
   // ------------------------------------------------ line structure, bare CR / LF, NUL and control bytes
@@ -212,6 +222,9 @@ export const REQUEST_CASES: ConfCase[] = [
   refused('Connection naming X-Forwarded-Proto', 400, req(GET, [H, 'Connection: keep-alive, x-forwarded-proto'])),
   refused('Connection naming X-Real-IP', 400, req(GET, [H, 'Connection: X-Real-IP'])),
   refused('Connection naming Forwarded', 400, req(GET, [H, 'Connection: Forwarded'])),
+  refused('Connection naming X-Forwarded-Host', 400, req(GET, [H, 'Connection: X-Forwarded-Host'])),
+  refused('Connection naming X-Forwarded-Client-srcport', 400, req(GET, [H, 'Connection: x-forwarded-client-srcport'])),
+  refused('Connection naming SLB-ID', 400, req(GET, [H, 'Connection: SLB-ID'])),
   refused('Connection naming X-Fulcrum-Loop', 400, req(GET, [H, 'Connection: x-fulcrum-loop'])),
   refused('Connection with a quoted member', 400, req(GET, [H, 'Connection: "close"'])),
 

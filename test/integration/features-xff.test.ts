@@ -23,7 +23,7 @@ describe('listener XForwardedForConfig (LR-3)', function () {
     const configs: Record<keyof typeof ports, Json | undefined> = {
       defaults: undefined,
       noXff: { XForwardedForEnabled: false },
-      noProtoPort: { XForwardedForProtoEnabled: false, XForwardedForPortEnabled: false },
+      noProtoPort: { XForwardedForProtoEnabled: false, XForwardedForSLBPortEnabled: false },
       live: undefined,
     };
     for (const k of Object.keys(ports) as (keyof typeof ports)[]) {
@@ -38,7 +38,7 @@ describe('listener XForwardedForConfig (LR-3)', function () {
     await node.write('CreateListener', {
       LoadBalancerId: 'alb-default', ListenerProtocol: 'HTTPS', ListenerPort: h2Port, Http2Enabled: true,
       Certificates: [{ CertificateId: certId }], DefaultActions: [forward(gid)],
-      XForwardedForConfig: { XForwardedForEnabled: false, XForwardedForPortEnabled: false },
+      XForwardedForConfig: { XForwardedForEnabled: false, XForwardedForSLBPortEnabled: false },
     });
   });
 
@@ -59,7 +59,10 @@ describe('listener XForwardedForConfig (LR-3)', function () {
 
   it('LR-3: defaults: X-Forwarded-For is appended, X-Forwarded-Proto and X-Forwarded-Port are set', async () => {
     const cfg = (await node.api('GetListenerAttribute', { ListenerId: await listenerIdOf(ports.defaults) })).XForwardedForConfig as Json;
-    assert.deepEqual(cfg, { XForwardedForEnabled: true, XForwardedForProtoEnabled: true, XForwardedForPortEnabled: true });
+    assert.deepEqual(
+      [cfg.XForwardedForEnabled, cfg.XForwardedForProcessingMode, cfg.XForwardedForProtoEnabled, cfg.XForwardedForSLBPortEnabled, cfg.XForwardedForHostEnabled],
+      [true, 'append', true, true, false],
+    );
 
     const bare = await through(ports.defaults);
     assert.deepEqual(all(bare, 'x-forwarded-for'), ['127.0.0.1']);
@@ -82,7 +85,7 @@ describe('listener XForwardedForConfig (LR-3)', function () {
     assert.deepEqual(all(chained, 'x-forwarded-for'), ['203.0.113.9, 198.51.100.7']);
   });
 
-  it('LR-3: XForwardedForProtoEnabled / XForwardedForPortEnabled false: those headers are absent, even when the client sent them', async () => {
+  it('LR-3: XForwardedForProtoEnabled / XForwardedForSLBPortEnabled false: those headers are absent, even when the client sent them', async () => {
     const bare = await through(ports.noProtoPort);
     assert.deepEqual(all(bare, 'x-forwarded-for'), ['127.0.0.1']);
     assert.deepEqual(all(bare, 'x-forwarded-proto'), []);
@@ -103,7 +106,7 @@ describe('listener XForwardedForConfig (LR-3)', function () {
         return backend.received[0]!;
       };
       assert.deepEqual(all(await one(), 'x-forwarded-for'), ['127.0.0.1']);
-      await node.write('UpdateListenerAttribute', { ListenerId: liveListener, XForwardedForConfig: { XForwardedForEnabled: false, XForwardedForPortEnabled: false } });
+      await node.write('UpdateListenerAttribute', { ListenerId: liveListener, XForwardedForConfig: { XForwardedForEnabled: false, XForwardedForSLBPortEnabled: false } });
       const off = await one();
       assert.deepEqual(all(off, 'x-forwarded-for'), []);
       assert.deepEqual(all(off, 'x-forwarded-port'), []);
@@ -130,7 +133,7 @@ describe('listener XForwardedForConfig (LR-3)', function () {
       const [r1, r2] = backend.received as [Received, Received];
       assert.deepEqual(all(r1, 'x-forwarded-proto'), ['https'], 'Proto stays on');
       assert.deepEqual(all(r1, 'x-forwarded-for'), [], `XForwardedForEnabled false, yet the backend got ${JSON.stringify(all(r1, 'x-forwarded-for'))}`);
-      assert.deepEqual(all(r1, 'x-forwarded-port'), [], `XForwardedForPortEnabled false, yet the backend got ${JSON.stringify(all(r1, 'x-forwarded-port'))}`);
+      assert.deepEqual(all(r1, 'x-forwarded-port'), [], `XForwardedForSLBPortEnabled false, yet the backend got ${JSON.stringify(all(r1, 'x-forwarded-port'))}`);
       assert.deepEqual(all(r2, 'x-forwarded-for'), ['203.0.113.9'], "the client's own value passes unchanged");
       assert.deepEqual(all(r2, 'x-forwarded-port'), []);
     } finally {

@@ -164,7 +164,7 @@ export class ProxyConnection implements EditInput, UpstreamOwner, ChoiceInput, R
     return this.req.methodName;
   }
   get sourceIp(): string {
-    return this.socket.remoteAddress ?? '';
+    return this.listener === undefined ? this.socket.remoteAddress ?? '' : this.listener.fwd.clientOf(this.socket.remoteAddress ?? '', this);
   }
   get sourcePort(): number {
     return this.socket.remotePort ?? 0;
@@ -353,9 +353,8 @@ export class ProxyConnection implements EditInput, UpstreamOwner, ChoiceInput, R
     this.group = group;
     if (this.fctx === undefined || this.fctxFor !== listener.snap) {
       this.fctx = new ForwardContext({
-        xff: listener.snap.xff.enabled,
-        xffProto: listener.snap.xff.proto,
-        xffPort: listener.snap.xff.port,
+        policy: listener.fwd,
+        clientPort: this.socket.remotePort,
         clientIp: clientIpOf(this.socket),
         proto: this.scheme,
         port: this.port,

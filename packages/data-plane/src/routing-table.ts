@@ -1,3 +1,4 @@
+import { ForwardPolicy } from './forward-policy.js';
 import type { RoutingSnapshot, SnapGroup, SnapListener, SnapServer, RuleAction } from '@fulcrum/model';
 import { buildPicker, eligibleServers, effectiveWeight, isRamping, maskWeights, type Picker } from '@fulcrum/scheduling';
 import { compileConditions, type MatchInput, type Matcher } from './match.js';
@@ -164,6 +165,8 @@ export interface CompiledRule {
 
 export interface CompiledListener {
   snap: SnapListener;
+  /** TB-2 / LR-3: its forwarding-header policy, compiled once per snapshot. */
+  fwd: ForwardPolicy;
   rules: CompiledRule[];
 }
 
@@ -196,7 +199,7 @@ export class RoutingTable {
       this.groups.set(g.id, new RuntimeGroup(g, servers, ctx, this.signer));
     }
     for (const l of snapshot.listeners) {
-      this.listeners.set(l.port, { snap: l, rules: l.rules.map((r) => this.compileRule(r.id, r.conditions, r.actions)) });
+      this.listeners.set(l.port, { snap: l, fwd: new ForwardPolicy(l.xff), rules: l.rules.map((r) => this.compileRule(r.id, r.conditions, r.actions)) });
     }
   }
 

@@ -2,8 +2,9 @@ import type { Collections } from './state.js';
 import { serverKey, healthKey } from './state.js';
 import type {
   BackendProtocol, ConnectionDrainConfig, RuleAction, RuleCondition, Scheduler, ServerGroupType,
-  ServerType, StickySessionConfig,
+  Listener, ServerType, StickySessionConfig,
 } from './types.js';
+import { CLIENT_CERT_FIELDS, normalizeXff } from './validate/forwarded.js';
 
 /**
  * The immutable routing snapshot a proxy worker reads (ARCHITECTURE.md). The node's
@@ -47,9 +48,28 @@ export interface SnapListener {
   requestTimeoutS: number;
   http2: boolean;
   certs: SnapCert[];
-  xff: { enabled: boolean; proto: boolean; port: boolean };
+  xff: SnapForwarded;
   /** Rules by ascending priority; the listener's default actions come last as priority Infinity. */
   rules: SnapRule[];
+}
+
+/** TB-2 / LR-3: the listener's XForwardedForConfig as the data plane needs it. */
+export interface SnapForwarded {
+  /** Add the client address to X-Forwarded-For (mode append). */
+  enabled: boolean;
+  /** Send no X-Forwarded-For at all (ALB's processing mode `remove`). */
+  remove: boolean;
+  clientSrcPort: boolean;
+  proto: boolean;
+  slbId: boolean;
+  port: boolean;
+  host: boolean;
+  /** Take the client address from the trusted X-Forwarded-For chain. */
+  clientSourceIps: boolean;
+  /** Trusted hops: addresses or CIDR blocks (empty: no hop is trusted). */
+  trusted: string[];
+  /** Lower-case header names of the enabled client-certificate fields. */
+  certHeaders: string[];
 }
 
 export interface SnapRule {
@@ -175,11 +195,7 @@ export function buildRoutingSnapshot(state: Collections, version: number, nowMs:
       requestTimeoutS: l.RequestTimeout,
       http2: l.Http2Enabled,
       certs,
-      xff: {
-        enabled: l.XForwardedForConfig?.XForwardedForEnabled ?? true,
-        proto: l.XForwardedForConfig?.XForwardedForProtoEnabled ?? true,
-        port: l.XForwardedForConfig?.XForwardedForPortEnabled ?? true,
-      },
+      xff: snapForwarded(l.XForwardedForConfig),
       rules,
     });
   }
@@ -189,4 +205,23 @@ export function buildRoutingSnapshot(state: Collections, version: number, nowMs:
     .filter((d) => d.DeadlineMs >= nowMs - 60_000)
     .map((d) => ({ groupId: d.ServerGroupId, key: d.ServerKey, ip: d.Ip, port: d.Port, deadlineMs: d.DeadlineMs }));
   return { version, builtAtMs: nowMs, cookieKeyHex: settings?.CookieSigningKey ?? '', listeners, groups, drains };
+}
+
+function snapForwarded(stored: Listener['XForwardedForConfig'] | undefined): SnapForwarded {
+  const x = normalizeXff(stored);
+  const trusted = x.XForwardedForClientSourceIpsTrusted ? x.XForwardedForClientSourceIpsTrusted.split(',') : [];
+  return {
+    enabled: x.XForwardedForEnabled && x.XForwardedForProcessingMode === 'append',
+    remove: x.XForwardedForEnabled && x.XForwardedForProcessingMode === 'remove',
+    clientSrcPort: x.XForwardedForClientSrcPortEnabled,
+    proto: x.XForwardedForProtoEnabled,
+    slbId: x.XForwardedForSLBIdEnabled,
+    port: x.XForwardedForSLBPortEnabled,
+    host: x.XForwardedForHostEnabled,
+    clientSourceIps: x.XForwardedForClientSourceIpsEnabled && trusted.length > 0,
+    trusted,
+    certHeaders: CLIENT_CERT_FIELDS
+      .filter((k) => x[`XForwardedForClientCert${k}Enabled`])
+      .map((k) => x[`XForwardedForClientCert${k}Alias`].toLowerCase()),
+  };
 }

@@ -233,6 +233,39 @@ export interface ListenerCertificate {
   IsDefault?: boolean;
 }
 
+/**
+ * TB-2 / LR-3: which forwarding headers a listener adds, ALB's XForwardedForConfig. A hop is
+ * trusted when its address lies in XForwardedForClientSourceIpsTrusted (comma-separated
+ * addresses or CIDR blocks); only trusted hops pass their own X-Forwarded-*, X-Real-IP and
+ * Forwarded on.
+ */
+export interface XForwardedForConfig {
+  XForwardedForEnabled: boolean;
+  /** `append` adds the client address; `remove` sends no X-Forwarded-For at all. */
+  XForwardedForProcessingMode: 'append' | 'remove';
+  /** X-Forwarded-Client-srcport */
+  XForwardedForClientSrcPortEnabled: boolean;
+  /** X-Forwarded-Proto */
+  XForwardedForProtoEnabled: boolean;
+  /** SLB-ID (the load balancer's id) */
+  XForwardedForSLBIdEnabled: boolean;
+  /** X-Forwarded-Port */
+  XForwardedForSLBPortEnabled: boolean;
+  /** X-Forwarded-Host */
+  XForwardedForHostEnabled: boolean;
+  /** Take the client address from a trusted X-Forwarded-For chain. */
+  XForwardedForClientSourceIpsEnabled: boolean;
+  XForwardedForClientSourceIpsTrusted?: string;
+  XForwardedForClientCertClientVerifyEnabled: boolean;
+  XForwardedForClientCertClientVerifyAlias: string;
+  XForwardedForClientCertFingerprintEnabled: boolean;
+  XForwardedForClientCertFingerprintAlias: string;
+  XForwardedForClientCertIssuerDNEnabled: boolean;
+  XForwardedForClientCertIssuerDNAlias: string;
+  XForwardedForClientCertSubjectDNEnabled: boolean;
+  XForwardedForClientCertSubjectDNAlias: string;
+}
+
 export interface Listener {
   ListenerId: string;
   LoadBalancerId: string;
@@ -246,11 +279,7 @@ export interface Listener {
   GzipEnabled: boolean;
   Certificates: ListenerCertificate[];
   DefaultActions: RuleAction[];
-  XForwardedForConfig: {
-    XForwardedForEnabled: boolean;
-    XForwardedForProtoEnabled: boolean;
-    XForwardedForPortEnabled: boolean;
-  };
+  XForwardedForConfig: XForwardedForConfig;
   Tags: Tag[];
   CreateTime: string;
 }

@@ -8,6 +8,7 @@ import '../src/actions/functions.js';
 import { runAction, type ActionEnv, type ActionResult } from '../src/actions/framework.js';
 import { ApiError } from '../src/errors.js';
 import { applyOps, emptyCollections, type Collections } from '../src/state.js';
+import { XFF_DEFAULTS } from '../src/validate/forwarded.js';
 import { initialOps } from '../src/seed.js';
 import { stampVersion } from '../src/validate/server-status.js';
 import type { Edition, Listener, LoadBalancer, Rule, ServerGroup } from '../src/types.js';
@@ -119,7 +120,7 @@ export class World {
       ListenerId: listenerId, LoadBalancerId: lbId, ListenerProtocol: o.protocol ?? 'HTTP', ListenerPort: 8000 + this.seq,
       ListenerStatus: 'Running', IdleTimeout: 15, RequestTimeout: 60, Http2Enabled: o.http2 ?? false, GzipEnabled: false,
       Certificates: [], DefaultActions: o.viaRule ? [{ Order: 1, Type: 'FixedResponse', FixedResponseConfig: { HttpCode: '404' } }] : forward,
-      XForwardedForConfig: { XForwardedForEnabled: true, XForwardedForProtoEnabled: true, XForwardedForPortEnabled: true },
+      XForwardedForConfig: { ...XFF_DEFAULTS },
       Tags: [], CreateTime: iso,
     };
     this.state.listeners[listenerId] = l;

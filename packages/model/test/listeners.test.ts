@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import type { BackendProtocol, Edition, Listener, ServerGroup } from '../src/index.js';
 import { checkGroupOnListener, ApiError } from '../src/index.js';
+import { XFF_DEFAULTS } from '../src/validate/forwarded.js';
 import { Lab, fwd, forwardAction, group, loopbackServers, pathCondition, A_CERT, A_KEY, B_CERT, B_KEY } from './lr-helpers.js';
 
 function httpsBench(edition: Edition = 'Standard'): { lab: Lab; lb: string; cert: string } {
@@ -28,11 +29,11 @@ describe('listeners (LR-1)', () => {
     const lab = new Lab();
     lab.addGroup(group('sg-a'));
     const a = lab.createListener({ ListenerPort: 8080, DefaultActions: fwd('sg-a') });
-    assert.deepEqual(lab.state.listeners[a]!.XForwardedForConfig, { XForwardedForEnabled: true, XForwardedForProtoEnabled: true, XForwardedForPortEnabled: true });
-    const b = lab.createListener({ ListenerPort: 8081, DefaultActions: fwd('sg-a'), XForwardedForConfig: { XForwardedForPortEnabled: false } });
-    assert.deepEqual(lab.state.listeners[b]!.XForwardedForConfig, { XForwardedForEnabled: true, XForwardedForProtoEnabled: true, XForwardedForPortEnabled: false });
+    assert.deepEqual(lab.state.listeners[a]!.XForwardedForConfig, XFF_DEFAULTS);
+    const b = lab.createListener({ ListenerPort: 8081, DefaultActions: fwd('sg-a'), XForwardedForConfig: { XForwardedForSLBPortEnabled: false } });
+    assert.deepEqual(lab.state.listeners[b]!.XForwardedForConfig, { ...XFF_DEFAULTS, XForwardedForSLBPortEnabled: false });
     lab.ok('UpdateListenerAttribute', { ListenerId: b, XForwardedForConfig: { XForwardedForProtoEnabled: false } });
-    assert.deepEqual(lab.state.listeners[b]!.XForwardedForConfig, { XForwardedForEnabled: true, XForwardedForProtoEnabled: false, XForwardedForPortEnabled: false });
+    assert.deepEqual(lab.state.listeners[b]!.XForwardedForConfig, { ...XFF_DEFAULTS, XForwardedForProtoEnabled: false, XForwardedForSLBPortEnabled: false });
   });
 
   it('LR-1: an HTTPS listener has HTTP/2 on by default and marks its first certificate as the default', () => {

@@ -3,6 +3,7 @@ import { World, VPC4, VPC6, codeOf } from './helpers.js';
 import { checkGroupAgainstEdition, checkGroupForListener } from '../src/validate/group-rules.js';
 import { defaultHealthCheck } from '../src/defaults.js';
 import type { Edition, Listener, LoadBalancer, ServerGroup } from '../src/types.js';
+import { XFF_DEFAULTS } from '../src/validate/forwarded.js';
 
 function setup(): { w: World; vpc: string; vpc4: string } {
   const w = new World();
@@ -402,7 +403,7 @@ describe('checkGroupAgainstEdition / checkGroupForListener (SG-11, SG-6, V6-1)',
     return {
       ListenerId: 'lsn-1', LoadBalancerId: 'alb-1', ListenerProtocol: protocol, ListenerPort: 80, ListenerStatus: 'Running', IdleTimeout: 15,
       RequestTimeout: 60, Http2Enabled: http2, GzipEnabled: false, Certificates: [], DefaultActions: [],
-      XForwardedForConfig: { XForwardedForEnabled: true, XForwardedForProtoEnabled: true, XForwardedForPortEnabled: true }, Tags: [], CreateTime: '',
+      XForwardedForConfig: { ...XFF_DEFAULTS }, Tags: [], CreateTime: '',
     };
   }
   function lb(edition: Edition = 'Standard', dual = false): LoadBalancer {

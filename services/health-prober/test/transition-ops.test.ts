@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { applyOps, healthKey, serverKey, type Collections, type LoadBalancer, type WriteOp } from '@fulcrum/model';
+import { applyOps, healthKey, XFF_DEFAULTS, serverKey, type Collections, type LoadBalancer, type WriteOp } from '@fulcrum/model';
 import { transitionOps } from '../src/transition-ops.js';
 import type { HealthTransition } from '../src/transition.js';
 import { group, hc, ipServer, stateWith } from './helpers.js';
@@ -145,7 +145,7 @@ describe('transitionOps', () => {
       ListenerId: 'lsn-1', LoadBalancerId: 'alb-basic', ListenerProtocol: 'HTTP', ListenerPort: 8080, ListenerStatus: 'Running',
       IdleTimeout: 15, RequestTimeout: 60, Http2Enabled: false, GzipEnabled: false, Certificates: [],
       DefaultActions: [{ Order: 1, Type: 'ForwardGroup', ForwardGroupConfig: { ServerGroupTuples: [{ ServerGroupId: 'sgp-1' }] } }],
-      XForwardedForConfig: { XForwardedForEnabled: true, XForwardedForProtoEnabled: true, XForwardedForPortEnabled: true }, Tags: [], CreateTime: '',
+      XForwardedForConfig: { ...XFF_DEFAULTS }, Tags: [], CreateTime: '',
     };
     assert.equal(apply(basic, transitionOps(basic, [t(KA, 'Healthy')], NOW)).ramps[hk(KA)], undefined);
   });

@@ -49,7 +49,10 @@ export class H2Exchange implements EditInput, ChoiceInput, RetryState {
   readonly query: string;
   readonly method: string;
   /** As the socket reports it (rules and Sch hashing see what the HTTP/1.1 engine sees). */
-  readonly sourceIp: string;
+  /** The client for routing and logs: the peer, or the real client of a trusted chain (TB-2). */
+  get sourceIp(): string {
+    return this.listener === undefined ? this.peerIp : this.listener.fwd.clientOf(this.peerIp, this);
+  }
   readonly sourcePort: number;
   readonly scheme = 'https' as const;
   status = 0;
@@ -93,10 +96,9 @@ export class H2Exchange implements EditInput, ChoiceInput, RetryState {
     readonly port: number,
     private readonly stream: ServerHttp2Stream,
     private readonly headers: IncomingHttpHeaders,
-    remoteAddress: string,
+    private readonly peerIp: string,
     remotePort: number,
   ) {
-    this.sourceIp = remoteAddress;
     this.sourcePort = remotePort;
     this.authority = headers[':authority'] ?? headers.host ?? '';
     this.host = hostOf(this.authority);
@@ -245,11 +247,8 @@ export class H2Exchange implements EditInput, ChoiceInput, RetryState {
 
   private forwardInfo(keepTeTrailers: boolean) {
     return {
-      clientIp: unmapped(this.sourceIp),
-      port: this.port,
-      instanceId: this.listener!.snap.loadBalancerId,
-      keepTeTrailers,
-      xff: this.listener!.snap.xff,
+      clientIp: unmapped(this.peerIp), clientPort: this.sourcePort, port: this.port,
+      instanceId: this.listener!.snap.loadBalancerId, keepTeTrailers, fwd: this.listener!.fwd,
     };
   }
 
@@ -546,7 +545,7 @@ export class H2Exchange implements EditInput, ChoiceInput, RetryState {
     }
     headers.host = this.authority;
     this.fcAbort = new AbortController();
-    this.worker.functions.invoke(functionTask(fn, this.method, this.path, this.query, headers, chunks, unmapped(this.sourceIp)), this.fcAbort.signal).then((r) => {
+    this.worker.functions.invoke(functionTask(fn, this.method, this.path, this.query, headers, chunks, unmapped(this.peerIp)), this.fcAbort.signal).then((r) => {
       if (this.held !== server || this.closed || this.responded) return;
       this.fcAbort = undefined;
       this.release();

@@ -2,6 +2,7 @@ import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 import type { RuleAction } from '@fulcrum/model';
 import type { MatchInput } from '../match.js';
 import { requestEdits, type EditInput } from '../responses.js';
+import type { ForwardPolicy } from '../forward-policy.js';
 
 /**
  * Header handling for HTTP/2 client streams: what goes upstream (LR-3 forwarding headers,
@@ -14,15 +15,10 @@ export const LOOP_HEADER = 'x-fulcrum-loop';
 
 /**
  * Never forwarded upstream as the client sent them: hop-by-hop fields (RFC 9110 §7.6.1),
- * the h2c upgrade field, fields we re-emit ourselves (Host from :authority; X-Forwarded-*
- * and the loop marker, appended or replaced), and Proxy-Authorization (meant for us, as the
- * HTTP/1.1 engine does).
+ * the h2c upgrade field, fields we re-emit ourselves (Host from :authority; X-Forwarded-For
+ * and the loop marker), Proxy-Authorization (meant for us, as the HTTP/1.1 engine does), and
+ * the forwarding facts an untrusted hop may not state: ForwardPolicy.h2Drop*.
  */
-const DROP_UPSTREAM = new Set([
-  'connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'http2-settings',
-  'proxy-authorization', 'host', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-port', LOOP_HEADER,
-]);
-
 /** Never sent to an HTTP/2 client: connection-specific fields. */
 const DROP_DOWNSTREAM = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'http2-settings']);
 
@@ -65,8 +61,10 @@ export interface ForwardInfo {
   instanceId: string;
   /** Keep `te: trailers` (gRPC backends require it); every other TE value is dropped. */
   keepTeTrailers: boolean;
-  /** The listener's XForwardedForConfig (LR-3): off, the header is not added (a client's X-Forwarded-For passes as it is). */
-  xff: { enabled: boolean; proto: boolean; port: boolean };
+  /** The client's source port (X-Forwarded-Client-srcport). */
+  clientPort: number;
+  /** The listener's forwarding policy (TB-2, LR-3). */
+  fwd: ForwardPolicy;
 }
 
 /**
@@ -110,14 +108,19 @@ export function streamEdits(pre: RuleAction[], m: EditInput): StreamEdits | null
 
 /**
  * The request fields for the backend, without pseudo-headers and Host: the client's fields
- * minus hop-by-hop ones, the rule's RemoveHeader / InsertHeader edits, then X-Forwarded-For
- * (appended), X-Forwarded-Proto / -Port (LR-3) and the loop marker (appended, BS-8).
+ * minus hop-by-hop ones and the forwarding facts its hop may not state (TB-2), the rule's
+ * RemoveHeader / InsertHeader edits, then X-Forwarded-For (appended), the other forwarding
+ * headers the listener wants (LR-3) and the loop marker (appended, BS-8).
  */
 export function upstreamHeaders(src: IncomingHttpHeaders, info: ForwardInfo, edits: StreamEdits | null): OutgoingHttpHeaders {
   const out: OutgoingHttpHeaders = {};
+  const fwd = info.fwd;
+  const f = fwd.snap;
+  const trusted = fwd.trusts(info.clientIp);
+  const drop = trusted ? fwd.h2DropTrusted : fwd.h2DropUntrusted;
   const skip = nominated(src.connection);
   for (const name of Object.keys(src)) {
-    if (name.charCodeAt(0) === 0x3a /* : */ || DROP_UPSTREAM.has(name) || skip?.has(name)) continue;
+    if (name.charCodeAt(0) === 0x3a /* : */ || drop.has(name) || skip?.has(name)) continue;
     out[name] = src[name];
   }
   if (info.keepTeTrailers && listHas(src.te, 'trailers')) out.te = 'trailers';
@@ -125,12 +128,17 @@ export function upstreamHeaders(src: IncomingHttpHeaders, info: ForwardInfo, edi
     for (const n of edits.remove) if (!NEVER_REMOVED.has(n)) delete out[n];
     for (const [n, v] of edits.insert) if (!NEVER_REMOVED.has(n) && !DROP_DOWNSTREAM.has(n)) out[n] = v;
   }
-  const xff = joined(src['x-forwarded-for']);
-  if (info.xff.enabled) out['x-forwarded-for'] = xff ? `${xff}, ${info.clientIp}` : info.clientIp;
+  const xff = fwd.passesClientXff(trusted) ? joined(src['x-forwarded-for']) : undefined;
+  if (f.enabled) out['x-forwarded-for'] = xff ? `${xff}, ${info.clientIp}` : info.clientIp;
   else if (xff) out['x-forwarded-for'] = xff;
-  // A client's own Proto/Port are never passed on (DROP_UPSTREAM): they would be spoofed.
-  if (info.xff.proto) out['x-forwarded-proto'] = 'https';
-  if (info.xff.port) out['x-forwarded-port'] = String(info.port);
+  if (f.proto) out['x-forwarded-proto'] = 'https';
+  if (f.port) out['x-forwarded-port'] = String(info.port);
+  if (f.host) {
+    const host = src[':authority'] ?? src.host;
+    if (host) out['x-forwarded-host'] = host;
+  }
+  if (f.clientSrcPort) out['x-forwarded-client-srcport'] = String(info.clientPort);
+  if (f.slbId) out['slb-id'] = info.instanceId;
   const loop = joined(src[LOOP_HEADER]);
   out[LOOP_HEADER] = loop ? `${loop}, ${info.instanceId}` : info.instanceId;
   return out;

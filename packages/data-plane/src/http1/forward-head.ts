@@ -1,6 +1,7 @@
 import { isFieldValue, isToken } from './char-tables.js';
 import { HeaderId } from './header-ids.js';
 import { HeadSlices } from './head-slices.js';
+import { ForwardPolicy } from '../forward-policy.js';
 import { BodyKind, HDR_STRIDE, type MessageHead } from './message-head.js';
 import { TargetForm, type RequestHead } from './request-head.js';
 import type { ResponseHead } from './response-head.js';
@@ -14,38 +15,11 @@ const HTTP11 = latin1('HTTP/1.1');
 const TE_CHUNKED = latin1('Transfer-Encoding: chunked\r\n');
 const HOST_PREFIX = latin1('Host: ');
 const XFF_PREFIX = latin1('X-Forwarded-For: ');
+const XFH_PREFIX = latin1('X-Forwarded-Host: ');
 const LOOP_PREFIX = latin1('X-Fulcrum-Loop: ');
 const END_KEEP_ALIVE = latin1('Connection: keep-alive\r\n\r\n');
 const END_CLOSE = latin1('Connection: close\r\n\r\n');
 const END_UPGRADE = latin1('Connection: upgrade\r\n\r\n');
-
-/**
- * Field ids never forwarded upstream as the client sent them. Hop-by-hop (RFC 9110 §7.6.1):
- * Connection, Keep-Alive, Proxy-Connection, TE, Proxy-Authorization, HTTP2-Settings (h2c),
- * and lines the Connection header nominates. Re-emitted by us: X-Forwarded-For (client IP
- * appended), X-Forwarded-Proto/Port (replaced, LR-3), X-Fulcrum-Loop (our id appended,
- * BS-8), Transfer-Encoding (a canonical `chunked` line, so a backend never sees the client's
- * spacing or case). Upgrade is dropped unless the request is a WebSocket handshake.
- * Trailer is kept: we pass chunked bodies with their trailers as they are.
- */
-const DROP_UPSTREAM = new Uint8Array(32);
-for (const id of [
-  HeaderId.CONNECTION,
-  HeaderId.KEEP_ALIVE,
-  HeaderId.PROXY_CONNECTION,
-  HeaderId.TE,
-  HeaderId.PROXY_AUTHORIZATION,
-  HeaderId.HTTP2_SETTINGS,
-  HeaderId.X_FORWARDED_FOR,
-  HeaderId.X_FORWARDED_PROTO,
-  HeaderId.X_FORWARDED_PORT,
-  HeaderId.X_FULCRUM_LOOP,
-  HeaderId.TRANSFER_ENCODING,
-  HeaderId.NOMINATED,
-  HeaderId.DUPLICATE,
-]) {
-  DROP_UPSTREAM[id] = 1;
-}
 
 /** Field ids never forwarded to the client: hop-by-hop, plus repeated identical CLs. */
 const DROP_DOWNSTREAM = new Uint8Array(32);
@@ -77,10 +51,13 @@ export interface ForwardContextOptions {
   /** This LB instance's id for the loop marker (BS-8); a token, no commas or spaces. */
   readonly instanceId: string;
   /**
-   * The listener's XForwardedForConfig (LR-3), all on by default. Off, the header is not
-   * added: a client's X-Forwarded-For passes unchanged, and a client's X-Forwarded-Proto /
-   * Port are still dropped (they would be spoofed otherwise).
+   * The listener's forwarding policy (TB-2, LR-3), compiled once per snapshot. Without one,
+   * the legacy switches below build ALB's defaults (X-Forwarded-For appended, Proto and Port
+   * ours, nothing trusted).
    */
+  readonly policy?: ForwardPolicy;
+  /** The client's source port (X-Forwarded-Client-srcport). */
+  readonly clientPort?: number;
   readonly xff?: boolean;
   readonly xffProto?: boolean;
   readonly xffPort?: boolean;
@@ -92,11 +69,21 @@ export interface ForwardContextOptions {
  */
 export class ForwardContext {
   readonly clientIp: string;
-  /** "X-Forwarded-For: ip\r\n" */
+  /** Whether the peer is a trusted hop (TB-2); fixed for the connection. */
+  readonly trusted: boolean;
+  /** Field ids never forwarded as the client sent them (hop-by-hop, re-emitted, untrusted facts). */
+  readonly drop: Uint8Array;
+  /** Whether the client's own X-Forwarded-For values go on. */
+  readonly passXff: boolean;
+  /** X-Forwarded-Host from the request's Host, per request. */
+  readonly forwardHost: boolean;
+  /** Lower-case names of client-certificate headers only we may set, or null. */
+  readonly stripNames: readonly string[] | null;
+  /** "X-Forwarded-For: ip\r\n", or empty when we add none. */
   readonly xffLine: Buffer;
   /** ", ip\r\n" appended after the client's own X-Forwarded-For values. */
   readonly xffTail: Buffer;
-  /** "X-Forwarded-Proto: p\r\nX-Forwarded-Port: n\r\n" */
+  /** Proto, Port, Client-srcport and SLB-ID lines, as the listener wants them. */
   readonly protoPortLines: Buffer;
   /** "X-Fulcrum-Loop: id\r\n" */
   readonly loopLine: Buffer;
@@ -114,12 +101,21 @@ export class ForwardContext {
     if (o.proto !== 'http' && o.proto !== 'https') throw new RangeError(`ForwardContext: bad proto ${String(o.proto)}`);
     if (!Number.isInteger(o.port) || o.port < 1 || o.port > 65535) throw new RangeError(`ForwardContext: bad port ${o.port}`);
     if (!isToken(o.instanceId)) throw new RangeError(`ForwardContext: instanceId must be a token, got ${JSON.stringify(o.instanceId)}`);
+    const policy = o.policy ?? legacyPolicy(o);
+    const f = policy.snap;
     this.clientIp = o.clientIp;
-    const xff = o.xff !== false;
-    this.xffLine = xff ? latin1(`X-Forwarded-For: ${o.clientIp}\r\n`) : Buffer.alloc(0);
-    this.xffTail = xff ? latin1(`, ${o.clientIp}\r\n`) : latin1('\r\n');
+    this.trusted = policy.trusts(o.clientIp);
+    this.drop = this.trusted ? policy.h1DropTrusted : policy.h1DropUntrusted;
+    this.passXff = policy.passesClientXff(this.trusted);
+    this.forwardHost = f.host;
+    this.stripNames = policy.certHeaders;
+    this.xffLine = f.enabled ? latin1(`X-Forwarded-For: ${o.clientIp}\r\n`) : Buffer.alloc(0);
+    this.xffTail = f.enabled ? latin1(`, ${o.clientIp}\r\n`) : latin1('\r\n');
     this.protoPortLines = latin1(
-      (o.xffProto !== false ? `X-Forwarded-Proto: ${o.proto}\r\n` : '') + (o.xffPort !== false ? `X-Forwarded-Port: ${o.port}\r\n` : ''),
+      (f.proto ? `X-Forwarded-Proto: ${o.proto}\r\n` : '') +
+      (f.port ? `X-Forwarded-Port: ${o.port}\r\n` : '') +
+      (f.clientSrcPort ? `X-Forwarded-Client-srcport: ${o.clientPort ?? 0}\r\n` : '') +
+      (f.slbId ? `SLB-ID: ${o.instanceId}\r\n` : ''),
     );
     this.loopLine = latin1(`X-Fulcrum-Loop: ${o.instanceId}\r\n`);
     this.loopTail = latin1(`, ${o.instanceId}\r\n`);
@@ -128,6 +124,13 @@ export class ForwardContext {
     this.tailClose = Buffer.concat([common, END_CLOSE]);
     this.tailUpgrade = Buffer.concat([common, END_UPGRADE]);
   }
+}
+
+function legacyPolicy(o: ForwardContextOptions): ForwardPolicy {
+  return new ForwardPolicy({
+    enabled: o.xff !== false, remove: false, clientSrcPort: false, proto: o.xffProto !== false, slbId: false,
+    port: o.xffPort !== false, host: false, clientSourceIps: false, trusted: [], certHeaders: [],
+  });
 }
 
 /**
@@ -182,8 +185,11 @@ function pushMerged(out: HeadSlices, head: MessageHead, id: number, prefix: Buff
  *   Transfer-Encoding        canonical `chunked` line when the body is chunked
  *   Content-Length           canonical line only when the client's had OWS/leading zeros
  *   Host                     from an absolute-form target when an HTTP/1.0 client sent none
- *   X-Forwarded-For          client's values + ", " + client IP (LR-3: appended)
- *   X-Forwarded-Proto/Port   ours (LR-3: replaced)
+ *   X-Forwarded-For          client's values (when ctx.passXff) + ", " + client IP
+ *                            (LR-3: appended; none in mode remove)
+ *   X-Forwarded-Proto/Port,  ours when the listener wants them (LR-3, TB-2: replaced);
+ *   -Client-srcport, SLB-ID  a hop's own pass only when it is trusted (ctx.drop)
+ *   X-Forwarded-Host         the request's Host, when the listener wants it
  *   X-Fulcrum-Loop           client's values + ", " + our instance id (BS-8; the caller
  *                            refuses with 508 first when head.loopContains(ourId))
  *   edits.insertLines
@@ -217,15 +223,18 @@ export function buildForwardRequestHead(
   const n = head.headerCount;
   const ids = head.hdrId;
   const names = edits !== null && edits.removeNames != null && edits.removeNames.length > 0 ? edits.removeNames : null;
+  const strip = ctx.stripNames;
+  const dropIds = ctx.drop;
   const ws = head.isWebSocket;
   const clRewrite = head.clRewrite;
   for (let i = 0; i < n; i++) {
     const id = ids[i]!;
-    let drop = DROP_UPSTREAM[id] === 1;
+    let drop = dropIds[id] === 1;
     if (!drop) {
       if (id === HeaderId.UPGRADE) drop = !ws;
       else if (id === HeaderId.CONTENT_LENGTH) drop = clRewrite;
       if (!drop && names !== null) drop = removed(head, i, names);
+      if (!drop && strip !== null && id === HeaderId.OTHER) drop = removed(head, i, strip);
     }
     if (drop) {
       out.push(buf, runStart, head.lineStartOf(i));
@@ -243,15 +252,21 @@ export function buildForwardRequestHead(
   }
   const insert = edits !== null && edits.insertLines != null ? edits.insertLines : null;
   const seen = head.seen;
-  const xffIn = (seen & (1 << HeaderId.X_FORWARDED_FOR)) !== 0;
+  const xffIn = ctx.passXff && (seen & (1 << HeaderId.X_FORWARDED_FOR)) !== 0;
   const loopIn = (seen & (1 << HeaderId.X_FULCRUM_LOOP)) !== 0;
-  if (!xffIn && !loopIn && insert === null) {
+  const xfh = ctx.forwardHost && head.hostStart >= 0;
+  if (!xffIn && !loopIn && insert === null && !xfh) {
     out.pushBuffer(ws ? ctx.tailUpgrade : upstreamKeepAlive ? ctx.tailKeepAlive : ctx.tailClose);
     return;
   }
   if (xffIn) pushMerged(out, head, HeaderId.X_FORWARDED_FOR, XFF_PREFIX, ctx.xffTail, ctx.xffLine);
   else out.pushBuffer(ctx.xffLine);
   out.pushBuffer(ctx.protoPortLines);
+  if (xfh) {
+    out.pushBuffer(XFH_PREFIX);
+    out.push(buf, head.hostStart, head.hostEnd);
+    out.pushBuffer(CRLF);
+  }
   if (loopIn) pushMerged(out, head, HeaderId.X_FULCRUM_LOOP, LOOP_PREFIX, ctx.loopTail, ctx.loopLine);
   else out.pushBuffer(ctx.loopLine);
   if (insert !== null) out.pushBuffer(insert);

@@ -42,6 +42,12 @@ export const HeaderId = {
   DUPLICATE: 20,
   /** A known name spelled with `_` for `-` (`Content_Length`): refused by the parsers. */
   AMBIGUOUS: 21,
+  /** Forwarding facts only a trusted hop may state (TB-2). */
+  X_FORWARDED_HOST: 22,
+  X_FORWARDED_CLIENT_SRCPORT: 23,
+  SLB_ID: 24,
+  X_REAL_IP: 25,
+  FORWARDED: 26,
 } as const;
 
 export type HeaderIdValue = (typeof HeaderId)[keyof typeof HeaderId];
@@ -65,12 +71,17 @@ const KNOWN: ReadonlyArray<readonly [string, number]> = [
   ['x-forwarded-port', HeaderId.X_FORWARDED_PORT],
   ['x-fulcrum-loop', HeaderId.X_FULCRUM_LOOP],
   ['trailer', HeaderId.TRAILER],
+  ['x-forwarded-host', HeaderId.X_FORWARDED_HOST],
+  ['x-forwarded-client-srcport', HeaderId.X_FORWARDED_CLIENT_SRCPORT],
+  ['slb-id', HeaderId.SLB_ID],
+  ['x-real-ip', HeaderId.X_REAL_IP],
+  ['forwarded', HeaderId.FORWARDED],
 ];
 
 /** The lower-case name of the loop-marker header (BS-8). */
 export const LOOP_HEADER = 'x-fulcrum-loop';
 
-const MAX_KNOWN_LEN = 20;
+const MAX_KNOWN_LEN = 26;
 /** By name length: flat list of [firstByte, id, offsetIntoNames] triples. */
 const byLen: Int32Array[] = [];
 const names: Uint8Array[] = [];

@@ -34,8 +34,8 @@
  *   501 (we are not a forward proxy); `*` only with OPTIONS.
  * - Host: required in HTTP/1.1, once; reg-name or IP-literal with an optional 1-5 digit
  *   port <= 65535; `,` `@` `/` and spaces refused; an empty Host is allowed (RFC 9110 §7.2).
- * - Connection may not nominate Host, Content-Length, Transfer-Encoding, X-Forwarded-*,
- *   Forwarded, X-Real-IP or X-Fulcrum-Loop (400). Authorization is not protected: only the
+ * - Connection may not nominate Host, Content-Length, Transfer-Encoding, the forwarding
+ *   headers (X-Forwarded-*, Forwarded, X-Real-IP, SLB-ID) or X-Fulcrum-Loop (400). Authorization is not protected: only the
  *   client's own credentials would be dropped.
  * - Upgrade passes through only for a WebSocket handshake (GET, HTTP/1.1, Connection:
  *   upgrade, a single `Upgrade: websocket`, no body); any other Upgrade (h2c) is stripped

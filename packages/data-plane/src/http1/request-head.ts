@@ -65,7 +65,7 @@ export const REQUEST_PROTECTED_NOMINATIONS: ReadonlySet<string> = new Set([
   'x-forwarded-for',
   'x-forwarded-proto',
   'x-forwarded-port',
-  'x-forwarded-host',
+  'x-forwarded-host', 'x-forwarded-client-srcport', 'slb-id',
   'forwarded',
   'x-real-ip',
   'x-fulcrum-loop',

@@ -8,6 +8,7 @@ import {
 import { groupsOfActions } from '../relations.js';
 import { readId } from '../validate/names.js';
 import { readTags } from '../validate/tags.js';
+import { normalizeXff, readXForwardedFor, XFF_DEFAULTS } from '../validate/forwarded.js';
 import { parseDefaultActions } from '../routing/actions.js';
 import { checkAttachmentQuotas, checkCompatOfActions, checkForwardActions, projectState } from '../routing/attachment.js';
 import { listenerOf, loadBalancerOf, loadBalancerOfListener, readIdList, rulesOfListener } from '../routing/lookups.js';
@@ -58,16 +59,6 @@ function parseCreateCertificates(state: Collections, p: Params, protocol: Listen
   return refs.map((r) => ({ CertificateId: r.id, IsDefault: r === def }));
 }
 
-function parseXForwardedFor(p: Params, base: Listener['XForwardedForConfig']): Listener['XForwardedForConfig'] {
-  const x = p.obj('XForwardedForConfig');
-  if (!x) return base;
-  return {
-    XForwardedForEnabled: x.bool('XForwardedForEnabled') ?? base.XForwardedForEnabled,
-    XForwardedForProtoEnabled: x.bool('XForwardedForProtoEnabled') ?? base.XForwardedForProtoEnabled,
-    XForwardedForPortEnabled: x.bool('XForwardedForPortEnabled') ?? base.XForwardedForPortEnabled,
-  };
-}
-
 function readHttp2(p: Params, protocol: ListenerProtocol): boolean | undefined {
   const v = p.bool('Http2Enabled');
   if (v === true && protocol !== 'HTTPS') throw invalidParam('Http2Enabled', 'applies only to HTTPS listeners');
@@ -105,7 +96,7 @@ defineAction({
       GzipEnabled: p.bool('GzipEnabled') ?? LISTENER_DEFAULTS.GzipEnabled,
       Certificates: parseCreateCertificates(state, p, protocol),
       DefaultActions: parseDefaultActions(p, true)!,
-      XForwardedForConfig: parseXForwardedFor(p, { XForwardedForEnabled: true, XForwardedForProtoEnabled: true, XForwardedForPortEnabled: true }),
+      XForwardedForConfig: readXForwardedFor(p, { ...XFF_DEFAULTS }, protocol),
       Tags: readTags(p) ?? [],
       CreateTime: isoTime(env.nowMs),
     };
@@ -145,7 +136,7 @@ defineAction({
     }
     const defaults = parseDefaultActions(p, false);
     if (defaults) next.DefaultActions = defaults;
-    next.XForwardedForConfig = parseXForwardedFor(p, l.XForwardedForConfig);
+    next.XForwardedForConfig = readXForwardedFor(p, normalizeXff(l.XForwardedForConfig), l.ListenerProtocol);
 
     if (defaults) checkForwardActions(state, lb, next, defaults);
     // SG-6: turning HTTP/2 off must not strand a gRPC group on this listener's rules.
@@ -189,7 +180,8 @@ defineAction({
   name: 'GetListenerAttribute',
   write: false,
   run(state, p) {
-    return { reply: { ...listenerOf(state, p) } };
+    const l = listenerOf(state, p);
+    return { reply: { ...l, XForwardedForConfig: normalizeXff(l.XForwardedForConfig) } };
   },
 });
 
@@ -205,7 +197,8 @@ defineAction({
       (!ids || ids.includes(l.ListenerId)) &&
       (!protocol || l.ListenerProtocol === protocol));
     const pg = paginate(byCreation(items, (l) => l.ListenerId), p);
-    return { reply: { Listeners: pg.page, NextToken: pg.NextToken, MaxResults: pg.MaxResults, TotalCount: pg.TotalCount } };
+    const page = pg.page.map((l) => ({ ...l, XForwardedForConfig: normalizeXff(l.XForwardedForConfig) }));
+    return { reply: { Listeners: page, NextToken: pg.NextToken, MaxResults: pg.MaxResults, TotalCount: pg.TotalCount } };
   },
 });
 

@@ -7,3 +7,4 @@ export * from './server-status.js';
 export * from './server-address.js';
 export * from './vpc-cidr.js';
 export * from './functions.js';
+export * from './forwarded.js';
