@@ -161,7 +161,7 @@ export class Executor {
   }
 
   private env(appliedVersion: number): ActionEnv {
-    return { nowMs: Date.now(), newId: newResourceId, appliedVersion };
+    return { nowMs: Date.now(), newId: newResourceId, newSecretHex: (n) => randomBytes(n).toString('hex'), appliedVersion };
   }
 
   private async write(action: string, params: Record<string, unknown>, requestId: string): Promise<ExecuteResult> {

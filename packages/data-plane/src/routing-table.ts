@@ -1,5 +1,6 @@
 import { ForwardPolicy } from './forward-policy.js';
 import type { RoutingSnapshot, SnapGroup, SnapListener, SnapServer, RuleAction } from '@fulcrum/model';
+import { DEFAULT_COOKIE_TIMEOUT_S } from '@fulcrum/model';
 import { buildPicker, eligibleServers, effectiveWeight, isRamping, maskWeights, type Picker } from '@fulcrum/scheduling';
 import { compileConditions, type MatchInput, type Matcher } from './match.js';
 import { CookieSigner } from './sticky.js';
@@ -184,7 +185,7 @@ export class RoutingTable {
 
   constructor(readonly snapshot: RoutingSnapshot, ctx: WorkerContext, previous: RoutingTable | undefined) {
     this.version = snapshot.version;
-    this.signer = new CookieSigner(snapshot.cookieKeyHex);
+    this.signer = new CookieSigner(snapshot.cookieKeyHex, snapshot.cookieTokenKeyHex, snapshot.retiredCookieKeys);
     for (const g of Object.values(snapshot.groups)) {
       const prev = previous?.groups.get(g.id);
       const servers = g.servers.map((s) => {
@@ -215,7 +216,7 @@ export class RoutingTable {
           : undefined;
         const gs = a.ForwardGroupConfig.ServerGroupStickySession;
         const groupSticky = groups.length > 1 && gs?.Enabled
-          ? { timeoutS: gs.Timeout ?? 1000, tokens: groups.map((g) => this.signer.token(id, g.snap.id)) }
+          ? { timeoutS: gs.Timeout ?? DEFAULT_COOKIE_TIMEOUT_S, tokens: groups.map((g) => this.signer.token(id, g.snap.id)) }
           : undefined;
         final = { type: 'forward', groups, groupPicker, groupSticky };
       } else if (a.Type === 'FixedResponse' && a.FixedResponseConfig) {

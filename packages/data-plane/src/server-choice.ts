@@ -1,6 +1,7 @@
 import { hashString } from '@fulcrum/scheduling';
 import type { AffinityTable } from './affinity.js';
 import type { FinalAction, RoutingTable, RuntimeGroup, RuntimeServer } from './routing-table.js';
+import { DEFAULT_COOKIE_TIMEOUT_S } from '@fulcrum/model';
 import { GROUP_STICKY_COOKIE, STICKY_COOKIE, setCookieHeader } from './sticky.js';
 
 /** Servers one request may try after connect failures (then 502). */
@@ -40,13 +41,13 @@ export function chooseGroup(table: RoutingTable, final: Extract<FinalAction, { t
   const gs = final.groupSticky;
   if (gs !== undefined) {
     const v = input.cookie(GROUP_STICKY_COOKIE);
-    const token = v !== undefined ? table.signer.verify(v) : undefined;
+    const token = v !== undefined ? table.signer.verify(v, gs.timeoutS, Date.now()) : undefined;
     const gi = token !== undefined ? gs.tokens.indexOf(token) : -1;
     if (gi >= 0 && final.groupPicker!.weightOf(gi) > 0) return groups[gi];
   }
   const gi = final.groupPicker!.pick();
   if (gi < 0) return undefined;
-  if (gs !== undefined) st.groupCookie = setCookieHeader(GROUP_STICKY_COOKIE, table.signer.sign(gs.tokens[gi]!), gs.timeoutS);
+  if (gs !== undefined) st.groupCookie = setCookieHeader(GROUP_STICKY_COOKIE, table.signer.sign(gs.tokens[gi]!, Date.now()), gs.timeoutS);
   return groups[gi];
 }
 
@@ -66,7 +67,7 @@ export function chooseServer(table: RoutingTable, group: RuntimeGroup, affinity:
     let s: RuntimeServer | undefined;
     if (sticky.StickySessionType === 'Insert') {
       const v = input.cookie(STICKY_COOKIE);
-      const token = v !== undefined ? table.signer.verify(v) : undefined;
+      const token = v !== undefined ? table.signer.verify(v, sticky.CookieTimeout ?? DEFAULT_COOKIE_TIMEOUT_S, Date.now()) : undefined;
       s = token !== undefined ? group.byToken.get(token) : undefined;
     } else if (sticky.StickySessionType === 'Server' && sticky.Cookie) {
       const v = input.cookie(sticky.Cookie);
@@ -97,7 +98,7 @@ export function chooseServer(table: RoutingTable, group: RuntimeGroup, affinity:
 export function insertCookieFor(table: RoutingTable, group: RuntimeGroup, s: RuntimeServer): string | undefined {
   const sticky = group.snap.sticky;
   if (!sticky.StickySessionEnabled || sticky.StickySessionType !== 'Insert') return undefined;
-  return setCookieHeader(STICKY_COOKIE, table.signer.sign(s.stickyToken), sticky.CookieTimeout ?? 1000);
+  return setCookieHeader(STICKY_COOKIE, table.signer.sign(s.stickyToken, Date.now()), sticky.CookieTimeout ?? DEFAULT_COOKIE_TIMEOUT_S);
 }
 
 /** The raw value of query parameter `name` (as sent, not decoded), or undefined. */

@@ -17,6 +17,10 @@ export interface RoutingSnapshot {
   builtAtMs: number;
   /** HMAC key for SERVERID cookies (SP-2), shared by every node through the store. */
   cookieKeyHex: string;
+  /** Names servers and groups in cookies; stays the same across key rotations. */
+  cookieTokenKeyHex: string;
+  /** Rotated-out keys, each accepted until every cookie it signed has expired. */
+  retiredCookieKeys: { keyHex: string; untilMs: number }[];
   listeners: SnapListener[];
   groups: Record<string, SnapGroup>;
   /** Removed servers whose connections may finish until deadlineMs (CD-1). */
@@ -204,7 +208,14 @@ export function buildRoutingSnapshot(state: Collections, version: number, nowMs:
   const drains: SnapDrain[] = Object.values(state.drains)
     .filter((d) => d.DeadlineMs >= nowMs - 60_000)
     .map((d) => ({ groupId: d.ServerGroupId, key: d.ServerKey, ip: d.Ip, port: d.Port, deadlineMs: d.DeadlineMs }));
-  return { version, builtAtMs: nowMs, cookieKeyHex: settings?.CookieSigningKey ?? '', listeners, groups, drains };
+  const cookieKeyHex = settings?.CookieSigningKey ?? '';
+  const retiredCookieKeys = (settings?.RetiredCookieSigningKeys ?? [])
+    .filter((k) => k.AcceptUntilMs > nowMs)
+    .map((k) => ({ keyHex: k.Key, untilMs: k.AcceptUntilMs }));
+  return {
+    version, builtAtMs: nowMs, cookieKeyHex, cookieTokenKeyHex: settings?.CookieTokenKey ?? cookieKeyHex, retiredCookieKeys,
+    listeners, groups, drains,
+  };
 }
 
 function snapForwarded(stored: Listener['XForwardedForConfig'] | undefined): SnapForwarded {

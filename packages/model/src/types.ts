@@ -358,5 +358,20 @@ export interface Job {
 /** Node-wide settings kept in the store (quota overrides, the cookie signing key). */
 export interface Settings {
   Quotas: Record<string, number>;
-  CookieSigningKey: string; // hex
+  /** Signs session cookies (hex); replaced by RotateCookieSigningKey. */
+  CookieSigningKey: string;
+  /**
+   * Names servers and groups inside cookies (hex). Set at the first rotation to the key
+   * then in use, so the names in cookies issued before it still mean the same servers.
+   * Absent: CookieSigningKey names them.
+   */
+  CookieTokenKey?: string;
+  /** Keys replaced by a rotation, still accepted for cookies signed before it. */
+  RetiredCookieSigningKeys?: RetiredCookieKey[];
+}
+
+export interface RetiredCookieKey {
+  Key: string; // hex
+  /** Cookies under this key are refused from then on: every one of them has expired. */
+  AcceptUntilMs: number;
 }

@@ -121,7 +121,7 @@ describe('server certificates (LR-1 HTTPS with SNI)', () => {
 
   it('LR-1: upload is a pure action: the same inputs give the same record', () => {
     const lab = new Lab();
-    const env = { nowMs: lab.clockMs, newId: () => 'cert-fixed', appliedVersion: 0 };
+    const env = { nowMs: lab.clockMs, newId: () => 'cert-fixed', newSecretHex: () => '00', appliedVersion: 0 };
     const a = runAction('UploadServerCertificate', lab.state, upload(A_CERT, A_KEY), env);
     const b = runAction('UploadServerCertificate', lab.state, upload(A_CERT, A_KEY), env);
     assert.deepEqual(a, b);

@@ -36,7 +36,7 @@ export class World {
 
   env(): ActionEnv {
     this.nowMs += 1000;
-    return { nowMs: this.nowMs, newId: (prefix) => `${prefix}-t${++this.seq}`, appliedVersion: this.appliedVersion };
+    return { nowMs: this.nowMs, newId: (prefix) => `${prefix}-t${++this.seq}`, newSecretHex: (n) => (++this.seq).toString(16).padStart(2 * n, '0'), appliedVersion: this.appliedVersion };
   }
 
   /** Run an action and commit its ops. Actions are pure: the state they read must come back untouched. */

@@ -28,7 +28,7 @@ export class Lab {
   }
 
   env(): ActionEnv {
-    return { nowMs: this.clockMs, newId: (prefix) => `${prefix}-${String(++this.seq).padStart(4, '0')}`, appliedVersion: 0 };
+    return { nowMs: this.clockMs, newId: (prefix) => `${prefix}-${String(++this.seq).padStart(4, '0')}`, newSecretHex: (n) => (++this.seq).toString(16).padStart(2 * n, '0'), appliedVersion: 0 };
   }
 
   /** Run an action, assert it did not mutate the state it read, and commit its ops. */

@@ -12,6 +12,8 @@ export interface ActionEnv {
   nowMs: number;
   /** A fresh resource id with an ALB-style prefix (`sgp-…`, `lsn-…`). */
   newId(prefix: string): string;
+  /** `bytes` fresh random bytes in hex, for keys (the model itself draws no randomness). */
+  newSecretHex(bytes: number): string;
   /**
    * The lowest state version that every live data plane has applied. Server statuses read
    * `Adding`/`Configuring`/`Removing` while their change is newer than this (API-4).
