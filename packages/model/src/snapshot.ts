@@ -17,6 +17,8 @@ export interface RoutingSnapshot {
   builtAtMs: number;
   /** HMAC key for SERVERID cookies (SP-2), shared by every node through the store. */
   cookieKeyHex: string;
+  /** HMAC key of the loop marker (BS-8, TB-3), shared by every node through the store; '' before the node's backfill. */
+  loopKeyHex: string;
   listeners: SnapListener[];
   groups: Record<string, SnapGroup>;
   /** Removed servers whose connections may finish until deadlineMs (CD-1). */
@@ -204,7 +206,7 @@ export function buildRoutingSnapshot(state: Collections, version: number, nowMs:
   const drains: SnapDrain[] = Object.values(state.drains)
     .filter((d) => d.DeadlineMs >= nowMs - 60_000)
     .map((d) => ({ groupId: d.ServerGroupId, key: d.ServerKey, ip: d.Ip, port: d.Port, deadlineMs: d.DeadlineMs }));
-  return { version, builtAtMs: nowMs, cookieKeyHex: settings?.CookieSigningKey ?? '', listeners, groups, drains };
+  return { version, builtAtMs: nowMs, cookieKeyHex: settings?.CookieSigningKey ?? '', loopKeyHex: settings?.LoopSecret ?? '', listeners, groups, drains };
 }
 
 function snapForwarded(stored: Listener['XForwardedForConfig'] | undefined): SnapForwarded {

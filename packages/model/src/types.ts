@@ -355,8 +355,13 @@ export interface Job {
   ErrorMessage?: string;
 }
 
-/** Node-wide settings kept in the store (quota overrides, the cookie signing key). */
+/** Node-wide settings kept in the store (quota overrides, the cookie and loop-marker keys). */
 export interface Settings {
   Quotas: Record<string, number>;
   CookieSigningKey: string; // hex
+  /**
+   * HMAC key of the loop marker (BS-8, TB-3), hex, one per deployment. Absent in a store
+   * seeded before it existed: the node backfills it at start.
+   */
+  LoopSecret?: string;
 }
