@@ -15,6 +15,19 @@ export const PORT = '{PORT}';
 export const HOST = 'h.test';
 /** The load balancer instance every listener here belongs to (X-Fulcrum-Loop, BS-8). */
 export const LB_ID = 'alb-default';
+/**
+ * Stands for our verified loop marker `alb-default.<mac>` (BS-8, TB-3) in sent and expected
+ * bytes: the mac depends on the node's per-deployment secret, learned once the suite starts.
+ */
+export const LOOP = '{LOOP}';
+/** Our marker with its last character changed: the marker's shape, a mac that does not verify. */
+export const LOOP_FLIPPED = '{LOOP_FLIPPED}';
+let ourMarker = '';
+
+/** The marker the suite's node puts on requests (proxy-conformance learns it before the cases). */
+export function setLoopMarker(marker: string): void {
+  ourMarker = marker;
+}
 
 /** What a request looked like when it reached the backend. */
 export interface BackendRequest {
@@ -200,13 +213,13 @@ export function fwd(line: string, fields: string[] = [`Host: ${HOST}`], body = '
   return (
     `${line}\r\n${fields.map((f) => `${f}\r\n`).join('')}` +
     `X-Forwarded-For: ${o.xff ?? '127.0.0.1'}\r\nX-Forwarded-Proto: http\r\nX-Forwarded-Port: ${PORT}\r\n` +
-    `X-Fulcrum-Loop: ${o.loop ?? LB_ID}\r\nConnection: ${o.conn ?? 'keep-alive'}\r\n\r\n${body}`
+    `X-Fulcrum-Loop: ${o.loop ?? LOOP}\r\nConnection: ${o.conn ?? 'keep-alive'}\r\n\r\n${body}`
   );
 }
 
 // ------------------------------------------------------------------ cases
 
-/** What the backend must have got: nothing, these exact bytes ({PORT} substituted), or a check. */
+/** What the backend must have got: nothing, these exact bytes ({PORT}, {LOOP} substituted), or a check. */
 export type BackendExpectation = null | string | ((b: RecordingBackend, port: number) => void);
 
 export interface ConfCase {
@@ -247,7 +260,8 @@ export async function runCase(c: ConfCase, port: number, backend: RecordingBacke
     for (let i = 0; i < parts.length && !client.ended; i++) {
       if (i > 0) await sleep(c.gapMs ?? 30);
       // The proxy may refuse and close before the client has sent everything.
-      await client.write(parts[i]!).catch((e: Error) => {
+      const part = parts[i]!;
+      await client.write(typeof part === 'string' ? withPort(part, port) : part).catch((e: Error) => {
         if (i === 0) throw e;
       });
     }
@@ -294,7 +308,9 @@ export function checkBackend(e: BackendExpectation, backend: RecordingBackend, p
   }
 }
 
-/** Expected bytes with the listener port filled in. */
+/** Bytes with the listener port and our loop marker filled in. */
 export function withPort(expected: string, port: number): string {
-  return expected.split(PORT).join(String(port));
+  const last = ourMarker.slice(-1);
+  const flipped = ourMarker.slice(0, -1) + (last === 'A' ? 'B' : 'A');
+  return expected.split(PORT).join(String(port)).split(LOOP_FLIPPED).join(flipped).split(LOOP).join(ourMarker);
 }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { FulcrumNode, RawClient, freePort, sleep } from '../integration/dp-helpers.js';
-import { RecordingBackend, fwd, req, runCase, checkBackend } from './conf-helpers.js';
+import { LB_ID, RecordingBackend, fwd, req, runCase, checkBackend, setLoopMarker } from './conf-helpers.js';
 import { REQUEST_CASES } from './request-cases.js';
 import { RESPONSE_CASES } from './response-cases.js';
 
@@ -35,6 +35,17 @@ describe('conformance: hostile HTTP/1.1 through a real node', function () {
     await node.addServers(g, [{ port: backend.port }], false);
     port = await freePort();
     await node.createListener(port, g, { IdleTimeout: IDLE_TIMEOUT_S, RequestTimeout: REQUEST_TIMEOUT_S });
+    // Our loop marker carries a mac under this node's own secret (TB-3): learn it once.
+    const c = await RawClient.connect(port);
+    try {
+      await c.write(req('GET /marker HTTP/1.1'));
+      assert.equal((await c.readResponse({ timeoutMs: 5000 })).status, 200);
+    } finally {
+      c.destroy();
+    }
+    const marker = /\r\nX-Fulcrum-Loop: ([^\r]*)\r\n/.exec(backend.text)?.[1] ?? '';
+    assert.match(marker, new RegExp(`^${LB_ID}\\.[A-Za-z0-9_-]{22}$`), 'our marker is the id and a 16-byte base64url mac');
+    setLoopMarker(marker);
   });
 
   after(async () => {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { HOST, LB_ID, fwd, req, type ConfCase, type RecordingBackend } from './conf-helpers.js';
+import { HOST, LB_ID, LOOP, LOOP_FLIPPED, fwd, req, type ConfCase, type RecordingBackend } from './conf-helpers.js';
 
 /**
  * Hostile (and a few tricky but valid) requests, sent raw through a real node. Each case
@@ -32,6 +32,10 @@ function onlyRequests(...expected: string[]): (b: RecordingBackend) => void {
   };
 }
 
+/** Loop markers of other hops: another load balancer, and another deployment using our id. */
+const OTHER_LB = `alb-other.${'o'.repeat(22)}`;
+const OTHER_DEPLOYMENT = `${LB_ID}.${'d'.repeat(21)}_`;
+
 const many = (n: number, prefix = 'X-F'): string[] => Array.from({ length: n }, (_, i) => `${prefix}${i}: v`);
 
 export const REQUEST_CASES: ConfCase[] = [
@@ -56,8 +60,26 @@ export const REQUEST_CASES: ConfCase[] = [
   ),
   passes('TB-2: those names are cut in any case and when repeated', req(GET, [H, 'x-REAL-ip: 1.2.3.4', 'FORWARDED: for=a', 'forwarded: for=b', 'X-Kept: 1']), fwd(GET, [H, 'X-Kept: 1'])),
   passes('TB-2: a longer name that starts like one (X-Real-IPs, Forwarded-By) is an ordinary field', req(GET, [H, 'X-Real-IPs: 1', 'Forwarded-By: 2']), fwd(GET, [H, 'X-Real-IPs: 1', 'Forwarded-By: 2'])),
-  passes('BS-8: an X-Fulcrum-Loop of another instance is appended to', req(GET, [H, 'X-Fulcrum-Loop: alb-other']), fwd(GET, [H], '', { loop: `alb-other, ${LB_ID}` })),
-  refused('BS-8: X-Fulcrum-Loop naming this instance (a forwarding loop)', 508, req(GET, [H, `X-Fulcrum-Loop: alb-other, ${LB_ID}`])),
+  passes('BS-8: the marker of another load balancer is kept and ours appended', req(GET, [H, `X-Fulcrum-Loop: ${OTHER_LB}`]), fwd(GET, [H], '', { loop: `${OTHER_LB}, ${LOOP}` })),
+  passes(
+    'TB-3: the marker of another deployment with our id (another secret) is kept and ours appended',
+    req(GET, [H, `X-Fulcrum-Loop: ${OTHER_DEPLOYMENT}`]),
+    fwd(GET, [H], '', { loop: `${OTHER_DEPLOYMENT}, ${LOOP}` }),
+  ),
+  refused('BS-8: our verified marker in the list (a forwarding loop)', 508, req(GET, [H, `X-Fulcrum-Loop: ${OTHER_LB}, ${LOOP}`])),
+  refused('BS-8: our verified marker on a second X-Fulcrum-Loop line', 508, req(POST, [H, `X-Fulcrum-Loop: ${OTHER_LB}`, 'Content-Length: 5', `x-fulcrum-loop: ,${LOOP} `], 'hello')),
+  passes(`TB-3: a forged bare id (X-Fulcrum-Loop: ${LB_ID}) is removed, not a loop`, req(GET, [H, `X-Fulcrum-Loop: ${LB_ID}`]), fwd(GET)),
+  passes(
+    'TB-3: forged elements (short mac, our marker lengthened, noise) are removed; marker-shaped ones kept across lines',
+    req(GET, [H, `X-Fulcrum-Loop: ${LB_ID}.AAAA, ${LOOP}A`, 'Accept: */*', `X-Fulcrum-Loop: junk,, ${OTHER_LB}`]),
+    fwd(GET, [H, 'Accept: */*'], '', { loop: `${OTHER_LB}, ${LOOP}` }),
+  ),
+  passes(
+    'TB-3: our id with a mac that does not verify is no loop (it could be another deployment\'s): kept, ours appended',
+    req(GET, [H, `X-Fulcrum-Loop: ${LOOP_FLIPPED}`]),
+    fwd(GET, [H], '', { loop: `${LOOP_FLIPPED}, ${LOOP}` }),
+  ),
+  passes('TB-3: an empty X-Fulcrum-Loop gives way to our marker', req(GET, [H, 'X-Fulcrum-Loop: ']), fwd(GET)),
   passes('Content-Length body', req(POST, [H, 'Content-Length: 5'], 'hello'), fwd(POST, [H, 'Content-Length: 5'], 'hello')),
   passes('chunked body (with an extension and a trailer) passes as it is', req(POST, [H, TE], '5;ext="a;b"\r\nhello\r\n0\r\nX-Trailer: t\r\n\r\n'), fwd(POST, [H, TE], '5;ext="a;b"\r\nhello\r\n0\r\nX-Trailer: t\r\n\r\n')),
   passes('Transfer-Encoding in another case is re-emitted canonically', req(POST, ['Transfer-Encoding: ChUnKeD', H], CHUNKED_BODY), fwd(POST, [H, TE], CHUNKED_BODY)),

@@ -9,9 +9,12 @@ describe('access log (OB-2)', function () {
   let node: NodeHandle;
   let backend: Server;
   let listenPort: number;
+  /** Our verified loop marker, as the backend last saw it (BS-8, TB-3). */
+  let loopMarker = '';
 
   before(async () => {
     backend = createServer((req, res) => {
+      loopMarker = String(req.headers['x-fulcrum-loop']);
       // A little upstream latency, so it shows in the line.
       setTimeout(() => res.end('x'.repeat(123)), 30);
     });
@@ -58,7 +61,8 @@ describe('access log (OB-2)', function () {
   });
 
   it('OB-2: an answer the proxy makes itself (a BS-8 508 refusal) is logged with its status and no server', async () => {
-    const res = await fetch(`http://127.0.0.1:${listenPort}/loop`, { headers: { 'x-fulcrum-loop': 'alb-default' } });
+    await (await fetch(`http://127.0.0.1:${listenPort}/learn-marker`)).text();
+    const res = await fetch(`http://127.0.0.1:${listenPort}/loop`, { headers: { 'x-fulcrum-loop': loopMarker } });
     assert.equal(res.status, 508);
     const line = await node.child.waitForLine((l) => l.msg === 'access' && l.path === '/loop', 5000);
     assert.equal(line.status, 508);

@@ -339,7 +339,7 @@ describe('HTTP/2 listeners and gRPC backends (LR-1, SG-6)', function () {
     assert.equal(seen.headers['x-forwarded-for'], '203.0.113.9, 127.0.0.1');
     assert.equal(seen.headers['x-forwarded-proto'], 'https');
     assert.equal(seen.headers['x-forwarded-port'], String(port));
-    assert.equal(seen.headers['x-fulcrum-loop'], 'alb-default');
+    assert.match(seen.headers['x-fulcrum-loop'], /^alb-default\.[A-Za-z0-9_-]{22}$/, 'our marker: the id and its mac (TB-3)');
     assert.equal(seen.headers['x-custom'], 'kept');
     assert.equal(seen.headers.cookie, 'k=v');
     assert.equal(seen.headers.te, undefined);
@@ -441,14 +441,16 @@ describe('HTTP/2 listeners and gRPC backends (LR-1, SG-6)', function () {
     assert.ok(([] as string[]).concat(forged.headers['set-cookie'] ?? []).some((v) => v.startsWith('SERVERID=')));
   });
 
-  it('BS-8: an h2 request that already passed this instance is refused with 508 and not forwarded', async () => {
+  it('BS-8: an h2 request that already passed this instance (our verified marker) is refused with 508 and not forwarded', async () => {
+    const ours = String((JSON.parse((await h2request(session, '/echo/learn')).body.toString()) as Json).headers['x-fulcrum-loop']);
+    const elsewhere = `alb-elsewhere.${'e'.repeat(22)}`;
     echo.reset();
-    const r = await h2request(session, '/echo/loop', { 'x-fulcrum-loop': 'alb-elsewhere, alb-default' });
+    const r = await h2request(session, '/echo/loop', { 'x-fulcrum-loop': `${elsewhere}, ${ours}` });
     assert.equal(r.status, 508);
     assert.equal(echo.received.length, 0);
-    const ok = await h2request(session, '/echo/loop', { 'x-fulcrum-loop': 'alb-elsewhere' });
+    const ok = await h2request(session, '/echo/loop', { 'x-fulcrum-loop': `${elsewhere}, alb-default` });
     assert.equal(ok.status, 200);
-    assert.equal((JSON.parse(ok.body.toString()) as Json).headers['x-fulcrum-loop'], 'alb-elsewhere, alb-default');
+    assert.equal((JSON.parse(ok.body.toString()) as Json).headers['x-fulcrum-loop'], `${elsewhere}, ${ours}`, 'the forged bare id is removed (TB-3)');
   });
 
   it('an HTTP/1.1 client (ALPN http/1.1) on the same listener still works', async () => {

@@ -171,16 +171,21 @@ describe('proxy forwarding (LR-3, BS-8, LR-1 timeouts, unreachable backends)', f
     }
   });
 
-  it('BS-8: a request that already passed this instance gets 508 and the backend gets nothing', async () => {
-    const [r] = await exchange(port, reqBytes('GET', '/x', { 'X-Fulcrum-Loop': 'alb-other, alb-default' }));
+  it('BS-8: a request that already passed this instance (our verified marker) gets 508 and the backend gets nothing', async () => {
+    // Our marker is alb-default.<mac under this deployment's secret>: learn it from what the backend gets.
+    await get(port, '/x');
+    const ours = Backend.header(app.received[0]!, 'x-fulcrum-loop')!;
+    assert.match(ours, /^alb-default\.[A-Za-z0-9_-]{22}$/);
+    app.reset();
+    const [r] = await exchange(port, reqBytes('GET', '/x', { 'X-Fulcrum-Loop': `alb-other.${'o'.repeat(22)}, ${ours}` }));
     assert.equal(r!.status, 508);
-    const [r2] = await exchange(port, reqBytes('POST', '/x', { 'X-Fulcrum-Loop': 'alb-default' }, 'example.test', 'body'));
+    const [r2] = await exchange(port, reqBytes('POST', '/x', { 'X-Fulcrum-Loop': ours }, 'example.test', 'body'));
     assert.equal(r2!.status, 508);
     assert.equal(app.received.length, 0);
-    // Another instance's marker is not a loop.
-    const [r3] = await exchange(port, reqBytes('GET', '/x', { 'X-Fulcrum-Loop': 'alb-other' }));
+    // Another deployment's marker is not a loop; the bare id a client can type is no marker (TB-3).
+    const [r3] = await exchange(port, reqBytes('GET', '/x', { 'X-Fulcrum-Loop': `alb-other.${'o'.repeat(22)}, alb-default` }));
     assert.equal(r3!.status, 200);
-    assert.equal(Backend.header(app.received[0]!, 'x-fulcrum-loop'), 'alb-other, alb-default');
+    assert.equal(Backend.header(app.received[0]!, 'x-fulcrum-loop'), `alb-other.${'o'.repeat(22)}, ${ours}`);
   });
 
   it('BS-8: a group whose server is the listener itself ends in 508 at once, not an endless loop', async () => {

@@ -40,7 +40,7 @@ describe('Coordinator with the embedded store', () => {
     dir = mkdtempSync(join(tmpdir(), 'fulcrum-coord-'));
     store = new EmbeddedStore({ dataDir: dir });
     await store.open();
-    await store.commit(initialOps(new Date().toISOString(), '00'.repeat(32)));
+    await store.commit(initialOps(new Date().toISOString(), '00'.repeat(32), '11'.repeat(32)));
     sink = new Sink();
     coord = new Coordinator({ store, sink, resyncIntervalMs: 100 });
     await coord.start();
@@ -109,7 +109,7 @@ describe('Coordinator with Redis (D-3)', function () {
     }, 5000);
     store = new RedisStore({ url: `redis://127.0.0.1:${port}` });
     await store.open();
-    await store.commit(initialOps(new Date().toISOString(), '00'.repeat(32)));
+    await store.commit(initialOps(new Date().toISOString(), '00'.repeat(32), '11'.repeat(32)));
     coord = new Coordinator({ store, sink: new Sink(), resyncIntervalMs: 100, log: (l) => logs.push(l) });
     await coord.start();
   });

@@ -313,8 +313,8 @@ export class ProxyConnection implements EditInput, UpstreamOwner, ChoiceInput, R
       this.respondAndClose(503, 'Service Unavailable', 'This listener is not configured on this node.\n');
       return;
     }
-    if (req.loopContains(listener.snap.loadBalancerId)) {
-      // BS-8: the request already passed this load balancer instance.
+    if (listener.loop.inHead(req)) {
+      // BS-8: the request already passed this load balancer instance (its verified marker, TB-3).
       this.worker.counters.loops++;
       this.worker.log({ level: 'warn', msg: 'forwarding loop refused', listener: listener.snap.id, client: this.sourceIp, host: req.host, path: req.path });
       this.state = S_WAIT;
@@ -358,7 +358,7 @@ export class ProxyConnection implements EditInput, UpstreamOwner, ChoiceInput, R
         clientIp: clientIpOf(this.socket),
         proto: this.scheme,
         port: this.port,
-        instanceId: listener.snap.loadBalancerId,
+        instanceId: listener.snap.loadBalancerId, loop: listener.loop,
       });
       this.fctxFor = listener.snap;
     }

@@ -3,6 +3,7 @@ export * from './ipc.js';
 export * from './routing-table.js';
 export * from './match.js';
 export * from './sticky.js';
+export * from './loop-marker.js';
 export * from './upstream-pool.js';
 export * from './metrics.js';
 export * from './affinity.js';

@@ -4,6 +4,7 @@ import { DEFAULT_COOKIE_TIMEOUT_S } from '@fulcrum/model';
 import { buildPicker, eligibleServers, effectiveWeight, isRamping, maskWeights, type Picker } from '@fulcrum/scheduling';
 import { compileConditions, type MatchInput, type Matcher } from './match.js';
 import { CookieSigner } from './sticky.js';
+import { LoopMarker } from './loop-marker.js';
 import { UpstreamPool } from './upstream-pool.js';
 
 /**
@@ -168,6 +169,8 @@ export interface CompiledListener {
   snap: SnapListener;
   /** TB-2 / LR-3: its forwarding-header policy, compiled once per snapshot. */
   fwd: ForwardPolicy;
+  /** BS-8 / TB-3: the deployment's marker for this listener's load balancer. */
+  loop: LoopMarker;
   rules: CompiledRule[];
 }
 
@@ -199,8 +202,12 @@ export class RoutingTable {
       });
       this.groups.set(g.id, new RuntimeGroup(g, servers, ctx, this.signer));
     }
+    // One HMAC per load balancer and snapshot: the marker is constant until the next one.
+    const markers = new Map<string, LoopMarker>();
     for (const l of snapshot.listeners) {
-      this.listeners.set(l.port, { snap: l, fwd: new ForwardPolicy(l.xff), rules: l.rules.map((r) => this.compileRule(r.id, r.conditions, r.actions)) });
+      let loop = markers.get(l.loadBalancerId);
+      if (loop === undefined) markers.set(l.loadBalancerId, (loop = new LoopMarker(l.loadBalancerId, snapshot.loopKeyHex)));
+      this.listeners.set(l.port, { snap: l, fwd: new ForwardPolicy(l.xff), loop, rules: l.rules.map((r) => this.compileRule(r.id, r.conditions, r.actions)) });
     }
   }
 

@@ -3,6 +3,7 @@ import type { SnapForwarded } from '@fulcrum/model';
 import { ForwardPolicy } from '../src/forward-policy.js';
 import { buildForwardRequestHead, findHeadEnd, ForwardContext, HeadSlices, parseRequestHead, RequestHead } from '../src/http1/index.js';
 import { upstreamHeaders } from '../src/h2/headers.js';
+import { LoopMarker } from '../src/loop-marker.js';
 
 /** TB-2: the compiled per-listener policy, and the heads both front ends build from it. */
 
@@ -11,6 +12,8 @@ const BASE: SnapForwarded = {
   clientSourceIps: false, trusted: [], certHeaders: [],
 };
 const policy = (o: Partial<SnapForwarded> = {}): ForwardPolicy => new ForwardPolicy({ ...BASE, ...o });
+const LOOP = new LoopMarker('alb-t', '5a'.repeat(32));
+const M = LOOP.value;
 
 const FORGED = [
   'X-Forwarded-For: 203.0.113.9', 'X-Forwarded-Proto: https', 'X-Forwarded-Host: evil.test', 'SLB-ID: alb-forged',
@@ -23,7 +26,7 @@ function h1(p: ForwardPolicy, clientIp: string): string {
   const h = new RequestHead();
   assert.equal(parseRequestHead(buf, 0, findHeadEnd(buf, 0), h), 0);
   const out = new HeadSlices();
-  buildForwardRequestHead(h, new ForwardContext({ policy: p, clientIp, clientPort: 5555, proto: 'http', port: 80, instanceId: 'alb-t' }), out, true);
+  buildForwardRequestHead(h, new ForwardContext({ policy: p, clientIp, clientPort: 5555, proto: 'http', port: 80, instanceId: 'alb-t', loop: LOOP }), out, true);
   return out.toString();
 }
 
@@ -53,7 +56,7 @@ describe('ForwardPolicy (TB-2)', () => {
   });
 
   it('TB-2: HTTP/1.1 head from an untrusted hop: forged facts cut, X-Forwarded-For appended (no list) or replaced (list)', () => {
-    const ours = 'X-Forwarded-Proto: http\r\nX-Forwarded-Port: 80\r\nX-Fulcrum-Loop: alb-t\r\nConnection: keep-alive\r\n\r\n';
+    const ours = `X-Forwarded-Proto: http\r\nX-Forwarded-Port: 80\r\nX-Fulcrum-Loop: ${M}\r\nConnection: keep-alive\r\n\r\n`;
     assert.equal(h1(policy(), '127.0.0.1'), `GET / HTTP/1.1\r\nHost: a.test\r\nX-Client-DN: CN=forged\r\nAccept: */*\r\nX-Forwarded-For: 203.0.113.9, 127.0.0.1\r\n${ours}`);
     assert.equal(h1(policy({ trusted: ['10.0.0.0/8'] }), '127.0.0.1'), `GET / HTTP/1.1\r\nHost: a.test\r\nX-Client-DN: CN=forged\r\nAccept: */*\r\nX-Forwarded-For: 127.0.0.1\r\n${ours}`);
   });
@@ -63,7 +66,7 @@ describe('ForwardPolicy (TB-2)', () => {
     assert.equal(h1(p, '127.0.0.1'), [
       'GET / HTTP/1.1', 'Host: a.test', 'X-Real-IP: 203.0.113.10', 'Forwarded: for=x', 'Accept: */*',
       'X-Forwarded-For: 203.0.113.9, 127.0.0.1', 'X-Forwarded-Proto: http', 'X-Forwarded-Port: 80', 'X-Forwarded-Client-srcport: 5555',
-      'SLB-ID: alb-t', 'X-Forwarded-Host: a.test', 'X-Fulcrum-Loop: alb-t', 'Connection: keep-alive',
+      'SLB-ID: alb-t', 'X-Forwarded-Host: a.test', `X-Fulcrum-Loop: ${M}`, 'Connection: keep-alive',
     ].join('\r\n') + '\r\n\r\n');
   });
 
@@ -71,7 +74,7 @@ describe('ForwardPolicy (TB-2)', () => {
     assert.doesNotMatch(h1(policy({ enabled: false, remove: true }), '127.0.0.1'), /X-Forwarded-For/i);
     const off = h1(policy({ enabled: false, proto: false, port: false, trusted: ['127.0.0.0/8'] }), '127.0.0.1');
     assert.equal(off, [
-      'GET / HTTP/1.1', 'Host: a.test', ...FORGED.slice(1), 'X-Forwarded-For: 203.0.113.9', 'X-Fulcrum-Loop: alb-t', 'Connection: keep-alive',
+      'GET / HTTP/1.1', 'Host: a.test', ...FORGED.slice(1), 'X-Forwarded-For: 203.0.113.9', `X-Fulcrum-Loop: ${M}`, 'Connection: keep-alive',
     ].join('\r\n') + '\r\n\r\n', "the trusted hop's own facts pass where it put them; its X-Forwarded-For is re-emitted unchanged");
   });
 
@@ -80,14 +83,14 @@ describe('ForwardPolicy (TB-2)', () => {
       ':authority': 'a.test', 'x-forwarded-for': '203.0.113.9', 'x-forwarded-host': 'evil.test', 'x-real-ip': '203.0.113.10',
       forwarded: 'for=x', 'slb-id': 'alb-forged', 'x-client-dn': 'CN=forged', accept: '*/*',
     };
-    const info = (fwd: ForwardPolicy) => ({ clientIp: '127.0.0.1', clientPort: 5555, port: 443, instanceId: 'alb-t', keepTeTrailers: false, fwd });
+    const info = (fwd: ForwardPolicy) => ({ clientIp: '127.0.0.1', clientPort: 5555, port: 443, instanceId: 'alb-t', loop: LOOP, keepTeTrailers: false, fwd });
     assert.deepEqual(upstreamHeaders(src, info(policy({ certHeaders: ['x-client-dn'] })), null), {
-      accept: '*/*', 'x-forwarded-for': '203.0.113.9, 127.0.0.1', 'x-forwarded-proto': 'https', 'x-forwarded-port': '443', 'x-fulcrum-loop': 'alb-t',
+      accept: '*/*', 'x-forwarded-for': '203.0.113.9, 127.0.0.1', 'x-forwarded-proto': 'https', 'x-forwarded-port': '443', 'x-fulcrum-loop': M,
     });
     assert.deepEqual(upstreamHeaders(src, info(policy({ trusted: ['127.0.0.1'], host: true, slbId: true })), null), {
       'x-real-ip': '203.0.113.10', forwarded: 'for=x', 'x-client-dn': 'CN=forged', accept: '*/*',
       'x-forwarded-for': '203.0.113.9, 127.0.0.1', 'x-forwarded-proto': 'https', 'x-forwarded-port': '443',
-      'x-forwarded-host': 'a.test', 'slb-id': 'alb-t', 'x-fulcrum-loop': 'alb-t',
+      'x-forwarded-host': 'a.test', 'slb-id': 'alb-t', 'x-fulcrum-loop': M,
     });
   });
 });

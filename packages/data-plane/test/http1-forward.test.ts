@@ -15,13 +15,19 @@ import {
   ResponseHead,
   type RequestEdits,
 } from '../src/http1/index.js';
+import { LoopMarker } from '../src/loop-marker.js';
 
 function lines(...ls: string[]): string {
   return ls.join('\r\n') + '\r\n\r\n';
 }
 
-const ctx = new ForwardContext({ clientIp: '203.0.113.7', proto: 'https', port: 8443, instanceId: 'alb-test1' });
-const OURS = 'X-Forwarded-For: 203.0.113.7\r\nX-Forwarded-Proto: https\r\nX-Forwarded-Port: 8443\r\nX-Fulcrum-Loop: alb-test1\r\n';
+/** BS-8 / TB-3: this deployment's marker for alb-test1 (`alb-test1.<mac>`). */
+const LOOP = new LoopMarker('alb-test1', '42'.repeat(32));
+const M = LOOP.value;
+/** Another deployment's marker: the same shape, a mac we cannot verify. */
+const OTHER = new LoopMarker('alb-test1', '17'.repeat(32)).value;
+const ctx = new ForwardContext({ clientIp: '203.0.113.7', proto: 'https', port: 8443, instanceId: 'alb-test1', loop: LOOP });
+const OURS = `X-Forwarded-For: 203.0.113.7\r\nX-Forwarded-Proto: https\r\nX-Forwarded-Port: 8443\r\nX-Fulcrum-Loop: ${M}\r\n`;
 
 function forward(req: string, keepAlive = true, edits: RequestEdits | null = null): { out: HeadSlices; h: RequestHead; buf: Buffer } {
   const buf = Buffer.from(req, 'latin1');
@@ -85,7 +91,7 @@ describe('http1 forward head: request to the backend (byte-exact)', () => {
       expected:
         'GET / HTTP/1.1\r\nHost: a\r\nAccept: x\r\n' +
         'X-Forwarded-For: 10.0.0.1, 10.0.0.2, 10.0.0.3, 203.0.113.7\r\n' +
-        'X-Forwarded-Proto: https\r\nX-Forwarded-Port: 8443\r\nX-Fulcrum-Loop: alb-test1\r\nConnection: keep-alive\r\n\r\n',
+        `X-Forwarded-Proto: https\r\nX-Forwarded-Port: 8443\r\nX-Fulcrum-Loop: ${M}\r\nConnection: keep-alive\r\n\r\n`,
     },
     {
       name: 'LR-3: an empty client X-Forwarded-For is replaced',
@@ -98,12 +104,25 @@ describe('http1 forward head: request to the backend (byte-exact)', () => {
       expected: 'GET / HTTP/1.1\r\nHost: a\r\n' + OURS + 'Connection: keep-alive\r\n\r\n',
     },
     {
-      name: 'BS-8: our instance id is appended to a client loop marker',
-      input: lines('GET / HTTP/1.1', 'Host: a', 'X-Fulcrum-Loop: alb-other'),
+      name: "BS-8/TB-3: our marker is appended to another deployment's (same id, other mac)",
+      input: lines('GET / HTTP/1.1', 'Host: a', `X-Fulcrum-Loop: ${OTHER}`),
       expected:
         'GET / HTTP/1.1\r\nHost: a\r\n' +
         'X-Forwarded-For: 203.0.113.7\r\nX-Forwarded-Proto: https\r\nX-Forwarded-Port: 8443\r\n' +
-        'X-Fulcrum-Loop: alb-other, alb-test1\r\nConnection: keep-alive\r\n\r\n',
+        `X-Fulcrum-Loop: ${OTHER}, ${M}\r\nConnection: keep-alive\r\n\r\n`,
+    },
+    {
+      name: 'TB-3: forged loop elements (a bare id, a short mac, noise) are removed; marker-shaped ones on several lines are merged',
+      input: lines('GET / HTTP/1.1', 'Host: a', 'X-Fulcrum-Loop: alb-test1, alb-test1.AAAA,, x', 'Accept: */*', `x-fulcrum-loop:  ${OTHER} ,alb-b.${'B'.repeat(22)}`, 'X-Fulcrum-Loop: alb-c.'),
+      expected:
+        'GET / HTTP/1.1\r\nHost: a\r\nAccept: */*\r\n' +
+        'X-Forwarded-For: 203.0.113.7\r\nX-Forwarded-Proto: https\r\nX-Forwarded-Port: 8443\r\n' +
+        `X-Fulcrum-Loop: ${OTHER}, alb-b.${'B'.repeat(22)}, ${M}\r\nConnection: keep-alive\r\n\r\n`,
+    },
+    {
+      name: 'TB-3: a loop field holding only forged elements gives way to our marker alone',
+      input: lines('GET / HTTP/1.1', 'Host: a', 'X-Fulcrum-Loop: alb-test1', 'X-Fulcrum-Loop: '),
+      expected: 'GET / HTTP/1.1\r\nHost: a\r\n' + OURS + 'Connection: keep-alive\r\n\r\n',
     },
     {
       name: 'LR-3: a WebSocket handshake keeps Upgrade and sends Connection: upgrade',
@@ -343,12 +362,12 @@ describe('http1 forward head: configuration checks', () => {
   });
 
   it('ForwardContext refuses values that would break the spliced lines', () => {
-    assert.throws(() => new ForwardContext({ clientIp: '1.2.3.4\r\nX: y', proto: 'http', port: 80, instanceId: 'a' }), RangeError);
-    assert.throws(() => new ForwardContext({ clientIp: '1.2.3.4, 5.6.7.8', proto: 'http', port: 80, instanceId: 'a' }), RangeError);
-    assert.throws(() => new ForwardContext({ clientIp: '1.2.3.4', proto: 'ftp' as 'http', port: 80, instanceId: 'a' }), RangeError);
-    assert.throws(() => new ForwardContext({ clientIp: '1.2.3.4', proto: 'http', port: 0, instanceId: 'a' }), RangeError);
-    assert.throws(() => new ForwardContext({ clientIp: '1.2.3.4', proto: 'http', port: 80, instanceId: 'a b' }), RangeError);
-    const ok = new ForwardContext({ clientIp: '::1', proto: 'http', port: 80, instanceId: 'alb-1' });
-    assert.equal(ok.tailClose.toString(), 'X-Forwarded-For: ::1\r\nX-Forwarded-Proto: http\r\nX-Forwarded-Port: 80\r\nX-Fulcrum-Loop: alb-1\r\nConnection: close\r\n\r\n');
+    assert.throws(() => new ForwardContext({ clientIp: '1.2.3.4\r\nX: y', proto: 'http', port: 80, instanceId: 'a', loop: LOOP }), RangeError);
+    assert.throws(() => new ForwardContext({ clientIp: '1.2.3.4, 5.6.7.8', proto: 'http', port: 80, instanceId: 'a', loop: LOOP }), RangeError);
+    assert.throws(() => new ForwardContext({ clientIp: '1.2.3.4', proto: 'ftp' as 'http', port: 80, instanceId: 'a', loop: LOOP }), RangeError);
+    assert.throws(() => new ForwardContext({ clientIp: '1.2.3.4', proto: 'http', port: 0, instanceId: 'a', loop: LOOP }), RangeError);
+    assert.throws(() => new ForwardContext({ clientIp: '1.2.3.4', proto: 'http', port: 80, instanceId: 'a b', loop: LOOP }), RangeError);
+    const ok = new ForwardContext({ clientIp: '::1', proto: 'http', port: 80, instanceId: 'alb-1', loop: LOOP });
+    assert.equal(ok.tailClose.toString(), `X-Forwarded-For: ::1\r\nX-Forwarded-Proto: http\r\nX-Forwarded-Port: 80\r\nX-Fulcrum-Loop: ${M}\r\nConnection: close\r\n\r\n`);
   });
 });

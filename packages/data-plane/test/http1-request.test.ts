@@ -19,6 +19,10 @@ import {
   TargetForm,
   type H1Limits,
 } from '../src/http1/index.js';
+import { LoopMarker } from '../src/loop-marker.js';
+
+const LOOP_B = new LoopMarker('alb-b', '01'.repeat(32));
+const LOOP_C = new LoopMarker('alb-c', '01'.repeat(32));
 
 /** Joins lines with CRLF and ends the head with an empty line. */
 function head(...lines: string[]): Buffer {
@@ -369,13 +373,14 @@ describe('http1 request head: valid requests', () => {
       },
     },
     {
-      name: 'BS-8: loopContains finds our id in X-Fulcrum-Loop lists only as a whole member',
-      input: head('GET / HTTP/1.1', 'Host: a', 'X-Fulcrum-Loop: alb-a, alb-b', 'x-fulcrum-loop: alb-c'),
+      name: 'BS-8/TB-3: LoopMarker.inHead finds our verified marker in X-Fulcrum-Loop lists only as a whole member',
+      input: head('GET / HTTP/1.1', 'Host: a', `X-Fulcrum-Loop: alb-a, ${LOOP_B.value}`, `x-fulcrum-loop: ${LOOP_C.value}`),
       check: (h) => {
-        assert.equal(h.loopContains('alb-b'), true);
-        assert.equal(h.loopContains('alb-c'), true);
-        assert.equal(h.loopContains('alb'), false);
-        assert.equal(h.loopContains('alb-d'), false);
+        assert.equal(LOOP_B.inHead(h), true);
+        assert.equal(LOOP_C.inHead(h), true);
+        assert.equal(new LoopMarker('alb', '01'.repeat(32)).inHead(h), false);
+        assert.equal(new LoopMarker('alb-a', '01'.repeat(32)).inHead(h), false, 'the bare id is not our marker');
+        assert.equal(new LoopMarker('alb-b', '02'.repeat(32)).inHead(h), false, "another deployment's marker for the same id");
       },
     },
     {

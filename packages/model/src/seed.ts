@@ -8,10 +8,10 @@ export const DEFAULT_ZONE = 'zone-a';
 
 /**
  * What a fresh store holds (LR-0, SG-3): one Standard Ipv4 instance `alb-default` and the
- * loopback VPC `vpc-local`, plus node-wide settings with a cookie signing key the caller
- * generates (model stays free of randomness).
+ * loopback VPC `vpc-local`, plus node-wide settings with a cookie signing key and a
+ * loop-marker secret the caller generates (model stays free of randomness).
  */
-export function initialOps(nowIso: string, cookieSigningKeyHex: string): WriteOp[] {
+export function initialOps(nowIso: string, cookieSigningKeyHex: string, loopSecretHex: string): WriteOp[] {
   const lb: LoadBalancer = {
     LoadBalancerId: DEFAULT_LOAD_BALANCER_ID,
     LoadBalancerName: 'default',
@@ -30,7 +30,7 @@ export function initialOps(nowIso: string, cookieSigningKeyHex: string): WriteOp
     Ipv6CidrBlock: '::1/128',
     CreateTime: nowIso,
   };
-  const settings: Settings = { Quotas: {}, CookieSigningKey: cookieSigningKeyHex };
+  const settings: Settings = { Quotas: {}, CookieSigningKey: cookieSigningKeyHex, LoopSecret: loopSecretHex };
   return [
     { op: 'put', c: 'loadBalancers', id: lb.LoadBalancerId, value: lb },
     { op: 'put', c: 'vpcs', id: vpc.VpcId, value: vpc },

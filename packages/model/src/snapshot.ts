@@ -21,6 +21,8 @@ export interface RoutingSnapshot {
   cookieTokenKeyHex: string;
   /** Rotated-out keys, each accepted until every cookie it signed has expired. */
   retiredCookieKeys: { keyHex: string; untilMs: number }[];
+  /** HMAC key of the loop marker (BS-8, TB-3), shared by every node through the store; '' before the node's backfill. */
+  loopKeyHex: string;
   listeners: SnapListener[];
   groups: Record<string, SnapGroup>;
   /** Removed servers whose connections may finish until deadlineMs (CD-1). */
@@ -214,6 +216,7 @@ export function buildRoutingSnapshot(state: Collections, version: number, nowMs:
     .map((k) => ({ keyHex: k.Key, untilMs: k.AcceptUntilMs }));
   return {
     version, builtAtMs: nowMs, cookieKeyHex, cookieTokenKeyHex: settings?.CookieTokenKey ?? cookieKeyHex, retiredCookieKeys,
+    loopKeyHex: settings?.LoopSecret ?? '',
     listeners, groups, drains,
   };
 }

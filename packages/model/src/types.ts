@@ -355,7 +355,7 @@ export interface Job {
   ErrorMessage?: string;
 }
 
-/** Node-wide settings kept in the store (quota overrides, the cookie signing key). */
+/** Node-wide settings kept in the store (quota overrides, the cookie and loop-marker keys). */
 export interface Settings {
   Quotas: Record<string, number>;
   /** Signs session cookies (hex); replaced by RotateCookieSigningKey. */
@@ -368,6 +368,11 @@ export interface Settings {
   CookieTokenKey?: string;
   /** Keys replaced by a rotation, still accepted for cookies signed before it. */
   RetiredCookieSigningKeys?: RetiredCookieKey[];
+  /**
+   * HMAC key of the loop marker (BS-8, TB-3), hex, one per deployment. Absent in a store
+   * seeded before it existed: the node backfills it at start.
+   */
+  LoopSecret?: string;
 }
 
 export interface RetiredCookieKey {

@@ -27,7 +27,7 @@ export class World {
   private seq = 0;
 
   constructor() {
-    applyOps(this.state, initialOps(new Date(this.nowMs).toISOString(), '00'.repeat(32)));
+    applyOps(this.state, initialOps(new Date(this.nowMs).toISOString(), '00'.repeat(32), '11'.repeat(32)));
   }
 
   get appliedVersion(): number {

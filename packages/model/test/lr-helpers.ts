@@ -24,7 +24,7 @@ export class Lab {
 
   constructor() {
     this.state = emptyCollections();
-    applyOps(this.state, initialOps(isoTime(START_MS), 'ab'.repeat(32)));
+    applyOps(this.state, initialOps(isoTime(START_MS), 'ab'.repeat(32), 'cd'.repeat(32)));
   }
 
   env(): ActionEnv {

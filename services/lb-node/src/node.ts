@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import { initialOps } from '@fulcrum/model';
+import { initialOps, type Settings } from '@fulcrum/model';
 import { RedisStore, type StateStore } from '@fulcrum/state';
 import { createStore } from './store-factory.js';
 import { proberActions, startInProcessProber } from './health.js';
@@ -48,13 +48,37 @@ export function log(line: Record<string, unknown>): void {
   process.stdout.write(`${JSON.stringify({ time: new Date().toISOString(), ...line })}\n`);
 }
 
+/** How many times a node retries the loop-secret backfill while other writes move the version. */
+const BACKFILL_ATTEMPTS = 50;
+
+const newKeyHex = (): string => randomBytes(32).toString('hex');
+
 /**
  * A fresh store gets alb-default, vpc-local and the settings record (LR-0, SG-3). With
  * several nodes starting on one empty Redis, compare-and-set on version 0 lets one win.
+ * A store seeded before the loop secret existed (TB-3) gets one here, also by
+ * compare-and-set, so nodes starting together all end up with the one that was stored.
  */
 export async function seedStore(store: StateStore): Promise<void> {
-  if ((await store.version()) > 0) return;
-  await store.commit(initialOps(new Date().toISOString(), randomBytes(32).toString('hex')), { expectVersion: 0 });
+  if ((await store.version()) === 0) {
+    const r = await store.commit(initialOps(new Date().toISOString(), newKeyHex(), newKeyHex()), { expectVersion: 0 });
+    if (r.ok) return;
+  }
+  await ensureLoopSecret(store);
+}
+
+/** Adds Settings.LoopSecret when the store lacks it; never replaces one that is there. */
+export async function ensureLoopSecret(store: StateStore): Promise<void> {
+  for (let i = 0; i < BACKFILL_ATTEMPTS; i++) {
+    // Version first: if anything commits after this read, the CAS below fails and we re-read.
+    const version = await store.version();
+    const cur = await store.get('settings', 'settings');
+    if (cur?.LoopSecret) return;
+    const next: Settings = { Quotas: {}, CookieSigningKey: newKeyHex(), ...cur, LoopSecret: newKeyHex() };
+    const r = await store.commit([{ op: 'put', c: 'settings', id: 'settings', value: next }], { expectVersion: version });
+    if (r.ok) return;
+  }
+  throw new Error(`could not store the loop-marker secret: the store kept changing (${BACKFILL_ATTEMPTS} attempts)`);
 }
 
 function send(res: ServerResponse, type: string, body: string): void {

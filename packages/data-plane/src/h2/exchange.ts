@@ -10,7 +10,7 @@ import type { ProxyWorker } from '../worker.js';
 import type { H2Upstreams, UpstreamSession } from './upstreams.js';
 import type { EditInput } from '../responses.js';
 import {
-  LOOP_HEADER, cleanTrailers, downstreamHeaders, hostOf, joined, listHas, redirectLocation, streamEdits, upstreamHeaders, type StreamEdits,
+  LOOP_HEADER, cleanTrailers, downstreamHeaders, hostOf, joined, redirectLocation, streamEdits, upstreamHeaders, type StreamEdits,
 } from './headers.js';
 
 const { NGHTTP2_FLAG_END_STREAM, NGHTTP2_CANCEL, NGHTTP2_INTERNAL_ERROR, NGHTTP2_NO_ERROR, NGHTTP2_REFUSED_STREAM } = constants;
@@ -156,8 +156,8 @@ export class H2Exchange implements EditInput, ChoiceInput, RetryState {
       this.local(501, 'CONNECT is not supported on this listener.\n');
       return;
     }
-    if (listHas(this.headers[LOOP_HEADER], listener.snap.loadBalancerId)) {
-      // BS-8: the request already passed this load balancer instance.
+    if (listener.loop.inValue(this.headers[LOOP_HEADER])) {
+      // BS-8: the request already passed this load balancer instance (its verified marker, TB-3).
       w.counters.loops++;
       w.log({ level: 'warn', msg: 'forwarding loop refused', listener: listener.snap.id, client: this.sourceIp, host: this.authority, path: this.path, http: 2 });
       this.local(508, 'This request has already passed this load balancer.\n');
@@ -248,7 +248,7 @@ export class H2Exchange implements EditInput, ChoiceInput, RetryState {
   private forwardInfo(keepTeTrailers: boolean) {
     return {
       clientIp: unmapped(this.peerIp), clientPort: this.sourcePort, port: this.port,
-      instanceId: this.listener!.snap.loadBalancerId, keepTeTrailers, fwd: this.listener!.fwd,
+      instanceId: this.listener!.snap.loadBalancerId, loop: this.listener!.loop, keepTeTrailers, fwd: this.listener!.fwd,
     };
   }
 

@@ -3,6 +3,7 @@ import type { RuleAction } from '@fulcrum/model';
 import type { MatchInput } from '../match.js';
 import { requestEdits, type EditInput } from '../responses.js';
 import type { ForwardPolicy } from '../forward-policy.js';
+import type { LoopMarker } from '../loop-marker.js';
 
 /**
  * Header handling for HTTP/2 client streams: what goes upstream (LR-3 forwarding headers,
@@ -38,7 +39,7 @@ function nominated(connection: string | string[] | undefined): Set<string> | und
   return out;
 }
 
-/** `a, b, c` list contains `token` exactly (the loop marker holds instance ids). */
+/** `a, b, c` list contains `token` exactly. */
 export function listHas(value: string | string[] | undefined, token: string): boolean {
   if (value === undefined) return false;
   for (const v of Array.isArray(value) ? value : [value]) {
@@ -57,8 +58,10 @@ export interface ForwardInfo {
   clientIp: string;
   /** The listener's port (X-Forwarded-Port). */
   port: number;
-  /** The LB instance id (BS-8). */
+  /** The LB instance id (SLB-ID). */
   instanceId: string;
+  /** The deployment's loop marker (BS-8, TB-3). */
+  loop: LoopMarker;
   /** Keep `te: trailers` (gRPC backends require it); every other TE value is dropped. */
   keepTeTrailers: boolean;
   /** The client's source port (X-Forwarded-Client-srcport). */
@@ -110,7 +113,8 @@ export function streamEdits(pre: RuleAction[], m: EditInput): StreamEdits | null
  * The request fields for the backend, without pseudo-headers and Host: the client's fields
  * minus hop-by-hop ones and the forwarding facts its hop may not state (TB-2), the rule's
  * RemoveHeader / InsertHeader edits, then X-Forwarded-For (appended), the other forwarding
- * headers the listener wants (LR-3) and the loop marker (appended, BS-8).
+ * headers the listener wants (LR-3) and the loop marker (BS-8: the client's elements that
+ * pass on, then ours; forged ones removed, see loop-marker.ts).
  */
 export function upstreamHeaders(src: IncomingHttpHeaders, info: ForwardInfo, edits: StreamEdits | null): OutgoingHttpHeaders {
   const out: OutgoingHttpHeaders = {};
@@ -139,8 +143,7 @@ export function upstreamHeaders(src: IncomingHttpHeaders, info: ForwardInfo, edi
   }
   if (f.clientSrcPort) out['x-forwarded-client-srcport'] = String(info.clientPort);
   if (f.slbId) out['slb-id'] = info.instanceId;
-  const loop = joined(src[LOOP_HEADER]);
-  out[LOOP_HEADER] = loop ? `${loop}, ${info.instanceId}` : info.instanceId;
+  out[LOOP_HEADER] = info.loop.forwardValue(src[LOOP_HEADER]);
   return out;
 }
 

@@ -2,6 +2,7 @@ import { isFieldValue, isToken } from './char-tables.js';
 import { HeaderId } from './header-ids.js';
 import { HeadSlices } from './head-slices.js';
 import { ForwardPolicy } from '../forward-policy.js';
+import { isMarkerShaped, nextListElement, type LoopMarker } from '../loop-marker.js';
 import { BodyKind, HDR_STRIDE, type MessageHead } from './message-head.js';
 import { TargetForm, type RequestHead } from './request-head.js';
 import type { ResponseHead } from './response-head.js';
@@ -48,8 +49,10 @@ export interface ForwardContextOptions {
   readonly proto: 'http' | 'https';
   /** The listener's port. */
   readonly port: number;
-  /** This LB instance's id for the loop marker (BS-8); a token, no commas or spaces. */
+  /** This LB instance's id (SLB-ID); a token, no commas or spaces. */
   readonly instanceId: string;
+  /** The deployment's loop marker for this instance (BS-8, TB-3), built once per snapshot. */
+  readonly loop: LoopMarker;
   /**
    * The listener's forwarding policy (TB-2, LR-3), compiled once per snapshot. Without one,
    * the legacy switches below build ALB's defaults (X-Forwarded-For appended, Proto and Port
@@ -85,10 +88,8 @@ export class ForwardContext {
   readonly xffTail: Buffer;
   /** Proto, Port, Client-srcport and SLB-ID lines, as the listener wants them. */
   readonly protoPortLines: Buffer;
-  /** "X-Fulcrum-Loop: id\r\n" */
-  readonly loopLine: Buffer;
-  /** ", id\r\n" */
-  readonly loopTail: Buffer;
+  /** The loop marker: its line and its ", marker\r\n" tail. */
+  readonly loop: LoopMarker;
   /** Everything after the kept lines in the common case, one Buffer per Connection mode. */
   readonly tailKeepAlive: Buffer;
   readonly tailClose: Buffer;
@@ -117,9 +118,8 @@ export class ForwardContext {
       (f.clientSrcPort ? `X-Forwarded-Client-srcport: ${o.clientPort ?? 0}\r\n` : '') +
       (f.slbId ? `SLB-ID: ${o.instanceId}\r\n` : ''),
     );
-    this.loopLine = latin1(`X-Fulcrum-Loop: ${o.instanceId}\r\n`);
-    this.loopTail = latin1(`, ${o.instanceId}\r\n`);
-    const common = Buffer.concat([this.xffLine, this.protoPortLines, this.loopLine]);
+    this.loop = o.loop;
+    const common = Buffer.concat([this.xffLine, this.protoPortLines, o.loop.line]);
     this.tailKeepAlive = Buffer.concat([common, END_KEEP_ALIVE]);
     this.tailClose = Buffer.concat([common, END_CLOSE]);
     this.tailUpgrade = Buffer.concat([common, END_UPGRADE]);
@@ -175,6 +175,29 @@ function pushMerged(out: HeadSlices, head: MessageHead, id: number, prefix: Buff
   out.pushBuffer(any ? tail : line);
 }
 
+const SPAN = new Int32Array(2);
+
+/**
+ * X-Fulcrum-Loop: of the client's elements only those of the marker's shape pass on (other
+ * deployments' hops; forged ones are removed, see loop-marker.ts), then ours.
+ */
+function pushLoop(out: HeadSlices, head: MessageHead, loop: LoopMarker): void {
+  const buf = head.buf;
+  let any = false;
+  for (let i = 0; i < head.headerCount; i++) {
+    if (head.hdrId[i] !== HeaderId.X_FULCRUM_LOOP) continue;
+    const e = head.hdr[i * HDR_STRIDE + 3]!;
+    let p = head.hdr[i * HDR_STRIDE + 2]!;
+    while ((p = nextListElement(buf, p, e, SPAN)) >= 0) {
+      if (!isMarkerShaped(buf, SPAN[0]!, SPAN[1]!)) continue;
+      out.pushBuffer(any ? COMMA_SP : LOOP_PREFIX);
+      out.push(buf, SPAN[0]!, SPAN[1]!);
+      any = true;
+    }
+  }
+  out.pushBuffer(any ? loop.tail : loop.line);
+}
+
 /**
  * Builds the head to send upstream into `out` (reset first), copying none of the client's
  * bytes:
@@ -190,8 +213,9 @@ function pushMerged(out: HeadSlices, head: MessageHead, id: number, prefix: Buff
  *   X-Forwarded-Proto/Port,  ours when the listener wants them (LR-3, TB-2: replaced);
  *   -Client-srcport, SLB-ID  a hop's own pass only when it is trusted (ctx.drop)
  *   X-Forwarded-Host         the request's Host, when the listener wants it
- *   X-Fulcrum-Loop           client's values + ", " + our instance id (BS-8; the caller
- *                            refuses with 508 first when head.loopContains(ourId))
+ *   X-Fulcrum-Loop           the client's elements of the marker's shape + ", " + our
+ *                            marker (BS-8, TB-3; the caller refuses with 508 first when
+ *                            ctx.loop.inHead(head))
  *   edits.insertLines
  *   Connection               keep-alive | close, or upgrade for a WebSocket handshake
  *   CRLF
@@ -267,8 +291,8 @@ export function buildForwardRequestHead(
     out.push(buf, head.hostStart, head.hostEnd);
     out.pushBuffer(CRLF);
   }
-  if (loopIn) pushMerged(out, head, HeaderId.X_FULCRUM_LOOP, LOOP_PREFIX, ctx.loopTail, ctx.loopLine);
-  else out.pushBuffer(ctx.loopLine);
+  if (loopIn) pushLoop(out, head, ctx.loop);
+  else out.pushBuffer(ctx.loop.line);
   if (insert !== null) out.pushBuffer(insert);
   out.pushBuffer(ws ? END_UPGRADE : upstreamKeepAlive ? END_KEEP_ALIVE : END_CLOSE);
 }

@@ -6,14 +6,14 @@
  *
  *   reader = new HeadReader(limits.maxHeadBytes, limits.maxRequestLineBytes)
  *   req = new RequestHead(limits.maxHeaders); body = new ChunkedTracker(limits)
- *   ctx = new ForwardContext({clientIp, proto, port, instanceId}); slices = new HeadSlices()
+ *   ctx = new ForwardContext({clientIp, proto, port, instanceId, loop}); slices = new HeadSlices()
  *
  *   on data(chunk): switch (reader.push(chunk))
  *     MORE  -> wait (the caller owns the head timeout)
  *     ERROR -> answer h1ErrorStatus(reader.error) h1ErrorReason(reader.error), close
  *     DONE  -> code = parseRequestHead(reader.buf, reader.start, reader.end, req, limits)
  *              code !== 0 -> answer h1ErrorStatus(code), close
- *              req.loopContains(instanceId) -> 508 (BS-8)
+ *              loop.inHead(req) -> 508 (BS-8; loop-marker.ts)
  *              route on req.host / req.path / req.query / req.method / getHeader / getCookie
  *              buildForwardRequestHead(req, ctx, slices, upstreamKeepAlive, rule.edits)
  *              body: req.bodyKind LENGTH -> req.contentLength bytes; CHUNKED -> body.feed();

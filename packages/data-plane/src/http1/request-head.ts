@@ -9,7 +9,6 @@ import {
   checkTransferEncoding,
   fail,
   isCanonicalNumber,
-  listHasToken,
   parseConnection,
   parseContentLength,
   parseFieldLines,
@@ -183,17 +182,6 @@ export class RequestHead extends MessageHead {
     const h = this.host;
     const colon = h.lastIndexOf(':');
     return colon < 0 || colon < h.lastIndexOf(']') ? h : h.slice(0, colon);
-  }
-
-  /** True when an X-Fulcrum-Loop field lists `instanceId` (BS-8: the request passed us already). */
-  loopContains(instanceId: string): boolean {
-    if ((this.seen & (1 << HeaderId.X_FULCRUM_LOOP)) === 0) return false;
-    for (let i = 0; i < this.headerCount; i++) {
-      if (this.hdrId[i] !== HeaderId.X_FULCRUM_LOOP) continue;
-      const o = i * HDR_STRIDE;
-      if (listHasToken(this.buf, this.hdr[o + 2]!, this.hdr[o + 3]!, instanceId, true)) return true;
-    }
-    return false;
   }
 
   /**
