@@ -1,5 +1,6 @@
 import { STATUS_CODES, createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { apiError, Errors } from '@fulcrum/model';
 import type { StateStore } from '@fulcrum/state';
@@ -24,6 +25,12 @@ export interface AdminServerOptions {
   /** Extra GET routes (metrics, console) mounted by the node. */
   routes?: Record<string, (req: IncomingMessage, res: ServerResponse) => void | Promise<void>>;
   log?(line: Record<string, unknown>): void;
+  /**
+   * How a connection closes after an answer sent while the client is still sending its
+   * body: our FIN, then its bytes read and dropped until it closes (the data plane's
+   * lingering close, wired by the node). Without it the socket closes as Node closes it.
+   */
+  lingerClose?(socket: Socket): void;
 }
 
 export class AdminConfigError extends Error {}
@@ -110,8 +117,23 @@ export class AdminServer {
 
   private send(res: ServerResponse, status: number, body: unknown): void {
     const text = JSON.stringify(body);
-    res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
+    // Answered before the request body ended (a 413, a refusal): the connection can't carry
+    // another request, and it must not close on bytes still coming (lingerClose).
+    const early = !res.req.complete;
+    res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), ...(early ? { connection: 'close' } : {}) });
+    if (early) this.closeLingering(res.socket);
     res.end(text);
+  }
+
+  /**
+   * Node's HTTP server ends a `Connection: close` exchange with socket.destroySoon(), which
+   * closes as soon as our bytes are written: with the client's body still unread that close
+   * is a reset, and the client loses the answer. This socket's destroySoon lingers instead.
+   */
+  private closeLingering(socket: Socket | null): void {
+    const linger = this.opts.lingerClose;
+    if (!socket || !linger) return;
+    socket.destroySoon = () => linger(socket);
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -173,8 +195,7 @@ export class AdminServer {
         status: result.status, code: typeof result.body.Code === 'string' ? result.body.Code : undefined, requestId,
       });
     }
-    // A 413 leaves the connection open while readBody drops the rest of the body, so the
-    // client reads this reply rather than a reset.
+    // A 413 (or any answer before the body's end) closes with a lingering close (send).
     this.send(res, result.status, result.body);
   }
 }
