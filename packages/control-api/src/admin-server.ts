@@ -1,6 +1,6 @@
 import { STATUS_CODES, createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
-import type { Socket } from 'node:net';
+import { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { apiError, Errors } from '@fulcrum/model';
 import type { StateStore } from '@fulcrum/state';
@@ -26,11 +26,16 @@ export interface AdminServerOptions {
   routes?: Record<string, (req: IncomingMessage, res: ServerResponse) => void | Promise<void>>;
   log?(line: Record<string, unknown>): void;
   /**
-   * How a connection closes after an answer sent while the client is still sending its
-   * body: our FIN, then its bytes read and dropped until it closes (the data plane's
+   * How a connection closes after an answer sent while the client is still sending: our FIN,
+   * then its bytes read and dropped until it closes, within bounds (the data plane's
    * lingering close, wired by the node). Without it the socket closes as Node closes it.
    */
-  lingerClose?(socket: Socket): void;
+  lingerClose?(socket: Socket): LingeringClose;
+}
+
+/** A lingering close under way: told how many bytes were dropped, it enforces its byte bound. */
+export interface LingeringClose {
+  discarded(n: number): void;
 }
 
 export class AdminConfigError extends Error {}
@@ -42,6 +47,8 @@ export class AdminServer {
   private readonly opts: AdminServerOptions;
   private readonly tokens?: AdminTokens;
   private readonly hosts: HostPolicy;
+  /** Sockets closing with a lingering close, to count what Node's parser still reads on them. */
+  private readonly lingering = new WeakMap<object, LingeringClose>();
 
   constructor(opts: AdminServerOptions) {
     if (!isLoopbackHost(opts.host) && !opts.tokens?.length) {
@@ -87,6 +94,12 @@ export class AdminServer {
    * answer with the API's JSON error shape rather than Node's empty default (API-2).
    */
   private clientError(err: NodeJS.ErrnoException, socket: Duplex): void {
+    const lingering = this.lingering.get(socket);
+    if (lingering) {
+      // Once failed, Node's parser still reads the socket and reports every read here.
+      lingering.discarded((err as { rawPacket?: Buffer }).rawPacket?.length ?? 0);
+      return;
+    }
     if (err.code === 'ECONNRESET' || !socket.writable) {
       socket.destroy();
       return;
@@ -97,7 +110,15 @@ export class AdminServer {
     const status = e.httpStatus;
     const reason = STATUS_CODES[status] ?? 'Bad Request';
     const text = JSON.stringify({ Code: e.code, Message: e.message, RequestId: randomUUID().toUpperCase() });
-    socket.end(`HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(text)}\r\nconnection: close\r\n\r\n${text}`);
+    const answer = `HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(text)}\r\nconnection: close\r\n\r\n${text}`;
+    const linger = this.opts.lingerClose;
+    if (!linger || !(socket instanceof Socket)) {
+      socket.end(answer);
+      return;
+    }
+    // The client may still be sending (a body after a head too large): linger, as in send().
+    socket.write(answer);
+    this.lingering.set(socket, linger(socket));
   }
 
   /**
@@ -121,19 +142,25 @@ export class AdminServer {
     // another request, and it must not close on bytes still coming (lingerClose).
     const early = !res.req.complete;
     res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), ...(early ? { connection: 'close' } : {}) });
-    if (early) this.closeLingering(res.socket);
+    if (early) this.closeLingering(res.socket, res.req);
     res.end(text);
   }
 
   /**
    * Node's HTTP server ends a `Connection: close` exchange with socket.destroySoon(), which
    * closes as soon as our bytes are written: with the client's body still unread that close
-   * is a reset, and the client loses the answer. This socket's destroySoon lingers instead.
+   * is a reset, and the client loses the answer. This socket's destroySoon lingers instead;
+   * the rest of the body still comes through Node's parser, as the request's data.
    */
-  private closeLingering(socket: Socket | null): void {
+  private closeLingering(socket: Socket | null, req: IncomingMessage): void {
     const linger = this.opts.lingerClose;
     if (!socket || !linger) return;
-    socket.destroySoon = () => linger(socket);
+    let l: LingeringClose | undefined;
+    req.on('data', (c: Buffer) => l?.discarded(c.length));
+    socket.destroySoon = () => {
+      l = linger(socket);
+      this.lingering.set(socket, l);
+    };
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {

@@ -132,12 +132,11 @@ export function closeClient(socket: ClientSocket, sentAll: boolean): Linger | nu
 }
 
 /**
- * Lingering close of a net.Socket whose bytes arrive as 'data' events (the admin API's
- * sockets, where Node's HTTP parser still reads them).
+ * A lingering close of a socket that someone else reads (the admin API's, read by Node's
+ * HTTP parser): the owner reports each read it drops through `discarded`.
  */
-export function lingerStreamSocket(socket: LingerSocket & { on(ev: 'data', f: (c: Buffer) => void): unknown; once(ev: 'close', f: () => void): unknown }, bounds: LingerBounds = lingerBounds()): Linger {
+export function lingerSocket(socket: LingerSocket & { once(ev: 'close', f: () => void): unknown }, bounds: LingerBounds = lingerBounds()): Linger {
   const l = new Linger(socket, bounds);
-  socket.on('data', (c: Buffer) => l.discarded(c.length));
   socket.once('close', () => l.closed());
   return l;
 }
