@@ -386,6 +386,42 @@ describe('lingering close: early answers reach clients that send everything firs
       const o = await sendWholeThenRead({ port, tls: false }, Buffer.concat(parts));
       assertAnswer(o, 413, /"Code":"InvalidParameter\.BodyTooLarge"/);
     });
+
+    it('its 431 to a head over 16 KiB followed by a 24 MiB body, written whole before reading, arrives intact', async () => {
+      const h = head([
+        'POST /api/CreateVpc HTTP/1.1', `Host: 127.0.0.1:${port}`, 'Content-Type: application/json', `X-Big: ${'x'.repeat(17 * 1024)}`,
+        `Content-Length: ${BODY_BYTES}`, 'Connection: close',
+      ]);
+      const o = await sendWholeThenRead({ port, tls: false }, Buffer.concat([Buffer.from(h, 'latin1'), Buffer.alloc(BODY_BYTES, 0x20)]));
+      assertAnswer(o, 431, /"Code":/);
+    });
+
+    it('a client that keeps sending after its 413 is cut off once it passed the byte bound', async () => {
+      const s = await open({ port, tls: false });
+      s.allowHalfOpen = true;
+      s.on('error', () => undefined);
+      let answer = '';
+      s.on('data', (c: Buffer) => {
+        answer += c.toString('latin1');
+      });
+      let closed = false;
+      s.once('close', () => {
+        closed = true;
+      });
+      const started = Date.now();
+      s.write(apiHead(port, `Content-Length: ${1024 * MiB}`));
+      const block = Buffer.alloc(64 * 1024, 0x20);
+      let sent = 0;
+      while (!closed && sent < 1024 * MiB && Date.now() - started < 10_000) {
+        if (!s.write(block)) await sleep(1);
+        sent += block.length;
+      }
+      await waitUntil('the node to cut the connection', () => closed, 3000);
+      const ms = Date.now() - started;
+      assert.match(answer, /^HTTP\/1\.1 413 /);
+      assert.ok(sent < 160 * MiB, `cut off after ${(sent / MiB).toFixed(1)} MiB`);
+      assert.ok(ms < LINGER_MAX_MS, `cut off by the byte bound after ${ms} ms, before the time bound`);
+    });
   });
 
   it('a bad FULCRUM_LINGER_* value stops the node at start with a clear message', async () => {
