@@ -53,6 +53,15 @@ function intOpt(name: string, v: string | undefined, min: number, max: number): 
   return Number(v);
 }
 
+/** Environment knobs the workers read are checked where the node starts: a bad value is a usage error, not a worker falling back. */
+function checkEnvKnobs(): void {
+  try {
+    lingerBoundsFromEnv();
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+}
+
 export function parseStartArgs(argv: string[]): NodeOptions {
   const { values } = parseArgs({
     args: argv,
@@ -96,11 +105,7 @@ export function parseStartArgs(argv: string[]): NodeOptions {
     throw new UsageError((e as Error).message);
   }
   if (values['audit-log'] === '') throw new UsageError('--audit-log needs a file name');
-  try {
-    lingerBoundsFromEnv();
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
+  checkEnvKnobs();
   const zone = values.zone ?? 'zone-a';
   if (!/^[A-Za-z][A-Za-z0-9._-]{0,63}$/.test(zone)) throw new UsageError(`--zone must be a name of letters, digits, . _ -, got "${zone}"`);
   const nodeId = values['node-id'];
@@ -144,6 +149,7 @@ export async function main(argv: string[]): Promise<number | undefined> {
       }
       case 'quickstart': {
         if (rest.length) throw new UsageError('quickstart takes no options; use `fulcrum start` for a custom node');
+        checkEnvKnobs();
         const { runQuickstart } = await import('./quickstart.js');
         await runQuickstart();
         return undefined;
