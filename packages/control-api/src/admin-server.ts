@@ -139,8 +139,9 @@ export class AdminServer {
   private send(res: ServerResponse, status: number, body: unknown): void {
     const text = JSON.stringify(body);
     // Answered before the request body ended (a 413, a refusal): the connection can't carry
-    // another request, and it must not close on bytes still coming (lingerClose).
-    const early = !res.req.complete;
+    // another request, and it must not close on bytes still coming (lingerClose). A request
+    // without a body is not `complete` yet while the handler runs synchronously either.
+    const early = !res.req.complete && hasBody(res.req);
     res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), ...(early ? { connection: 'close' } : {}) });
     if (early) this.closeLingering(res.socket, res.req);
     res.end(text);
@@ -225,4 +226,9 @@ export class AdminServer {
     // A 413 (or any answer before the body's end) closes with a lingering close (send).
     this.send(res, result.status, result.body);
   }
+}
+
+function hasBody(req: IncomingMessage): boolean {
+  const cl = req.headers['content-length'];
+  return req.headers['transfer-encoding'] !== undefined || (cl !== undefined && cl !== '0');
 }
