@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
-import { FulcrumNode, freePort, forward, sleep, waitUntil, type Json } from '../integration/dp-helpers.js';
+import { FulcrumNode, RawClient, freePort, sleep, waitUntil, type Json } from '../integration/dp-helpers.js';
 import { selfSigned } from '../integration/features-h2-client.js';
 
 /**
@@ -394,6 +394,20 @@ describe('lingering close: early answers reach clients that send everything firs
       ]);
       const o = await sendWholeThenRead({ port, tls: false }, Buffer.concat([Buffer.from(h, 'latin1'), Buffer.alloc(BODY_BYTES, 0x20)]));
       assertAnswer(o, 431, /"Code":/);
+    });
+
+    it('a request without a body refused at once (404) keeps its connection: nothing to linger for', async () => {
+      const c = await RawClient.connect(port);
+      try {
+        for (const path of ['/nope', '/nope-again']) {
+          await c.write(head([`GET ${path} HTTP/1.1`, `Host: 127.0.0.1:${port}`]));
+          const r = await c.readResponse({ timeoutMs: 5000 });
+          assert.equal(r.status, 404);
+          assert.notEqual(r.header('connection'), 'close');
+        }
+      } finally {
+        c.destroy();
+      }
     });
 
     it('a client that keeps sending after its 413 is cut off once it passed the byte bound', async () => {
