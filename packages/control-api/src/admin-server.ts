@@ -1,5 +1,6 @@
 import { STATUS_CODES, createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
+import { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { apiError, Errors } from '@fulcrum/model';
 import type { StateStore } from '@fulcrum/state';
@@ -24,6 +25,17 @@ export interface AdminServerOptions {
   /** Extra GET routes (metrics, console) mounted by the node. */
   routes?: Record<string, (req: IncomingMessage, res: ServerResponse) => void | Promise<void>>;
   log?(line: Record<string, unknown>): void;
+  /**
+   * How a connection closes after an answer sent while the client is still sending: our FIN,
+   * then its bytes read and dropped until it closes, within bounds (the data plane's
+   * lingering close, wired by the node). Without it the socket closes as Node closes it.
+   */
+  lingerClose?(socket: Socket): LingeringClose;
+}
+
+/** A lingering close under way: told how many bytes were dropped, it enforces its byte bound. */
+export interface LingeringClose {
+  discarded(n: number): void;
 }
 
 export class AdminConfigError extends Error {}
@@ -35,6 +47,8 @@ export class AdminServer {
   private readonly opts: AdminServerOptions;
   private readonly tokens?: AdminTokens;
   private readonly hosts: HostPolicy;
+  /** Sockets closing with a lingering close, to count what Node's parser still reads on them. */
+  private readonly lingering = new WeakMap<object, LingeringClose>();
 
   constructor(opts: AdminServerOptions) {
     if (!isLoopbackHost(opts.host) && !opts.tokens?.length) {
@@ -80,6 +94,12 @@ export class AdminServer {
    * answer with the API's JSON error shape rather than Node's empty default (API-2).
    */
   private clientError(err: NodeJS.ErrnoException, socket: Duplex): void {
+    const lingering = this.lingering.get(socket);
+    if (lingering) {
+      // Once failed, Node's parser still reads the socket and reports every read here.
+      lingering.discarded((err as { rawPacket?: Buffer }).rawPacket?.length ?? 0);
+      return;
+    }
     if (err.code === 'ECONNRESET' || !socket.writable) {
       socket.destroy();
       return;
@@ -90,7 +110,15 @@ export class AdminServer {
     const status = e.httpStatus;
     const reason = STATUS_CODES[status] ?? 'Bad Request';
     const text = JSON.stringify({ Code: e.code, Message: e.message, RequestId: randomUUID().toUpperCase() });
-    socket.end(`HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(text)}\r\nconnection: close\r\n\r\n${text}`);
+    const answer = `HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(text)}\r\nconnection: close\r\n\r\n${text}`;
+    const linger = this.opts.lingerClose;
+    if (!linger || !(socket instanceof Socket)) {
+      socket.end(answer);
+      return;
+    }
+    // The client may still be sending (a body after a head too large): linger, as in send().
+    socket.write(answer);
+    this.lingering.set(socket, linger(socket));
   }
 
   /**
@@ -110,8 +138,30 @@ export class AdminServer {
 
   private send(res: ServerResponse, status: number, body: unknown): void {
     const text = JSON.stringify(body);
-    res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
+    // Answered before the request body ended (a 413, a refusal): the connection can't carry
+    // another request, and it must not close on bytes still coming (lingerClose). A request
+    // without a body is not `complete` yet while the handler runs synchronously either.
+    const early = !res.req.complete && hasBody(res.req);
+    res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), ...(early ? { connection: 'close' } : {}) });
+    if (early) this.closeLingering(res.socket, res.req);
     res.end(text);
+  }
+
+  /**
+   * Node's HTTP server ends a `Connection: close` exchange with socket.destroySoon(), which
+   * closes as soon as our bytes are written: with the client's body still unread that close
+   * is a reset, and the client loses the answer. This socket's destroySoon lingers instead;
+   * the rest of the body still comes through Node's parser, as the request's data.
+   */
+  private closeLingering(socket: Socket | null, req: IncomingMessage): void {
+    const linger = this.opts.lingerClose;
+    if (!socket || !linger) return;
+    let l: LingeringClose | undefined;
+    req.on('data', (c: Buffer) => l?.discarded(c.length));
+    socket.destroySoon = () => {
+      l = linger(socket);
+      this.lingering.set(socket, l);
+    };
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -173,8 +223,12 @@ export class AdminServer {
         status: result.status, code: typeof result.body.Code === 'string' ? result.body.Code : undefined, requestId,
       });
     }
-    // A 413 leaves the connection open while readBody drops the rest of the body, so the
-    // client reads this reply rather than a reset.
+    // A 413 (or any answer before the body's end) closes with a lingering close (send).
     this.send(res, result.status, result.body);
   }
+}
+
+function hasBody(req: IncomingMessage): boolean {
+  const cl = req.headers['content-length'];
+  return req.headers['transfer-encoding'] !== undefined || (cl !== undefined && cl !== '0');
 }

@@ -7,19 +7,11 @@ export const MAX_DEPTH = 32;
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
-/**
- * After a 413 the client is usually still sending. Closing at once would make its TCP stack
- * discard our reply on the reset (the lingering-close problem), so the rest of the body is
- * read and dropped, up to this much; a client that sends more than that is cut off.
- */
-export const MAX_DRAIN_BYTES = 16 * 1024 * 1024;
-
 export function readBody(req: IncomingMessage, limit = MAX_BODY_BYTES): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
     let failed = false;
-    let drained = 0;
     const tooLarge = () => {
       failed = true;
       reject(apiError(Errors.BodyTooLarge, { limit }));
@@ -27,11 +19,8 @@ export function readBody(req: IncomingMessage, limit = MAX_BODY_BYTES): Promise<
     const declared = req.headers['content-length'];
     if (declared !== undefined && Number(declared) > limit) tooLarge();
     req.on('data', (c: Buffer) => {
-      if (failed) {
-        drained += c.length;
-        if (drained > MAX_DRAIN_BYTES) req.socket.destroy();
-        return;
-      }
+      // After a 413 the rest is dropped; the admin server's lingering close bounds how much.
+      if (failed) return;
       size += c.length;
       if (size > limit) {
         tooLarge();

@@ -12,6 +12,7 @@ import { buildRedirect, errorResponse, fixedResponse, requestEdits, type EditInp
 import { MAX_FUNCTION_BODY_BYTES, functionResponse, functionTask } from './functions.js';
 import { isShared, readIntoShared, writeAll, writeRange, writeTwo } from './fast-io.js';
 import { RawSocket, type ClientSocket } from './raw-socket.js';
+import { closeClient, type Linger } from './linger.js';
 
 /** Connection states. */
 const S_HEAD = 0; // reading a request head (or idle between requests)
@@ -232,6 +233,7 @@ export class ProxyConnection implements EditInput, UpstreamOwner, ChoiceInput, R
     else if (this.state === S_TUNNEL) {
       if (this.up && !writeRange(this.up, buf, 0, n)) this.socket.pause();
     } else if (this.state === S_WAIT) this.hold(buf, 0, n);
+    else if (this.linger !== null) this.linger.discarded(n);
   }
 
   /** Keep pipelined bytes until the current response is done; stop reading meanwhile. */
@@ -590,6 +592,7 @@ export class ProxyConnection implements EditInput, UpstreamOwner, ChoiceInput, R
 
   private onClientClose(): void {
     this.state = S_CLOSED;
+    this.linger?.closed();
     this.dropUpstream();
     this.worker.connectionClosed(this);
     this.recycleHeads();
@@ -625,7 +628,6 @@ export class ProxyConnection implements EditInput, UpstreamOwner, ChoiceInput, R
     const c = this.table ? insertCookieFor(this.table, group, s) : undefined;
     if (c !== undefined) this.setCookie = Buffer.from(`Set-Cookie: ${c}\r\n`, 'latin1');
   }
-
 
   // ---------------------------------------------------------------- upstream side
   private send(server: RuntimeServer): void {
@@ -763,7 +765,6 @@ export class ProxyConnection implements EditInput, UpstreamOwner, ChoiceInput, R
     this.worker.counters.upstreamErrors++;
     this.respondAndClose(502, 'Bad Gateway', 'The backend could not be reached or closed the connection.\n');
   }
-
 
   /** UpstreamOwner (the pooled socket's handlers dispatch here while we own it). */
   onUpData(buf: Buffer, end: number): void {
@@ -944,15 +945,8 @@ export class ProxyConnection implements EditInput, UpstreamOwner, ChoiceInput, R
     this.worker.observe(this);
     this.server = undefined;
     if (!this.clientKeepAlive || this.worker.shuttingDownNow) {
-      if (this.raw !== null && !this.req.keepAlive && this.reqBodyDone && this.held.length <= this.heldStart) {
-        // The client asked to close and sent nothing after its request: close right after
-        // our FIN (RawSocket.endAndClose) rather than waiting for the client's.
-        this.state = S_CLOSED;
-        this.deadlineKind = T_NONE;
-        this.raw.endAndClose();
-        return;
-      }
-      this.endClient();
+      // The client asked to close and sent nothing after its request: nothing to linger for.
+      this.endClient(!this.req.keepAlive && this.reqBodyDone && this.held.length <= this.heldStart);
       return;
     }
     this.state = S_HEAD;
@@ -1053,13 +1047,13 @@ export class ProxyConnection implements EditInput, UpstreamOwner, ChoiceInput, R
     return this.listener;
   }
 
-  private endClient(): void {
+  /** Our FIN after what we wrote, then a lingering close (linger.ts); `sentAll`: the client asked to close and sent nothing more. */
+  private endClient(sentAll = false): void {
     this.state = S_CLOSED;
     this.deadlineKind = T_NONE;
-    this.socket.end();
-    // Don't wait forever for a client that never reads its last bytes.
-    this.socket.setTimeout(5000, () => this.socket.destroy());
+    if (this.linger === null) this.linger = closeClient(this.socket, sentAll);
   }
+  private linger: Linger | null = null;
 
   /** Idle now: close; busy: close after the response under way (listener stop, shutdown, drain). */
   closeWhenIdle(): void {

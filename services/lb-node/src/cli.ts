@@ -6,6 +6,7 @@ import type { NodeOptions } from './node.js';
 import { parseSentinels } from './store-factory.js';
 import { readTokenFile, type TokenEntry } from '@fulcrum/control-api/admin-tokens';
 import { parseAllowedHosts } from '@fulcrum/control-api/request-guard';
+import { lingerBoundsFromEnv } from '@fulcrum/data-plane/linger';
 
 const HELP = `fulcrum — an application load balancer with Alibaba Cloud ALB semantics
 
@@ -36,7 +37,9 @@ Usage:
       (what \`npm start\` runs): curl localhost:8080/
   fulcrum --help
 
-Environment: FULCRUM_ENDPOINT, FULCRUM_TOKEN (for \`fulcrum api\`).
+Environment: FULCRUM_ENDPOINT, FULCRUM_TOKEN (for \`fulcrum api\`); FULCRUM_LINGER_MAX_BYTES
+(default 8 MiB), FULCRUM_LINGER_MAX_MS (default 5000): how long a connection answered
+early keeps reading and dropping what the client still sends before it closes.
 `;
 
 function fail(msg: string): number {
@@ -48,6 +51,15 @@ function intOpt(name: string, v: string | undefined, min: number, max: number): 
   if (v === undefined) return undefined;
   if (!/^[0-9]+$/.test(v) || Number(v) < min || Number(v) > max) throw new UsageError(`--${name} must be an integer from ${min} to ${max}, got "${v}"`);
   return Number(v);
+}
+
+/** Environment knobs the workers read are checked where the node starts: a bad value is a usage error, not a worker falling back. */
+function checkEnvKnobs(): void {
+  try {
+    lingerBoundsFromEnv();
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
 }
 
 export function parseStartArgs(argv: string[]): NodeOptions {
@@ -93,6 +105,7 @@ export function parseStartArgs(argv: string[]): NodeOptions {
     throw new UsageError((e as Error).message);
   }
   if (values['audit-log'] === '') throw new UsageError('--audit-log needs a file name');
+  checkEnvKnobs();
   const zone = values.zone ?? 'zone-a';
   if (!/^[A-Za-z][A-Za-z0-9._-]{0,63}$/.test(zone)) throw new UsageError(`--zone must be a name of letters, digits, . _ -, got "${zone}"`);
   const nodeId = values['node-id'];
@@ -136,6 +149,7 @@ export async function main(argv: string[]): Promise<number | undefined> {
       }
       case 'quickstart': {
         if (rest.length) throw new UsageError('quickstart takes no options; use `fulcrum start` for a custom node');
+        checkEnvKnobs();
         const { runQuickstart } = await import('./quickstart.js');
         await runQuickstart();
         return undefined;

@@ -7,7 +7,7 @@ import { proberActions, startInProcessProber } from './health.js';
 import type { HealthProber } from '@fulcrum/health-prober';
 import { AdminServer, AuditLog, readTokenFile, CONSOLE_HTML, consoleData, renderPrometheus, type ObservabilityInput } from '@fulcrum/control-api';
 import { Coordinator } from '@fulcrum/coordinator';
-import { DataPlanePrimary, WORKER_SCRIPT, mergeSeries, type LearnedAffinity } from '@fulcrum/data-plane';
+import { DataPlanePrimary, WORKER_SCRIPT, lingerSocket, mergeSeries, type LearnedAffinity } from '@fulcrum/data-plane';
 import type { ServerResponse } from 'node:http';
 import type { TokenEntry } from '@fulcrum/control-api';
 import { ConfigApplier, loadConfigFile } from './config.js';
@@ -120,6 +120,7 @@ export class LbNode {
         audit: this.audit,
         log,
         extraActions: proberActions(store),
+        lingerClose: (socket) => lingerSocket(socket),
         routes: {
           '/metrics': async (_req, res) => send(res, 'text/plain; version=0.0.4; charset=utf-8', renderPrometheus(await this.observe())),
           '/': (_req, res) => send(res, 'text/html; charset=utf-8', CONSOLE_HTML),
