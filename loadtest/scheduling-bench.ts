@@ -49,10 +49,10 @@ function makeLoop(picker: Picker): (count: number) => number {
     let sink = 0;
     for (let k = 0; k < count; k++) {
       const e = picker.pick(KEYS[t++ & 4095]);
-      // Wlc's real cost includes keeping the heap current; the others ignore these calls.
-      picker.onStart(e);
+      // Wlc's real cost includes keeping the heap current; the others have no load hooks.
+      picker.load?.onStart(e);
       const done = inFlight[slot];
-      if (done >= 0) picker.onEnd(done);
+      if (done >= 0) picker.load?.onEnd(done);
       inFlight[slot] = e;
       slot = (slot + 1) % IN_FLIGHT;
       sink += e;

@@ -409,7 +409,7 @@ export class ProxyConnection implements EditInput, UpstreamOwner, ChoiceInput, R
     this.server = server;
     this.fcServer = server;
     server.active++;
-    server.group.picker.onStart(server.index);
+    server.group.picker.load?.onStart(server.index);
     this.fcChunks = this.firstBody.length > 0 ? [Buffer.from(this.firstBody)] : [];
     this.fcBytes = this.firstBody.length;
     this.firstBody = EMPTY;
@@ -487,7 +487,7 @@ export class ProxyConnection implements EditInput, UpstreamOwner, ChoiceInput, R
     if (!s) return;
     this.fcServer = undefined;
     s.active--;
-    s.group.picker.onEnd(s.index);
+    s.group.picker.load?.onEnd(s.index);
     const abort = this.fcAbort;
     this.fcAbort = undefined;
     abort?.abort();
@@ -634,7 +634,7 @@ export class ProxyConnection implements EditInput, UpstreamOwner, ChoiceInput, R
     this.server = server;
     this.tried[this.triedCount++] = server.index;
     server.active++;
-    server.group.picker.onStart(server.index);
+    server.group.picker.load?.onStart(server.index);
     const keepalive = this.group!.snap.keepalive;
     let up = keepalive ? this.worker.pool.take(server.poolKey) : undefined;
     this.upConnected = up !== undefined;
@@ -702,7 +702,7 @@ export class ProxyConnection implements EditInput, UpstreamOwner, ChoiceInput, R
     const s = this.server;
     if (s) {
       s.active--;
-      s.group.picker.onEnd(s.index);
+      s.group.picker.load?.onEnd(s.index);
     }
     return up;
   }

@@ -1,7 +1,7 @@
 import { ForwardPolicy } from './forward-policy.js';
 import type { RoutingSnapshot, SnapGroup, SnapListener, SnapServer, RuleAction } from '@fulcrum/model';
 import { DEFAULT_COOKIE_TIMEOUT_S } from '@fulcrum/model';
-import { buildPicker, eligibleServers, effectiveWeight, isRamping, maskWeights, type Picker } from '@fulcrum/scheduling';
+import { buildPicker, eligibleServers, effectiveWeight, isRamping, maskWeights, requestKeyHasher, type Picker, type RequestKey } from '@fulcrum/scheduling';
 import { compileConditions, type MatchInput, type Matcher } from './match.js';
 import { CookieSigner } from './sticky.js';
 import { LoopMarker } from './loop-marker.js';
@@ -74,6 +74,8 @@ export class RuntimeServer {
 
 export class RuntimeGroup {
   readonly picker: Picker;
+  /** The hash the scheduler places a request by (Sch: query parameter or source IP). */
+  readonly keyHash: (r: RequestKey) => number;
   readonly servers: RuntimeServer[];
   readonly byToken = new Map<string, RuntimeServer>();
   readonly byKey = new Map<string, RuntimeServer>();
@@ -98,8 +100,9 @@ export class RuntimeGroup {
         this.byToken.set(s.stickyToken, s);
       }
     });
+    this.keyHash = requestKeyHasher(snap.scheduler, snap.hashQueryParam);
     this.picker = buildPicker(snap.scheduler, servers.map((s) => ({ id: s.key, weight: s.snap.weight })), { seed: ctx.seed });
-    for (const s of servers) for (let k = 0; k < s.active; k++) this.picker.onStart(s.index);
+    for (const s of servers) for (let k = 0; k < s.active; k++) this.picker.load?.onStart(s.index);
     this.refresh(Date.now());
   }
 
@@ -239,8 +242,9 @@ export class RoutingTable {
   /** Cluster-wide Wlc: load on each server from other workers and nodes. */
   applyExternalLoad(load: Record<string, number>): void {
     for (const g of this.groups.values()) {
-      if (g.snap.scheduler !== 'Wlc') continue;
-      for (const s of g.servers) g.picker.setExternalLoad(s.index, load[`${g.snap.id}|${s.key}`] ?? 0);
+      const hooks = g.picker.load;
+      if (hooks === null) continue;
+      for (const s of g.servers) hooks.setExternalLoad(s.index, load[`${g.snap.id}|${s.key}`] ?? 0);
     }
   }
 

@@ -1,4 +1,3 @@
-import { hashString } from '@fulcrum/scheduling';
 import type { AffinityTable } from './affinity.js';
 import type { FinalAction, RoutingTable, RuntimeGroup, RuntimeServer } from './routing-table.js';
 import { DEFAULT_COOKIE_TIMEOUT_S } from '@fulcrum/model';
@@ -79,18 +78,9 @@ export function chooseServer(table: RoutingTable, group: RuntimeGroup, affinity:
       return s;
     }
   }
-  const picker = group.picker;
-  let i: number;
-  if (group.snap.scheduler === 'Sch') {
-    if (st.triedCount === 0) {
-      const qp = group.snap.hashQueryParam;
-      const key = qp !== undefined ? queryValue(input.query, qp) : undefined;
-      st.hashKey = hashString(key ?? input.sourceIp);
-    }
-    i = st.triedCount === 0 ? picker.pickHash(st.hashKey) : picker.pickHashExcluding(st.hashKey, st.tried, st.triedCount);
-  } else {
-    i = st.triedCount === 0 ? picker.pick() : picker.pickExcluding(st.tried, st.triedCount);
-  }
+  // Retries keep the first try's hash: Sch walks on along the ring from the same point.
+  if (st.triedCount === 0) st.hashKey = group.keyHash(input);
+  const i = st.triedCount === 0 ? group.picker.pickHash(st.hashKey) : group.picker.pickHashExcluding(st.hashKey, st.tried, st.triedCount);
   return i < 0 ? undefined : group.servers[i];
 }
 
@@ -99,20 +89,6 @@ export function insertCookieFor(table: RoutingTable, group: RuntimeGroup, s: Run
   const sticky = group.snap.sticky;
   if (!sticky.StickySessionEnabled || sticky.StickySessionType !== 'Insert') return undefined;
   return setCookieHeader(STICKY_COOKIE, table.signer.sign(s.stickyToken, Date.now()), sticky.CookieTimeout ?? DEFAULT_COOKIE_TIMEOUT_S);
-}
-
-/** The raw value of query parameter `name` (as sent, not decoded), or undefined. */
-export function queryValue(query: string, name: string): string | undefined {
-  if (query === '') return undefined;
-  let start = 0;
-  while (start < query.length) {
-    let end = query.indexOf('&', start);
-    if (end === -1) end = query.length;
-    const eq = query.indexOf('=', start);
-    if (eq > start && eq < end && eq - start === name.length && query.startsWith(name, start)) return query.slice(eq + 1, end);
-    start = end + 1;
-  }
-  return undefined;
 }
 
 /** A ChoiceState that also remembers whether the one stale-connection retry was spent. */

@@ -1,11 +1,9 @@
 import type { Scheduler } from '@fulcrum/model';
-import { SchPicker } from './sch.js';
-import { WlcPicker } from './wlc.js';
-import { WrrPicker } from './wrr.js';
 
 /**
  * What the data plane holds per server group: pick a server index, retry without the
- * servers already tried, and feed back weights and connection counts.
+ * servers already tried, and feed back weights; a load-aware picker also takes the
+ * connection counts (`load`).
  *
  * Indices run 0..size-1 in the order of the entries the picker was built from. Every
  * method is worker-only and allocation-free; pick and update cost O(log n) (Sch weight
@@ -33,10 +31,16 @@ export interface Picker {
   setWeight(i: number, weight: number): void;
   /** Change all weights at once (weights.length === size). */
   setWeights(weights: ArrayLike<number>): void;
-  /** A request started / ended on entry i (Wlc counts them; the others ignore it). */
+  /** The load hooks of a picker that schedules by load (Wlc), else null. */
+  readonly load: LoadHooks | null;
+}
+
+/** What a load-aware picker is told about its servers' load. */
+export interface LoadHooks {
+  /** A request started / ended on entry i. */
   onStart(i: number): void;
   onEnd(i: number): void;
-  /** Load on entry i reported by other nodes (Wlc adds it; the others ignore it). */
+  /** Load on entry i reported by other workers and nodes. */
   setExternalLoad(i: number, load: number): void;
 }
 
@@ -55,24 +59,4 @@ export interface PickerOptions {
   seed?: number;
   /** Sch: ring points per unit of weight (default SCH_POINTS_PER_WEIGHT). */
   pointsPerWeight?: number;
-}
-
-/** Build the picker for a group's scheduler (SG-7). Throws on a programmer error (bad weight, unknown scheduler). */
-export function buildPicker(scheduler: Scheduler, entries: readonly PickerEntry[], options: PickerOptions = {}): Picker {
-  switch (scheduler) {
-    case 'Wrr':
-      return new WrrPicker(weightsOf(entries), options.seed ?? 0);
-    case 'Wlc':
-      return new WlcPicker(weightsOf(entries));
-    case 'Sch':
-      return new SchPicker(entries, options.pointsPerWeight);
-    default:
-      throw new TypeError(`unknown scheduler ${String(scheduler)}`);
-  }
-}
-
-function weightsOf(entries: readonly PickerEntry[]): Float64Array {
-  const w = new Float64Array(entries.length);
-  for (let i = 0; i < entries.length; i++) w[i] = entries[i].weight;
-  return w;
 }

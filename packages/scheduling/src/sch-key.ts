@@ -1,4 +1,4 @@
-import type { UchConfig } from '@fulcrum/model';
+import type { Scheduler, UchConfig } from '@fulcrum/model';
 import { hashString, hashStringRange } from './hash.js';
 
 /**
@@ -36,4 +36,22 @@ export function hashQueryParam(rawQuery: string, name: string): number | undefin
     start = amp + 1;
   }
   return undefined;
+}
+
+/** What a request offers a scheduler to place it by. */
+export interface RequestKey {
+  /** Raw query string without `?`. */
+  readonly query: string;
+  readonly sourceIp: string;
+}
+
+/**
+ * The hash a group places a request by, decided once per group (not per request): Sch
+ * hashes the request (schKeyHash); Wrr and Wlc place by weight and load alone, so their
+ * hash is 0 and the request is not even read.
+ */
+export function requestKeyHasher(scheduler: Scheduler, queryParam: string | undefined): (r: RequestKey) => number {
+  if (scheduler !== 'Sch') return () => 0;
+  const uch: UchConfig | undefined = queryParam !== undefined ? { Type: 'QueryString', Value: queryParam } : undefined;
+  return (r) => schKeyHash(uch, r.sourceIp, r.query);
 }

@@ -1,9 +1,10 @@
 import type { Scheduler } from '@fulcrum/model';
-import { checkIndex, checkWeight } from './checks.js';
+import { checkWeight } from './checks.js';
 import { SCH_MAX_WEIGHT, SCH_POINTS_PER_WEIGHT } from './defaults.js';
 import { fmix32, hashString } from './hash.js';
 import { contains } from './indexed-heap.js';
 import type { Picker, PickerEntry } from './picker.js';
+import { WeightedEntries } from './weighted.js';
 
 /**
  * Consistent hashing (SG-7 `Sch`): a ring of 2^32 positions on which each server owns
@@ -25,12 +26,11 @@ import type { Picker, PickerEntry } from './picker.js';
  * deterministically. A weight change merges that server's points in or out in one pass
  * over the ring, O(points); many at once rebuild it (radix sort, also O(points)).
  */
-export class SchPicker implements Picker {
+export class SchPicker extends WeightedEntries implements Picker {
   readonly scheduler: Scheduler = 'Sch';
-  readonly size: number;
+  readonly load = null;
   private readonly ids: readonly string[];
   private readonly idHash: Uint32Array;
-  private readonly weight: Float64Array;
   private readonly pointsPerWeight: number;
   private ringHash: Uint32Array = new Uint32Array(0);
   private ringOwner: Int32Array = new Int32Array(0);
@@ -41,12 +41,11 @@ export class SchPicker implements Picker {
   constructor(entries: readonly PickerEntry[], pointsPerWeight = SCH_POINTS_PER_WEIGHT) {
     if (!(pointsPerWeight > 0)) throw new RangeError(`pointsPerWeight must be > 0, got ${pointsPerWeight}`);
     const n = entries.length;
-    this.size = n;
+    super(n);
     this.pointsPerWeight = pointsPerWeight;
     this.ids = entries.map((e) => e.id);
     if (new Set(this.ids).size !== n) throw new RangeError('Sch entries need distinct ids');
     this.idHash = new Uint32Array(n);
-    this.weight = new Float64Array(n);
     for (let i = 0; i < n; i++) {
       checkWeight(entries[i].weight);
       this.idHash[i] = hashString(entries[i].id);
@@ -94,17 +93,8 @@ export class SchPicker implements Picker {
     return -1;
   }
 
-  weightOf(i: number): number {
-    return this.weight[i];
-  }
-
   /** Moves only i's points: one merge pass over the ring, O(points). */
-  setWeight(i: number, weight: number): void {
-    checkIndex(i, this.size);
-    checkWeight(weight);
-    const old = this.weight[i];
-    if (old === weight) return;
-    this.weight[i] = weight;
+  protected weightChanged(i: number, old: number, weight: number): void {
     const oldPoints = this.pointsOf(old);
     const newPoints = this.pointsOf(weight);
     if (oldPoints === newPoints) return;
@@ -114,24 +104,18 @@ export class SchPicker implements Picker {
   }
 
   /** One full rebuild when more than a few weights change, else incremental. */
-  setWeights(weights: ArrayLike<number>): void {
-    if (weights.length !== this.size) throw new RangeError(`expected ${this.size} weights, got ${weights.length}`);
+  protected override weightsChanged(weights: ArrayLike<number>): void {
     let changed = 0;
     for (let i = 0; i < this.size; i++) {
-      checkWeight(weights[i]);
       if (this.pointsOf(this.weight[i]) !== this.pointsOf(weights[i])) changed++;
     }
     if (changed <= INCREMENTAL_MAX) {
-      for (let i = 0; i < this.size; i++) this.setWeight(i, weights[i]);
+      super.weightsChanged(weights);
       return;
     }
     for (let i = 0; i < this.size; i++) this.weight[i] = weights[i];
     this.rebuild();
   }
-
-  onStart(): void {}
-  onEnd(): void {}
-  setExternalLoad(): void {}
 
   private nextKeyless(): number {
     this.keyless = (this.keyless + 1) | 0;

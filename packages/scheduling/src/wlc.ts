@@ -1,7 +1,8 @@
 import type { Scheduler } from '@fulcrum/model';
-import { checkIndex, checkWeight } from './checks.js';
+import { checkIndex } from './checks.js';
 import { IndexedHeap } from './indexed-heap.js';
-import type { Picker } from './picker.js';
+import type { LoadHooks, Picker } from './picker.js';
+import { WeightedEntries } from './weighted.js';
 
 /**
  * Weighted least connections: pick the server minimising
@@ -20,10 +21,9 @@ import type { Picker } from './picker.js';
  * setExternalLoad are O(log n) and allocate nothing. Weight 0 entries are not in the heap
  * (BS-4) but their counts are still kept, so re-weighting one restores the right score.
  */
-export class WlcPicker implements Picker {
+export class WlcPicker extends WeightedEntries implements Picker, LoadHooks {
   readonly scheduler: Scheduler = 'Wlc';
-  readonly size: number;
-  private readonly weight: Float64Array;
+  readonly load: LoadHooks = this;
   private readonly active: Float64Array;
   private readonly external: Float64Array;
   private readonly heap: IndexedHeap;
@@ -31,8 +31,7 @@ export class WlcPicker implements Picker {
 
   constructor(weights: ArrayLike<number>) {
     const n = weights.length;
-    this.size = n;
-    this.weight = new Float64Array(n);
+    super(n);
     this.active = new Float64Array(n);
     this.external = new Float64Array(n);
     this.heap = new IndexedHeap(n);
@@ -65,21 +64,12 @@ export class WlcPicker implements Picker {
     return this.pickExcluding(tried, triedCount);
   }
 
-  weightOf(i: number): number {
-    return this.weight[i];
-  }
-
   /** This worker's in-flight count on i. */
   activeOf(i: number): number {
     return this.active[i];
   }
 
-  setWeight(i: number, weight: number): void {
-    checkIndex(i, this.size);
-    checkWeight(weight);
-    const old = this.weight[i];
-    if (weight === old) return;
-    this.weight[i] = weight;
+  protected weightChanged(i: number, old: number, weight: number): void {
     if (weight === 0) {
       this.heap.remove(i);
       return;
@@ -87,11 +77,6 @@ export class WlcPicker implements Picker {
     this.heap.key[i] = this.score(i);
     if (old === 0) this.heap.insert(i);
     else this.heap.update(i);
-  }
-
-  setWeights(weights: ArrayLike<number>): void {
-    if (weights.length !== this.size) throw new RangeError(`expected ${this.size} weights, got ${weights.length}`);
-    for (let i = 0; i < this.size; i++) this.setWeight(i, weights[i]);
   }
 
   onStart(i: number): void {

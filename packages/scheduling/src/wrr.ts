@@ -1,7 +1,7 @@
 import type { Scheduler } from '@fulcrum/model';
-import { checkIndex, checkWeight } from './checks.js';
 import { IndexedHeap } from './indexed-heap.js';
 import type { Picker } from './picker.js';
+import { WeightedEntries } from './weighted.js';
 
 /** Virtual time is shifted back to 0 past this, so comparisons keep ~1e-11 precision. */
 const REBASE_AT = 2 ** 16;
@@ -44,10 +44,9 @@ const MAX_PROMOTE = 32;
  * fractional (slow start ramps them: SS-6); changing one keeps that server's place in
  * line, scaled to the new weight.
  */
-export class WrrPicker implements Picker {
+export class WrrPicker extends WeightedEntries implements Picker {
   readonly scheduler: Scheduler = 'Wrr';
-  readonly size: number;
-  private readonly weight: Float64Array;
+  readonly load = null;
   /** S_i = base_i + picks_i / w_i; kept as base + count so long runs do not accumulate rounding. */
   private readonly base: Float64Array;
   private readonly picks: Float64Array;
@@ -62,8 +61,7 @@ export class WrrPicker implements Picker {
 
   constructor(weights: ArrayLike<number>, seed = 0) {
     const n = weights.length;
-    this.size = n;
-    this.weight = new Float64Array(n);
+    super(n);
     this.base = new Float64Array(n);
     this.picks = new Float64Array(n);
     this.pending = new IndexedHeap(n);
@@ -107,19 +105,10 @@ export class WrrPicker implements Picker {
     return this.pickExcluding(tried, triedCount);
   }
 
-  weightOf(i: number): number {
-    return this.weight[i];
-  }
-
-  setWeight(i: number, weight: number): void {
-    checkIndex(i, this.size);
-    checkWeight(weight);
-    const old = this.weight[i];
-    if (weight === old) return;
+  protected weightChanged(i: number, old: number, weight: number): void {
     const now = this.now();
     this.vBase = now;
     this.vPicks = 0;
-    this.weight[i] = weight;
     this.totalWeight += weight - old;
     if (weight === 0) {
       this.pending.remove(i);
@@ -132,9 +121,8 @@ export class WrrPicker implements Picker {
     this.file(i, now + leadPicks / weight, now);
   }
 
-  setWeights(weights: ArrayLike<number>): void {
-    if (weights.length !== this.size) throw new RangeError(`expected ${this.size} weights, got ${weights.length}`);
-    for (let i = 0; i < this.size; i++) this.setWeight(i, weights[i]);
+  protected override weightsChanged(weights: ArrayLike<number>): void {
+    super.weightsChanged(weights);
     // Re-add exactly so a long life of small changes leaves no rounding in the step size.
     let total = 0;
     for (let i = 0; i < this.size; i++) total += this.weight[i];
@@ -142,10 +130,6 @@ export class WrrPicker implements Picker {
     this.vPicks = 0;
     this.totalWeight = total;
   }
-
-  onStart(): void {}
-  onEnd(): void {}
-  setExternalLoad(): void {}
 
   /** V. */
   private now(): number {

@@ -59,7 +59,7 @@ describe('eligibility', () => {
     const c = [0, 0, 0];
     for (let t = 0; t < 400; t++) {
       const e = picker.pick();
-      picker.onStart(e);
+      picker.load!.onStart(e);
       c[e]++;
     }
     assert.deepEqual(c, [200, 100, 100]);

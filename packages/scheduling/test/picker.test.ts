@@ -52,15 +52,32 @@ describe('Picker: the common interface', () => {
     assert.throws(() => buildPicker('Rr' as never, entries([1])), TypeError);
   });
 
-  it('Wlc counts starts through the interface; Wrr and Sch ignore them', () => {
+  it('only Wlc takes load: its hooks steer picks; Wrr and Sch have none', () => {
     const wlc = buildPicker('Wlc', entries([1, 1]));
-    wlc.onStart(0);
-    wlc.setExternalLoad(1, 5);
+    assert.ok(wlc.load);
+    wlc.load.onStart(0);
+    wlc.load.setExternalLoad(1, 5);
     assert.equal(wlc.pick(), 0);
-    const wrr = buildPicker('Wrr', entries([1, 1]));
-    wrr.onStart(0);
-    wrr.onEnd(0);
-    wrr.setExternalLoad(0, 9);
-    assert.equal(wrr.pick(), 0);
+    wlc.load.onEnd(0);
+    wlc.load.onStart(0);
+    wlc.load.onStart(0);
+    wlc.load.setExternalLoad(1, 0);
+    assert.equal(wlc.pick(), 1, 'two in flight on 0, none on 1');
+    assert.equal(buildPicker('Wrr', entries([1, 1])).load, null);
+    assert.equal(buildPicker('Sch', entries([1, 1])).load, null);
+  });
+
+  it('every picker refuses a bad weight, a bad index and a wrong-length batch the same way', () => {
+    for (const s of ['Wrr', 'Wlc', 'Sch'] as const) {
+      const p = buildPicker(s, entries([1, 2]));
+      assert.throws(() => p.setWeight(0, -1), /finite number >= 0/, s);
+      assert.throws(() => p.setWeight(0, Infinity), /finite number >= 0/, s);
+      assert.throws(() => p.setWeight(2, 1), /out of range/, s);
+      assert.throws(() => p.setWeights([1]), /expected 2 weights/, s);
+      assert.throws(() => p.setWeights([1, NaN]), /finite number >= 0/, s);
+      assert.equal(p.weightOf(1), 2, `${s}: a refused change changes nothing`);
+      p.setWeight(1, 0);
+      assert.equal(p.pickable, 1, s);
+    }
   });
 });

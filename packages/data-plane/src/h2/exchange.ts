@@ -220,7 +220,7 @@ export class H2Exchange implements EditInput, ChoiceInput, RetryState {
     this.server = s;
     this.held = s;
     s.active++;
-    s.group.picker.onStart(s.index);
+    s.group.picker.load?.onStart(s.index);
   }
 
   private release(): void {
@@ -228,7 +228,7 @@ export class H2Exchange implements EditInput, ChoiceInput, RetryState {
     if (!s) return;
     this.held = undefined;
     s.active--;
-    s.group.picker.onEnd(s.index);
+    s.group.picker.load?.onEnd(s.index);
     // A function call we gave up on (timeout, reset, error answer): terminate its thread.
     const abort = this.fcAbort;
     this.fcAbort = undefined;
