@@ -7,7 +7,7 @@ import {
 import { matchRule, type CompiledListener, type CompiledRule, type RoutingTable, type RuntimeGroup, type RuntimeServer } from './routing-table.js';
 import { MAX_TRIES, chooseGroup, chooseServer, insertCookieFor, retryTarget, type ChoiceInput, type RetryState } from './server-choice.js';
 import { CONNECT_TIMEOUT_MS, type PooledSocket, type UpstreamOwner } from './upstream-pool.js';
-import type { ProxyWorker } from './worker.js';
+import type { ConnectionHost } from './worker-host.js';
 import { buildRedirect, errorResponse, fixedResponse, requestEdits, type EditInput, type RuleEdits } from './responses.js';
 import { MAX_FUNCTION_BODY_BYTES, functionResponse, functionTask } from './functions.js';
 import { isShared, readIntoShared, writeAll, writeRange, writeTwo } from './fast-io.js';
@@ -126,7 +126,7 @@ export class ProxyConnection implements EditInput, UpstreamOwner, ChoiceInput, R
   /** The client socket when it is a RawSocket (plain TCP on the fast path): written directly. */
   private readonly raw: RawSocket | null;
 
-  constructor(readonly worker: ProxyWorker, readonly socket: ClientSocket, readonly port: number, readonly scheme: 'http' | 'https') {
+  constructor(readonly worker: ConnectionHost, readonly socket: ClientSocket, readonly port: number, readonly scheme: 'http' | 'https') {
     this.raw = socket instanceof RawSocket ? socket : null;
     this.onClientData = this.onClientData.bind(this);
     this.onClientRead = this.onClientRead.bind(this);

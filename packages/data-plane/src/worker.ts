@@ -11,6 +11,7 @@ import type { IoPath, WorkerReport } from './ipc.js';
 import { H2Frontend } from './h2/frontend.js';
 import { H2Upstreams } from './h2/upstreams.js';
 import { REUSE_PORT } from './listen-mode.js';
+import type { ConnectionHost, StreamHost, WorkerCounters } from './worker-host.js';
 import { RawSocket, rawAcceptActive, takeOverAccept, type ClientSocket, type TcpHandle } from './raw-socket.js';
 
 export interface ProxyWorkerOptions {
@@ -46,7 +47,7 @@ const SWEEP_MS = 100;
  * Stop/DeleteListener need no restart), its compiled routing table, its upstream pools and
  * its client connections. Worker only.
  */
-export class ProxyWorker {
+export class ProxyWorker implements ConnectionHost, StreamHost {
   table: RoutingTable | undefined;
   readonly pool = new UpstreamPool();
   readonly conns = new Set<ProxyConnection>();
@@ -55,7 +56,7 @@ export class ProxyWorker {
   readonly functions = new FunctionPool();
   /** Upstreams of HTTP/2 client streams (h1 agents, h2c sessions to gRPC servers). */
   readonly h2up = new H2Upstreams();
-  readonly counters = {
+  readonly counters: WorkerCounters = {
     responses: 0, badRequests: 0, badResponses: 0, upstreamErrors: 0, connectFailures: 0, timeouts: 0, loops: 0, drainCuts: 0,
   };
   requests = 0;

@@ -6,7 +6,7 @@ import { matchRule, type CompiledListener, type CompiledRule, type RoutingTable,
 import { cookieValue } from '../match.js';
 import { MAX_TRIES, chooseGroup, chooseServer, insertCookieFor, retryTarget, type ChoiceInput, type RetryState } from '../server-choice.js';
 import { MAX_FUNCTION_BODY_BYTES, functionTask } from '../functions.js';
-import type { ProxyWorker } from '../worker.js';
+import type { StreamHost } from '../worker-host.js';
 import type { H2Upstreams, UpstreamSession } from './upstreams.js';
 import type { EditInput } from '../responses.js';
 import {
@@ -15,11 +15,8 @@ import {
 
 const { NGHTTP2_FLAG_END_STREAM, NGHTTP2_CANCEL, NGHTTP2_INTERNAL_ERROR, NGHTTP2_NO_ERROR, NGHTTP2_REFUSED_STREAM } = constants;
 
-/** What an exchange needs from the worker that owns it (ProxyWorker provides all of it). */
-export type H2Host = Pick<ProxyWorker, 'table' | 'counters' | 'affinity' | 'functions' | 'log' | 'observe'> & {
-  requests: number;
-  readonly h2up: H2Upstreams;
-};
+/** What a stream needs from the worker that owns it. */
+export type H2Host = StreamHost;
 
 /** Response fields a function may not set (we frame the message ourselves). */
 const FN_DROP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'content-length', 'proxy-connection', 'upgrade', 'te', 'trailer', 'http2-settings']);

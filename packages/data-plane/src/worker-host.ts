@@ -1,0 +1,47 @@
+import type { AffinityTable } from './affinity.js';
+import type { FunctionPool } from './functions.js';
+import type { H2Upstreams } from './h2/upstreams.js';
+import type { ObservedExchange } from './metrics.js';
+import type { RoutingTable, RuntimeServer } from './routing-table.js';
+import type { UpstreamPool } from './upstream-pool.js';
+
+/** A worker's counts of answered and failed exchanges (reported to the primary). */
+export interface WorkerCounters {
+  responses: number;
+  badRequests: number;
+  badResponses: number;
+  upstreamErrors: number;
+  connectFailures: number;
+  timeouts: number;
+  loops: number;
+  drainCuts: number;
+}
+
+/**
+ * What an exchange (an HTTP/1.1 connection or an HTTP/2 stream) needs from the worker that
+ * owns it. ProxyWorker provides it; connections and streams see only this, so the worker
+ * creates them without the two importing each other.
+ */
+export interface ExchangeHost {
+  readonly table: RoutingTable | undefined;
+  readonly counters: WorkerCounters;
+  readonly affinity: AffinityTable;
+  readonly functions: FunctionPool;
+  requests: number;
+  log(line: Record<string, unknown>): void;
+  observe(c: ObservedExchange): void;
+}
+
+/** An HTTP/1.1 connection also pools upstream connections, follows drains and leaves the worker's set. */
+export interface ConnectionHost extends ExchangeHost {
+  readonly pool: UpstreamPool;
+  readonly accessLog: boolean;
+  readonly shuttingDownNow: boolean;
+  draining(server: RuntimeServer | undefined): boolean;
+  connectionClosed(c: object): void;
+}
+
+/** An HTTP/2 stream reaches its upstreams through the worker's HTTP/2 upstream set. */
+export interface StreamHost extends ExchangeHost {
+  readonly h2up: H2Upstreams;
+}
