@@ -4,8 +4,10 @@ import {
   HeadSlices, Method, ReadStatus, ReqFlag, RequestHead, ResponseHead, buildClientResponseHead,
   buildForwardRequestHead, h1ErrorReason, h1ErrorStatus, parseRequestHead, parseResponseHead,
 } from './http1/index.js';
-import { matchRule, type CompiledListener, type CompiledRule, type RoutingTable, type RuntimeGroup, type RuntimeServer } from './routing-table.js';
-import { MAX_TRIES, chooseGroup, chooseServer, insertCookieFor, retryTarget, type ChoiceInput, type RetryState } from './server-choice.js';
+import { type CompiledListener, type CompiledRule, type RoutingTable, type RuntimeGroup, type RuntimeServer } from './routing-table.js';
+import { MAX_TRIES, type ChoiceInput, type RetryState } from './server-choice.js';
+import { Route, RouteDecision, type RouteInput } from './route-decision.js';
+import type { LoopMarker } from './loop-marker.js';
 import { CONNECT_TIMEOUT_MS, type PooledSocket, type UpstreamOwner } from './upstream-pool.js';
 import type { ConnectionHost } from './worker-host.js';
 import { buildRedirect, errorResponse, fixedResponse, requestEdits, type EditInput, type RuleEdits } from './responses.js';
@@ -61,7 +63,7 @@ const CLOSED_RESPONSE_HEAD = new ResponseHead();
  * (each side pauses the other); framing is tracked, never rewritten. Pipelined requests
  * wait in the socket until the response before them is complete.
  */
-export class ProxyConnection implements EditInput, UpstreamOwner, ChoiceInput, RetryState {
+export class ProxyConnection implements EditInput, UpstreamOwner, RouteInput, RetryState {
   state = S_HEAD;
   private readonly reader = new HeadReader(DEFAULT_H1_LIMITS.maxHeadBytes, DEFAULT_H1_LIMITS.maxRequestLineBytes);
   private req: RequestHead = spareRequestHeads.pop() ?? new RequestHead();
@@ -86,6 +88,7 @@ export class ProxyConnection implements EditInput, UpstreamOwner, ChoiceInput, R
   private heldWaitsDrain = false;
 
   // The request under way.
+  private readonly decision = new RouteDecision();
   private table: RoutingTable | undefined;
   private listener: CompiledListener | undefined;
   private rule: CompiledRule | undefined;
@@ -175,6 +178,9 @@ export class ProxyConnection implements EditInput, UpstreamOwner, ChoiceInput, R
   }
   header(nameLower: string): string | undefined {
     return this.req.getHeader(nameLower);
+  }
+  passedHere(loop: LoopMarker): boolean {
+    return loop.inHead(this.req);
   }
   cookie(name: string): string | undefined {
     return this.req.getCookie(name);
@@ -296,43 +302,26 @@ export class ProxyConnection implements EditInput, UpstreamOwner, ChoiceInput, R
     if (req.bodyKind === BodyKind.CHUNKED) this.reqChunks.reset();
     this.held = EMPTY;
     this.heldStart = 0;
-    this.table = this.worker.table;
-    const table = this.table;
-    const listener = table?.listeners.get(this.port);
-    this.listener = listener;
     this.setCookie = null;
     this.learnCookie = '';
-    this.triedCount = 0;
     this.retriedStale = false;
     this.server = undefined;
-    this.group = undefined;
     this.edits = null;
     this.respStarted = false;
     this.respHeadDone = false;
-    if (!table || !listener) {
+    const table = this.worker.table;
+    this.table = table;
+    this.listener = table?.listeners.get(this.port);
+    const d = this.decision.decide(this.worker, table, this.listener, this, this);
+    this.rule = d.rule;
+    this.group = d.group;
+    if (d.kind === Route.LOCAL) {
       this.state = S_WAIT;
       this.skipBody(restBuf, restStart, restEnd);
-      this.respondAndClose(503, 'Service Unavailable', 'This listener is not configured on this node.\n');
+      this.respondAndClose(d.status, REASONS[d.status] ?? 'Service Unavailable', d.message);
       return;
     }
-    if (listener.loop.inHead(req)) {
-      // BS-8: the request already passed this load balancer instance (its verified marker, TB-3).
-      this.worker.counters.loops++;
-      this.worker.log({ level: 'warn', msg: 'forwarding loop refused', listener: listener.snap.id, client: this.sourceIp, host: req.host, path: req.path });
-      this.state = S_WAIT;
-      this.skipBody(restBuf, restStart, restEnd);
-      this.respondAndClose(508, 'Loop Detected', 'This request has already passed this load balancer.\n');
-      return;
-    }
-    const rule = matchRule(listener, this);
-    this.rule = rule;
-    if (!rule) {
-      this.state = S_WAIT;
-      this.skipBody(restBuf, restStart, restEnd);
-      this.respondAndClose(503, 'Service Unavailable', 'No rule matched.\n');
-      return;
-    }
-    const final = rule.final;
+    const final = d.final!;
     if (final.type !== 'forward') {
       // Fixed responses and redirects need the request body read (and dropped) first.
       this.state = S_WAIT;
@@ -343,16 +332,10 @@ export class ProxyConnection implements EditInput, UpstreamOwner, ChoiceInput, R
       this.writeLocal(resp, final.type === 'fixed' ? final.status : Number(final.action.HttpCode ?? 302));
       return;
     }
+    const listener = d.listener!;
+    const rule = d.rule!;
+    const group = d.group!;
     this.edits = rule.pre.length > 0 ? requestEdits(rule.pre, this) : null;
-    // Choose the group (up to 5 weighted groups, LR-2).
-    const group = this.table ? chooseGroup(this.table, final, this, this) : undefined;
-    if (!group) {
-      this.state = S_WAIT;
-      this.skipBody(restBuf, restStart, restEnd);
-      this.respondAndClose(503, 'Service Unavailable', 'No server group is available.\n');
-      return;
-    }
-    this.group = group;
     if (this.fctx === undefined || this.fctxFor !== listener.snap) {
       this.fctx = new ForwardContext({
         policy: listener.fwd,
@@ -384,20 +367,9 @@ export class ProxyConnection implements EditInput, UpstreamOwner, ChoiceInput, R
     if (restStart < restEnd) this.hold(restBuf, restStart, restEnd);
     this.state = this.reqBodyDone ? S_WAIT : S_BODY;
     if (this.state === S_BODY) this.socket.pause(); // until the upstream is connected
-    const server = this.pickServer(group);
-    if (!server) {
-      this.respondAndClose(503, 'Service Unavailable', 'No server is available in the group.\n');
-      return;
-    }
-    if (this.groupCookie !== undefined) {
-      const line = Buffer.from(`Set-Cookie: ${this.groupCookie}\r\n`, 'latin1');
-      this.setCookie = this.setCookie === null ? line : Buffer.concat([this.setCookie, line]);
-    }
-    if (group.snap.type === 'Fc') {
-      this.startFunction(server);
-      return;
-    }
-    this.send(server);
+    this.setCookie = setCookieLines(d.insertCookie, this.groupCookie);
+    if (d.kind === Route.FUNCTION) this.startFunction(d.server!);
+    else this.send(d.server!);
   }
 
   // ---------------------------------------------------------------- function backends (SG-4)
@@ -614,21 +586,6 @@ export class ProxyConnection implements EditInput, UpstreamOwner, ChoiceInput, R
     this.resp = CLOSED_RESPONSE_HEAD;
   }
 
-  // ---------------------------------------------------------------- scheduling
-  private pickServer(group: RuntimeGroup): RuntimeServer | undefined {
-    const table = this.table;
-    if (!table) return undefined;
-    const s = chooseServer(table, group, this.worker.affinity, this, this);
-    if (s && !this.stuck) this.issueInsertCookie(group, s);
-    return s;
-  }
-
-  /** SP-2 / SP-4: (re-)issue the SERVERID cookie for a server the scheduler picked. */
-  private issueInsertCookie(group: RuntimeGroup, s: RuntimeServer): void {
-    const c = this.table ? insertCookieFor(this.table, group, s) : undefined;
-    if (c !== undefined) this.setCookie = Buffer.from(`Set-Cookie: ${c}\r\n`, 'latin1');
-  }
-
   // ---------------------------------------------------------------- upstream side
   private send(server: RuntimeServer): void {
     this.server = server;
@@ -754,10 +711,10 @@ export class ProxyConnection implements EditInput, UpstreamOwner, ChoiceInput, R
     const canReplay = !this.reqStreamed && this.upReader.pending === false;
     if (group && failedServer && this.table && canReplay && this.state !== S_CLOSED) {
       if (!connected) this.worker.counters.connectFailures++;
-      const next = retryTarget(this.table, group, this.worker.affinity, this, this, failedServer, wasReused, connected);
+      const next = this.decision.retry(this.worker, this, this, failedServer, wasReused, connected);
       if (next) {
         if (next.fresh) this.worker.pool.drop(next.server.poolKey);
-        else this.issueInsertCookie(group, next.server);
+        else this.setCookie = setCookieLines(this.decision.insertCookie, this.groupCookie);
         this.send(next.server);
         return;
       }
@@ -1075,6 +1032,18 @@ export class ProxyConnection implements EditInput, UpstreamOwner, ChoiceInput, R
 }
 
 function noop(): void {}
+
+/** Reason phrases of the answers a route decision can give. */
+const REASONS: Record<number, string> = { 503: 'Service Unavailable', 508: 'Loop Detected' };
+
+/** The Set-Cookie field lines to add to the response (SERVERID, FULCRUMGROUP), or null. */
+function setCookieLines(insert: string | undefined, group: string | undefined): Buffer | null {
+  if (insert === undefined && group === undefined) return null;
+  let s = '';
+  if (insert !== undefined) s += `Set-Cookie: ${insert}\r\n`;
+  if (group !== undefined) s += `Set-Cookie: ${group}\r\n`;
+  return Buffer.from(s, 'latin1');
+}
 
 function clientIpOf(socket: ClientSocket): string {
   const a = socket.remoteAddress ?? '0.0.0.0';

@@ -2,9 +2,11 @@ import { request as httpRequest, type ClientRequest, type IncomingMessage } from
 import { request as httpsRequest } from 'node:https';
 import { constants, type ClientHttp2Stream, type IncomingHttpHeaders, type OutgoingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
 import type { Socket } from 'node:net';
-import { matchRule, type CompiledListener, type CompiledRule, type RoutingTable, type RuntimeGroup, type RuntimeServer } from '../routing-table.js';
+import { type CompiledListener, type CompiledRule, type RoutingTable, type RuntimeGroup, type RuntimeServer } from '../routing-table.js';
 import { cookieValue } from '../match.js';
-import { MAX_TRIES, chooseGroup, chooseServer, insertCookieFor, retryTarget, type ChoiceInput, type RetryState } from '../server-choice.js';
+import { MAX_TRIES, type RetryState } from '../server-choice.js';
+import { Route, RouteDecision, type RouteInput } from '../route-decision.js';
+import type { LoopMarker } from '../loop-marker.js';
 import { MAX_FUNCTION_BODY_BYTES, functionTask } from '../functions.js';
 import type { StreamHost } from '../worker-host.js';
 import type { H2Upstreams, UpstreamSession } from './upstreams.js';
@@ -40,7 +42,7 @@ const TOKEN = /^[!#$%&'*+.^_`|~0-9a-z-]+$/;
  * server's in-flight count (Wlc) is held from the pick until the upstream exchange ends.
  * Not the HTTP/1.1 hot path: a stream allocates what its message needs.
  */
-export class H2Exchange implements EditInput, ChoiceInput, RetryState {
+export class H2Exchange implements EditInput, RouteInput, RetryState {
   readonly host: string;
   readonly path: string;
   readonly query: string;
@@ -58,6 +60,7 @@ export class H2Exchange implements EditInput, ChoiceInput, RetryState {
   private readonly authority: string;
   private readonly target: string;
   private readonly hasBody: boolean;
+  private readonly decision = new RouteDecision();
   private table: RoutingTable | undefined;
   private listener: CompiledListener | undefined;
   private rule: CompiledRule | undefined;
@@ -119,6 +122,9 @@ export class H2Exchange implements EditInput, ChoiceInput, RetryState {
   cookie(name: string): string | undefined {
     return cookieValue(joined(this.headers.cookie), name);
   }
+  passedHere(loop: LoopMarker): boolean {
+    return loop.inValue(this.headers[LOOP_HEADER]);
+  }
   get loadBalancerId(): string {
     return this.listener?.snap.loadBalancerId ?? '';
   }
@@ -141,32 +147,21 @@ export class H2Exchange implements EditInput, ChoiceInput, RetryState {
   run(): void {
     const w = this.worker;
     w.requests++;
-    const table = w.table;
-    this.table = table;
-    const listener = table?.listeners.get(this.port);
-    this.listener = listener;
-    if (!table || !listener) {
-      this.local(503, 'This listener is not configured on this node.\n');
-      return;
-    }
     if (this.method === 'CONNECT' || this.target === '') {
       this.local(501, 'CONNECT is not supported on this listener.\n');
       return;
     }
-    if (listener.loop.inValue(this.headers[LOOP_HEADER])) {
-      // BS-8: the request already passed this load balancer instance (its verified marker, TB-3).
-      w.counters.loops++;
-      w.log({ level: 'warn', msg: 'forwarding loop refused', listener: listener.snap.id, client: this.sourceIp, host: this.authority, path: this.path, http: 2 });
-      this.local(508, 'This request has already passed this load balancer.\n');
+    const table = w.table;
+    this.table = table;
+    this.listener = table?.listeners.get(this.port);
+    const d = this.decision.decide(w, table, this.listener, this, this);
+    this.rule = d.rule;
+    this.group = d.group;
+    if (d.kind === Route.LOCAL) {
+      this.local(d.status, d.message);
       return;
     }
-    const rule = matchRule(listener, this);
-    this.rule = rule;
-    if (!rule) {
-      this.local(503, 'No rule matched.\n');
-      return;
-    }
-    const final = rule.final;
+    const final = d.final!;
     if (final.type === 'fixed') {
       this.reply(final.status, final.body, final.contentType, {});
       return;
@@ -176,14 +171,8 @@ export class H2Exchange implements EditInput, ChoiceInput, RetryState {
       this.reply(status, EMPTY, undefined, { location: redirectLocation(final.action, this, 'https', this.port) });
       return;
     }
-    const group = chooseGroup(table, final, this, this);
-    if (!group) {
-      this.local(503, 'No server group is available.\n');
-      return;
-    }
-    this.group = group;
     try {
-      this.edits = streamEdits(rule.pre, this);
+      this.edits = streamEdits(d.rule!.pre, this);
     } catch {
       // An inserted value that is no valid field value (e.g. a referenced header's).
       this.worker.counters.badRequests++;
@@ -191,25 +180,11 @@ export class H2Exchange implements EditInput, ChoiceInput, RetryState {
       return;
     }
     this.upTarget = this.edits?.target ?? this.target;
-    const server = this.pickServer(group);
-    if (!server) {
-      this.local(503, 'No server is available in the group.\n');
-      return;
-    }
-    this.timer = setTimeout(() => this.onTimeout(), listener.snap.requestTimeoutS * 1000);
-    if (group.snap.type === 'Fc') this.startFunction(server);
-    else this.send(server);
+    this.setCookie = d.insertCookie;
+    this.timer = setTimeout(() => this.onTimeout(), this.listener!.snap.requestTimeoutS * 1000);
+    if (d.kind === Route.FUNCTION) this.startFunction(d.server!);
+    else this.send(d.server!);
   }
-
-  /** Same choices as ProxyConnection.pickServer: sticky first (SP-2, SP-3), then the group's scheduler. */
-  private pickServer(group: RuntimeGroup): RuntimeServer | undefined {
-    const table = this.table;
-    if (!table) return undefined;
-    const s = chooseServer(table, group, this.worker.affinity, this, this);
-    this.setCookie = s && !this.stuck ? insertCookieFor(table, group, s) : undefined;
-    return s;
-  }
-
 
   // ---------------------------------------------------------------- in-flight accounting (Wlc)
   private hold(s: RuntimeServer): void {
@@ -458,9 +433,9 @@ export class H2Exchange implements EditInput, ChoiceInput, RetryState {
     const group = this.group;
     if (group && failed && this.table && !this.bodyTaken && !this.timedOut) {
       if (!connected) this.worker.counters.connectFailures++;
-      const next = retryTarget(this.table, group, this.worker.affinity, this, this, failed, stale, connected);
+      const next = this.decision.retry(this.worker, this, this, failed, stale, connected);
       if (next) {
-        if (!next.fresh) this.setCookie = insertCookieFor(this.table, group, next.server);
+        this.setCookie = this.decision.insertCookie;
         this.send(next.server);
         return;
       }
