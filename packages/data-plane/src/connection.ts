@@ -15,6 +15,7 @@ import { MAX_FUNCTION_BODY_BYTES, functionResponse, functionTask } from './funct
 import { isShared, readIntoShared, writeAll, writeRange, writeTwo } from './fast-io.js';
 import { RawSocket, type ClientSocket } from './raw-socket.js';
 import { closeClient, type Linger } from './linger.js';
+import { settings } from './settings.js';
 
 /** Connection states. */
 const S_HEAD = 0; // reading a request head (or idle between requests)
@@ -32,7 +33,7 @@ const T_BODY = 4; // the client stopped sending its request body for IdleTimeout
 const T_CONNECT = 5; // the backend did not accept the connection: next server, or 502
 
 /** A head must arrive within this (HAProxy's `timeout http-request`). */
-export const HEAD_TIMEOUT_MS = Number(process.env.FULCRUM_HEAD_TIMEOUT_MS ?? 10_000);
+export const HEAD_TIMEOUT_MS = settings.headTimeoutMs;
 /** Connect failures move on to the next server; after this many servers, 502. */
 export { MAX_TRIES } from './server-choice.js';
 

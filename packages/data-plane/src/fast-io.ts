@@ -1,5 +1,6 @@
 import { writeSync, writevSync } from 'node:fs';
 import { Socket } from 'node:net';
+import { settings } from './settings.js';
 
 /**
  * Socket I/O for the HTTP/1.1 hot path without Node's stream machinery.
@@ -46,7 +47,7 @@ const kBufferCb = symbolNamed('kBufferCb');
 probe.destroy();
 
 /** Off with FULCRUM_FAST_IO=0 (tests run the fallback path this way). */
-export const FAST_IO_WANTED = process.env.FULCRUM_FAST_IO !== '0';
+export const FAST_IO_WANTED = settings.fastIo;
 let FAST_IO = FAST_IO_WANTED;
 let FAST_READ_OK = FAST_IO && kBuffer !== undefined && kBufferCb !== undefined;
 

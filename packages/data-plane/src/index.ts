@@ -7,7 +7,8 @@ export * from './loop-marker.js';
 export * from './upstream-pool.js';
 export * from './metrics.js';
 export * from './affinity.js';
-export { lingerBoundsFromEnv, lingerSocket, LingerConfigError, type LingerBounds } from './linger.js';
+export { lingerBounds, lingerSocket, type LingerBounds } from './linger.js';
+export { readSettings, settings, settingsError, settingsHelp, SettingsError, type DataPlaneSettings } from './settings.js';
 export * as http1 from './http1/index.js';
 
 import { fileURLToPath } from 'node:url';

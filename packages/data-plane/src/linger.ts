@@ -1,4 +1,5 @@
 import { RawSocket, type ClientSocket } from './raw-socket.js';
+import { settings, type DataPlaneSettings } from './settings.js';
 
 /**
  * Lingering close: how a connection ends after we answered while the client may still be
@@ -17,11 +18,6 @@ import { RawSocket, type ClientSocket } from './raw-socket.js';
  *          -> client FIN: the socket closes itself | maxBytes or maxMs: destroy()
  */
 
-/** 8 MiB: a client still sending this much after our answer is cut off. */
-export const DEFAULT_LINGER_MAX_BYTES = 8 * 1024 * 1024;
-/** 5 s, as nginx's lingering_timeout: a client that neither sends nor closes is cut off. */
-export const DEFAULT_LINGER_MAX_MS = 5000;
-
 export interface LingerBounds {
   /** Bytes read and dropped after the answer before the connection is cut. */
   maxBytes: number;
@@ -29,45 +25,9 @@ export interface LingerBounds {
   maxMs: number;
 }
 
-/** A bad FULCRUM_LINGER_* value: the node refuses to start. */
-export class LingerConfigError extends Error {}
-
-const MAX_BYTES_LIMIT = 1024 * 1024 * 1024;
-const MAX_MS_LIMIT = 10 * 60 * 1000;
-
-function knob(env: NodeJS.ProcessEnv, name: string, def: number, max: number, unit: string): number {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return def;
-  if (!/^\d+$/.test(raw.trim()) || Number(raw) > max) {
-    throw new LingerConfigError(`${name} must be a whole number of ${unit} from 0 to ${max}; got ${JSON.stringify(raw)}`);
-  }
-  return Number(raw);
-}
-
-/** The bounds from FULCRUM_LINGER_MAX_BYTES and FULCRUM_LINGER_MAX_MS; throws LingerConfigError on a bad value. */
-export function lingerBoundsFromEnv(env: NodeJS.ProcessEnv = process.env): LingerBounds {
-  return {
-    maxBytes: knob(env, 'FULCRUM_LINGER_MAX_BYTES', DEFAULT_LINGER_MAX_BYTES, MAX_BYTES_LIMIT, 'bytes'),
-    maxMs: knob(env, 'FULCRUM_LINGER_MAX_MS', DEFAULT_LINGER_MAX_MS, MAX_MS_LIMIT, 'milliseconds'),
-  };
-}
-
-let processBounds: LingerBounds | undefined;
-
-/**
- * This process's bounds, read once. The node checks them at start (lingerBoundsFromEnv), so a
- * worker, which inherits the node's environment, never meets a bad value here; if it did,
- * it keeps the defaults rather than crash on a client's connection.
- */
-export function lingerBounds(): LingerBounds {
-  if (processBounds === undefined) {
-    try {
-      processBounds = lingerBoundsFromEnv();
-    } catch {
-      processBounds = { maxBytes: DEFAULT_LINGER_MAX_BYTES, maxMs: DEFAULT_LINGER_MAX_MS };
-    }
-  }
-  return processBounds;
+/** The bounds from the settings (FULCRUM_LINGER_MAX_BYTES, FULCRUM_LINGER_MAX_MS). */
+export function lingerBounds(s: DataPlaneSettings = settings): LingerBounds {
+  return { maxBytes: s.lingerMaxBytes, maxMs: s.lingerMaxMs };
 }
 
 /** What lingering needs of a client socket: net.Socket, tls.TLSSocket and RawSocket all fit. */

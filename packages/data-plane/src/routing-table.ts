@@ -6,6 +6,7 @@ import { compileConditions, type MatchInput, type Matcher } from './match.js';
 import { CookieSigner } from './sticky.js';
 import { LoopMarker } from './loop-marker.js';
 import { UpstreamPool } from './upstream-pool.js';
+import { settings } from './settings.js';
 
 /**
  * A routing snapshot compiled for one worker: rule matchers, one picker per group, server
@@ -27,7 +28,7 @@ export interface WorkerContext {
  * health-check verdicts and fail-open still apply.
  */
 export const OUTLIER_CONSECUTIVE = 5;
-export const OUTLIER_BASE_MS = Number(process.env.FULCRUM_OUTLIER_BASE_MS ?? 10_000);
+export const OUTLIER_BASE_MS = settings.outlierBaseMs;
 export const OUTLIER_MAX_MS = 300_000;
 
 export class RuntimeServer {

@@ -1,6 +1,7 @@
 import { connect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { sharedReadOption } from './fast-io.js';
+import { settings } from './settings.js';
 
 /**
  * Idle upstream connections, per server, per worker (SG-8). A connection goes back to the
@@ -12,7 +13,7 @@ export const UPSTREAM_IDLE_MS = 4000;
 /** Idle connections kept per server per worker. */
 export const MAX_IDLE_PER_SERVER = 64;
 /** A server that has not accepted a connection within this counts as a connect failure (HAProxy's `timeout connect`). */
-export const CONNECT_TIMEOUT_MS = Number(process.env.FULCRUM_CONNECT_TIMEOUT_MS ?? 5000);
+export const CONNECT_TIMEOUT_MS = settings.connectTimeoutMs;
 
 interface IdleEntry {
   socket: Socket;

@@ -6,7 +6,7 @@ import type { NodeOptions } from './node.js';
 import { parseSentinels } from './store-factory.js';
 import { readTokenFile, type TokenEntry } from '@fulcrum/control-api/admin-tokens';
 import { parseAllowedHosts } from '@fulcrum/control-api/request-guard';
-import { lingerBoundsFromEnv } from '@fulcrum/data-plane/linger';
+import { settingsError, settingsHelp } from '@fulcrum/data-plane/settings';
 
 const HELP = `fulcrum — an application load balancer with Alibaba Cloud ALB semantics
 
@@ -37,9 +37,9 @@ Usage:
       (what \`npm start\` runs): curl localhost:8080/
   fulcrum --help
 
-Environment: FULCRUM_ENDPOINT, FULCRUM_TOKEN (for \`fulcrum api\`); FULCRUM_LINGER_MAX_BYTES
-(default 8 MiB), FULCRUM_LINGER_MAX_MS (default 5000): how long a connection answered
-early keeps reading and dropping what the client still sends before it closes.
+Environment: FULCRUM_ENDPOINT, FULCRUM_TOKEN (for \`fulcrum api\`). The data plane's knobs
+(\`fulcrum start\` refuses a value out of range):
+${settingsHelp()}
 `;
 
 function fail(msg: string): number {
@@ -55,11 +55,8 @@ function intOpt(name: string, v: string | undefined, min: number, max: number): 
 
 /** Environment knobs the workers read are checked where the node starts: a bad value is a usage error, not a worker falling back. */
 function checkEnvKnobs(): void {
-  try {
-    lingerBoundsFromEnv();
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
+  const e = settingsError();
+  if (e) throw new UsageError(e.message);
 }
 
 export function parseStartArgs(argv: string[]): NodeOptions {
