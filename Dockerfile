@@ -15,6 +15,7 @@ WORKDIR /src
 # changes. npm ci wants every workspace the root package.json lists, test and loadtest too.
 COPY package.json package-lock.json tsconfig.base.json tsconfig.json ./
 COPY packages/model/package.json packages/model/
+COPY packages/log/package.json packages/log/
 COPY packages/scheduling/package.json packages/scheduling/
 COPY packages/state/package.json packages/state/
 COPY packages/coordinator/package.json packages/coordinator/

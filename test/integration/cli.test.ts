@@ -65,6 +65,7 @@ describe('fulcrum command line', function () {
         [['--workers', '0'], /--workers must be an integer from 1/],
         [['--zone', 'bad zone'], /--zone/],
         [['stray-positional'], /stray-positional|positional/i],
+        [['--log-level', 'verbose'], /--log-level must be one of trace, debug, info, warn, error, fatal, silent, got "verbose"/],
       ];
       await Promise.all(cases.map(async ([args, msg]) => {
         const r = await runFulcrum(['start', '--data-dir', dir, ...args]);
@@ -72,6 +73,34 @@ describe('fulcrum command line', function () {
         assert.match(r.stderr, msg);
         assert.doesNotMatch(r.stdout, /admin API listening/);
       }));
+    });
+
+    it('a FULCRUM_* knob out of range stops start with a message naming it and its range', async function () {
+      const dir = await tempDir();
+      const r = await runFulcrum(['start', '--data-dir', dir], { env: { FULCRUM_CONNECT_TIMEOUT_MS: '5s' } });
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(r.stderr, /FULCRUM_CONNECT_TIMEOUT_MS must be a whole number of milliseconds from 100 to 600000; got "5s"/);
+      assert.doesNotMatch(r.stdout, /admin API listening/);
+    });
+
+    it('--log-level warn: the node and its workers write JSON lines at warn and above only', async function () {
+      const dir = await tempDir();
+      const admin = await freePort();
+      const c = spawnFulcrum(['start', '--data-dir', dir, '--admin-port', String(admin), '--workers', '1', '--no-prober', '--log-level', 'warn']);
+      try {
+        let up = false;
+        for (let i = 0; i < 100 && !up; i++) {
+          up = await httpGet(`http://127.0.0.1:${admin}/status`).then((r) => r.status === 200, () => false);
+          if (!up) await new Promise((r) => setTimeout(r, 100));
+        }
+        assert.ok(up, 'the node serves its admin API');
+        // At the default level the node writes "admin API listening" (info) by now.
+        await new Promise((r) => setTimeout(r, 300));
+        const lines = c.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { level?: string });
+        assert.deepEqual(lines.filter((l) => l.level !== 'warn' && l.level !== 'error' && l.level !== 'fatal'), []);
+      } finally {
+        await c.stop();
+      }
     });
 
     it('CLI-1: the bin is linked by npm workspaces, so `npx fulcrum` runs from the repo', async function () {

@@ -12,6 +12,7 @@ import { H2Frontend } from './h2/frontend.js';
 import { H2Upstreams } from './h2/upstreams.js';
 import { REUSE_PORT } from './listen-mode.js';
 import type { ConnectionHost, StreamHost, WorkerCounters } from './worker-host.js';
+import { Log, accessLogger, envLogLevel } from '@fulcrum/log';
 import { RawSocket, rawAcceptActive, takeOverAccept, type ClientSocket, type TcpHandle } from './raw-socket.js';
 
 export interface ProxyWorkerOptions {
@@ -68,12 +69,20 @@ export class ProxyWorker implements ConnectionHost, StreamHost {
   /** OB-2: exchanges record what the access log line needs only when it is on. */
   readonly accessLog: boolean;
   private readonly sweeper: NodeJS.Timeout;
+  private readonly logger: Log;
+  /** OB-2: the access log, a stream of its own (every line, whatever the log level); undefined when off. */
+  private readonly accessSink: { log(line: Record<string, unknown>): void } | undefined;
   private readonly open = new Map<number, OpenListener>();
   private readonly ticker: NodeJS.Timeout;
   private shuttingDown = false;
   private stopping: Promise<void> | undefined;
 
   constructor(readonly opts: ProxyWorkerOptions) {
+    this.logger = new Log({ level: envLogLevel(), base: { worker: opts.workerId } });
+    if (opts.accessLog === true) {
+      const access = accessLogger({ base: { worker: opts.workerId } });
+      this.accessSink = { log: (line) => access.write(line) };
+    }
     this.accessLog = opts.accessLog === true;
     this.ticker = setInterval(() => this.table?.tick(Date.now()), TICK_MS);
     this.ticker.unref();
@@ -102,12 +111,12 @@ export class ProxyWorker implements ConnectionHost, StreamHost {
   }
 
   log(line: Record<string, unknown>): void {
-    process.stdout.write(`${JSON.stringify({ time: new Date().toISOString(), worker: this.opts.workerId, ...line })}\n`);
+    this.logger.write(line);
   }
 
   /** A finished exchange: metrics and the access log line (OB-1, OB-2). */
   observe(c: ObservedExchange): void {
-    this.metrics.observe(c, this.opts.accessLog === true ? this : undefined);
+    this.metrics.observe(c, this.accessSink);
   }
 
   report(): WorkerReport {

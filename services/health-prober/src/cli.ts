@@ -1,5 +1,6 @@
 import { clientTokenFromFile } from '@fulcrum/control-api/admin-tokens';
 import { parseArgs } from 'node:util';
+import { LOG_LEVELS, Log, envLogLevel, isLogLevel } from '@fulcrum/log';
 import type { Collections } from '@fulcrum/model';
 import { HealthProber } from './prober.js';
 import { AdminApiClient } from './admin-api-source.js';
@@ -14,6 +15,8 @@ export const PROBER_USAGE = `Usage:
   fulcrum prober --redis URL | --sentinels H:P,… --sentinel-name NAME
       Cluster mode: state through Redis; several probers may run, the one holding the
       lease probes and the others take over when it lapses.
+  Either form: [--log-level trace|debug|info|warn|error|fatal|silent] (default info; its
+  log lines are JSON on stderr).
 `;
 
 export interface ProberCliOptions {
@@ -31,7 +34,7 @@ export interface ProberCliOptions {
 export async function runProberCli(argv: string[], o: ProberCliOptions = {}): Promise<number> {
   const env = o.env ?? process.env;
   const err = o.stderr ?? ((line: string) => process.stderr.write(`${line}\n`));
-  let values: { endpoint?: string; 'token-file'?: string; redis?: string; sentinels?: string; 'sentinel-name'?: string; help?: boolean };
+  let values: { endpoint?: string; 'token-file'?: string; redis?: string; sentinels?: string; 'sentinel-name'?: string; 'log-level'?: string; help?: boolean };
   try {
     values = parseArgs({
       args: argv,
@@ -39,7 +42,7 @@ export async function runProberCli(argv: string[], o: ProberCliOptions = {}): Pr
       allowPositionals: false,
       options: {
         endpoint: { type: 'string' }, 'token-file': { type: 'string' }, redis: { type: 'string' },
-        sentinels: { type: 'string' }, 'sentinel-name': { type: 'string' }, help: { type: 'boolean', short: 'h' },
+        sentinels: { type: 'string' }, 'sentinel-name': { type: 'string' }, 'log-level': { type: 'string' }, help: { type: 'boolean', short: 'h' },
       },
     }).values;
   } catch (e) {
@@ -50,7 +53,15 @@ export async function runProberCli(argv: string[], o: ProberCliOptions = {}): Pr
     err(PROBER_USAGE);
     return 0;
   }
-  if (values.redis !== undefined || values.sentinels !== undefined) return runCluster(values, o, err);
+  const level = values['log-level'] ?? envLogLevel(env);
+  if (!isLogLevel(level)) {
+    err(`fulcrum prober: --log-level must be one of ${LOG_LEVELS.join(', ')}, got "${level}"`);
+    return 2;
+  }
+  // Run-time lines are JSON through the one logger; usage errors above stay plain text.
+  const plog = new Log({ level, to: o.stderr ? { write: (s: string) => err(s.replace(/\n$/, '')) } : 2 });
+  const logAt = (lvl: string, msg: string) => plog.at(lvl, msg);
+  if (values.redis !== undefined || values.sentinels !== undefined) return runCluster(values, o, err, logAt);
   const endpoint = values.endpoint ?? env.FULCRUM_ENDPOINT ?? 'http://127.0.0.1:9090';
   try {
     const u = new URL(endpoint);
@@ -76,7 +87,7 @@ export async function runProberCli(argv: string[], o: ProberCliOptions = {}): Pr
     source: () => state,
     sink: api,
     env,
-    log: (level, msg) => err(`${level}: ${msg}`),
+    log: logAt,
   });
 
   let onSignal: () => void = () => undefined;
@@ -136,6 +147,7 @@ async function runCluster(
   values: { redis?: string; sentinels?: string; 'sentinel-name'?: string; endpoint?: string },
   o: ProberCliOptions,
   err: (line: string) => void,
+  logAt: (level: string, msg: string) => void,
 ): Promise<number> {
   if (values.endpoint !== undefined) {
     err('fulcrum prober: give either --endpoint (embedded node) or --redis / --sentinels (cluster), not both');
@@ -152,13 +164,13 @@ async function runCluster(
       err('fulcrum prober: --sentinels needs --sentinel-name');
       return 2;
     }
-    store = new RedisStore({ sentinels, sentinelName: values['sentinel-name'], onWarning: (m) => err(`warn: ${m}`) });
+    store = new RedisStore({ sentinels, sentinelName: values['sentinel-name'], onWarning: (m) => logAt('warn', m) });
   } else {
     if (!/^rediss?:\/\/\S+$/.test(values.redis!)) {
       err(`fulcrum prober: --redis takes a redis:// URL, got "${values.redis}"`);
       return 2;
     }
-    store = new RedisStore({ url: values.redis, onWarning: (m) => err(`warn: ${m}`) });
+    store = new RedisStore({ url: values.redis, onWarning: (m) => logAt('warn', m) });
   }
   try {
     await store.open();
@@ -166,9 +178,9 @@ async function runCluster(
     err(`fulcrum prober: cannot open the Redis store: ${(e as Error).message}`);
     return 1;
   }
-  const cp = new ClusterProber({ store, log: (level, msg) => err(`${level}: ${msg}`), env: o.env });
+  const cp = new ClusterProber({ store, log: logAt, env: o.env });
   await cp.start();
-  err(`info: prober ${cp.holder} started in cluster mode`);
+  logAt('info', `prober ${cp.holder} started in cluster mode`);
   await new Promise<void>((resolve) => {
     o.signal?.addEventListener('abort', () => resolve(), { once: true });
     if (o.signal?.aborted) resolve();

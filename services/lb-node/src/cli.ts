@@ -7,6 +7,7 @@ import { parseSentinels } from './store-factory.js';
 import { readTokenFile, type TokenEntry } from '@fulcrum/control-api/admin-tokens';
 import { parseAllowedHosts } from '@fulcrum/control-api/request-guard';
 import { settingsError, settingsHelp } from '@fulcrum/data-plane/settings';
+import { LOG_LEVELS, isLogLevel } from '@fulcrum/log';
 
 const HELP = `fulcrum — an application load balancer with Alibaba Cloud ALB semantics
 
@@ -15,6 +16,7 @@ Usage:
                 [--listen-host H] [--workers N] [--node-id ID] [--zone ZONE] [--token-file F]
                 [--admin-allowed-host NAME,…] [--audit-log FILE]
                 [--redis URL | --sentinels H:P,… --sentinel-name NAME] [--access-log] [--no-prober]
+                [--log-level trace|debug|info|warn|error|fatal|silent]
       Run a load balancer node: a cluster primary and one proxy worker per core, the
       listeners of every instance, and the admin API (default 127.0.0.1:9090).
       State lives in an embedded store under --data-dir (default ./.fulcrum), or in
@@ -80,6 +82,7 @@ export function parseStartArgs(argv: string[]): NodeOptions {
       'admin-allowed-host': { type: 'string', multiple: true },
       'audit-log': { type: 'string' },
       'access-log': { type: 'boolean' },
+      'log-level': { type: 'string' },
       'no-prober': { type: 'boolean' },
     },
   });
@@ -103,6 +106,12 @@ export function parseStartArgs(argv: string[]): NodeOptions {
   }
   if (values['audit-log'] === '') throw new UsageError('--audit-log needs a file name');
   checkEnvKnobs();
+  const logLevel = values['log-level'];
+  if (logLevel !== undefined) {
+    if (!isLogLevel(logLevel)) throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(', ')}, got "${logLevel}"`);
+    // The node's workers and prober inherit it with the environment.
+    process.env.FULCRUM_LOG_LEVEL = logLevel;
+  }
   const zone = values.zone ?? 'zone-a';
   if (!/^[A-Za-z][A-Za-z0-9._-]{0,63}$/.test(zone)) throw new UsageError(`--zone must be a name of letters, digits, . _ -, got "${zone}"`);
   const nodeId = values['node-id'];

@@ -11,6 +11,7 @@ import { DataPlanePrimary, WORKER_SCRIPT, lingerSocket, mergeSeries, type Learne
 import type { ServerResponse } from 'node:http';
 import type { TokenEntry } from '@fulcrum/control-api';
 import { ConfigApplier, loadConfigFile } from './config.js';
+import { Log, envLogLevel } from '@fulcrum/log';
 
 export interface NodeOptions {
   configFile?: string;
@@ -44,8 +45,10 @@ export interface NodeOptions {
 export const HEARTBEAT_INTERVAL_MS = 500;
 export const NODE_TTL_MS = 3 * HEARTBEAT_INTERVAL_MS + 500;
 
+let nodeLog: Log | undefined;
+/** The node's log (the primary's lines; workers write their own): made at first use, after --log-level. */
 export function log(line: Record<string, unknown>): void {
-  process.stdout.write(`${JSON.stringify({ time: new Date().toISOString(), ...line })}\n`);
+  (nodeLog ??= new Log({ level: envLogLevel() })).write(line);
 }
 
 /** How many times a node retries the loop-secret backfill while other writes move the version. */
