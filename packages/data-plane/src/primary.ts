@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import cluster, { type Worker } from 'node:cluster';
 import type { RoutingSnapshot } from '@fulcrum/model';
 import type { LearnedAffinity } from './affinity.js';
@@ -215,23 +216,87 @@ export class DataPlanePrimary {
     return this.slots.map((s) => s.worker?.process.pid).filter((p): p is number => typeof p === 'number');
   }
 
+  private rolling: Promise<number> | undefined;
+
+  /**
+   * Replace every worker with a fresh process running the code now on disk, one at a time:
+   * the new one is forked, proves its I/O path, applies the latest snapshot and opens every
+   * listener before the old one is told to stop accepting and finish its in-flight requests
+   * (up to graceMs). A new worker that is not serving within startMs is killed and the old
+   * one kept. Resolves with how many workers were replaced; a roll already under way is
+   * joined, not started twice.
+   */
+  rollWorkers(graceMs: number, startMs = 30_000): Promise<number> {
+    this.rolling ??= this.roll(graceMs, startMs).finally(() => { this.rolling = undefined; });
+    return this.rolling;
+  }
+
+  private async roll(graceMs: number, startMs: number): Promise<number> {
+    if (REUSE_PORT && readMigrateReq() === '0') {
+      // A retiring worker's SO_REUSEPORT socket is closed; Linux resets the connections
+      // still queued on it unless it may move them to the other workers' sockets.
+      this.opts.log({ level: 'warn', msg: 'connections queued on a retiring worker may be reset: set net.ipv4.tcp_migrate_req=1, or FULCRUM_ACCEPT=primary' });
+    }
+    let replaced = 0;
+    for (const slot of this.slots) {
+      const old = slot.worker;
+      if (this.stopping || !old) continue;
+      const before = { applied: slot.applied, ready: slot.ready, io: slot.io, load: slot.load };
+      this.fork(slot);
+      const fresh = slot.worker!;
+      const serving = await this.until(() => slot.worker === fresh && slot.ready && slot.applied >= this.latestVersion, startMs);
+      if (!serving || slot.worker !== fresh) {
+        this.opts.log({ level: 'error', msg: 'replacement worker did not start serving; keeping the old one', worker: slot.id });
+        if (slot.worker === fresh) Object.assign(slot, { worker: old }, before);
+        fresh.process.kill('SIGKILL');
+        return replaced;
+      }
+      await this.retire(old, graceMs);
+      replaced++;
+      this.opts.log({ msg: 'worker replaced', worker: slot.id, pid: fresh.process.pid, old: old.process.pid });
+    }
+    return replaced;
+  }
+
+  private until(ok: () => boolean, timeoutMs: number): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    return new Promise((resolve) => {
+      const tick = () => {
+        if (ok()) resolve(true);
+        else if (Date.now() > deadline || this.stopping) resolve(false);
+        else setTimeout(tick, 20);
+      };
+      tick();
+    });
+  }
+
+  /** Stop one worker gracefully: no more accepting, in-flight requests finish up to graceMs. */
+  private retire(w: Worker, graceMs: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      if (w.isDead()) {
+        resolve();
+        return;
+      }
+      const t = setTimeout(() => w.process.kill('SIGKILL'), graceMs + 2000);
+      w.once('exit', () => {
+        clearTimeout(t);
+        resolve();
+      });
+      this.send(w, { t: 'shutdown', graceMs });
+    });
+  }
+
   /** Stop accepting, let in-flight requests finish up to graceMs, then exit the workers. */
   async stop(graceMs: number): Promise<void> {
     this.stopping = true;
-    const exits = this.slots.map((s) => {
-      const w = s.worker;
-      if (!w) return Promise.resolve();
-      return new Promise<void>((resolve) => {
-        const t = setTimeout(() => {
-          w.process.kill('SIGKILL');
-        }, graceMs + 2000);
-        w.once('exit', () => {
-          clearTimeout(t);
-          resolve();
-        });
-        this.send(w, { t: 'shutdown', graceMs });
-      });
-    });
-    await Promise.all(exits);
+    await Promise.all(this.slots.map((s) => (s.worker ? this.retire(s.worker, graceMs) : undefined)));
+  }
+}
+
+function readMigrateReq(): string | undefined {
+  try {
+    return readFileSync('/proc/sys/net/ipv4/tcp_migrate_req', 'latin1').trim();
+  } catch {
+    return undefined;
   }
 }

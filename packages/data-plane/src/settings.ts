@@ -25,10 +25,14 @@ const KNOBS = {
 
 /** FULCRUM_FAST_IO: 1 (default) proves and uses the raw socket path; 0 keeps Node's streams. */
 const FAST_IO_ENV = 'FULCRUM_FAST_IO';
+/** FULCRUM_ACCEPT: reuseport (default where Node has it) or primary (the primary accepts and hands out). */
+const ACCEPT_ENV = 'FULCRUM_ACCEPT';
 
 export type DataPlaneSettings = { readonly [K in keyof typeof KNOBS]: number } & {
   /** Use the raw socket path where it proves itself (FULCRUM_FAST_IO). */
   readonly fastIo: boolean;
+  /** Who accepts connections: each worker on its own SO_REUSEPORT socket, or the primary (FULCRUM_ACCEPT). */
+  readonly accept: 'reuseport' | 'primary';
 };
 
 /** A knob with a value outside its range: the node refuses to start. */
@@ -53,7 +57,13 @@ export function readSettings(env: NodeJS.ProcessEnv): DataPlaneSettings {
     throw new SettingsError(`${FAST_IO_ENV} must be 0 or 1; got ${JSON.stringify(fast)}`);
   }
   out.fastIo = fast !== '0';
-  return Object.freeze(out) as DataPlaneSettings;
+  const accept = env[ACCEPT_ENV];
+  if (accept !== undefined && accept !== '' && accept !== 'reuseport' && accept !== 'primary') {
+    throw new SettingsError(`${ACCEPT_ENV} must be reuseport or primary; got ${JSON.stringify(accept)}`);
+  }
+  const out2 = out as Record<string, unknown>;
+  out2.accept = accept === 'primary' ? 'primary' : 'reuseport';
+  return Object.freeze(out2) as DataPlaneSettings;
 }
 
 function defaults(): DataPlaneSettings {
@@ -85,5 +95,6 @@ export function settingsError(): SettingsError | undefined {
 export function settingsHelp(): string {
   const lines = Object.values(KNOBS).map((k: IntKnob) => `  ${k.env.padEnd(27)} ${k.about} (default ${k.default}, ${k.min}..${k.max} ${k.unit})`);
   lines.push(`  ${FAST_IO_ENV.padEnd(27)} 0: Node's socket streams instead of the raw socket path (default 1)`);
+  lines.push(`  ${ACCEPT_ENV.padEnd(27)} primary: the primary accepts and hands connections out, instead of each worker on its own SO_REUSEPORT socket (default reuseport where Node has it)`);
   return lines.join('\n');
 }

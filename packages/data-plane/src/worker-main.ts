@@ -65,6 +65,8 @@ process.on('SIGINT', () => undefined);
 // SIGHUP re-reads the admin token file in the primary; sent to the process group it must
 // not kill the workers (a signal's default action).
 process.on('SIGHUP', () => undefined);
+// SIGUSR2 asks the primary to replace its workers; sent to the group, it must not end one.
+process.on('SIGUSR2', () => undefined);
 process.on('SIGTERM', () => {
   worker.shutdown(10_000).then(() => process.exit(0));
 });

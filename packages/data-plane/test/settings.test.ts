@@ -6,7 +6,7 @@ describe('data-plane settings (FULCRUM_* knobs)', () => {
   it('defaults when unset or empty', () => {
     const d = readSettings({});
     assert.deepEqual({ ...d }, {
-      headTimeoutMs: 10_000, connectTimeoutMs: 5000, outlierBaseMs: 10_000, lingerMaxBytes: 8 * 1024 * 1024, lingerMaxMs: 5000, fastIo: true,
+      headTimeoutMs: 10_000, connectTimeoutMs: 5000, outlierBaseMs: 10_000, lingerMaxBytes: 8 * 1024 * 1024, lingerMaxMs: 5000, fastIo: true, accept: 'reuseport',
     });
     assert.deepEqual(readSettings({ FULCRUM_HEAD_TIMEOUT_MS: '', FULCRUM_FAST_IO: '' }), d);
   });
@@ -44,13 +44,18 @@ describe('data-plane settings (FULCRUM_* knobs)', () => {
     });
   }
 
+  it('FULCRUM_ACCEPT: reuseport or primary, nothing else', () => {
+    assert.equal(readSettings({ FULCRUM_ACCEPT: 'primary' }).accept, 'primary');
+    assert.throws(() => readSettings({ FULCRUM_ACCEPT: 'kernel' }), /FULCRUM_ACCEPT must be reuseport or primary; got "kernel"/);
+  });
+
   it('refuses FULCRUM_FAST_IO other than 0 or 1', () => {
     assert.throws(() => readSettings({ FULCRUM_FAST_IO: 'off' }), /FULCRUM_FAST_IO must be 0 or 1; got "off"/);
   });
 
   it('lists every knob in the help', () => {
     const help = settingsHelp();
-    for (const name of ['FULCRUM_HEAD_TIMEOUT_MS', 'FULCRUM_CONNECT_TIMEOUT_MS', 'FULCRUM_OUTLIER_BASE_MS', 'FULCRUM_LINGER_MAX_BYTES', 'FULCRUM_LINGER_MAX_MS', 'FULCRUM_FAST_IO']) {
+    for (const name of ['FULCRUM_HEAD_TIMEOUT_MS', 'FULCRUM_CONNECT_TIMEOUT_MS', 'FULCRUM_OUTLIER_BASE_MS', 'FULCRUM_LINGER_MAX_BYTES', 'FULCRUM_LINGER_MAX_MS', 'FULCRUM_FAST_IO', 'FULCRUM_ACCEPT']) {
       assert.match(help, new RegExp(`^  ${name} `, 'm'));
     }
   });

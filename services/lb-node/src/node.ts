@@ -209,6 +209,18 @@ export class LbNode {
     }
   }
 
+  /**
+   * SIGUSR2: replace the workers one at a time with fresh processes running the code now on
+   * disk (a data-plane fix without restarting the primary); each new worker serves before
+   * the old one stops accepting and finishes its requests.
+   */
+  async rollWorkers(): Promise<number> {
+    log({ msg: 'replacing workers', workers: this.opts.workers });
+    const n = await this.dataPlane.rollWorkers(this.opts.shutdownGraceMs ?? 10_000);
+    log({ msg: 'workers replaced', replaced: n });
+    return n;
+  }
+
   /** The node's copy of the shared affinity table, to seed new and replaced workers (SP-3). */
   private readonly affinity = new Map<string, LearnedAffinity>();
   private unsubscribeAffinity?: () => void;
@@ -295,5 +307,6 @@ export async function runNode(opts: NodeOptions): Promise<LbNode> {
   process.once('SIGTERM', () => shutdown('SIGTERM'));
   process.once('SIGINT', () => shutdown('SIGINT'));
   process.on('SIGHUP', () => node.reload());
+  process.on('SIGUSR2', () => void node.rollWorkers());
   return node;
 }
