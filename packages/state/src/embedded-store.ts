@@ -1,4 +1,4 @@
-import { mkdir, open, readFile, rename, rm, truncate, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, rm, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Packr } from 'msgpackr';
 import {
@@ -10,9 +10,16 @@ import { COLLECTIONS, checkLease, checkOps } from './store-checks.js';
 import { checkAffinityEntries, freezeBatch } from './affinity-entry.js';
 import { AffinityTable } from './affinity-table.js';
 import { DataDirLock } from './data-dir-lock.js';
+import { ClientTokens, LeaseTable, NodeTable } from './process-records.js';
 import { deepFreeze } from './deep-freeze.js';
 import { EventRing } from './event-ring.js';
-import { checkFrameAt, encodeFrame, FRAME_HEADER_BYTES, scanFrames } from './log-frame.js';
+import { encodeFrame } from './log-frame.js';
+import {
+  SNAPSHOT_FORMAT, StoreCorruptError, fsyncDir, readSnapshotFile, replayLogFile, writeFully, writeSnapshotFile,
+  type LogRecord, type LogRecordBody, type PendingWrite, type SnapshotFile,
+} from './embedded-files.js';
+
+export { StoreCorruptError } from './embedded-files.js';
 import type {
   AffinityEntry, CommitOptions, CommitResult, JobQuery, NodeRecord, StateStore, TokenClaim,
 } from './store.js';
@@ -24,8 +31,6 @@ const DEFAULT_COMPACT_EVERY_OPS = 10_000; // log records
 const DEFAULT_KEEP_EVENTS = 10_000; // change events kept for changesSince
 const DEFAULT_KEEP_JOBS = 10_000; // jobs; the oldest go first
 const DEFAULT_MAX_AFFINITY_ENTRIES = 100_000; // affinity entries; the soonest-expiring go first
-const TOKEN_PURGE_EVERY_MS = 1_000;
-const SNAPSHOT_FORMAT = 1;
 
 export interface EmbeddedStoreOptions {
   dataDir: string;
@@ -42,56 +47,7 @@ export interface EmbeddedStoreOptions {
   onWarning?: (message: string) => void;
 }
 
-/** The data dir cannot be trusted: a damaged record with good data after it, or a gap. */
-export class StoreCorruptError extends Error {
-  readonly file: string;
-  readonly offset: number;
-  constructor(file: string, offset: number, reason: string) {
-    super(`state store file ${file} is corrupt at byte offset ${offset}: ${reason}; refusing to open ` +
-      '(move the data dir aside or restore it from a backup)');
-    this.name = 'StoreCorruptError';
-    this.file = file;
-    this.offset = offset;
-  }
-}
-
-/** What the log holds, one per frame. `s` numbers every record ever written, gap-free. */
-type LogRecord =
-  | { t: 'commit'; s: number; v: number; ops: WriteOp[] }
-  | { t: 'job'; s: number; job: Job }
-  | { t: 'token'; s: number; token: string; sig: string; reply: unknown; exp: number };
-
-/** A record before the queue numbers it. */
-type LogRecordBody = WithoutSeq<LogRecord>;
-type WithoutSeq<R> = R extends unknown ? Omit<R, 's'> : never;
-
-interface SnapshotFile {
-  format: number;
-  /** Last record folded in; log records up to it are skipped on replay. */
-  seq: number;
-  version: number;
-  data: Partial<Collections>;
-  /** Oldest first. */
-  jobs: Job[];
-  /** Completed client tokens: [token, signature, reply, expiresAtMs]. */
-  tokens: [string, string, unknown, number][];
-}
-
-interface TokenEntry {
-  signature: string;
-  done: boolean;
-  reply: unknown;
-  expiresAtMs: number;
-}
-
-interface PendingWrite {
-  /** undefined: a barrier that only waits for the writes queued before it. */
-  frame: Buffer | undefined;
-  settle(err: Error | undefined): void;
-}
-
 type Phase = 'new' | 'opening' | 'open' | 'closing' | 'closed';
-
 
 /**
  * The embedded state store (SPEC D-1): all state in memory, made durable by an append-only
@@ -137,11 +93,10 @@ export class EmbeddedStore implements StateStore {
   private logRecords = 0;
   private readonly ring: EventRing;
   private readonly jobs = new Map<string, Job>();
-  private readonly tokens = new Map<string, TokenEntry>();
-  private lastTokenPurgeMs = 0;
-  private readonly nodes = new Map<string, { rec: NodeRecord; expiresAtMs: number }>();
+  private readonly tokens = new ClientTokens();
+  private readonly nodes = new NodeTable();
   private readonly listeners = new Set<(ev: ChangeEvent) => void>();
-  private readonly leases = new Map<string, { holder: string; expiresAtMs: number }>();
+  private readonly leases = new LeaseTable();
   private readonly affinity: AffinityTable;
   private readonly affinityListeners = new Set<(entries: AffinityEntry[]) => void>();
 
@@ -256,28 +211,20 @@ export class EmbeddedStore implements StateStore {
 
   async claimClientToken(token: string, signature: string, ttlMs: number): Promise<TokenClaim> {
     this.assertOpen();
-    const now = Date.now();
-    this.purgeTokens(now);
-    const e = this.tokens.get(token);
-    if (e && e.expiresAtMs > now) {
-      return e.done
-        ? { state: 'done', signature: e.signature, reply: structuredClone(e.reply) }
-        : { state: 'pending', signature: e.signature };
-    }
-    this.tokens.set(token, { signature, done: false, reply: undefined, expiresAtMs: now + ttlMs });
-    return { state: 'new' };
+    return this.tokens.claim(token, signature, ttlMs, Date.now());
   }
 
   async completeClientToken(token: string, signature: string, reply: unknown, ttlMs: number): Promise<void> {
     this.assertWritable();
     await this.append({ t: 'token', token, sig: signature, reply, exp: Date.now() + ttlMs }, (rec) => {
-      this.applyToken(rec as Extract<LogRecord, { t: 'token' }>);
+      const r = rec as Extract<LogRecord, { t: 'token' }>;
+      this.tokens.done(r.token, r.sig, r.reply, r.exp);
     });
   }
 
   async releaseClientToken(token: string): Promise<void> {
     this.assertOpen();
-    if (this.tokens.get(token)?.done === false) this.tokens.delete(token);
+    this.tokens.release(token);
   }
 
   async putJob(job: Job): Promise<void> {
@@ -308,40 +255,29 @@ export class EmbeddedStore implements StateStore {
 
   async putNode(rec: NodeRecord, ttlMs: number): Promise<void> {
     this.assertOpen();
-    this.nodes.set(rec.NodeId, { rec: structuredClone(rec), expiresAtMs: Date.now() + ttlMs });
+    this.nodes.put(rec, ttlMs, Date.now());
   }
 
   async listNodes(): Promise<NodeRecord[]> {
     this.assertOpen();
-    const now = Date.now();
-    const out: NodeRecord[] = [];
-    for (const [id, n] of this.nodes) {
-      if (n.expiresAtMs <= now) this.nodes.delete(id);
-      else out.push(structuredClone(n.rec));
-    }
-    return out;
+    return this.nodes.list(Date.now());
   }
 
   async acquireLease(name: string, holder: string, ttlMs: number): Promise<boolean> {
     this.assertOpen();
     checkLease(name, holder);
     if (!Number.isFinite(ttlMs) || ttlMs <= 0) throw new Error(`acquireLease: ttlMs must be a positive number, got ${ttlMs}`);
-    const now = Date.now();
-    const cur = this.leases.get(name);
-    if (cur !== undefined && cur.holder !== holder && cur.expiresAtMs > now) return false;
-    this.leases.set(name, { holder, expiresAtMs: now + ttlMs });
-    return true;
+    return this.leases.acquire(name, holder, ttlMs, Date.now());
   }
 
   async releaseLease(name: string, holder: string): Promise<void> {
     this.assertOpen();
-    if (this.leases.get(name)?.holder === holder) this.leases.delete(name);
+    this.leases.release(name, holder);
   }
 
   async leaseHolder(name: string): Promise<string | undefined> {
     this.assertOpen();
-    const cur = this.leases.get(name);
-    return cur !== undefined && cur.expiresAtMs > Date.now() ? cur.holder : undefined;
+    return this.leases.holder(name, Date.now());
   }
 
   async putAffinity(entries: AffinityEntry[]): Promise<void> {
@@ -449,24 +385,12 @@ export class EmbeddedStore implements StateStore {
   /** Called between log writes: the in-memory state is exactly the log's. */
   private async compact(): Promise<void> {
     const now = Date.now();
-    const tokens: SnapshotFile['tokens'] = [];
-    for (const [token, e] of this.tokens) {
-      if (e.done && e.expiresAtMs > now) tokens.push([token, e.signature, e.reply, e.expiresAtMs]);
-    }
+    const tokens = this.tokens.completed(now);
     const snap: SnapshotFile = {
       format: SNAPSHOT_FORMAT, seq: this.seq, version: this.ver, data: this.data, jobs: [...this.jobs.values()], tokens,
     };
-    const tmp = `${this.snapPath}.tmp`;
     try {
-      const fh = await open(tmp, 'w', 0o600);
-      try {
-        await writeFully(fh, encodeFrame(this.packr.pack(snap)));
-        await fh.sync();
-      } finally {
-        await fh.close();
-      }
-      await rename(tmp, this.snapPath);
-      await fsyncDir(this.dataDir);
+      await writeSnapshotFile(this.snapPath, this.dataDir, snap, this.packr);
       // Should the truncate not reach the disk, replay skips the old records by `seq`.
       await (this.log as FileHandle).truncate(0);
       await (this.log as FileHandle).datasync();
@@ -493,43 +417,19 @@ export class EmbeddedStore implements StateStore {
   }
 
   private async loadSnapshot(): Promise<void> {
-    const buf = await readIfExists(this.snapPath);
-    if (buf === undefined) return;
-    // The snapshot is renamed into place whole, so unlike the log it is never torn.
-    const problem = checkFrameAt(buf, 0);
-    if (problem !== undefined) throw new StoreCorruptError(this.snapPath, 0, problem);
-    const payload = buf.subarray(FRAME_HEADER_BYTES, FRAME_HEADER_BYTES + buf.readUInt32LE(0));
-    if (FRAME_HEADER_BYTES + payload.length !== buf.length) {
-      throw new StoreCorruptError(this.snapPath, FRAME_HEADER_BYTES + payload.length, 'bytes after the snapshot frame');
-    }
-    const snap = this.decode(payload, this.snapPath, 0) as SnapshotFile;
-    if (snap?.format !== SNAPSHOT_FORMAT || !Number.isInteger(snap.seq) || !Number.isInteger(snap.version)) {
-      throw new StoreCorruptError(this.snapPath, 0, `not a snapshot of format ${SNAPSHOT_FORMAT}`);
-    }
-    deepFreeze(snap);
+    const snap = await readSnapshotFile(this.snapPath, this.packr);
+    if (snap === undefined) return;
     const data = emptyCollections();
     for (const c of COLLECTION_NAMES) Object.assign(data[c], snap.data[c] ?? {});
     this.data = data;
     this.ver = snap.version;
     this.seq = snap.seq;
     for (const j of snap.jobs) this.applyJob(j);
-    for (const [token, signature, reply, expiresAtMs] of snap.tokens) {
-      this.tokens.set(token, { signature, done: true, reply, expiresAtMs });
-    }
+    for (const [token, signature, reply, expiresAtMs] of snap.tokens) this.tokens.done(token, signature, reply, expiresAtMs);
   }
 
   private async replayLog(): Promise<void> {
-    const buf = (await readIfExists(this.logPath)) ?? Buffer.alloc(0);
-    const scan = scanFrames(buf);
-    if (scan.kind === 'corrupt') throw new StoreCorruptError(this.logPath, scan.offset, scan.reason);
-    for (let i = 0; i < scan.payloads.length; i++) {
-      const offset = scan.offsets[i];
-      const rec = deepFreeze(this.decode(scan.payloads[i], this.logPath, offset) as LogRecord);
-      if (!Number.isInteger(rec?.s)) throw new StoreCorruptError(this.logPath, offset, 'record without a sequence number');
-      if (rec.s <= this.seq) continue; // already in the snapshot (compaction died before truncating)
-      if (rec.s !== this.seq + 1) {
-        throw new StoreCorruptError(this.logPath, offset, `record ${rec.s} follows record ${this.seq}: records are missing`);
-      }
+    const r = await replayLogFile(this.logPath, this.packr, this.seq, (rec, offset) => {
       switch (rec.t) {
         case 'commit':
           if (rec.v !== this.ver + 1) {
@@ -541,27 +441,14 @@ export class EmbeddedStore implements StateStore {
           this.applyJob(rec.job);
           break;
         case 'token':
-          this.applyToken(rec);
+          this.tokens.done(rec.token, rec.sig, rec.reply, rec.exp);
           break;
         default:
           throw new StoreCorruptError(this.logPath, offset, `unknown record type ${String((rec as { t: unknown }).t)}`);
       }
-      this.seq = rec.s;
-    }
-    this.logRecords = scan.payloads.length;
-    if (scan.tornBytes > 0) {
-      await truncate(this.logPath, scan.goodBytes);
-      this.warn(`state store: dropped a torn tail of ${scan.tornBytes} bytes at offset ${scan.goodBytes} of ` +
-        `${this.logPath} (a write cut short by a crash; it was never acknowledged)`);
-    }
-  }
-
-  private decode(payload: Buffer, file: string, offset: number): unknown {
-    try {
-      return this.packr.unpack(payload);
-    } catch (err) {
-      throw new StoreCorruptError(file, offset, `undecodable record (${String(err)})`);
-    }
+    }, this.warn);
+    this.seq = r.seq;
+    this.logRecords = r.records;
   }
 
   private applyCommit(rec: Extract<LogRecord, { t: 'commit' }>): void {
@@ -578,10 +465,6 @@ export class EmbeddedStore implements StateStore {
     }
   }
 
-  private applyToken(rec: Extract<LogRecord, { t: 'token' }>): void {
-    this.tokens.set(rec.token, { signature: rec.sig, done: true, reply: rec.reply, expiresAtMs: rec.exp });
-  }
-
   /** Listeners run synchronously, in version order; one that throws harms nobody else. */
   private publish(ev: ChangeEvent): void {
     const frozen = Object.freeze(ev);
@@ -594,43 +477,9 @@ export class EmbeddedStore implements StateStore {
     }
   }
 
-  private purgeTokens(now: number): void {
-    if (now - this.lastTokenPurgeMs < TOKEN_PURGE_EVERY_MS) return;
-    this.lastTokenPurgeMs = now;
-    for (const [token, e] of this.tokens) if (e.expiresAtMs <= now) this.tokens.delete(token);
-  }
 }
-
-
 
 function positiveInt(name: string, n: number): number {
   if (!Number.isInteger(n) || n < 1) throw new Error(`EmbeddedStore: ${name} must be a positive integer, got ${n}`);
   return n;
-}
-
-async function readIfExists(path: string): Promise<Buffer | undefined> {
-  try {
-    return await readFile(path);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw err;
-  }
-}
-
-async function writeFully(fh: FileHandle, buf: Buffer): Promise<void> {
-  let off = 0;
-  while (off < buf.length) {
-    const { bytesWritten } = await fh.write(buf, off, buf.length - off, null);
-    off += bytesWritten;
-  }
-}
-
-/** Make a rename or a file creation in `dir` durable. */
-async function fsyncDir(dir: string): Promise<void> {
-  const fh = await open(dir, 'r');
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
 }
