@@ -42,7 +42,8 @@ p50/p99, each proxy's own CPU µs per request (from /proc) and the ratios.
   --workers N         workers of the multi-worker Fulcrum run (default: cores, at least 2)
   --wrk-targets a,b   targets also loaded with wrk when installed (default direct,fulcrum-1w,haproxy)
   --no-wrk            no wrk runs
-  --no-install        do not apt-get install missing haproxy/nginx/wrk
+  --install           apt-get install haproxy/nginx/wrk when missing (with sudo -n when not
+                      root); without it a missing peer is skipped with a note
   --scenarios a,b     which of keepalive,close,tls to run (default all):
                         keepalive  autocannon (and wrk) on kept-alive connections
                         close      wrk -H 'Connection: close': a new connection per request
@@ -94,6 +95,8 @@ export function parseOptions(argv: string[], defaultOut: string): BenchOptions |
       workers: { type: 'string' },
       'wrk-targets': { type: 'string' },
       'no-wrk': { type: 'boolean' },
+      install: { type: 'boolean' },
+      // The default since the bench stopped installing on its own; still accepted.
       'no-install': { type: 'boolean' },
       'body-bytes': { type: 'string' },
       scenarios: { type: 'string' },
@@ -108,6 +111,7 @@ export function parseOptions(argv: string[], defaultOut: string): BenchOptions |
     },
   });
   if (values.help) return 'help';
+  if (values.install && values['no-install']) throw new UsageError('--install and --no-install contradict each other');
   const quick = values.quick === true;
   const workers = positiveInt('workers', values.workers, Math.max(2, availableParallelism()), 2);
   const resolve = (name: string): string => (name === 'fulcrum-Nw' ? `fulcrum-${workers}w` : name);
@@ -137,7 +141,8 @@ export function parseOptions(argv: string[], defaultOut: string): BenchOptions |
     // wrk loads targets that are running anyway; others would need starting for it alone.
     wrkTargets: [...new Set(wrkTargets)].filter((t) => targets.includes(t)),
     wrk: values['no-wrk'] !== true,
-    install: values['no-install'] !== true,
+    // Installing system packages is the user's decision, never a side effect of measuring.
+    install: values.install === true,
     bodyBytes: positiveInt('body-bytes', values['body-bytes'], 100),
     out: values.out ?? defaultOut,
     scenarios: [...new Set(scenarios)] as Scenario[],

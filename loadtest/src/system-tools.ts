@@ -3,9 +3,9 @@ import { accessSync, constants } from 'node:fs';
 import { delimiter, join } from 'node:path';
 
 /**
- * The peer proxies and wrk come from the distribution. When one is missing the bench
- * installs it with apt-get (one `apt-get update` first); when that fails it goes on
- * without it and says why.
+ * The peer proxies and wrk come from the distribution. When one is missing and the user
+ * asked for it (`--install`), the bench installs it with apt-get (one `apt-get update`
+ * first); otherwise, or when that fails, it goes on without it and says why.
  */
 export type Tool = 'haproxy' | 'nginx' | 'wrk';
 
@@ -67,7 +67,7 @@ export function ensureTools(wanted: Tool[], install: boolean, log: (line: string
       report.paths[t] = p;
       report.versions[t] = version(t, p);
     } else {
-      report.notes.push(install ? `${t} is not installed and apt-get could not install it; skipped` : `${t} is not installed (--no-install); skipped`);
+      report.notes.push(install ? `${t} is not installed and apt-get could not install it; skipped` : `${t} is not installed; skipped (npm run bench -- --install apt-gets it)`);
     }
   }
   return report;

@@ -1,56 +1,15 @@
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { Backend, FulcrumNode, freePort, get, waitUntil, type Json } from './dp-helpers.js';
+import { familyLabelSets, one, parseProm, pick, promtoolCheck, sum } from './prom-text.js';
 
 /**
- * /metrics (OB-1), the console and its JSON (OB-3) and /status on a node with two proxy
- * workers: after a known mix of requests, every count adds up to exactly what was sent,
- * whichever worker served it.
+ * /metrics (OB-1, OB-4), the console and its JSON (OB-3) and /status on a node with two
+ * proxy workers: after a known mix of requests, every family adds up to exactly what was
+ * sent, whichever worker served it, and promtool finds nothing to lint.
  */
 
-interface Sample {
-  name: string;
-  labels: Record<string, string>;
-  value: number;
-}
-
-/** Prometheus text format: samples only (comments skipped). */
-function parseProm(text: string): Sample[] {
-  const out: Sample[] = [];
-  for (const line of text.split('\n')) {
-    if (line === '' || line.startsWith('#')) continue;
-    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})? (\S+)$/.exec(line);
-    assert.ok(m, `not a Prometheus sample line: ${JSON.stringify(line)}`);
-    const labels: Record<string, string> = {};
-    if (m[3]) {
-      const re = /([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)",?/gy;
-      let lm: RegExpExecArray | null;
-      let end = 0;
-      while ((lm = re.exec(m[3])) !== null) {
-        labels[lm[1]!] = lm[2]!.replace(/\\(.)/g, (_s, c: string) => (c === 'n' ? '\n' : c));
-        end = re.lastIndex;
-      }
-      assert.equal(end, m[3].length, `bad labels in ${line}`);
-    }
-    out.push({ name: m[1]!, labels, value: Number(m[4]) });
-  }
-  return out;
-}
-
-/** Samples of `name` whose labels include `want` (and, when given, lack the labels in `without`). */
-function pick(samples: Sample[], name: string, want: Record<string, string>, without: string[] = []): Sample[] {
-  return samples.filter((s) => s.name === name && Object.entries(want).every(([k, v]) => s.labels[k] === v) && without.every((k) => !(k in s.labels)));
-}
-
-function one(samples: Sample[], name: string, want: Record<string, string>, without: string[] = []): number {
-  const found = pick(samples, name, want, without);
-  assert.equal(found.length, 1, `one ${name}${JSON.stringify(want)} without ${without}: ${JSON.stringify(found)}`);
-  return found[0]!.value;
-}
-
-const sum = (xs: Sample[]) => xs.reduce((a, s) => a + s.value, 0);
-
-describe('observability: /metrics, the console, /status (OB-1, OB-3)', function () {
+describe('observability: /metrics, the console, /status (OB-1, OB-3, OB-4)', function () {
   this.timeout(60_000);
   let node: FulcrumNode;
   const backends: Backend[] = [];
@@ -113,56 +72,95 @@ describe('observability: /metrics, the console, /status (OB-1, OB-3)', function 
     await Promise.all(backends.map((b) => b.close()));
   });
 
-  it('OB-1: fulcrum_requests_total per listener, group and server with the status class; errors; both workers\' requests counted', async () => {
+  it('OB-4: promtool check metrics finds nothing to lint, and every family has one label set', async () => {
     const m = await admin('/metrics');
     assert.equal(m.status, 200);
     assert.match(m.type, /^text\/plain/);
-    const s = parseProm(m.body);
-    assert.equal(one(s, 'fulcrum_requests_total', { listener: lid, code: '2xx' }), FAST + SLOW);
-    assert.equal(one(s, 'fulcrum_requests_total', { listener: lid, code: '5xx' }), FAIL);
-    assert.equal(one(s, 'fulcrum_requests_total', { group: gid, code: '2xx' }, ['server']), FAST + SLOW);
-    assert.equal(one(s, 'fulcrum_requests_total', { group: gid, code: '5xx' }, ['server']), FAIL);
-    const perServer = pick(s, 'fulcrum_requests_total', { group: gid }).filter((x) => 'server' in x.labels);
+    const lint = promtoolCheck(m.body);
+    assert.equal(lint.status, 0, `promtool check metrics:\n${lint.output}`);
+    assert.equal(lint.output.trim(), '', 'no lint findings');
+    const sets = familyLabelSets(m.body);
+    for (const [family, keys] of sets) assert.equal(keys.size, 1, `${family} mixes label sets: ${[...keys].join(' | ')}`);
+    for (const [family, keys] of sets) assert.ok([...keys][0]!.split(',').includes('node'), `${family} names its node`);
+    assert.deepEqual([...sets.get('fulcrum_listener_requests_total')!], ['code_class,listener,node']);
+    assert.deepEqual([...sets.get('fulcrum_group_requests_total')!], ['code_class,group,node']);
+    assert.deepEqual([...sets.get('fulcrum_server_requests_total')!], ['code_class,group,node,server']);
+    assert.deepEqual([...sets.get('fulcrum_server_health')!], ['group,node,server,state']);
+  });
+
+  it('OB-1: each requests family sums to the traffic sent, by code_class; both workers\' requests counted', async () => {
+    const s = parseProm((await admin('/metrics')).body);
+    for (const level of ['listener', 'group', 'server']) {
+      const name = `fulcrum_${level}_requests_total`;
+      assert.equal(sum(pick(s, name, {})), TOTAL, `sum(${name})`);
+      assert.equal(sum(pick(s, name, { code_class: '2xx' })), FAST + SLOW, `${name} 2xx`);
+      assert.equal(sum(pick(s, name, { code_class: '5xx' })), FAIL, `${name} 5xx`);
+      assert.equal(sum(pick(s, name, { code_class: '4xx' })), 0, `${name} 4xx`);
+    }
+    assert.equal(one(s, 'fulcrum_listener_requests_total', { listener: lid, code_class: '2xx' }), FAST + SLOW);
+    assert.equal(one(s, 'fulcrum_group_requests_total', { group: gid, code_class: '5xx' }), FAIL);
+    const perServer = pick(s, 'fulcrum_server_requests_total', { group: gid });
     const servers = new Set(perServer.map((x) => x.labels.server));
     assert.equal(servers.size, 2, `a series per server: ${JSON.stringify(perServer)}`);
     for (const k of servers) assert.ok(k!.endsWith(`:${backends[0]!.port}`) || k!.endsWith(`:${backends[1]!.port}`), `server label ${k}`);
-    assert.equal(sum(perServer.filter((x) => x.labels.code === '2xx')), FAST + SLOW);
-    assert.equal(sum(perServer.filter((x) => x.labels.code === '5xx')), FAIL);
-    assert.equal(one(s, 'fulcrum_errors_total', { listener: lid }), FAIL);
-    for (const x of pick(s, 'fulcrum_requests_total', {})) assert.ok(x.labels.node, 'every series names its node');
 
     // Both workers served some of them, and together exactly what was sent.
     const perWorker = pick(s, 'fulcrum_proxy_events_total', { event: 'responses' });
     assert.equal(perWorker.length, 2, JSON.stringify(perWorker));
     assert.ok(perWorker.every((w) => w.value > 0), `both workers answered: ${JSON.stringify(perWorker)}`);
     assert.equal(sum(perWorker), TOTAL);
+    assert.equal(pick(s, 'fulcrum_proxy_events_total', { event: 'bad_requests' }).length, 2, 'event names are snake_case');
     assert.equal(pick(s, 'fulcrum_active_connections', {}).length, 2);
-    // Health state per server (both Healthy).
-    assert.deepEqual(pick(s, 'fulcrum_server_healthy', { group: gid }).map((x) => x.value), [1, 1]);
+    // Health as a state: each server 1 for Healthy, 0 for every other state.
+    for (const k of servers) {
+      const states = pick(s, 'fulcrum_server_health', { group: gid, server: k! });
+      assert.deepEqual(states.map((x) => x.labels.state).sort(), ['Healthy', 'Initial', 'Unavailable', 'Unhealthy', 'Unused']);
+      assert.deepEqual(states.filter((x) => x.value === 1).map((x) => x.labels.state), ['Healthy']);
+      assert.equal(sum(states), 1);
+    }
   });
 
-  it('OB-1: fulcrum_request_duration_seconds buckets are cumulative, +Inf equals the count, and the count is what was sent', async () => {
+  it('OB-1: the duration histograms are counted per level: cumulative buckets, +Inf = count = the traffic sent', async () => {
     const s = parseProm((await admin('/metrics')).body);
-    for (const want of [{ listener: lid }, { group: gid }] as Record<string, string>[]) {
-      const without = 'group' in want ? ['server'] : [];
-      const buckets = pick(s, 'fulcrum_request_duration_seconds_bucket', want, without);
-      const count = one(s, 'fulcrum_request_duration_seconds_count', want, without);
+    for (const [level, want] of [['listener', { listener: lid }], ['group', { group: gid }]] as [string, Record<string, string>][]) {
+      const name = `fulcrum_${level}_request_duration_seconds`;
+      const buckets = pick(s, `${name}_bucket`, want);
+      const count = one(s, `${name}_count`, want);
       assert.equal(count, TOTAL);
       const inf = buckets.find((b) => b.labels.le === '+Inf');
       assert.ok(inf, 'a +Inf bucket');
       assert.equal(inf.value, count);
       const finite = buckets.filter((b) => b.labels.le !== '+Inf').map((b) => [Number(b.labels.le), b.value] as const).sort((x, y) => x[0] - y[0]);
-      assert.ok(finite.length >= 5, `buckets: ${JSON.stringify(finite)}`);
+      assert.ok(finite.length >= 10, `buckets: ${JSON.stringify(finite)}`);
       for (let i = 1; i < finite.length; i++) assert.ok(finite[i]![1] >= finite[i - 1]![1], `cumulative: ${JSON.stringify(finite)}`);
       const at = (le: number) => finite.find(([l]) => l === le)?.[1];
-      // The slow requests took at least 40 ms: at most TOTAL - SLOW fit under 25 ms.
-      assert.ok((at(0.025) ?? Infinity) <= TOTAL - SLOW, `le=0.025 holds ${at(0.025)}`);
+      // The slow requests took at least 40 ms: exactly TOTAL - SLOW fit under 25 ms (counted, not estimated).
+      assert.equal(at(0.025), TOTAL - SLOW, `le=0.025 holds ${at(0.025)}`);
       assert.equal(at(10), TOTAL, 'everything finished within 10 s');
-      const total = one(s, 'fulcrum_request_duration_seconds_sum', want, without);
+      const total = one(s, `${name}_sum`, want);
       assert.ok(total >= (SLOW * SLOW_MS) / 1000 && total < 30, `sum ${total} s`);
     }
-    const perServerCounts = pick(s, 'fulcrum_request_duration_seconds_count', { group: gid }).filter((x) => 'server' in x.labels);
-    assert.equal(sum(perServerCounts), TOTAL);
+    assert.equal(sum(pick(s, 'fulcrum_server_request_duration_seconds_count', { group: gid })), TOTAL);
+    assert.equal(sum(pick(s, 'fulcrum_server_request_duration_seconds_bucket', { group: gid, le: '+Inf' })), TOTAL);
+  });
+
+  it('OB-4: process_* and nodejs_* runtime metrics for the primary and each worker; fulcrum_build_info', async () => {
+    const text = (await admin('/metrics')).body;
+    const s = parseProm(text);
+    const processes = ['1', '2', 'primary'];
+    for (const name of ['process_resident_memory_bytes', 'process_cpu_seconds_total', 'nodejs_heap_size_used_bytes', 'nodejs_eventloop_lag_p99_seconds']) {
+      const xs = pick(s, name, {});
+      assert.deepEqual(xs.map((x) => x.labels.worker).sort(), processes, `${name} per process: ${JSON.stringify(xs)}`);
+      assert.ok(xs.every((x) => x.value >= 0 && Number.isFinite(x.value)), `${name}: ${JSON.stringify(xs)}`);
+    }
+    const rss = pick(s, 'process_resident_memory_bytes', {});
+    assert.ok(rss.every((x) => x.value > 10e6), `resident memory looks real: ${JSON.stringify(rss)}`);
+    assert.match(text, /^# TYPE nodejs_gc_duration_seconds histogram$/m, 'GC durations are exported');
+    const build = pick(s, 'fulcrum_build_info', {});
+    assert.equal(build.length, 1);
+    assert.equal(build[0]!.value, 1);
+    assert.match(build[0]!.labels.version!, /^\d+\.\d+\.\d+/);
+    assert.match(build[0]!.labels.node_version!, /^v\d+\./);
   });
 
   it('OB-1: fulcrum_config_version shows what the node read and applied; /status agrees after a write\'s job succeeded', async () => {

@@ -123,14 +123,15 @@ describe('cluster mode: the prober lease and health transitions on every node (C
     };
   }
 
-  /** The node's own view (its coordinator's state, OB-1): server port -> fulcrum_server_healthy. */
-  async function nodeView(n: ClusterNode): Promise<Record<number, number>> {
+  /** The node's own view (its coordinator's state, OB-1): server port -> the fulcrum_server_health state at 1. */
+  async function nodeView(n: ClusterNode): Promise<Record<number, string>> {
     const r = await http(n.adminHost, n.adminPort, '/metrics');
-    const out: Record<number, number> = {};
-    for (const m of r.body.matchAll(/^fulcrum_server_healthy\{([^}]*)\} (\d+)$/gm)) {
+    const out: Record<number, string> = {};
+    for (const m of r.body.matchAll(/^fulcrum_server_health\{([^}]*)\} 1$/gm)) {
       if (!m[1]!.includes(`group="${gid}"`)) continue;
       const port = /server="[^"]*:(\d+)"/.exec(m[1]!);
-      if (port) out[Number(port[1])] = Number(m[2]);
+      const state = /state="(\w+)"/.exec(m[1]!);
+      if (port && state) out[Number(port[1])] = state[1]!;
     }
     return out;
   }
@@ -212,7 +213,7 @@ describe('cluster mode: the prober lease and health transitions on every node (C
       assert.equal(lh.servers[b.port], 'Unhealthy');
       assert.equal(lh.servers[a.port], 'Healthy');
       assert.deepEqual(lh.nonNormal, [b.port], `NonNormalServers on ${n.nodeId}`);
-      await waitUntil(`node ${n.nodeId} sees B unhealthy in its own state`, async () => (await nodeView(n))[b.port] === 0, 1000, 50);
+      await waitUntil(`node ${n.nodeId} sees B unhealthy in its own state`, async () => (await nodeView(n))[b.port] === 'Unhealthy', 1000, 50);
       assert.deepEqual(await traffic(n, 20), { A: 20 }, `through ${n.nodeId}`);
     }
 
@@ -248,7 +249,7 @@ describe('cluster mode: the prober lease and health transitions on every node (C
     const seenMs = Date.now();
     for (const n of nodes) {
       await waitUntil(`traffic through ${n.nodeId} reaching B again`, async () => (await n.get(port, '/back')).body === 'B', Math.max(50, seenMs + 1000 - Date.now()), 20);
-      assert.equal((await nodeView(n))[b.port], 1);
+      assert.equal((await nodeView(n))[b.port], 'Healthy');
       const lh = await listenerHealth(n);
       assert.deepEqual(lh.nonNormal, []);
     }

@@ -584,7 +584,7 @@ describe('HTTP/2 listeners and gRPC backends (LR-1, SG-6)', function () {
         res.on('end', () => resolve(Buffer.concat(chunks).toString()));
       }).on('error', reject);
     });
-    const line = text.split('\n').find((l) => l.startsWith('fulcrum_requests_total') && l.includes(`listener="${lsn}"`) && l.includes('code="2xx"'));
+    const line = text.split('\n').find((l) => l.startsWith('fulcrum_listener_requests_total') && l.includes(`listener="${lsn}"`) && l.includes('code_class="2xx"'));
     assert.ok(line, `no 2xx series for ${lsn}`);
     assert.ok(Number(line.split(' ').pop()) >= 300, line);
   });

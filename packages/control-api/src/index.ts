@@ -6,3 +6,4 @@ export * from './observability.js';
 export * from './admin-tokens.js';
 export * from './request-guard.js';
 export * from './audit-log.js';
+export * from './prometheus.js';

@@ -1,8 +1,13 @@
-import { healthKey, serverKey, type Collections, type MetricSeries } from '@fulcrum/model';
+import { healthKey, serverKey, type Collections, type HealthStatus, type MetricSeries, type ProcessRuntime } from '@fulcrum/model';
+
+type ServerGroup = Collections['serverGroups'][string];
+type Server = ServerGroup['Servers'][number];
+type HealthRecord = Collections['health'][string];
 
 /**
- * OB-1 (/metrics, Prometheus text format) and OB-3 (the console page and its JSON). The node
- * gathers the inputs (its workers' merged series, its state view); this module only renders.
+ * What /metrics (OB-1, prometheus.ts) and the console page and its JSON (OB-3) show. The
+ * node gathers the inputs (its workers' merged series, runtime families, its state view);
+ * these modules only render.
  */
 
 export interface ObservabilityInput {
@@ -12,89 +17,36 @@ export interface ObservabilityInput {
   appliedVersion: number;
   state: Collections | undefined;
   series: MetricSeries[];
+  /** The primary's and each worker's process_* / nodejs_* families (OB-4). */
+  runtime: ProcessRuntime[];
+  build: { version: string; nodeVersion: string };
   workers: { worker: number; version: number; activeConnections: number; requests: number; accepted: number; counters: Record<string, number>; pool: { idle: number; created: number; reused: number } }[];
 }
 
-function esc(v: string): string {
-  return v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
-}
-
-function labelText(l: Record<string, string>, extra: Record<string, string> = {}): string {
-  const all = { ...l, ...extra };
-  const parts = Object.keys(all).map((k) => `${k}="${esc(all[k]!)}"`);
-  return parts.length ? `{${parts.join(',')}}` : '';
-}
-
-export function renderPrometheus(x: ObservabilityInput): string {
-  const out: string[] = [];
-  const node = { node: x.nodeId };
-  out.push('# HELP fulcrum_requests_total Requests answered, by status class.');
-  out.push('# TYPE fulcrum_requests_total counter');
-  for (const s of x.series) {
-    for (let c = 1; c <= 5; c++) {
-      if (s.byClass[c]) out.push(`fulcrum_requests_total${labelText(s.labels, { ...node, code: `${c}xx` })} ${s.byClass[c]}`);
-    }
-  }
-  out.push('# HELP fulcrum_errors_total Requests answered with a 5xx status.');
-  out.push('# TYPE fulcrum_errors_total counter');
-  for (const s of x.series) out.push(`fulcrum_errors_total${labelText(s.labels, node)} ${s.byClass[5] ?? 0}`);
-  out.push('# HELP fulcrum_request_duration_seconds Time from the request head to the end of the response.');
-  out.push('# TYPE fulcrum_request_duration_seconds histogram');
-  for (const s of x.series) {
-    for (const [le, n] of s.buckets) out.push(`fulcrum_request_duration_seconds_bucket${labelText(s.labels, { ...node, le: String(le / 1e6) })} ${n}`);
-    out.push(`fulcrum_request_duration_seconds_bucket${labelText(s.labels, { ...node, le: '+Inf' })} ${s.count}`);
-    out.push(`fulcrum_request_duration_seconds_sum${labelText(s.labels, node)} ${s.sumUs / 1e6}`);
-    out.push(`fulcrum_request_duration_seconds_count${labelText(s.labels, node)} ${s.count}`);
-  }
-  out.push('# HELP fulcrum_active_connections Client connections open, per worker.');
-  out.push('# TYPE fulcrum_active_connections gauge');
-  for (const w of x.workers) out.push(`fulcrum_active_connections${labelText({ ...node, worker: String(w.worker) })} ${w.activeConnections}`);
-  out.push('# HELP fulcrum_connections_accepted_total Client connections accepted, per worker.');
-  out.push('# TYPE fulcrum_connections_accepted_total counter');
-  for (const w of x.workers) out.push(`fulcrum_connections_accepted_total${labelText({ ...node, worker: String(w.worker) })} ${w.accepted}`);
-  out.push('# HELP fulcrum_proxy_events_total Proxy events per worker (bad requests, upstream errors, timeouts, loops).');
-  out.push('# TYPE fulcrum_proxy_events_total counter');
-  for (const w of x.workers) {
-    for (const [k, v] of Object.entries(w.counters)) out.push(`fulcrum_proxy_events_total${labelText({ ...node, worker: String(w.worker), event: k })} ${v}`);
-  }
-  out.push('# HELP fulcrum_upstream_connections_total Upstream connections opened and reused, per worker.');
-  out.push('# TYPE fulcrum_upstream_connections_total counter');
-  for (const w of x.workers) {
-    out.push(`fulcrum_upstream_connections_total${labelText({ ...node, worker: String(w.worker), kind: 'created' })} ${w.pool.created}`);
-    out.push(`fulcrum_upstream_connections_total${labelText({ ...node, worker: String(w.worker), kind: 'reused' })} ${w.pool.reused}`);
-  }
-  out.push('# HELP fulcrum_server_healthy Health of each server (1 healthy or no verdict yet, 0 unhealthy).');
-  out.push('# TYPE fulcrum_server_healthy gauge');
-  if (x.state) {
-    for (const g of Object.values(x.state.serverGroups)) {
-      for (const s of g.Servers) {
-        if (s.Status === 'Removing') continue;
-        const h = x.state.health[healthKey(g.ServerGroupId, serverKey(s))];
-        out.push(`fulcrum_server_healthy${labelText({ ...node, group: g.ServerGroupId, server: serverKey(s) })} ${h?.Status === 'Unhealthy' ? 0 : 1}`);
-      }
-    }
-  }
-  out.push('# HELP fulcrum_config_version State version this node has read and its workers have applied.');
-  out.push('# TYPE fulcrum_config_version gauge');
-  out.push(`fulcrum_config_version${labelText({ ...node, kind: 'read' })} ${x.stateVersion}`);
-  out.push(`fulcrum_config_version${labelText({ ...node, kind: 'applied' })} ${x.appliedVersion}`);
-  return `${out.join('\n')}\n`;
+/** A server's health as the console, the API listing and /metrics show it (BS-9). */
+export function serverHealth(g: ServerGroup, s: Server, h: HealthRecord | undefined): { state: HealthStatus; reason?: string } {
+  if (!g.HealthCheckConfig.HealthCheckEnabled) return { state: 'Unavailable' };
+  if (s.Weight === 0) return { state: 'Unused' };
+  return { state: h?.Status ?? 'Initial', reason: h?.Reason };
 }
 
 /** The console's data: groups, servers with weight, health, live traffic share and latency. */
 export function consoleData(x: ObservabilityInput): Record<string, unknown> {
   const groups: Record<string, unknown>[] = [];
-  const bySeries = new Map<string, MetricSeries>();
-  for (const s of x.series) bySeries.set(JSON.stringify(s.labels), s);
+  const groupSeries = new Map<string, MetricSeries>();
+  const serverSeries = new Map<string, MetricSeries>();
+  for (const s of x.series) {
+    if (s.level === 'group') groupSeries.set(s.labels.group!, s);
+    else if (s.level === 'server') serverSeries.set(`${s.labels.group}|${s.labels.server}`, s);
+  }
   for (const g of Object.values(x.state?.serverGroups ?? {})) {
-    const gs = bySeries.get(JSON.stringify({ group: g.ServerGroupId }));
+    const gs = groupSeries.get(g.ServerGroupId);
     const servers = g.Servers.filter((s) => s.Status !== 'Removing').map((s) => {
       const key = serverKey(s);
-      const ss = bySeries.get(JSON.stringify({ group: g.ServerGroupId, server: key }));
-      const h = x.state!.health[healthKey(g.ServerGroupId, key)];
-      const status = !g.HealthCheckConfig.HealthCheckEnabled ? 'Unavailable' : s.Weight === 0 ? 'Unused' : h?.Status ?? 'Initial';
+      const ss = serverSeries.get(`${g.ServerGroupId}|${key}`);
+      const h = serverHealth(g, s, x.state!.health[healthKey(g.ServerGroupId, key)]);
       return {
-        server: key, ip: s.ServerIp ?? s.ServerId, port: s.Port, weight: s.Weight, health: status, reason: h?.Reason,
+        server: key, ip: s.ServerIp ?? s.ServerId, port: s.Port, weight: s.Weight, health: h.state, reason: h.reason,
         requests: ss?.requests ?? 0, share: gs && gs.requests > 0 ? (ss?.requests ?? 0) / gs.requests : 0,
         p50Ms: (ss?.p50 ?? 0) / 1000, p99Ms: (ss?.p99 ?? 0) / 1000,
       };

@@ -14,3 +14,4 @@ export * as http1 from './http1/index.js';
 import { fileURLToPath } from 'node:url';
 /** The worker entry script for DataPlanePrimary. */
 export const WORKER_SCRIPT = fileURLToPath(new URL('./worker-main.js', import.meta.url));
+export { startRuntimeMetrics, runtimeFamilies } from './runtime-metrics.js';

@@ -1,5 +1,5 @@
 import { Packr } from 'msgpackr';
-import type { RoutingSnapshot } from '@fulcrum/model';
+import type { RoutingSnapshot, RuntimeFamily } from '@fulcrum/model';
 import type { SeriesSnapshot } from './metrics.js';
 import type { LearnedAffinity } from './affinity.js';
 
@@ -50,6 +50,8 @@ export interface WorkerReport {
   counters: Record<string, number>;
   pool: { idle: number; created: number; reused: number };
   series: SeriesSnapshot[];
+  /** The worker's process_* and nodejs_* families (OB-4). */
+  runtime: RuntimeFamily[];
 }
 
 export interface WorkerStats {

@@ -1,6 +1,7 @@
 import { ProxyWorker } from './worker.js';
 import { fastIoLogLine, proveFastIo, proveRawAccept } from './fast-io-proof.js';
 import { decodeSnapshot, type PrimaryToWorker, type WorkerToPrimary } from './ipc.js';
+import { runtimeFamilies, startRuntimeMetrics } from './runtime-metrics.js';
 
 /**
  * Entry of a proxy worker process (forked by DataPlanePrimary). Shared-nothing: it holds
@@ -9,6 +10,8 @@ import { decodeSnapshot, type PrimaryToWorker, type WorkerToPrimary } from './ip
 const send = (m: WorkerToPrimary) => {
   if (process.connected) process.send!(m);
 };
+
+startRuntimeMetrics();
 
 const worker = new ProxyWorker({
   workerId: Number(process.env.FULCRUM_WORKER_ID ?? '1'),
@@ -27,7 +30,10 @@ process.on('message', (m: PrimaryToWorker) => {
       process.stderr.write(`worker: applying snapshot ${snap.version} failed: ${String((e as Error)?.stack ?? e)}\n`);
     });
   } else if (m.t === 'metrics-request') {
-    send({ t: 'metrics', id: m.id, report: worker.report() });
+    runtimeFamilies().then((runtime) => send({ t: 'metrics', id: m.id, report: worker.report(runtime) }), (e: unknown) => {
+      worker.log({ level: 'error', msg: 'runtime metrics failed', error: String(e) });
+      send({ t: 'metrics', id: m.id, report: worker.report([]) });
+    });
   } else if (m.t === 'affinity') {
     worker.affinity.merge(m.entries);
   } else if (m.t === 'external-load') {

@@ -1,6 +1,6 @@
 import { createServer as createNetServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer, createSecureContext, type SecureContext, type TLSSocket } from 'node:tls';
-import type { RoutingSnapshot, SnapListener } from '@fulcrum/model';
+import type { RoutingSnapshot, RuntimeFamily, SnapListener } from '@fulcrum/model';
 import { RoutingTable, type RuntimeServer } from './routing-table.js';
 import { UpstreamPool } from './upstream-pool.js';
 import { ProxyConnection } from './connection.js';
@@ -119,7 +119,7 @@ export class ProxyWorker implements ConnectionHost, StreamHost {
     this.metrics.observe(c, this.accessSink);
   }
 
-  report(): WorkerReport {
+  report(runtime: RuntimeFamily[]): WorkerReport {
     return {
       worker: this.opts.workerId,
       version: this.table?.version ?? 0,
@@ -131,6 +131,7 @@ export class ProxyWorker implements ConnectionHost, StreamHost {
       counters: { ...this.counters },
       pool: { ...this.pool.stats },
       series: this.metrics.snapshot(),
+      runtime,
     };
   }
 

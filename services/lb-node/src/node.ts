@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { initialOps, type Settings } from '@fulcrum/model';
 import { RedisStore, type StateStore } from '@fulcrum/state';
@@ -7,7 +8,7 @@ import { proberActions, startInProcessProber } from './health.js';
 import type { HealthProber } from '@fulcrum/health-prober';
 import { AdminServer, AuditLog, readTokenFile, CONSOLE_HTML, consoleData, renderPrometheus, type ObservabilityInput } from '@fulcrum/control-api';
 import { Coordinator } from '@fulcrum/coordinator';
-import { DataPlanePrimary, WORKER_SCRIPT, lingerSocket, mergeSeries, type LearnedAffinity } from '@fulcrum/data-plane';
+import { DataPlanePrimary, WORKER_SCRIPT, lingerSocket, mergeSeries, runtimeFamilies, startRuntimeMetrics, type LearnedAffinity } from '@fulcrum/data-plane';
 import type { ServerResponse } from 'node:http';
 import type { TokenEntry } from '@fulcrum/control-api';
 import { ConfigApplier, loadConfigFile } from './config.js';
@@ -55,6 +56,9 @@ export function log(line: Record<string, unknown>): void {
 const BACKFILL_ATTEMPTS = 50;
 
 const newKeyHex = (): string => randomBytes(32).toString('hex');
+
+/** fulcrum_build_info's version: this package's (dist/src/node.js -> package.json). */
+const BUILD_VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 /**
  * A fresh store gets alb-default, vpc-local and the settings record (LR-0, SG-3). With
@@ -108,6 +112,7 @@ export class LbNode {
   }
 
   async start(): Promise<void> {
+    startRuntimeMetrics();
     const store = createStore(this.opts, (msg) => log({ level: 'warn', msg }));
     await store.open();
     this.store = store;
@@ -237,7 +242,7 @@ export class LbNode {
 
   /** Everything /metrics and the console show (OB-1, OB-3): the workers' merged series and our state view. */
   async observe(): Promise<ObservabilityInput> {
-    const reports = await this.dataPlane.collect();
+    const [reports, primary] = await Promise.all([this.dataPlane.collect(), runtimeFamilies()]);
     return {
       nodeId: this.nodeId,
       zone: this.opts.zone,
@@ -245,7 +250,9 @@ export class LbNode {
       appliedVersion: this.dataPlane.appliedVersion(),
       state: this.coordinator.state,
       series: mergeSeries(reports.flatMap((r) => r.series)),
-      workers: reports.map(({ series: _s, ...w }) => w),
+      runtime: [{ worker: 'primary', families: primary }, ...reports.map((r) => ({ worker: String(r.worker), families: r.runtime }))],
+      build: { version: BUILD_VERSION, nodeVersion: process.version },
+      workers: reports.map(({ series: _s, runtime: _r, ...w }) => w),
     };
   }
 
