@@ -45,7 +45,13 @@ export class Coordinator {
   }
 
   async start(): Promise<void> {
-    this.unsubscribe = this.opts.store.subscribe((ev) => this.onEvent(ev));
+    const offFeed = this.opts.store.subscribe((ev) => this.onEvent(ev));
+    // Back from a store outage: catch up (the feed was only a hint).
+    const offReconnect = this.opts.store.onReconnect(() => void this.resync().catch(() => undefined));
+    this.unsubscribe = () => {
+      offFeed();
+      offReconnect();
+    };
     await this.resync();
     this.timer = setInterval(() => void this.check(), this.opts.resyncIntervalMs ?? DEFAULT_RESYNC_INTERVAL_MS);
     this.timer.unref();

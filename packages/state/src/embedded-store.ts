@@ -300,6 +300,11 @@ export class EmbeddedStore implements StateStore {
     return this.affinity.list(Date.now());
   }
 
+  /** The embedded store has no connection to lose. */
+  onReconnect(): () => void {
+    return () => undefined;
+  }
+
   subscribeAffinity(listener: (entries: AffinityEntry[]) => void): () => void {
     this.affinityListeners.add(listener);
     return () => {

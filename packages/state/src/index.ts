@@ -1,5 +1,5 @@
 export * from './store.js';
 export { EmbeddedStore, StoreCorruptError, type EmbeddedStoreOptions } from './embedded-store.js';
 export { StoreLockedError } from './data-dir-lock.js';
-export { RedisStore, type RedisStoreOptions, type ReconnectInfo } from './redis-store.js';
+export { RedisStore, type RedisStoreOptions } from './redis-store.js';
 export { StoreUnavailableError } from './store-unavailable-error.js';

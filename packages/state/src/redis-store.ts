@@ -15,6 +15,7 @@ import {
 import { StoreUnavailableError } from './store-unavailable-error.js';
 import type {
   AffinityEntry, CommitOptions, CommitResult, JobQuery, NodeRecord, StateStore, TokenClaim,
+  ReconnectInfo,
 } from './store.js';
 
 const DEFAULT_URL = 'redis://127.0.0.1:6379';
@@ -53,18 +54,6 @@ export interface RedisStoreOptions {
   /** Extra ioredis options (passwords, TLS, sentinel auth). The store overrides the ones its
    * failure behaviour depends on (offline queue, retries, timeouts, reconnects). */
   redisOptions?: RedisOptions;
-}
-
-/** What a reconnect listener is told once the change feed is back and has caught up. */
-export interface ReconnectInfo {
-  /** The version of the last event delivered to subscribers. */
-  version: number;
-  /**
-   * true: every event missed while disconnected has been delivered, in order.
-   * false: some could not be (no longer kept, or the store went back in time, e.g. a Redis
-   * without persistence restarted): resync from `snapshot()`.
-   */
-  caughtUp: boolean;
 }
 
 type Phase = 'new' | 'opening' | 'open' | 'closing' | 'closed';

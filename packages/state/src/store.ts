@@ -59,6 +59,18 @@ export interface JobQuery {
  * A commit that resolves has been made durable (embedded: fsync; Redis: the script ran and,
  * with replicas, WAIT returned).
  */
+/** What a reconnect listener is told once the change feed is back and has caught up. */
+export interface ReconnectInfo {
+  /** The version of the last event delivered to subscribers. */
+  version: number;
+  /**
+   * true: every event missed while disconnected has been delivered, in order.
+   * false: some could not be (no longer kept, or the store went back in time, e.g. a Redis
+   * without persistence restarted): resync from `snapshot()`.
+   */
+  caughtUp: boolean;
+}
+
 export interface StateStore {
   readonly kind: 'embedded' | 'redis';
   open(): Promise<void>;
@@ -118,4 +130,10 @@ export interface StateStore {
    * missed batches (Redis: after `onReconnect`) reads `listAffinity()`.
    */
   subscribeAffinity(listener: (entries: AffinityEntry[]) => void): () => void;
+  /**
+   * Told when the store's connection came back after an outage and its change feed caught
+   * up (Redis). Whoever keeps a copy of shared state reloads what a hint may have missed.
+   * An embedded store never loses its connection and never calls it.
+   */
+  onReconnect(listener: (info: ReconnectInfo) => void): () => void;
 }

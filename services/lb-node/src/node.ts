@@ -2,13 +2,13 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { initialOps, type Settings } from '@fulcrum/model';
-import { RedisStore, type StateStore } from '@fulcrum/state';
+import type { StateStore } from '@fulcrum/state';
 import { createStore } from './store-factory.js';
 import { proberActions, startInProcessProber } from './health.js';
 import type { HealthProber } from '@fulcrum/health-prober';
 import { AdminServer, AuditLog, readTokenFile, CONSOLE_HTML, consoleData, renderPrometheus, type ObservabilityInput } from '@fulcrum/control-api';
-import { Coordinator } from '@fulcrum/coordinator';
-import { DataPlanePrimary, WORKER_SCRIPT, lingerSocket, mergeSeries, runtimeFamilies, startRuntimeMetrics, type LearnedAffinity } from '@fulcrum/data-plane';
+import { AffinityRelay, Coordinator, Heartbeat } from '@fulcrum/coordinator';
+import { DataPlanePrimary, WORKER_SCRIPT, lingerSocket, mergeSeries, runtimeFamilies, startRuntimeMetrics } from '@fulcrum/data-plane';
 import type { ServerResponse } from 'node:http';
 import type { TokenEntry } from '@fulcrum/control-api';
 import { ConfigApplier, loadConfigFile } from './config.js';
@@ -100,10 +100,9 @@ export class LbNode {
   dataPlane!: DataPlanePrimary;
   coordinator!: Coordinator;
   adminAddress!: { host: string; port: number };
-  private heartbeat?: NodeJS.Timeout;
-  private readonly startedMs = Date.now();
+  private heartbeat?: Heartbeat;
+  private affinity!: AffinityRelay;
   private stopping = false;
-  private heartbeatFailing = false;
   private prober?: HealthProber;
   private audit?: AuditLog;
 
@@ -150,33 +149,13 @@ export class LbNode {
         nodeId: this.nodeId,
         accessLog: this.opts.accessLog ?? false,
         log,
-        onLearned: (entries) => {
-          this.store.putAffinity(entries).catch((e: unknown) => {
-            // Store down: still share within this node (D-3: no request fails for the control plane).
-            this.rememberAffinity(entries);
-            this.dataPlane.shareAffinity(entries);
-            log({ level: 'warn', msg: 'could not share learned session affinity', error: (e as Error).message });
-          });
-        },
-        affinitySeed: () => [...this.affinity.values()],
+        // Store down: learned entries still reach this node's workers (D-3).
+        onLearned: (entries) => this.affinity.learned(entries),
+        affinitySeed: () => this.affinity.seed(),
       });
-      this.unsubscribeAffinity = store.subscribeAffinity((entries) => {
-        this.rememberAffinity(entries);
-        this.dataPlane.shareAffinity(entries as LearnedAffinity[]);
-      });
-      this.rememberAffinity(await store.listAffinity());
+      this.affinity = new AffinityRelay({ store, sink: this.dataPlane, log });
+      await this.affinity.start();
       this.coordinator = new Coordinator({ store, sink: this.dataPlane, log });
-      if (store instanceof RedisStore) {
-        // Back from a Redis outage: catch up (D-3); pub/sub was only a hint.
-        store.onReconnect(() => {
-          void this.coordinator.resync().catch(() => undefined);
-          // Affinity batches published while we were cut off are lost: reload the table.
-          void store.listAffinity().then((entries) => {
-            this.rememberAffinity(entries);
-            this.dataPlane.shareAffinity(entries);
-          }, () => undefined);
-        });
-      }
       if (this.opts.configFile) {
         const report = await new ConfigApplier(store, this.admin.executor).apply(loadConfigFile(this.opts.configFile));
         log({ msg: 'config applied', file: this.opts.configFile, created: report.created.length, updated: report.updated.length, unchanged: report.unchanged.length });
@@ -188,8 +167,11 @@ export class LbNode {
         this.prober = startInProcessProber(store, () => this.coordinator.state, log);
       }
       await this.dataPlane.waitApplied(this.coordinator.stateVersion, 10_000);
-      await this.beat();
-      this.heartbeat = setInterval(() => void this.beat(), HEARTBEAT_INTERVAL_MS);
+      this.heartbeat = new Heartbeat({
+        store, source: this, nodeId: this.nodeId, zone: this.opts.zone, address: this.opts.listenHost,
+        intervalMs: HEARTBEAT_INTERVAL_MS, ttlMs: NODE_TTL_MS, log,
+      });
+      await this.heartbeat.start();
       this.adminAddress = await this.admin.listen();
       log({ msg: 'admin API listening', url: `http://${this.adminAddress.host}:${this.adminAddress.port}/api/<Action>`, node: this.nodeId, zone: this.opts.zone });
     } catch (e) {
@@ -226,20 +208,6 @@ export class LbNode {
     return n;
   }
 
-  /** The node's copy of the shared affinity table, to seed new and replaced workers (SP-3). */
-  private readonly affinity = new Map<string, LearnedAffinity>();
-  private unsubscribeAffinity?: () => void;
-
-  private rememberAffinity(entries: readonly LearnedAffinity[]): void {
-    const now = Date.now();
-    for (const e of entries) {
-      const k = `${e.groupId}\u0000${e.cookie}\u0000${e.value}`;
-      this.affinity.delete(k);
-      if (e.expiresMs > now) this.affinity.set(k, e);
-    }
-    while (this.affinity.size > 100_000) this.affinity.delete(this.affinity.keys().next().value!);
-  }
-
   /** Everything /metrics and the console show (OB-1, OB-3): the workers' merged series and our state view. */
   async observe(): Promise<ObservabilityInput> {
     const [reports, primary] = await Promise.all([this.dataPlane.collect(), runtimeFamilies()]);
@@ -256,47 +224,29 @@ export class LbNode {
     };
   }
 
-  /** The node's liveness record: which state version its data plane has applied. */
-  private async beat(): Promise<void> {
-    try {
-      await this.store.putNode({
-        NodeId: this.nodeId,
-        Zone: this.opts.zone,
-        AppliedVersion: await this.appliedVersion(),
-        LastSeenMs: Date.now(),
-        StartedMs: this.startedMs,
-        Address: this.opts.listenHost,
-        Load: this.dataPlane.nodeLoad(),
-        ListenErrors: this.dataPlane.listenErrors.map((e) => ({ Port: e.port, Error: e.error })),
-      }, NODE_TTL_MS);
-      // Gossip: the other nodes' latest per-server loads reach our workers' Wlc pickers.
-      const remote: Record<string, number> = {};
-      for (const n of await this.store.listNodes()) {
-        if (n.NodeId === this.nodeId || !n.Load) continue;
-        for (const [k, v] of Object.entries(n.Load)) remote[k] = (remote[k] ?? 0) + v;
-      }
-      this.dataPlane.shareLoad(remote);
-      if (this.heartbeatFailing) log({ msg: 'heartbeat restored: the store is reachable again' });
-      this.heartbeatFailing = false;
-    } catch (e) {
-      // Log the first failure of an outage, not one line every beat.
-      if (!this.heartbeatFailing) log({ level: 'warn', msg: 'heartbeat failed; serving the last known state', error: (e as Error).message });
-      this.heartbeatFailing = true;
-    }
+  // HeartbeatSource: what the liveness record reports, read from the data plane.
+  nodeLoad(): Record<string, number> {
+    return this.dataPlane.nodeLoad();
+  }
+  get listenErrors(): readonly { port: number; error: string }[] {
+    return this.dataPlane.listenErrors;
+  }
+  shareLoad(remote: Record<string, number>): void {
+    this.dataPlane.shareLoad(remote);
   }
 
   /** What every worker of this node has applied: jobs wait for it (API-4). */
-  protected async appliedVersion(): Promise<number> {
+  async appliedVersion(): Promise<number> {
     return this.dataPlane.appliedVersion();
   }
 
   async stop(): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
-    if (this.heartbeat) clearInterval(this.heartbeat);
+    this.heartbeat?.stop();
     await this.prober?.stop();
     this.coordinator?.stop();
-    this.unsubscribeAffinity?.();
+    this.affinity?.stop();
     await this.admin?.close();
     await this.dataPlane?.stop(this.opts.shutdownGraceMs ?? 10_000);
     await this.store?.close();
