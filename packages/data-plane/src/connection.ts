@@ -11,7 +11,8 @@ import type { LoopMarker } from './loop-marker.js';
 import { CONNECT_TIMEOUT_MS, type PooledSocket, type UpstreamOwner } from './upstream-pool.js';
 import type { ConnectionHost } from './worker-host.js';
 import { buildRedirect, errorResponse, fixedResponse, requestEdits, type EditInput, type RuleEdits } from './responses.js';
-import { MAX_FUNCTION_BODY_BYTES, functionResponse, functionTask } from './functions.js';
+import { functionResponse } from './functions.js';
+import { FunctionCall } from './function-call.js';
 import { isShared, readIntoShared, writeAll, writeRange, writeTwo } from './fast-io.js';
 import { RawSocket, type ClientSocket } from './raw-socket.js';
 import { closeClient, type Linger } from './linger.js';
@@ -374,43 +375,28 @@ export class ProxyConnection implements EditInput, UpstreamOwner, RouteInput, Re
   }
 
   // ---------------------------------------------------------------- function backends (SG-4)
-  /** Fc: the whole body is collected (bounded), then the function runs in the worker's thread pool. */
-  private fcChunks: Buffer[] | null = null;
-  private fcBytes = 0;
+  /** The function call under way (function-call.ts); collecting: its body is still coming. */
+  private fc: FunctionCall | undefined;
+  private fcCollecting = false;
 
   private startFunction(server: RuntimeServer): void {
     this.server = server;
-    this.fcServer = server;
-    server.active++;
-    server.group.picker.load?.onStart(server.index);
-    this.fcChunks = this.firstBody.length > 0 ? [Buffer.from(this.firstBody)] : [];
-    this.fcBytes = this.firstBody.length;
+    this.fc = new FunctionCall(server, this.worker);
+    if (this.firstBody.length > 0) this.fc.add(this.firstBody);
     this.firstBody = EMPTY;
     this.requestHead = null;
     if (this.state === S_BODY) {
       // The client uploads the body: a stall is the body timeout, not the function's.
+      this.fcCollecting = true;
       this.arm(T_BODY, this.idleTimeoutMs());
       this.socket.resume();
     } else this.invokeFunction();
   }
 
-  private collectFunctionBody(chunk: Buffer, start: number, n: number): void {
-    this.fcBytes += n;
-    if (this.fcBytes > MAX_FUNCTION_BODY_BYTES) {
-      this.fcChunks = null;
-      this.respondAndClose(413, 'Payload Too Large', 'The request body is too large for a function backend.\n');
-      return;
-    }
-    this.fcChunks!.push(Buffer.from(chunk.subarray(start, start + n)));
-  }
-
   private invokeFunction(): void {
-    const server = this.server!;
+    const fc = this.fc!;
     // RequestTimeout covers the function's run (504 when it takes longer).
     this.arm(T_REQUEST, this.requestTimeoutMs());
-    const fn = server.snap.fn;
-    const chunks = this.fcChunks ?? [];
-    this.fcChunks = null;
     const req = this.req;
     const headers: Record<string, string> = {};
     for (let i = 0; i < req.headerCount; i++) {
@@ -420,50 +406,29 @@ export class ProxyConnection implements EditInput, UpstreamOwner, RouteInput, Re
     const isHead = req.method === Method.HEAD;
     const keepAlive = this.clientKeepAlive;
     const setCookie = this.setCookie;
-    if (!fn) {
+    void fc.run({ method: req.methodName, path: req.path, query: req.query, headers, clientIp: clientIpOf(this.socket) }).then((o) => {
+      if (o === undefined || this.state === S_CLOSED || this.fc !== fc) return;
       this.endFunction();
-      this.respondAndClose(502, 'Bad Gateway', 'The function is not available.\n');
-      return;
-    }
-    this.fcAbort = new AbortController();
-    this.worker.functions.invoke(functionTask(fn, req.methodName, req.path, req.query, headers, chunks, clientIpOf(this.socket)), this.fcAbort.signal).then((r) => {
-      if (this.state === S_CLOSED || this.fcServer !== server) return;
-      this.fcAbort = undefined;
-      this.endFunction();
-      this.lastStatus = r.statusCode;
+      if (!o.ok) {
+        this.respondAndClose(502, 'Bad Gateway', o.message);
+        return;
+      }
+      this.lastStatus = o.result.statusCode;
       this.respStarted = true;
       this.deadlineKind = T_NONE;
       this.worker.counters.responses++;
-      this.toClient(functionResponse(r, keepAlive, setCookie, isHead));
+      this.toClient(functionResponse(o.result, keepAlive, setCookie, isHead));
       this.finishExchange();
-    }, (e: unknown) => {
-      if (this.state === S_CLOSED || this.fcServer !== server) return;
-      this.fcAbort = undefined;
-      this.endFunction();
-      this.worker.log({ level: 'warn', msg: 'function failed', function: fn.name, error: String((e as Error)?.message ?? e).slice(0, 500) });
-      this.worker.counters.upstreamErrors++;
-      this.respondAndClose(502, 'Bad Gateway', 'The function failed.\n');
     });
   }
 
-  /** The function call under way: in-flight accounting, and the way to stop a call we gave up on. */
-  private fcServer: RuntimeServer | undefined;
-  private fcAbort: AbortController | undefined;
-
-  /**
-   * End the function exchange (idempotent). A call still running (timeout, client gone,
-   * error answer) is aborted, which terminates its pool thread: a hung function must not
-   * hold one of the few threads forever.
-   */
+  /** End the function exchange (idempotent); a call still running is stopped (FunctionCall.end). */
   private endFunction(): void {
-    const s = this.fcServer;
-    if (!s) return;
-    this.fcServer = undefined;
-    s.active--;
-    s.group.picker.load?.onEnd(s.index);
-    const abort = this.fcAbort;
-    this.fcAbort = undefined;
-    abort?.abort();
+    const fc = this.fc;
+    if (!fc) return;
+    this.fc = undefined;
+    this.fcCollecting = false;
+    fc.end();
   }
 
   /** Count how many of buf[start, end) belong to the request body; updates framing state. */
@@ -505,10 +470,13 @@ export class ProxyConnection implements EditInput, UpstreamOwner, RouteInput, Re
   private forwardBody(chunk: Buffer, start: number, end: number): void {
     const n = this.bodyBytes(chunk, start, end);
     if (n < 0) return;
-    if (this.fcChunks !== null) {
-      if (n > 0) this.collectFunctionBody(chunk, start, n);
-      if (this.fcChunks === null) return;
+    if (this.fcCollecting) {
+      if (n > 0 && !this.fc!.add(chunk, start, start + n)) {
+        this.respondAndClose(413, 'Payload Too Large', 'The request body is too large for a function backend.\n');
+        return;
+      }
       if (this.reqBodyDone) {
+        this.fcCollecting = false;
         this.state = S_WAIT;
         if (start + n < end) this.hold(chunk, start + n, end);
         this.invokeFunction();

@@ -7,7 +7,7 @@ import { cookieValue } from '../match.js';
 import { MAX_TRIES, type RetryState } from '../server-choice.js';
 import { Route, RouteDecision, type RouteInput } from '../route-decision.js';
 import type { LoopMarker } from '../loop-marker.js';
-import { MAX_FUNCTION_BODY_BYTES, functionTask } from '../functions.js';
+import { FunctionCall } from '../function-call.js';
 import type { StreamHost } from '../worker-host.js';
 import type { H2Upstreams, UpstreamSession } from './upstreams.js';
 import type { EditInput } from '../responses.js';
@@ -195,19 +195,15 @@ export class H2Exchange implements EditInput, RouteInput, RetryState {
     s.group.picker.load?.onStart(s.index);
   }
 
+  /** The exchange gave up its server (answered, reset, timed out): a function call under way ends too. */
   private release(): void {
+    this.endFunction();
     const s = this.held;
     if (!s) return;
     this.held = undefined;
     s.active--;
     s.group.picker.load?.onEnd(s.index);
-    // A function call we gave up on (timeout, reset, error answer): terminate its thread.
-    const abort = this.fcAbort;
-    this.fcAbort = undefined;
-    abort?.abort();
   }
-
-  private fcAbort: AbortController | undefined;
 
   // ---------------------------------------------------------------- upstream
   private send(server: RuntimeServer): void {
@@ -478,37 +474,31 @@ export class H2Exchange implements EditInput, RouteInput, RetryState {
   }
 
   // ---------------------------------------------------------------- function backends (SG-4)
+  /** The function call under way (function-call.ts): it holds the server instead of hold(). */
+  private fc: FunctionCall | undefined;
+
   private startFunction(server: RuntimeServer): void {
-    this.hold(server);
-    const chunks: Buffer[] = [];
-    let bytes = 0;
+    this.server = server;
+    const fc = new FunctionCall(server, this.worker);
+    this.fc = fc;
     if (!this.hasBody) {
-      this.invokeFunction(server, chunks);
+      this.invokeFunction(fc);
       return;
     }
     this.bodyTaken = true;
     this.stream.on('data', (c: Buffer) => {
-      if (this.responded) return;
-      bytes += c.length;
-      if (bytes > MAX_FUNCTION_BODY_BYTES) {
-        this.release();
+      if (this.responded || this.fc !== fc) return;
+      if (!fc.add(c)) {
+        this.endFunction();
         this.local(413, 'The request body is too large for a function backend.\n');
-        return;
       }
-      chunks.push(c);
     });
     this.stream.once('end', () => {
-      if (!this.responded && !this.closed) this.invokeFunction(server, chunks);
+      if (!this.responded && !this.closed && this.fc === fc) this.invokeFunction(fc);
     });
   }
 
-  private invokeFunction(server: RuntimeServer, chunks: Buffer[]): void {
-    const fn = server.snap.fn;
-    if (!fn) {
-      this.release();
-      this.local(502, 'The function is not available.\n');
-      return;
-    }
+  private invokeFunction(fc: FunctionCall): void {
     const headers: Record<string, string> = {};
     for (const name of Object.keys(this.headers)) {
       if (name.charCodeAt(0) === 0x3a) continue;
@@ -516,12 +506,15 @@ export class H2Exchange implements EditInput, RouteInput, RetryState {
       if (v !== undefined) headers[name] = v;
     }
     headers.host = this.authority;
-    this.fcAbort = new AbortController();
-    this.worker.functions.invoke(functionTask(fn, this.method, this.path, this.query, headers, chunks, unmapped(this.peerIp)), this.fcAbort.signal).then((r) => {
-      if (this.held !== server || this.closed || this.responded) return;
-      this.fcAbort = undefined;
-      this.release();
+    void fc.run({ method: this.method, path: this.path, query: this.query, headers, clientIp: unmapped(this.peerIp) }).then((o) => {
+      if (o === undefined || this.fc !== fc || this.closed || this.responded) return;
+      this.endFunction();
+      if (!o.ok) {
+        this.local(502, o.message);
+        return;
+      }
       this.clearTimer();
+      const r = o.result;
       const body = Buffer.from(r.body.buffer, r.body.byteOffset, r.body.byteLength);
       const h: OutgoingHttpHeaders = { ':status': r.statusCode };
       for (const [k, v] of Object.entries(r.headers)) {
@@ -533,14 +526,13 @@ export class H2Exchange implements EditInput, RouteInput, RetryState {
       this.addStickyCookie(h);
       const isHead = this.method === 'HEAD';
       if (this.respond(h, isHead || body.length === 0, false) && !isHead && body.length > 0) this.stream.end(body);
-    }, (e: unknown) => {
-      if (this.held !== server || this.closed || this.responded) return;
-      this.fcAbort = undefined;
-      this.release();
-      this.worker.log({ level: 'warn', msg: 'function failed', function: fn.name, error: String((e as Error)?.message ?? e).slice(0, 500) });
-      this.worker.counters.upstreamErrors++;
-      this.local(502, 'The function failed.\n');
     });
+  }
+
+  private endFunction(): void {
+    const fc = this.fc;
+    this.fc = undefined;
+    fc?.end();
   }
 
   // ---------------------------------------------------------------- deadlines
