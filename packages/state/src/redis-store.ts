@@ -13,6 +13,7 @@ import {
   PUT_NODE, RELEASE_LEASE, RELEASE_TOKEN, SNAPSHOT, type LuaScript,
 } from './redis-scripts.js';
 import { StoreUnavailableError } from './store-unavailable-error.js';
+import { explainRedisError } from './redis-credentials.js';
 import type {
   AffinityEntry, CommitOptions, CommitResult, JobQuery, NodeRecord, StateStore, TokenClaim,
 } from './store.js';
@@ -50,6 +51,11 @@ export interface RedisStoreOptions {
   replicaWaitMs?: number;
   /** Told about things worth a log line that are not failures of a call. Default: process warning. */
   onWarning?: (message: string) => void;
+  /**
+   * Subscribe to the affinity channel (SP-3). Default true; a prober, which has no use for
+   * it, says false so that its ACL need not grant that channel.
+   */
+  affinityFeed?: boolean;
   /** Extra ioredis options (passwords, TLS, sentinel auth). The store overrides the ones its
    * failure behaviour depends on (offline queue, retries, timeouts, reconnects). */
   redisOptions?: RedisOptions;
@@ -109,6 +115,9 @@ export class RedisStore implements StateStore {
   private readonly replicaWaitMs: number;
   private readonly warn: (message: string) => void;
   private readonly redisOptions: RedisOptions;
+  private readonly feedChannels: string[];
+  /** The last error a client reported: `connect()` itself only says "Connection is closed". */
+  private lastClientError: Error | undefined;
   private readonly packr = new Packr({ useRecords: false, int64AsType: 'number' });
 
   private readonly versionKey: string;
@@ -182,6 +191,7 @@ export class RedisStore implements StateStore {
     this.affKey = `${p}aff`;
     this.affExpKey = `${p}aff:exp`;
     this.affChannel = `${p}aff-events`;
+    this.feedChannels = opts.affinityFeed === false ? [this.channel] : [this.channel, this.affChannel];
   }
 
   open(): Promise<void> {
@@ -205,7 +215,7 @@ export class RedisStore implements StateStore {
     try {
       await Promise.all([cmd.connect(), sub.connect()]);
       // Subscribe before reading the version, so no event after that version can slip by.
-      await sub.subscribe(this.channel, this.affChannel);
+      await sub.subscribe(...this.feedChannels);
       this.subUp = true;
       this.delivered = await this.readVersion();
       await this.refreshReplicas().catch((err: unknown) => {
@@ -217,7 +227,7 @@ export class RedisStore implements StateStore {
       cmd.disconnect();
       sub.disconnect();
       this.phase = 'closed';
-      throw toStoreError(err, 'RedisStore.open');
+      throw this.openError(err);
     }
     sub.on('ready', () => void this.onSubscriberReady());
     sub.on('close', () => {
@@ -490,8 +500,26 @@ export class RedisStore implements StateStore {
       : new Redis({ ...opts, sentinels: this.sentinels, name: this.sentinelName });
     // Connection errors reach callers as StoreUnavailableError and the client reconnects by
     // itself; an unhandled 'error' event would only print to the console.
-    client.on('error', () => undefined);
+    client.on('error', (err: Error) => {
+      this.lastClientError = err;
+    });
     return client;
+  }
+
+  /** Why open failed, in one line naming the target (never a secret). */
+  private openError(err: unknown): Error {
+    const closed = err instanceof Error && /Connection is closed|max retries per request/i.test(err.message);
+    const cause = closed && this.lastClientError ? this.lastClientError : err;
+    if (cause instanceof Error && cause.name === 'ReplyError' && !/^(WRONGPASS|NOAUTH|NOPERM)/.test(cause.message) &&
+      !UNAVAILABLE_REPLY.test(cause.message)) return cause;
+    let where: string;
+    if (this.sentinels !== undefined) {
+      where = `master "${this.sentinelName}" of Sentinels ${this.sentinels.map((s) => `${s.host}:${s.port}`).join(',')}`;
+    } else {
+      const u = new URL(this.url);
+      where = `${u.hostname}:${u.port || '6379'}`;
+    }
+    return new StoreUnavailableError(explainRedisError(cause, where), { cause });
   }
 
   private assertOpen(): void {
@@ -612,7 +640,7 @@ export class RedisStore implements StateStore {
   private async onSubscriberReady(): Promise<void> {
     if (this.phase !== 'open') return;
     try {
-      await (this.sub as Redis).subscribe(this.channel, this.affChannel);
+      await (this.sub as Redis).subscribe(...this.feedChannels);
     } catch {
       return; // the connection dropped again; its next 'ready' retries
     }
