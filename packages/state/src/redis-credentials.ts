@@ -178,6 +178,9 @@ export function explainRedisError(err: unknown, where: string): string {
   if (/^WRONGPASS/.test(msg)) return `Redis at ${where} refused the credentials: wrong user name or password (WRONGPASS)`;
   if (/^NOAUTH/.test(msg)) return `Redis at ${where} requires a password and none was given (NOAUTH)`;
   if (/^NOPERM/.test(msg)) return `Redis at ${where} denied a command Fulcrum needs; check the user's ACL (${msg})`;
+  if (/CERTIFICATE_REQUIRED/.test(code) || /certificate required/i.test(msg)) {
+    return `Redis at ${where} requires a client certificate (${code || msg})`;
+  }
   if (UNTRUSTED.has(code)) return `the TLS certificate of Redis at ${where} is not trusted (${code}: ${msg})`;
   if (UNREACHABLE.has(code) || /connect ETIMEDOUT/.test(msg)) return `cannot reach Redis at ${where} (${code || msg})`;
   if (code === 'ECONNRESET' || code === 'EPROTO' || /SSL|TLS|wrong version number|socket disconnected before secure/i.test(msg)) {

@@ -502,6 +502,10 @@ export class RedisStore implements StateStore {
     // itself; an unhandled 'error' event would only print to the console.
     client.on('error', (err: Error) => {
       this.lastClientError = err;
+      // ioredis hears only the first error of a socket; a TLS socket that failed the
+      // certificate check can raise a second (the server's alert), unheard it ends the process.
+      const stream = (client as unknown as { stream?: NodeJS.EventEmitter }).stream;
+      if (stream && stream.listenerCount('error') === 0) stream.on('error', () => undefined);
     });
     return client;
   }
