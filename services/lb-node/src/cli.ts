@@ -31,7 +31,9 @@ Usage:
       --redis-ca-file with --sentinels) speaks TLS and verifies the server against
       --redis-ca-file, with an optional client certificate.
   fulcrum prober --endpoint URL [--token-file F]
-  fulcrum prober --redis URL | --sentinels H:P,… --sentinel-name NAME [Redis credential options as for start]
+  fulcrum prober --redis URL | --sentinels H:P,… --sentinel-name NAME
+                 [--redis-user NAME] [--redis-password-file FILE] [--sentinel-password-file FILE]
+                 [--redis-ca-file FILE] [--redis-cert-file FILE --redis-key-file FILE]
       The health-prober service: against one embedded-mode node through its admin API, or
       in cluster mode through Redis, where several may run and one holds the lease.
   fulcrum api [--endpoint URL] [--token T | --token-file F] <Action> [--Param value …] [--json '{…}']
