@@ -49,6 +49,13 @@ export interface RedisStoreOptions {
   commandTimeoutMs?: number;
   /** With replicas connected, a commit waits this long at most for one of them. Default 500. */
   replicaWaitMs?: number;
+  /**
+   * With replicas connected, a commit no replica acknowledged within replicaWaitMs fails
+   * with StoreUnavailableError (it is applied on the master, but a failover now would lose
+   * it), so that no write is acknowledged that a kill of the master could lose (issue 18).
+   * false: it resolves with a warning instead (availability over durability). Default true.
+   */
+  requireReplicaAck?: boolean;
   /** Told about things worth a log line that are not failures of a call. Default: process warning. */
   onWarning?: (message: string) => void;
   /**
@@ -98,8 +105,9 @@ const UNAVAILABLE_REPLY = /^(LOADING|READONLY|MASTERDOWN|BUSY|NOREPLICAS|TRYAGAI
  *
  * With replicas connected (INFO replication, cached for a few seconds), a commit resolves
  * only after `WAIT 1 replicaWaitMs`; concurrent commits share one WAIT. If no replica
- * acknowledges in time the commit still resolves (it is applied on the master) and a
- * warning is emitted.
+ * acknowledges in time the commit fails with StoreUnavailableError (applied on the master,
+ * not yet durable against its loss), or with `requireReplicaAck: false` resolves with a
+ * warning; either way the replica count is read again before the next commit.
  */
 export class RedisStore implements StateStore {
   readonly kind = 'redis' as const;
@@ -113,6 +121,7 @@ export class RedisStore implements StateStore {
   private readonly maxAffinityEntries: number;
   private readonly commandTimeoutMs: number;
   private readonly replicaWaitMs: number;
+  private readonly requireReplicaAck: boolean;
   private readonly warn: (message: string) => void;
   private readonly redisOptions: RedisOptions;
   private readonly feedChannels: string[];
@@ -173,6 +182,7 @@ export class RedisStore implements StateStore {
     this.maxAffinityEntries = positiveInt('maxAffinityEntries', opts.maxAffinityEntries ?? DEFAULT_MAX_AFFINITY_ENTRIES);
     this.commandTimeoutMs = positiveInt('commandTimeoutMs', opts.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS);
     this.replicaWaitMs = positiveInt('replicaWaitMs', opts.replicaWaitMs ?? DEFAULT_REPLICA_WAIT_MS);
+    this.requireReplicaAck = opts.requireReplicaAck ?? true;
     if (this.replicaWaitMs >= this.commandTimeoutMs) {
       throw new Error(`RedisStore: replicaWaitMs (${this.replicaWaitMs}) must be below commandTimeoutMs (${this.commandTimeoutMs})`);
     }
@@ -613,8 +623,12 @@ export class RedisStore implements StateStore {
       try {
         const acked = await this.call('commit (WAIT)', (r) => r.wait(1, this.replicaWaitMs));
         if (acked < 1) {
-          this.warn(`state store: no Redis replica acknowledged a commit within ${this.replicaWaitMs} ms; ` +
-            'it is applied on the master but would be lost if the master failed now');
+          // The replica may be gone (a failover left the new master without one): look again.
+          this.replicasCheckedMs = 0;
+          const what = `no Redis replica acknowledged a commit within ${this.replicaWaitMs} ms; ` +
+            'it is applied on the master but would be lost if the master failed now';
+          if (this.requireReplicaAck) throw new StoreUnavailableError(`RedisStore.commit: ${what}`);
+          this.warn(`state store: ${what}`);
         }
         for (const w of batch) w.resolve();
       } catch (err) {
