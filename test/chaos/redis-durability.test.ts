@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { createConnection } from 'node:net';
 import type { RedisSentinel, RedisServer } from '../../packages/state/dist/test/redis-server.js';
 import { ipGroupBody, sleep, waitUntil } from '../integration/cluster-helpers.js';
+import { RedisStore } from '@fulcrum/state';
 import { FulcrumProcess } from './chaos-helpers.js';
 
 const MASTER = 'fulcrum-durability';
@@ -48,6 +49,23 @@ function redis(port: number, cmds: string[][]): Promise<string[]> {
   });
 }
 
+/** Latencies of `n` sequential commits of one small record each (ms). */
+async function commitLatencies(url: string, prefix: string, n: number): Promise<number[]> {
+  const store = new RedisStore({ url, keyPrefix: prefix, onWarning: () => undefined });
+  await store.open();
+  const out: number[] = [];
+  try {
+    for (let i = 0; i < n; i++) {
+      const t0 = performance.now();
+      await store.commit([{ op: 'put', c: 'vpcs', id: `vpc-${i}`, value: { VpcId: `vpc-${i}`, CidrBlock: '10.0.0.0/8' } }]);
+      out.push(performance.now() - t0);
+    }
+  } finally {
+    await store.close();
+  }
+  return out;
+}
+
 function pct(xs: number[], p: number): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? NaN;
@@ -84,6 +102,20 @@ describe('chaos: acknowledged writes survive kill -9 of the Redis primary (issue
       const [, acked] = await redis(primary!.port, [['SET', 'warm-up', '1'], ['WAIT', '1', '200']]);
       return acked === ':1';
     }, 10_000, 50);
+    // What the wait costs a commit: the same commits on a master with a replica (WAIT) and
+    // on one without (no wait), interleaved so both see the same machine.
+    const alone = await startRedis({ appendonly: false });
+    const cost = { waited: [] as number[], alone: [] as number[] };
+    try {
+      for (let round = 0; round < 4; round++) {
+        cost.waited.push(...await commitLatencies(primary.url, `cost${round}:`, 50));
+        cost.alone.push(...await commitLatencies(alone.url, `cost${round}:`, 50));
+      }
+    } finally {
+      await alone.stop();
+    }
+    console.log(`      commit latency: with a replica to wait for p50 ${pct(cost.waited, 50).toFixed(2)} ms p99 ${pct(cost.waited, 99).toFixed(2)} ms; ` +
+      `without a replica p50 ${pct(cost.alone, 50).toFixed(2)} ms p99 ${pct(cost.alone, 99).toFixed(2)} ms (200 commits each, loopback)`);
     for (let i = 0; i < 3; i++) sentinels.push(await startSentinel(primary.port, MASTER));
     const sentinelList = sentinels.map((s) => `127.0.0.1:${s.port}`).join(',');
     node = await FulcrumProcess.start({
