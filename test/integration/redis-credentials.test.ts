@@ -11,7 +11,7 @@ import {
 } from './cluster-helpers.js';
 import { runFulcrum } from '../helpers/fulcrum-process.js';
 import { trackChild } from '../helpers/util.js';
-import { makeAcl, makePki, startTlsRedis, type Pki, type Role, type TlsRedis } from './redis-tls-server.js';
+import { makeAcl, makePki, startAclSentinel, startTlsRedis, type Pki, type Role, type TlsRedis } from './redis-tls-server.js';
 
 /**
  * Cluster mode with credentials (issue 18, D-2): a real redis-server that speaks only TLS,
@@ -212,6 +212,46 @@ describe('cluster mode with credentials: ACL users, passwords and TLS (issue 18,
     };
     await assert.rejects(open({}), /Redis at 127\.0\.0\.1:\d+/);
     assert.equal(typeof (await open({ 'redis-cert-file': pki.clientCert, 'redis-key-file': pki.clientKey })), 'number');
+  });
+
+  it('D-2: through Sentinel: a wrong or missing Sentinel password, a wrong Redis password and an unknown master each stop startup with one line', async () => {
+    const sdir = join(dir, 'sentinel');
+    const { mkdirSync, writeFileSync } = await import('node:fs');
+    mkdirSync(sdir);
+    const sentinelPw = join(sdir, 'sentinel_password');
+    writeFileSync(sentinelPw, 'the-sentinel-pw\n');
+    const wrongPw = join(sdir, 'wrong');
+    writeFileSync(wrongPw, 'not-it\n');
+    const s = await startAclSentinel(sdir, acl.aclFile, 'the-sentinel-pw', acl.password('sentinel'), 'acl-master');
+    stops.push(() => s.stop());
+    const base = ['--sentinels', `127.0.0.1:${s.sentinelPort}`, '--sentinel-name', 'acl-master', '--redis-user', 'fulcrum-node'];
+    const cases: { args: string[]; want: RegExp }[] = [
+      { args: [...base, '--redis-password-file', acl.passwordFile('node'), '--sentinel-password-file', wrongPw], want: /the Sentinels refused the Sentinel password \(WRONGPASS\)/ },
+      { args: [...base, '--redis-password-file', acl.passwordFile('node')], want: /the Sentinels require a password and none was given \(NOAUTH\)/ },
+      { args: [...base, '--redis-password-file', wrongPw, '--sentinel-password-file', sentinelPw], want: /Redis at master "acl-master" via Sentinels 127\.0\.0\.1:\d+ refused the credentials/ },
+      { args: [...base.slice(0, 3), 'other-master', '--redis-user', 'fulcrum-node', '--redis-password-file', acl.passwordFile('node'), '--sentinel-password-file', sentinelPw],
+        want: /no Sentinel answered for the master "other-master".*No such master/ },
+    ];
+    for (const c of cases) {
+      const r = await runFulcrum(['prober', ...c.args], { timeoutMs: 15_000 });
+      assert.equal(r.code, 1, r.stderr);
+      assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+      assert.match(r.stderr, c.want);
+    }
+    // And with both right, a prober (user fulcrum-prober) comes up through the Sentinel.
+    const ok = spawn(process.execPath, [FULCRUM_BIN, 'prober', ...base.slice(0, 4), '--redis-user', 'fulcrum-prober', '--redis-password-file', acl.passwordFile('prober'),
+      '--sentinel-password-file', sentinelPw], { cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
+    trackChild(ok);
+    let log = '';
+    ok.stderr!.setEncoding('utf8').on('data', (x: string) => { log += x; });
+    const closed = new Promise<void>((resolve) => ok.once('close', () => resolve()));
+    try {
+      await waitUntil('the prober to start through the Sentinel', () => /started in cluster mode/.test(log), 10_000, 50)
+        .catch((e: Error) => { throw new Error(`${e.message}: ${log}`); });
+    } finally {
+      ok.kill('SIGTERM');
+      await closed;
+    }
   });
 
   it('CLI-1: bad credential options are refused before connecting, naming the option and file', async () => {

@@ -2,6 +2,7 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { createConnection } from 'node:net';
 import { connect } from 'node:tls';
 import { REPO_ROOT, freePort, sleep } from './cluster-helpers.js';
 import { trackChild } from '../helpers/util.js';
@@ -128,4 +129,65 @@ export async function startTlsRedis(dir: string, pki: Pki, aclFile: string, auth
     if (attempt === 4) throw new Error(`redis-server with TLS would not start: ${err}`);
   }
   throw new Error('unreachable');
+}
+
+/**
+ * A plain-text Redis with the rendered ACL, and a Sentinel that requires `sentinelPassword`
+ * and logs in to it as fulcrum-sentinel: the compose topology in small. 127.0.0.1 only.
+ */
+export async function startAclSentinel(dir: string, aclFile: string, sentinelPassword: string, redisSentinelPassword: string, name: string): Promise<{ sentinelPort: number; redisPort: number; stop(): Promise<void> }> {
+  const children: ChildProcess[] = [];
+  const stop = async () => {
+    for (const c of children) {
+      if (c.exitCode !== null || c.signalCode !== null) continue;
+      const exited = once(c, 'exit');
+      c.kill('SIGKILL');
+      await exited;
+    }
+  };
+  const launch = async (args: (port: number) => string[], ready: (port: number) => Promise<boolean>): Promise<number> => {
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const port = await freePort();
+      const c = spawn('redis-server', args(port), { stdio: 'ignore', detached: true });
+      trackChild(c);
+      children.push(c);
+      for (let i = 0; i < 100 && c.exitCode === null; i++) {
+        if (await ready(port)) return port;
+        await sleep(30);
+      }
+      c.kill('SIGKILL');
+    }
+    throw new Error('redis-server would not start');
+  };
+  try {
+    const redisPort = await launch((p) => ['--port', String(p), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no',
+      '--logfile', '', '--loglevel', 'warning', '--aclfile', aclFile], (p) => plainReply(p, ['PING']).then((r) => /^-NOAUTH/.test(r)));
+    const conf = join(dir, `sentinel-${name}.conf`);
+    const sentinelPort = await launch((p) => {
+      writeFileSync(conf, [
+        `port ${p}`, 'bind 127.0.0.1', `dir ${dir}`, 'logfile ""', 'loglevel warning',
+        `sentinel monitor ${name} 127.0.0.1 ${redisPort} 1`, `sentinel auth-user ${name} fulcrum-sentinel`,
+        `sentinel auth-pass ${name} ${redisSentinelPassword}`, `requirepass ${sentinelPassword}`,
+      ].join('\n') + '\n', { mode: 0o600 });
+      return [conf, '--sentinel'];
+    }, (p) => plainReply(p, ['PING']).then((r) => /^-NOAUTH/.test(r)));
+    return { sentinelPort, redisPort, stop };
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+}
+
+function plainReply(port: number, words: string[]): Promise<string> {
+  return new Promise((resolve) => {
+    const s = createConnection({ host: '127.0.0.1', port });
+    const done = (r: string) => {
+      s.destroy();
+      resolve(r);
+    };
+    s.setTimeout(500, () => done('timeout'));
+    s.on('error', (e) => done(String(e)));
+    s.on('connect', () => s.write(`*${words.length}\r\n${words.map((w) => `$${w.length}\r\n${w}\r\n`).join('')}`));
+    s.on('data', (d: Buffer) => done(d.toString().split('\r\n')[0]!));
+  });
 }

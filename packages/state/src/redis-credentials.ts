@@ -175,6 +175,15 @@ export function explainRedisError(err: unknown, where: string): string {
   const e = err as NodeJS.ErrnoException;
   const msg = e instanceof Error ? e.message : String(err);
   const code = typeof e?.code === 'string' ? e.code : '';
+  // ioredis tried every Sentinel; what the last one said is all it keeps.
+  const sentinels = /^All sentinels are unreachable[^.]*\.(?: Last error: (.*))?$/s.exec(msg);
+  if (sentinels) {
+    const last = sentinels[1];
+    if (last === undefined) return `no Sentinel knows the ${where}: is the master name right?`;
+    if (/^WRONGPASS/.test(last)) return `the Sentinels refused the Sentinel password (WRONGPASS), asked for the ${where}`;
+    if (/^NOAUTH/.test(last)) return `the Sentinels require a password and none was given (NOAUTH), asked for the ${where}`;
+    return `no Sentinel answered for the ${where} (${/Connection is closed/.test(last) ? 'connection refused or closed' : last})`;
+  }
   if (/^WRONGPASS/.test(msg)) return `Redis at ${where} refused the credentials: wrong user name or password (WRONGPASS)`;
   if (/^NOAUTH/.test(msg)) return `Redis at ${where} requires a password and none was given (NOAUTH)`;
   if (/^NOPERM/.test(msg)) return `Redis at ${where} denied a command Fulcrum needs; check the user's ACL (${msg})`;
@@ -187,6 +196,5 @@ export function explainRedisError(err: unknown, where: string): string {
     return `the connection to Redis at ${where} broke off during the handshake (${code || msg}); ` +
       'does that port speak TLS exactly when the URL says rediss://?';
   }
-  if (/All sentinels are unreachable/.test(msg)) return `no Sentinel answered for ${where} (${msg})`;
   return `cannot connect to Redis at ${where}: ${msg}`;
 }

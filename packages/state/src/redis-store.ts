@@ -127,6 +127,7 @@ export class RedisStore implements StateStore {
   private readonly feedChannels: string[];
   /** The last error a client reported: `connect()` itself only says "Connection is closed". */
   private lastClientError: Error | undefined;
+  private openStartedMs = 0;
   private readonly packr = new Packr({ useRecords: false, int64AsType: 'number' });
 
   private readonly versionKey: string;
@@ -209,6 +210,7 @@ export class RedisStore implements StateStore {
       return Promise.reject(new Error(`RedisStore.open: store is ${this.phase}; make a new one to reopen`));
     }
     this.phase = 'opening';
+    this.openStartedMs = Date.now();
     this.opening = this.connect();
     return this.opening;
   }
@@ -507,7 +509,13 @@ export class RedisStore implements StateStore {
     };
     const client = this.sentinels === undefined
       ? new Redis(this.url, opts)
-      : new Redis({ ...opts, sentinels: this.sentinels, name: this.sentinelName });
+      : new Redis({
+        ...opts, sentinels: this.sentinels, name: this.sentinelName,
+        // Opening gives up as a plain connection does (connectTimeout), with the reason;
+        // once open, the store keeps asking the Sentinels until one answers (D-3).
+        sentinelRetryStrategy: (attempt) => (this.phase === 'opening' && Date.now() - this.openStartedMs >= this.commandTimeoutMs
+          ? null : Math.min(attempt * RECONNECT_STEP_MS, RECONNECT_MAX_MS)),
+      });
     // Connection errors reach callers as StoreUnavailableError and the client reconnects by
     // itself; an unhandled 'error' event would only print to the console.
     client.on('error', (err: Error) => {
@@ -528,7 +536,7 @@ export class RedisStore implements StateStore {
       !UNAVAILABLE_REPLY.test(cause.message)) return cause;
     let where: string;
     if (this.sentinels !== undefined) {
-      where = `master "${this.sentinelName}" of Sentinels ${this.sentinels.map((s) => `${s.host}:${s.port}`).join(',')}`;
+      where = `master "${this.sentinelName}" via Sentinels ${this.sentinels.map((s) => `${s.host}:${s.port}`).join(',')}`;
     } else {
       const u = new URL(this.url);
       where = `${u.hostname}:${u.port || '6379'}`;
