@@ -34,7 +34,7 @@ function tlsCommands(port: number, ca: string, cmds: string[][]): Promise<string
     });
     s.on('data', (d: Buffer) => {
       got += d.toString();
-      const lines = got.split('\r\n').filter((l) => /^[-+:]/.test(l));
+      const lines = got.split('\r\n').filter((l) => /^[-+:*]/.test(l));
       if (lines.length >= cmds.length) {
         s.destroy();
         resolve(lines.slice(0, cmds.length));
@@ -119,6 +119,41 @@ describe('cluster mode with credentials: ACL users, passwords and TLS (issue 18,
     });
     assert.match(log, /holds the lease/);
     assert.doesNotMatch(log, /NOPERM|warn/, log);
+  });
+
+  it('D-2: a node and a prober at work were refused nothing: the ACL grants all they use (empty ACL LOG)', async () => {
+    const [auth, log] = await tlsCommands(redis.port, pki.ca, [['AUTH', acl.password('admin')], ['ACL', 'LOG']]);
+    assert.equal(auth, '+OK');
+    assert.equal(log, '*0', 'ACL LOG has entries: a role needs something its ACL does not grant');
+  });
+
+  it('D-2: the node user may call every store operation (tokens, jobs, heartbeats, leases, affinity), and nothing is refused', async () => {
+    const { sources, names } = credentialSources({ 'redis-user': 'fulcrum-node', 'redis-password-file': acl.passwordFile('node'), 'redis-ca-file': pki.ca }, {});
+    const store = new RedisStore({ url: redis.url, onWarning: () => undefined, redisOptions: resolveRedisOptions(sources, names, { url: redis.url }).redisOptions });
+    await store.open();
+    try {
+      const v = await store.version();
+      assert.ok(Array.isArray(await store.changesSince(Math.max(0, v - 1))));
+      assert.ok(await store.get('settings', 'settings'));
+      assert.equal((await store.claimClientToken('acl-token', 'sig', 60_000)).state, 'new');
+      await store.completeClientToken('acl-token', 'sig', { ok: 1 }, 60_000);
+      await store.releaseClientToken('acl-token');
+      const job = { JobId: 'acl-job', Action: 'Test', Status: 'Succeeded' as const, Version: v, CreateTime: new Date().toISOString() };
+      await store.putJob(job);
+      assert.equal((await store.getJob('acl-job'))?.JobId, 'acl-job');
+      assert.ok((await store.listJobs({ JobIds: ['acl-job'] })).length === 1);
+      await store.putNode({ NodeId: 'acl-probe', Zone: 'zone-a', AppliedVersion: v, LastSeenMs: Date.now(), StartedMs: Date.now() }, 60_000);
+      assert.ok((await store.listNodes()).some((n) => n.NodeId === 'acl-probe'));
+      assert.equal(await store.acquireLease('acl-lease', 'me', 60_000), true);
+      assert.equal(await store.leaseHolder('acl-lease'), 'me');
+      await store.releaseLease('acl-lease', 'me');
+      await store.putAffinity([{ groupId: 'sgp-x', cookie: 'c', value: 'v', serverKey: '127.0.0.1:1', expiresMs: Date.now() + 60_000 }]);
+      assert.ok((await store.listAffinity()).some((e) => e.groupId === 'sgp-x'));
+    } finally {
+      await store.close();
+    }
+    const [, log] = await tlsCommands(redis.port, pki.ca, [['AUTH', acl.password('admin')], ['ACL', 'LOG']]);
+    assert.equal(log, '*0', 'the node user was refused something');
   });
 
   it('D-2: the prober user cannot write listener, group or settings state (NOPERM), directly or through a commit', async () => {

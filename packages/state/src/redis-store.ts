@@ -493,6 +493,9 @@ export class RedisStore implements StateStore {
     const opts: RedisOptions = {
       ...this.redisOptions,
       connectionName,
+      // No CLIENT SETINFO: the ACL (deploy/redis/users.acl) need not grant it, and each
+      // refused one would add an entry to the ACL LOG.
+      disableClientInfo: true,
       lazyConnect: true,
       // Fail calls at once while disconnected, and fail the ones in flight when the
       // connection drops: never queue or resend a commit (it may have been applied).
