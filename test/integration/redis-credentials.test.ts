@@ -289,6 +289,34 @@ describe('cluster mode with credentials: ACL users, passwords and TLS (issue 18,
     }
   });
 
+  it('D-2: Sentinel and Redis over TLS: --redis-ca-file with --sentinels verifies both; another CA stops startup', async () => {
+    const sdir = join(dir, 'sentinel-tls');
+    const { mkdirSync, writeFileSync } = await import('node:fs');
+    mkdirSync(sdir);
+    const sentinelPw = join(sdir, 'sentinel_password');
+    writeFileSync(sentinelPw, 'tls-sentinel-pw\n');
+    const s = await startAclSentinel(sdir, acl.aclFile, 'tls-sentinel-pw', acl.password('sentinel'), 'tls-master', pki);
+    stops.push(() => s.stop());
+    const args = (ca: string) => ['prober', '--sentinels', `127.0.0.1:${s.sentinelPort}`, '--sentinel-name', 'tls-master', '--redis-user', 'fulcrum-prober',
+      '--redis-password-file', acl.passwordFile('prober'), '--sentinel-password-file', sentinelPw, '--redis-ca-file', ca];
+    const bad = await runFulcrum(args(pki.otherCa), { timeoutMs: 15_000 });
+    assert.equal(bad.code, 1, bad.stderr);
+    assert.equal(bad.stderr.trim().split('\n').length, 1, bad.stderr);
+    assert.match(bad.stderr, /cannot open the Redis store: no Sentinel answered/);
+    const ok = spawn(process.execPath, [FULCRUM_BIN, ...args(pki.ca)], { cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
+    trackChild(ok);
+    let log = '';
+    ok.stderr!.setEncoding('utf8').on('data', (x: string) => { log += x; });
+    const closed = new Promise<void>((resolve) => ok.once('close', () => resolve()));
+    try {
+      await waitUntil('the prober to start through the TLS Sentinel', () => /started in cluster mode/.test(log), 10_000, 50)
+        .catch((e: Error) => { throw new Error(`${e.message}: ${log}`); });
+    } finally {
+      ok.kill('SIGTERM');
+      await closed;
+    }
+  });
+
   it('CLI-1: bad credential options are refused before connecting, naming the option and file', async () => {
     const missing = join(dir, 'no-such-file');
     const cases: { args: string[]; env?: NodeJS.ProcessEnv; want: RegExp }[] = [

@@ -132,10 +132,11 @@ export async function startTlsRedis(dir: string, pki: Pki, aclFile: string, auth
 }
 
 /**
- * A plain-text Redis with the rendered ACL, and a Sentinel that requires `sentinelPassword`
- * and logs in to it as fulcrum-sentinel: the compose topology in small. 127.0.0.1 only.
+ * A Redis with the rendered ACL, and a Sentinel that requires `sentinelPassword` and logs in
+ * to it as fulcrum-sentinel: the compose topology in small. With `pki` both speak only TLS.
+ * 127.0.0.1 only.
  */
-export async function startAclSentinel(dir: string, aclFile: string, sentinelPassword: string, redisSentinelPassword: string, name: string): Promise<{ sentinelPort: number; redisPort: number; stop(): Promise<void> }> {
+export async function startAclSentinel(dir: string, aclFile: string, sentinelPassword: string, redisSentinelPassword: string, name: string, pki?: Pki): Promise<{ sentinelPort: number; redisPort: number; stop(): Promise<void> }> {
   const children: ChildProcess[] = [];
   const stop = async () => {
     for (const c of children) {
@@ -159,18 +160,22 @@ export async function startAclSentinel(dir: string, aclFile: string, sentinelPas
     }
     throw new Error('redis-server would not start');
   };
+  const tlsArgs = pki ? ['--tls-cert-file', pki.serverCert, '--tls-key-file', pki.serverKey, '--tls-ca-cert-file', pki.ca, '--tls-auth-clients', 'no'] : [];
+  const portArgs = (p: number) => (pki ? ['--port', '0', '--tls-port', String(p)] : ['--port', String(p)]);
+  const up = (p: number) => (pki ? tlsReady(p, pki.ca, pki.clientCert, pki.clientKey) : plainReply(p, ['PING']).then((r) => /^-NOAUTH/.test(r)));
   try {
-    const redisPort = await launch((p) => ['--port', String(p), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no',
-      '--logfile', '', '--loglevel', 'warning', '--aclfile', aclFile], (p) => plainReply(p, ['PING']).then((r) => /^-NOAUTH/.test(r)));
+    const redisPort = await launch((p) => [...portArgs(p), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no',
+      '--logfile', '', '--loglevel', 'warning', '--aclfile', aclFile, ...tlsArgs], up);
     const conf = join(dir, `sentinel-${name}.conf`);
     const sentinelPort = await launch((p) => {
       writeFileSync(conf, [
         `port ${p}`, 'bind 127.0.0.1', `dir ${dir}`, 'logfile ""', 'loglevel warning',
         `sentinel monitor ${name} 127.0.0.1 ${redisPort} 1`, `sentinel auth-user ${name} fulcrum-sentinel`,
         `sentinel auth-pass ${name} ${redisSentinelPassword}`, `requirepass ${sentinelPassword}`,
+        ...(pki ? ['tls-replication yes'] : []),
       ].join('\n') + '\n', { mode: 0o600 });
-      return [conf, '--sentinel'];
-    }, (p) => plainReply(p, ['PING']).then((r) => /^-NOAUTH/.test(r)));
+      return [conf, '--sentinel', ...portArgs(p), ...tlsArgs];
+    }, up);
     return { sentinelPort, redisPort, stop };
   } catch (e) {
     await stop();
