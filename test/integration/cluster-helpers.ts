@@ -272,6 +272,8 @@ export interface ClusterNodeOptions {
   /** 127.0.0.x: the address this node's listeners bind. */
   listenHost: string;
   workers?: number;
+  /** More `fulcrum start` arguments (Redis credentials, TLS files). */
+  extraArgs?: string[];
 }
 
 /** One `fulcrum start --redis …` process (its own process group, with its workers). */
@@ -299,6 +301,7 @@ export class ClusterNode {
     const args = [
       FULCRUM_BIN, 'start', '--redis', opts.redisUrl, '--node-id', opts.nodeId, '--zone', opts.zone ?? 'zone-a',
       '--listen-host', opts.listenHost, '--admin-port', '0', '--workers', String(opts.workers ?? 1), '--data-dir', dataDir,
+      ...(opts.extraArgs ?? []),
     ];
     const proc = spawn(process.execPath, args, { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     track(proc);

@@ -117,6 +117,18 @@ const namedNodes = nodes.filter((n) => !services[n]!.profiles);
 const probers = fulcrumServices.filter((n) => command(n)[0] === 'prober');
 const redisServices = Object.keys(services).filter((n) => services[n]!.image?.startsWith('redis:'));
 const sentinelServices = redisServices.filter((n) => JSON.stringify(services[n]!.command).includes('--sentinel'));
+/** The default cluster: not the services of `--profile tls`, which have a Redis of their own. */
+const inMainCluster = (n: string): boolean => !services[n]!.profiles?.includes('tls');
+
+/** Files standing in for the compose secrets under /run/secrets, for the real parsers. */
+async function fakeSecrets(dir: string): Promise<(a: string) => string> {
+  const { makePki } = await import('./redis-tls-server.js');
+  const pki = makePki(join(dir, 'pki'));
+  const names = new Set(Object.values(services).flatMap((s) => s.secrets ?? []));
+  for (const n of names) if (!n.startsWith('redis_tls_')) await writeFile(join(dir, n), n === 'fulcrum_admin_token' ? 'x'.repeat(64) : `${n}-pw\n`);
+  const pem: Record<string, string> = { redis_tls_ca: pki.ca, redis_tls_cert: pki.serverCert, redis_tls_key: pki.serverKey };
+  return (a) => (a.startsWith('/run/secrets/') ? pem[a.slice(13)] ?? join(dir, a.slice(13)) : a);
+}
 
 /** `fulcrum --help`: each command's flags and whether they take a value, from the usage lines. */
 let helpCache: Map<string, Map<string, boolean>> | undefined;
@@ -280,7 +292,9 @@ describe('deployment files (D-4)', function () {
           assert.doesNotMatch(c[2]!.replaceAll('$$', ''), /\$/, `${name}: every $ in the script is escaped for compose`);
           const hostname = services[name]!.hostname as string;
           assert.equal(hostname, name, `${name}: its hostname is its service name, which the others resolve`);
-          const script = c[2]!.replaceAll('$$', '$').replaceAll('$(hostname)', hostname).replaceAll('/data', dir)
+          await writeFile(join(dir, 'sentinel_password'), 'sentinel-pw\n');
+          await writeFile(join(dir, 'redis_sentinel_password'), 'redis-sentinel-pw\n');
+          const script = c[2]!.replaceAll('$$', '$').replaceAll('$(hostname)', hostname).replaceAll('/data', dir).replaceAll('/run/secrets', dir)
             .replace(/exec redis-server (\S+) --sentinel/, 'echo "would run $1"');
           const run = (): string => execFileSync('sh', ['-c', script], { encoding: 'utf8' });
           run();
@@ -289,6 +303,12 @@ describe('deployment files (D-4)', function () {
           assert.ok(conf.includes(`sentinel announce-ip ${name}`), conf.join('\n'));
           assert.ok(conf.includes('sentinel monitor fulcrum redis-primary 6379 2'), conf.join('\n'));
           assert.ok(conf.indexOf('sentinel resolve-hostnames yes') < conf.indexOf('sentinel monitor fulcrum redis-primary 6379 2'), 'hostnames resolve before the monitor line needs them');
+          // Issue 18: the Sentinel asks a password of clients and peers, and logs in to Redis.
+          for (const l of ['requirepass sentinel-pw', 'sentinel sentinel-pass sentinel-pw', 'sentinel auth-user fulcrum fulcrum-sentinel', 'sentinel auth-pass fulcrum redis-sentinel-pw']) {
+            assert.ok(conf.includes(l), `${name}: "${l}" in\n${conf.join('\n')}`);
+          }
+          assert.ok(conf.indexOf('sentinel monitor fulcrum redis-primary 6379 2') < conf.indexOf('sentinel auth-pass fulcrum redis-sentinel-pw'), 'auth-pass names a master already monitored');
+          assert.equal(statSync(join(dir, 'sentinel.conf')).mode & 0o077, 0, 'the config holding passwords is readable by its owner only');
           // A restart must keep what Sentinel learned (it rewrites its own config).
           await writeFile(join(dir, 'sentinel.conf'), 'learned state\n');
           run();
@@ -304,14 +324,13 @@ describe('deployment files (D-4)', function () {
       const dir = await mkdtemp(join(tmpdir(), 'fulcrum-token-'));
       try {
         // parseStartArgs reads --token-file; the secret is mounted only in the container.
-        const token = join(dir, 'token');
-        await writeFile(token, 'x'.repeat(64));
+        const secret = await fakeSecrets(dir);
         const zones: string[] = [];
         const ids: string[] = [];
         for (const n of nodes) {
           const args = command(n).slice(1);
           assert.equal(flagValue(args, '--token-file'), TOKEN_PATH, `${n}: the admin token comes from the secret`);
-          const opts = parseStartArgs(args.map((a) => (a === TOKEN_PATH ? token : a)));
+          const opts = parseStartArgs(args.map(secret), {});
           assert.deepEqual(opts.tokens?.map((t) => t.secret), ['x'.repeat(64)]);
           // Other containers call the admin API by service name: the node must answer to it.
           assert.ok(opts.adminAllowedHosts?.includes(n), `${n}: --admin-allowed-host ${n}`);
@@ -342,7 +361,7 @@ describe('deployment files (D-4)', function () {
     });
 
     it('CLI-2: the probers run `fulcrum prober` in cluster mode through the Sentinels', function () {
-      assert.equal(probers.length, 2, 'two probers (one holds the lease)');
+      assert.equal(probers.filter(inMainCluster).length, 2, 'two probers (one holds the lease)');
       const listed = helpFlags().get('prober');
       assert.ok(listed, '`fulcrum --help` lists `fulcrum prober`');
       assert.ok(listed.has('sentinels') && listed.has('sentinel-name'), '`fulcrum --help` lists the prober cluster flags');
@@ -367,7 +386,7 @@ describe('deployment files (D-4)', function () {
     it('D-2: every node and prober finds Redis through all three Sentinels, by the name they monitor', function () {
       const expected = sentinelServices.map((s) => `${s}:26379`).sort();
       assert.ok([...nodes, ...probers].length >= 5);
-      for (const name of [...nodes, ...probers]) {
+      for (const name of [...nodes, ...probers].filter(inMainCluster)) {
         const args = command(name);
         assert.ok(!args.includes('--redis'), `${name}: no direct --redis (it would not follow a failover)`);
         assert.deepEqual(flagValue(args, '--sentinels')?.split(',').sort(), expected, `${name}: --sentinels`);
@@ -415,7 +434,7 @@ describe('deployment files (D-4)', function () {
         const test = s.healthcheck.test;
         if (test.includes('/opt/fulcrum/scripts/healthcheck.mjs')) {
           assert.equal(s.image, 'fulcrum:local', `${name}: the script is in the fulcrum image`);
-          assert.ok(['admin', 'http', 'sentinel'].includes(test[test.indexOf('/opt/fulcrum/scripts/healthcheck.mjs') + 1]!));
+          assert.ok(['admin', 'http', 'sentinel', 'redis'].includes(test[test.indexOf('/opt/fulcrum/scripts/healthcheck.mjs') + 1]!));
         }
       }
       for (const n of nodes) assert.ok(services[n]!.healthcheck!.test.includes(TOKEN_PATH), `${n}: the health check authenticates (API-5)`);
@@ -451,9 +470,12 @@ describe('deployment files (D-4)', function () {
       const waitsHealthy = (a: string, b: string): boolean => services[a]!.depends_on?.[b]?.condition === 'service_healthy';
       assert.ok(waitsHealthy('redis-replica', 'redis-primary'));
       for (const s of sentinelServices) assert.ok(waitsHealthy(s, 'redis-primary'), `${s} waits for the primary it monitors`);
-      for (const n of [...nodes, ...probers]) for (const s of sentinelServices) assert.ok(waitsHealthy(n, s), `${n} waits for ${s}`);
+      for (const n of [...nodes, ...probers].filter(inMainCluster)) for (const s of sentinelServices) assert.ok(waitsHealthy(n, s), `${n} waits for ${s}`);
+      for (const inMain of [true, false]) {
+        const seeder = nodes.filter((n) => inMainCluster(n) === inMain).find((n) => command(n).includes('--config'))!;
+        for (const p of probers.filter((n) => inMainCluster(n) === inMain)) assert.ok(waitsHealthy(p, seeder), `${p} starts after ${seeder} seeded the groups it probes`);
+      }
       const seeder = nodes.find((n) => command(n).includes('--config'))!;
-      for (const p of probers) assert.ok(waitsHealthy(p, seeder), `${p} starts after ${seeder} seeded the groups it probes`);
       // No cycles: a topological order exists.
       const order: string[] = [];
       const visiting = new Set<string>();
@@ -470,14 +492,14 @@ describe('deployment files (D-4)', function () {
     });
 
     it('API-7: exactly one node seeds the demo config, which applies through the real admin actions and names the demo backends by their address', async function () {
-      const seeders = nodes.filter((n) => command(n).includes('--config'));
-      assert.equal(seeders.length, 1, 'one node seeds');
+      const seeders = nodes.filter((n) => command(n).includes('--config') && inMainCluster(n));
+      assert.equal(seeders.length, 1, 'one node seeds (and one seeds the TLS variant\'s own Redis)');
       const target = flagValue(command(seeders[0]!), '--config');
       assert.deepEqual(services[seeders[0]!]!.configs, [{ source: 'fulcrum_seed', target }], 'the seed config is mounted where --config reads it');
 
-      const subnet = compose.networks.fulcrum!.ipam!.config![0]!.subnet;
+      const subnet = compose.networks.data!.ipam!.config![0]!.subnet;
       const demoNet = services['demo-backends']!.networks as Record<string, { ipv4_address: string }>;
-      const demoIp = demoNet.fulcrum!.ipv4_address;
+      const demoIp = demoNet.data!.ipv4_address;
       assert.ok(inCidr(demoIp, subnet), `${demoIp} lies in ${subnet}`);
       const seed = parseYaml(seedText) as { vpcs: Obj[]; serverGroups: { HealthCheckConfig: Obj; Servers: Obj[] }[] };
       assert.equal(seed.vpcs[0]!.CidrBlock, subnet, 'the VPC covers the compose network (SG-3)');

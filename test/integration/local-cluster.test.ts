@@ -3,7 +3,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { Agent, request } from 'node:http';
-import { createServer } from 'node:net';
+import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -67,6 +67,25 @@ function groupAlive(pgid: number): boolean {
 }
 
 interface Row { service: string; pid: number; address: string; notes: string }
+
+/** The first line of the reply to one RESP command sent without credentials. */
+function anonymous(address: string, words: string[]): Promise<string> {
+  const [host, port] = address.split(':');
+  return new Promise((resolve, reject) => {
+    const s = createConnection({ host: host!, port: Number(port) });
+    let got = '';
+    s.setTimeout(2000, () => s.destroy(new Error(`${address} timed out`)));
+    s.on('error', reject);
+    s.on('connect', () => s.write(`*${words.length}\r\n${words.map((w) => `$${w.length}\r\n${w}\r\n`).join('')}`));
+    s.on('data', (d: Buffer) => {
+      got += d.toString();
+      if (got.includes('\r\n')) {
+        s.destroy();
+        resolve(got.split('\r\n')[0]!);
+      }
+    });
+  });
+}
 
 /** The table the script prints: `service  pid  address  notes`. */
 function rows(out: string): Row[] {
@@ -177,6 +196,14 @@ describe('scripts/local-cluster (D-4 without Docker)', function () {
       assert.deepEqual(argv[at + 1]!.split(',').sort(), sentinels);
       assert.equal(argv[argv.indexOf('--sentinel-name') + 1], 'fulcrum');
       assert.ok(!argv.includes('--redis'));
+      // Issue 18: credentials from files, never in argv.
+      assert.equal(argv[argv.indexOf('--redis-user') + 1], 'fulcrum-node');
+      assert.ok(argv.includes('--redis-password-file') && argv.includes('--sentinel-password-file'), argv.join(' '));
+    }
+    // Redis and the Sentinels answer nothing without a password.
+    for (const r of printed.filter((x) => x.service.startsWith('redis-'))) assert.match(await anonymous(r.address, ['GET', 'fulcrum:version']), /^-NOAUTH/, r.service);
+    for (const r of printed.filter((x) => x.service.startsWith('sentinel-'))) {
+      assert.match(await anonymous(r.address, ['SENTINEL', 'get-master-addr-by-name', 'fulcrum']), /^-NOAUTH/, r.service);
     }
 
     // 50 requests through each node: all answered, by both demo backends.

@@ -3,3 +3,8 @@ export { EmbeddedStore, StoreCorruptError, type EmbeddedStoreOptions } from './e
 export { StoreLockedError } from './data-dir-lock.js';
 export { RedisStore, type RedisStoreOptions } from './redis-store.js';
 export { StoreUnavailableError } from './store-unavailable-error.js';
+export {
+  REDIS_CREDENTIAL_OPTIONS, REDIS_CREDENTIAL_PARSE_OPTIONS, RedisCredentialError, credentialSources, explainRedisError,
+  resolveRedisOptions, type RedisCredentialSources, type ResolvedRedisOptions,
+} from './redis-credentials.js';
+export type { RedisOptions } from 'ioredis';

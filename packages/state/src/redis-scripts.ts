@@ -1,24 +1,38 @@
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 
+/** Whether the server knows EVALSHA_RO (Redis 7); learned from the first refusal. */
+let readOnlyEvalKnown = true;
+
 /**
  * A Lua script run by EVALSHA, falling back to EVAL when the server does not know it (a
  * restarted or failed-over Redis, SCRIPT FLUSH). Arguments and replies are binary-safe:
  * bulk replies come back as Buffers.
+ *
+ * A read-only script runs with EVALSHA_RO: Redis checks a script's declared keys against
+ * the caller's ACL as if it wrote them, unless it is called read-only, so a user allowed
+ * only to read a key (the prober, deploy/redis/users.acl) could not run a plain EVALSHA
+ * over it. A Redis before 7 has no EVALSHA_RO; there the plain form is used.
  */
 export class LuaScript {
   readonly sha: string;
 
-  constructor(readonly name: string, readonly source: string) {
+  constructor(readonly name: string, readonly source: string, readonly readOnly = false) {
     this.sha = createHash('sha1').update(source).digest('hex');
   }
 
   async run(redis: Redis, keys: readonly string[], args: readonly (string | Buffer | number)[]): Promise<unknown> {
+    const ro = this.readOnly && readOnlyEvalKnown;
     try {
-      return await redis.callBuffer('EVALSHA', this.sha, keys.length, ...keys, ...args);
+      return await redis.callBuffer(ro ? 'EVALSHA_RO' : 'EVALSHA', this.sha, keys.length, ...keys, ...args);
     } catch (err) {
-      if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err;
-      return redis.callBuffer('EVAL', this.source, keys.length, ...keys, ...args);
+      if (!(err instanceof Error)) throw err;
+      if (ro && /^ERR unknown command/i.test(err.message)) {
+        readOnlyEvalKnown = false;
+        return this.run(redis, keys, args);
+      }
+      if (!err.message.startsWith('NOSCRIPT')) throw err;
+      return redis.callBuffer(ro ? 'EVAL_RO' : 'EVAL', this.source, keys.length, ...keys, ...args);
     }
   }
 }
@@ -88,7 +102,7 @@ for i = 2, #KEYS do
   out[i] = redis.call('HGETALL', KEYS[i])
 end
 return out
-`);
+`, true);
 
 /**
  * KEYS: version, log. ARGV: a version (a non-negative integer).
@@ -103,7 +117,7 @@ if from == cur then return {cur, 1, {}} end
 local first = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
 if #first == 0 or from < tonumber(first[2]) - 1 then return {cur, 0} end
 return {cur, 1, redis.call('ZRANGEBYSCORE', KEYS[2], '(' .. ARGV[1], '+inf')}
-`);
+`, true);
 
 /**
  * SET NX semantics for a ClientToken, so that of two nodes racing on one token exactly one
@@ -172,7 +186,7 @@ for _, id in ipairs(ids) do
   end
 end
 return out
-`);
+`, true);
 
 /** KEYS: node record, node set. ARGV: node id, msgpack record, ttlMs. */
 export const PUT_NODE = new LuaScript('put-node', `

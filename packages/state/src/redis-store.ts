@@ -13,6 +13,7 @@ import {
   PUT_NODE, RELEASE_LEASE, RELEASE_TOKEN, SNAPSHOT, type LuaScript,
 } from './redis-scripts.js';
 import { StoreUnavailableError } from './store-unavailable-error.js';
+import { explainRedisError } from './redis-credentials.js';
 import type {
   AffinityEntry, CommitOptions, CommitResult, JobQuery, NodeRecord, StateStore, TokenClaim,
   ReconnectInfo,
@@ -49,8 +50,20 @@ export interface RedisStoreOptions {
   commandTimeoutMs?: number;
   /** With replicas connected, a commit waits this long at most for one of them. Default 500. */
   replicaWaitMs?: number;
+  /**
+   * With replicas connected, a commit no replica acknowledged within replicaWaitMs fails
+   * with StoreUnavailableError (it is applied on the master, but a failover now would lose
+   * it), so that no write is acknowledged that a kill of the master could lose (issue 18).
+   * false: it resolves with a warning instead (availability over durability). Default true.
+   */
+  requireReplicaAck?: boolean;
   /** Told about things worth a log line that are not failures of a call. Default: process warning. */
   onWarning?: (message: string) => void;
+  /**
+   * Subscribe to the affinity channel (SP-3). Default true; a prober, which has no use for
+   * it, says false so that its ACL need not grant that channel.
+   */
+  affinityFeed?: boolean;
   /** Extra ioredis options (passwords, TLS, sentinel auth). The store overrides the ones its
    * failure behaviour depends on (offline queue, retries, timeouts, reconnects). */
   redisOptions?: RedisOptions;
@@ -81,8 +94,9 @@ const UNAVAILABLE_REPLY = /^(LOADING|READONLY|MASTERDOWN|BUSY|NOREPLICAS|TRYAGAI
  *
  * With replicas connected (INFO replication, cached for a few seconds), a commit resolves
  * only after `WAIT 1 replicaWaitMs`; concurrent commits share one WAIT. If no replica
- * acknowledges in time the commit still resolves (it is applied on the master) and a
- * warning is emitted.
+ * acknowledges in time the commit fails with StoreUnavailableError (applied on the master,
+ * not yet durable against its loss), or with `requireReplicaAck: false` resolves with a
+ * warning; either way the replica count is read again before the next commit.
  */
 export class RedisStore implements StateStore {
   readonly kind = 'redis' as const;
@@ -96,8 +110,13 @@ export class RedisStore implements StateStore {
   private readonly maxAffinityEntries: number;
   private readonly commandTimeoutMs: number;
   private readonly replicaWaitMs: number;
+  private readonly requireReplicaAck: boolean;
   private readonly warn: (message: string) => void;
   private readonly redisOptions: RedisOptions;
+  private readonly feedChannels: string[];
+  /** The last error a client reported: `connect()` itself only says "Connection is closed". */
+  private lastClientError: Error | undefined;
+  private openStartedMs = 0;
   private readonly packr = new Packr({ useRecords: false, int64AsType: 'number' });
 
   private readonly versionKey: string;
@@ -153,6 +172,7 @@ export class RedisStore implements StateStore {
     this.maxAffinityEntries = positiveInt('maxAffinityEntries', opts.maxAffinityEntries ?? DEFAULT_MAX_AFFINITY_ENTRIES);
     this.commandTimeoutMs = positiveInt('commandTimeoutMs', opts.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS);
     this.replicaWaitMs = positiveInt('replicaWaitMs', opts.replicaWaitMs ?? DEFAULT_REPLICA_WAIT_MS);
+    this.requireReplicaAck = opts.requireReplicaAck ?? true;
     if (this.replicaWaitMs >= this.commandTimeoutMs) {
       throw new Error(`RedisStore: replicaWaitMs (${this.replicaWaitMs}) must be below commandTimeoutMs (${this.commandTimeoutMs})`);
     }
@@ -171,6 +191,7 @@ export class RedisStore implements StateStore {
     this.affKey = `${p}aff`;
     this.affExpKey = `${p}aff:exp`;
     this.affChannel = `${p}aff-events`;
+    this.feedChannels = opts.affinityFeed === false ? [this.channel] : [this.channel, this.affChannel];
   }
 
   open(): Promise<void> {
@@ -178,6 +199,7 @@ export class RedisStore implements StateStore {
       return Promise.reject(new Error(`RedisStore.open: store is ${this.phase}; make a new one to reopen`));
     }
     this.phase = 'opening';
+    this.openStartedMs = Date.now();
     this.opening = this.connect();
     return this.opening;
   }
@@ -194,7 +216,7 @@ export class RedisStore implements StateStore {
     try {
       await Promise.all([cmd.connect(), sub.connect()]);
       // Subscribe before reading the version, so no event after that version can slip by.
-      await sub.subscribe(this.channel, this.affChannel);
+      await sub.subscribe(...this.feedChannels);
       this.subUp = true;
       this.delivered = await this.readVersion();
       await this.refreshReplicas().catch((err: unknown) => {
@@ -206,7 +228,7 @@ export class RedisStore implements StateStore {
       cmd.disconnect();
       sub.disconnect();
       this.phase = 'closed';
-      throw toStoreError(err, 'RedisStore.open');
+      throw this.openError(err);
     }
     sub.on('ready', () => void this.onSubscriberReady());
     sub.on('close', () => {
@@ -460,6 +482,9 @@ export class RedisStore implements StateStore {
     const opts: RedisOptions = {
       ...this.redisOptions,
       connectionName,
+      // No CLIENT SETINFO: the ACL (deploy/redis/users.acl) need not grant it, and each
+      // refused one would add an entry to the ACL LOG.
+      disableClientInfo: true,
       lazyConnect: true,
       // Fail calls at once while disconnected, and fail the ones in flight when the
       // connection drops: never queue or resend a commit (it may have been applied).
@@ -476,11 +501,39 @@ export class RedisStore implements StateStore {
     };
     const client = this.sentinels === undefined
       ? new Redis(this.url, opts)
-      : new Redis({ ...opts, sentinels: this.sentinels, name: this.sentinelName });
+      : new Redis({
+        ...opts, sentinels: this.sentinels, name: this.sentinelName,
+        // Opening gives up as a plain connection does (connectTimeout), with the reason;
+        // once open, the store keeps asking the Sentinels until one answers (D-3).
+        sentinelRetryStrategy: (attempt) => (this.phase === 'opening' && Date.now() - this.openStartedMs >= this.commandTimeoutMs
+          ? null : Math.min(attempt * RECONNECT_STEP_MS, RECONNECT_MAX_MS)),
+      });
     // Connection errors reach callers as StoreUnavailableError and the client reconnects by
     // itself; an unhandled 'error' event would only print to the console.
-    client.on('error', () => undefined);
+    client.on('error', (err: Error) => {
+      this.lastClientError = err;
+      // ioredis hears only the first error of a socket; a TLS socket that failed the
+      // certificate check can raise a second (the server's alert), unheard it ends the process.
+      const stream = (client as unknown as { stream?: NodeJS.EventEmitter }).stream;
+      if (stream && stream.listenerCount('error') === 0) stream.on('error', () => undefined);
+    });
     return client;
+  }
+
+  /** Why open failed, in one line naming the target (never a secret). */
+  private openError(err: unknown): Error {
+    const closed = err instanceof Error && /Connection is closed|max retries per request/i.test(err.message);
+    const cause = closed && this.lastClientError ? this.lastClientError : err;
+    if (cause instanceof Error && cause.name === 'ReplyError' && !/^(WRONGPASS|NOAUTH|NOPERM)/.test(cause.message) &&
+      !UNAVAILABLE_REPLY.test(cause.message)) return cause;
+    let where: string;
+    if (this.sentinels !== undefined) {
+      where = `master "${this.sentinelName}" via Sentinels ${this.sentinels.map((s) => `${s.host}:${s.port}`).join(',')}`;
+    } else {
+      const u = new URL(this.url);
+      where = `${u.hostname}:${u.port || '6379'}`;
+    }
+    return new StoreUnavailableError(explainRedisError(cause, where), { cause });
   }
 
   private assertOpen(): void {
@@ -570,8 +623,12 @@ export class RedisStore implements StateStore {
       try {
         const acked = await this.call('commit (WAIT)', (r) => r.wait(1, this.replicaWaitMs));
         if (acked < 1) {
-          this.warn(`state store: no Redis replica acknowledged a commit within ${this.replicaWaitMs} ms; ` +
-            'it is applied on the master but would be lost if the master failed now');
+          // The replica may be gone (a failover left the new master without one): look again.
+          this.replicasCheckedMs = 0;
+          const what = `no Redis replica acknowledged a commit within ${this.replicaWaitMs} ms; ` +
+            'it is applied on the master but would be lost if the master failed now';
+          if (this.requireReplicaAck) throw new StoreUnavailableError(`RedisStore.commit: ${what}`);
+          this.warn(`state store: ${what}`);
         }
         for (const w of batch) w.resolve();
       } catch (err) {
@@ -601,7 +658,7 @@ export class RedisStore implements StateStore {
   private async onSubscriberReady(): Promise<void> {
     if (this.phase !== 'open') return;
     try {
-      await (this.sub as Redis).subscribe(this.channel, this.affChannel);
+      await (this.sub as Redis).subscribe(...this.feedChannels);
     } catch {
       return; // the connection dropped again; its next 'ready' retries
     }

@@ -5,7 +5,10 @@ import type { Collections } from '@fulcrum/model';
 import { HealthProber } from './prober.js';
 import { AdminApiClient } from './admin-api-source.js';
 import { REFRESH_INTERVAL_MS } from './defaults.js';
-import { RedisStore } from '@fulcrum/state';
+import {
+  REDIS_CREDENTIAL_PARSE_OPTIONS, RedisCredentialError, RedisStore, credentialSources, resolveRedisOptions,
+  type ResolvedRedisOptions,
+} from '@fulcrum/state';
 import { ClusterProber } from './cluster.js';
 
 export const PROBER_USAGE = `Usage:
@@ -13,8 +16,13 @@ export const PROBER_USAGE = `Usage:
       Probe the servers of an embedded-mode node and report health transitions through
       its admin API (default endpoint: $FULCRUM_ENDPOINT or http://127.0.0.1:9090).
   fulcrum prober --redis URL | --sentinels H:P,… --sentinel-name NAME
+                 [--redis-user NAME] [--redis-password-file FILE] [--sentinel-password-file FILE]
+                 [--redis-ca-file FILE] [--redis-cert-file FILE --redis-key-file FILE]
       Cluster mode: state through Redis; several probers may run, the one holding the
-      lease probes and the others take over when it lapses.
+      lease probes and the others take over when it lapses. Secrets come from files (or
+      FULCRUM_REDIS_USER, FULCRUM_REDIS_PASSWORD_FILE, FULCRUM_SENTINEL_PASSWORD_FILE,
+      FULCRUM_REDIS_CA_FILE, FULCRUM_REDIS_CERT_FILE, FULCRUM_REDIS_KEY_FILE); a rediss://
+      URL speaks TLS and verifies the server against --redis-ca-file.
   Either form: [--log-level trace|debug|info|warn|error|fatal|silent] (default info; its
   log lines are JSON on stderr).
 `;
@@ -34,7 +42,7 @@ export interface ProberCliOptions {
 export async function runProberCli(argv: string[], o: ProberCliOptions = {}): Promise<number> {
   const env = o.env ?? process.env;
   const err = o.stderr ?? ((line: string) => process.stderr.write(`${line}\n`));
-  let values: { endpoint?: string; 'token-file'?: string; redis?: string; sentinels?: string; 'sentinel-name'?: string; 'log-level'?: string; help?: boolean };
+  let values: { endpoint?: string; 'token-file'?: string; redis?: string; sentinels?: string; 'sentinel-name'?: string; 'log-level'?: string; help?: boolean } & Record<string, unknown>;
   try {
     values = parseArgs({
       args: argv,
@@ -43,6 +51,7 @@ export async function runProberCli(argv: string[], o: ProberCliOptions = {}): Pr
       options: {
         endpoint: { type: 'string' }, 'token-file': { type: 'string' }, redis: { type: 'string' },
         sentinels: { type: 'string' }, 'sentinel-name': { type: 'string' }, 'log-level': { type: 'string' }, help: { type: 'boolean', short: 'h' },
+        ...REDIS_CREDENTIAL_PARSE_OPTIONS,
       },
     }).values;
   } catch (e) {
@@ -53,7 +62,7 @@ export async function runProberCli(argv: string[], o: ProberCliOptions = {}): Pr
     err(PROBER_USAGE);
     return 0;
   }
-  const level = values['log-level'] ?? envLogLevel(env);
+  const level = (values['log-level'] as string | undefined) ?? envLogLevel(env);
   if (!isLogLevel(level)) {
     err(`fulcrum prober: --log-level must be one of ${LOG_LEVELS.join(', ')}, got "${level}"`);
     return 2;
@@ -62,6 +71,11 @@ export async function runProberCli(argv: string[], o: ProberCliOptions = {}): Pr
   const plog = new Log({ level, to: o.stderr ? { write: (s: string) => err(s.replace(/\n$/, '')) } : 2 });
   const logAt = (lvl: string, msg: string) => plog.at(lvl, msg);
   if (values.redis !== undefined || values.sentinels !== undefined) return runCluster(values, o, err, logAt);
+  const credential = Object.keys(values).find((k) => k in REDIS_CREDENTIAL_PARSE_OPTIONS);
+  if (credential) {
+    err(`fulcrum prober: --${credential} goes with --redis or --sentinels (cluster mode)`);
+    return 2;
+  }
   const endpoint = values.endpoint ?? env.FULCRUM_ENDPOINT ?? 'http://127.0.0.1:9090';
   try {
     const u = new URL(endpoint);
@@ -144,7 +158,7 @@ function parseSentinelList(text: string): { host: string; port: number }[] | und
 }
 
 async function runCluster(
-  values: { redis?: string; sentinels?: string; 'sentinel-name'?: string; endpoint?: string },
+  values: { redis?: string; sentinels?: string; 'sentinel-name'?: string; endpoint?: string } & Record<string, unknown>,
   o: ProberCliOptions,
   err: (line: string) => void,
   logAt: (level: string, msg: string) => void,
@@ -153,6 +167,26 @@ async function runCluster(
     err('fulcrum prober: give either --endpoint (embedded node) or --redis / --sentinels (cluster), not both');
     return 2;
   }
+  if (values.redis !== undefined && values.sentinels !== undefined) {
+    err('fulcrum prober: give either --redis or --sentinels, not both');
+    return 2;
+  }
+  if (values.redis !== undefined && !/^rediss?:\/\/\S+$/.test(values.redis)) {
+    err(`fulcrum prober: --redis takes a redis:// or rediss:// URL, got "${values.redis}"`);
+    return 2;
+  }
+  let redis: ResolvedRedisOptions;
+  try {
+    const { sources, names } = credentialSources(values, o.env ?? process.env);
+    redis = resolveRedisOptions(sources, names, { url: values.redis, sentinels: values.sentinels !== undefined });
+  } catch (e) {
+    if (!(e instanceof RedisCredentialError)) throw e;
+    err(`fulcrum prober: ${e.message}`);
+    return 2;
+  }
+  for (const w of redis.warnings) err(`fulcrum prober: warning: ${w}`);
+  // A prober has no use for sticky-session hints; not subscribing keeps its ACL narrower.
+  const common = { onWarning: (m: string) => logAt('warn', m), redisOptions: redis.redisOptions, affinityFeed: false };
   let store: RedisStore;
   if (values.sentinels !== undefined) {
     const sentinels = parseSentinelList(values.sentinels);
@@ -164,13 +198,9 @@ async function runCluster(
       err('fulcrum prober: --sentinels needs --sentinel-name');
       return 2;
     }
-    store = new RedisStore({ sentinels, sentinelName: values['sentinel-name'], onWarning: (m) => logAt('warn', m) });
+    store = new RedisStore({ ...common, sentinels, sentinelName: values['sentinel-name'] });
   } else {
-    if (!/^rediss?:\/\/\S+$/.test(values.redis!)) {
-      err(`fulcrum prober: --redis takes a redis:// URL, got "${values.redis}"`);
-      return 2;
-    }
-    store = new RedisStore({ url: values.redis, onWarning: (m) => logAt('warn', m) });
+    store = new RedisStore({ ...common, url: values.redis });
   }
   try {
     await store.open();

@@ -89,7 +89,7 @@ describe('fulcrum prober (CLI-2)', function () {
     assert.equal(await runProberCli(['--sentinels', 'nohostport', '--sentinel-name', 'x'], { stderr: err }), 2);
     assert.equal(await runProberCli(['--redis', 'redis://127.0.0.1:1', '--endpoint', 'http://127.0.0.1:1'], { stderr: err }), 2);
     const text = lines.join('\n');
-    assert.match(text, /--redis takes a redis:\/\/ URL/);
+    assert.match(text, /--redis takes a redis:\/\/ or rediss:\/\/ URL/);
     assert.match(text, /--sentinels needs --sentinel-name/);
     assert.match(text, /--sentinels takes host:port/);
     assert.match(text, /not both/);

@@ -4,6 +4,9 @@ import { parseApiArgs, callApi, UsageError } from './api-client.js';
 import { startDemoBackends, parsePorts } from './demo-backends.js';
 import type { NodeOptions } from './node.js';
 import { parseSentinels } from './store-factory.js';
+import {
+  REDIS_CREDENTIAL_PARSE_OPTIONS, RedisCredentialError, StoreUnavailableError, credentialSources, resolveRedisOptions,
+} from '@fulcrum/state';
 import { readTokenFile, type TokenEntry } from '@fulcrum/control-api/admin-tokens';
 import { parseAllowedHosts } from '@fulcrum/control-api/request-guard';
 import { settingsError, settingsHelp } from '@fulcrum/data-plane/settings';
@@ -16,6 +19,8 @@ Usage:
                 [--listen-host H] [--workers N] [--node-id ID] [--zone ZONE] [--token-file F]
                 [--admin-allowed-host NAME,…] [--audit-log FILE]
                 [--redis URL | --sentinels H:P,… --sentinel-name NAME] [--access-log] [--no-prober]
+                [--redis-user NAME] [--redis-password-file FILE] [--sentinel-password-file FILE]
+                [--redis-ca-file FILE] [--redis-cert-file FILE --redis-key-file FILE]
                 [--log-level trace|debug|info|warn|error|fatal|silent]
       Run a load balancer node: a cluster primary and one proxy worker per core, the
       listeners of every instance, and the admin API (default 127.0.0.1:9090).
@@ -24,8 +29,14 @@ Usage:
       --token-file lists admin bearer tokens, one a line (id:token names it in the audit
       log); SIGHUP re-reads it and reopens --audit-log (default: stdout, "log":"audit").
       The admin API answers only to its address, loopback names and --admin-allowed-host.
+      Redis credentials come from files, never argv: --redis-password-file (the ACL user
+      from --redis-user), --sentinel-password-file for the Sentinels; a rediss:// URL (or
+      --redis-ca-file with --sentinels) speaks TLS and verifies the server against
+      --redis-ca-file, with an optional client certificate.
   fulcrum prober --endpoint URL [--token-file F]
   fulcrum prober --redis URL | --sentinels H:P,… --sentinel-name NAME
+                 [--redis-user NAME] [--redis-password-file FILE] [--sentinel-password-file FILE]
+                 [--redis-ca-file FILE] [--redis-cert-file FILE --redis-key-file FILE]
       The health-prober service: against one embedded-mode node through its admin API, or
       in cluster mode through Redis, where several may run and one holds the lease.
   fulcrum api [--endpoint URL] [--token T | --token-file F] <Action> [--Param value …] [--json '{…}']
@@ -61,7 +72,7 @@ function checkEnvKnobs(): void {
   if (e) throw new UsageError(e.message);
 }
 
-export function parseStartArgs(argv: string[]): NodeOptions {
+export function parseStartArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): NodeOptions & { warnings: string[] } {
   const { values } = parseArgs({
     args: argv,
     strict: true,
@@ -84,6 +95,7 @@ export function parseStartArgs(argv: string[]): NodeOptions {
       'access-log': { type: 'boolean' },
       'log-level': { type: 'string' },
       'no-prober': { type: 'boolean' },
+      ...REDIS_CREDENTIAL_PARSE_OPTIONS,
     },
   });
   if (values.redis && values.sentinels) throw new UsageError('give either --redis or --sentinels, not both');
@@ -95,6 +107,19 @@ export function parseStartArgs(argv: string[]): NodeOptions {
     sentinels = values.sentinels ? parseSentinels(values.sentinels) : undefined;
   } catch (e) {
     throw new UsageError((e as Error).message);
+  }
+  const { sources, names } = credentialSources(values, env);
+  let redis: ReturnType<typeof resolveRedisOptions> = { redisOptions: {}, warnings: [] };
+  if (values.redis || sentinels) {
+    try {
+      redis = resolveRedisOptions(sources, names, { url: values.redis, sentinels: sentinels !== undefined });
+    } catch (e) {
+      if (e instanceof RedisCredentialError) throw new UsageError(e.message);
+      throw e;
+    }
+  } else {
+    const given = Object.keys(values).find((k) => k in REDIS_CREDENTIAL_PARSE_OPTIONS);
+    if (given) throw new UsageError(`--${given} goes with --redis or --sentinels (cluster mode)`);
   }
   let tokens: TokenEntry[] | undefined;
   let adminAllowedHosts: string[];
@@ -132,6 +157,8 @@ export function parseStartArgs(argv: string[]): NodeOptions {
     redisUrl: values.redis,
     sentinels,
     sentinelName: values['sentinel-name'],
+    redisOptions: redis.redisOptions,
+    warnings: redis.warnings,
     accessLog: values['access-log'] ?? false,
     noProber: values['no-prober'] ?? false,
   };
@@ -149,8 +176,16 @@ export async function main(argv: string[]): Promise<number | undefined> {
         return cmd === undefined ? 2 : 0;
       case 'start': {
         const opts = parseStartArgs(rest);
+        for (const w of opts.warnings) process.stderr.write(`fulcrum: warning: ${w}\n`);
         const { runNode } = await import('./node.js');
-        await runNode(opts);
+        try {
+          await runNode(opts);
+        } catch (e) {
+          // Credentials refused, certificate untrusted, nothing listening: one line, exit 1.
+          if (!(e instanceof StoreUnavailableError)) throw e;
+          process.stderr.write(`fulcrum: cannot open the Redis store: ${e.message}\n`);
+          return 1;
+        }
         return undefined;
       }
       case 'quickstart': {

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { initialOps, type Settings } from '@fulcrum/model';
-import type { StateStore } from '@fulcrum/state';
+import type { RedisOptions, StateStore } from '@fulcrum/state';
 import { createStore } from './store-factory.js';
 import { proberActions, startInProcessProber } from './health.js';
 import type { HealthProber } from '@fulcrum/health-prober';
@@ -34,6 +34,8 @@ export interface NodeOptions {
   redisUrl?: string;
   sentinels?: { host: string; port: number }[];
   sentinelName?: string;
+  /** Credentials and TLS for Redis (issue 18), read from files by the CLI. */
+  redisOptions?: RedisOptions;
   /** JSON access log line per request on stdout (OB-2). */
   accessLog?: boolean;
   /** Embedded mode without the in-process prober (an external `fulcrum prober --endpoint` probes). */

@@ -1,4 +1,5 @@
 import { mkdirSync } from 'node:fs';
+import type { RedisOptions } from '@fulcrum/state';
 import { EmbeddedStore, RedisStore, type StateStore } from '@fulcrum/state';
 
 /** Where a node keeps its state: the embedded store (D-1) or Redis, direct or through Sentinel (D-2). */
@@ -7,6 +8,8 @@ export interface StoreChoice {
   redisUrl?: string;
   sentinels?: { host: string; port: number }[];
   sentinelName?: string;
+  /** Passwords and TLS material (resolveRedisOptions). */
+  redisOptions?: RedisOptions;
 }
 
 export function parseSentinels(text: string): { host: string; port: number }[] {
@@ -22,11 +25,11 @@ export function parseSentinels(text: string): { host: string; port: number }[] {
 export function createStore(c: StoreChoice, onWarning?: (msg: string) => void): StateStore {
   if (c.sentinels) {
     if (!c.sentinelName) throw new Error('--sentinels needs --sentinel-name (the monitored master name)');
-    return new RedisStore({ sentinels: c.sentinels, sentinelName: c.sentinelName, onWarning });
+    return new RedisStore({ sentinels: c.sentinels, sentinelName: c.sentinelName, onWarning, redisOptions: c.redisOptions });
   }
   if (c.redisUrl) {
     if (!/^rediss?:\/\//.test(c.redisUrl)) throw new Error(`--redis takes a redis:// or rediss:// URL, got "${c.redisUrl}"`);
-    return new RedisStore({ url: c.redisUrl, onWarning });
+    return new RedisStore({ url: c.redisUrl, onWarning, redisOptions: c.redisOptions });
   }
   mkdirSync(c.dataDir, { recursive: true });
   return new EmbeddedStore({ dataDir: c.dataDir, onWarning });
