@@ -13,6 +13,7 @@ import { MAX_FUNCTION_BODY_BYTES, functionResponse, functionTask } from './funct
 import { isShared, readIntoShared, writeAll, writeRange, writeTwo } from './fast-io.js';
 import { RawSocket, type ClientSocket } from './raw-socket.js';
 import { closeClient, type Linger } from './linger.js';
+import { clientAddress } from './client-address.js';
 
 /** Connection states. */
 const S_HEAD = 0; // reading a request head (or idle between requests)
@@ -125,9 +126,12 @@ export class ProxyConnection implements EditInput, UpstreamOwner, ChoiceInput, R
 
   /** The client socket when it is a RawSocket (plain TCP on the fast path): written directly. */
   private readonly raw: RawSocket | null;
+  /** The peer as clientAddress spells it (IPv4-mapped shown as IPv4): XFF, rules, hashing, logs. */
+  readonly peerIp: string;
 
   constructor(readonly worker: ProxyWorker, readonly socket: ClientSocket, readonly port: number, readonly scheme: 'http' | 'https') {
     this.raw = socket instanceof RawSocket ? socket : null;
+    this.peerIp = clientAddress(socket.remoteAddress);
     this.onClientData = this.onClientData.bind(this);
     this.onClientRead = this.onClientRead.bind(this);
     this.onClientEnd = this.onClientEnd.bind(this);
@@ -165,7 +169,7 @@ export class ProxyConnection implements EditInput, UpstreamOwner, ChoiceInput, R
     return this.req.methodName;
   }
   get sourceIp(): string {
-    return this.listener === undefined ? this.socket.remoteAddress ?? '' : this.listener.fwd.clientOf(this.socket.remoteAddress ?? '', this);
+    return this.listener === undefined ? this.peerIp : this.listener.fwd.clientOf(this.peerIp, this);
   }
   get sourcePort(): number {
     return this.socket.remotePort ?? 0;
@@ -357,7 +361,7 @@ export class ProxyConnection implements EditInput, UpstreamOwner, ChoiceInput, R
       this.fctx = new ForwardContext({
         policy: listener.fwd,
         clientPort: this.socket.remotePort,
-        clientIp: clientIpOf(this.socket),
+        clientIp: this.peerIp,
         proto: this.scheme,
         port: this.port,
         instanceId: listener.snap.loadBalancerId, loop: listener.loop,
@@ -453,7 +457,7 @@ export class ProxyConnection implements EditInput, UpstreamOwner, ChoiceInput, R
       return;
     }
     this.fcAbort = new AbortController();
-    this.worker.functions.invoke(functionTask(fn, req.methodName, req.path, req.query, headers, chunks, clientIpOf(this.socket)), this.fcAbort.signal).then((r) => {
+    this.worker.functions.invoke(functionTask(fn, req.methodName, req.path, req.query, headers, chunks, this.peerIp), this.fcAbort.signal).then((r) => {
       if (this.state === S_CLOSED || this.fcServer !== server) return;
       this.fcAbort = undefined;
       this.endFunction();
@@ -1075,8 +1079,3 @@ export class ProxyConnection implements EditInput, UpstreamOwner, ChoiceInput, R
 }
 
 function noop(): void {}
-
-function clientIpOf(socket: ClientSocket): string {
-  const a = socket.remoteAddress ?? '0.0.0.0';
-  return a.startsWith('::ffff:') && a.includes('.') ? a.slice(7) : a;
-}

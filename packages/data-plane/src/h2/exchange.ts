@@ -48,7 +48,6 @@ export class H2Exchange implements EditInput, ChoiceInput, RetryState {
   readonly path: string;
   readonly query: string;
   readonly method: string;
-  /** As the socket reports it (rules and Sch hashing see what the HTTP/1.1 engine sees). */
   /** The client for routing and logs: the peer, or the real client of a trusted chain (TB-2). */
   get sourceIp(): string {
     return this.listener === undefined ? this.peerIp : this.listener.fwd.clientOf(this.peerIp, this);
@@ -96,6 +95,7 @@ export class H2Exchange implements EditInput, ChoiceInput, RetryState {
     readonly port: number,
     private readonly stream: ServerHttp2Stream,
     private readonly headers: IncomingHttpHeaders,
+    /** The peer as clientAddress spells it (the front end normalized it). */
     private readonly peerIp: string,
     remotePort: number,
   ) {
@@ -247,7 +247,7 @@ export class H2Exchange implements EditInput, ChoiceInput, RetryState {
 
   private forwardInfo(keepTeTrailers: boolean) {
     return {
-      clientIp: unmapped(this.peerIp), clientPort: this.sourcePort, port: this.port,
+      clientIp: this.peerIp, clientPort: this.sourcePort, port: this.port,
       instanceId: this.listener!.snap.loadBalancerId, loop: this.listener!.loop, keepTeTrailers, fwd: this.listener!.fwd,
     };
   }
@@ -545,7 +545,7 @@ export class H2Exchange implements EditInput, ChoiceInput, RetryState {
     }
     headers.host = this.authority;
     this.fcAbort = new AbortController();
-    this.worker.functions.invoke(functionTask(fn, this.method, this.path, this.query, headers, chunks, unmapped(this.peerIp)), this.fcAbort.signal).then((r) => {
+    this.worker.functions.invoke(functionTask(fn, this.method, this.path, this.query, headers, chunks, this.peerIp), this.fcAbort.signal).then((r) => {
       if (this.held !== server || this.closed || this.responded) return;
       this.fcAbort = undefined;
       this.release();
@@ -675,7 +675,3 @@ export class H2Exchange implements EditInput, ChoiceInput, RetryState {
 const EMPTY = Buffer.alloc(0);
 
 function noop(): void {}
-
-function unmapped(ip: string): string {
-  return ip.startsWith('::ffff:') && ip.includes('.') ? ip.slice(7) : ip || '0.0.0.0';
-}
