@@ -7,12 +7,13 @@ import { parseSentinels } from './store-factory.js';
 import { readTokenFile, type TokenEntry } from '@fulcrum/control-api/admin-tokens';
 import { parseAllowedHosts } from '@fulcrum/control-api/request-guard';
 import { lingerBoundsFromEnv } from '@fulcrum/data-plane/linger';
+import { defaultListenHosts, parseListenHosts } from '@fulcrum/data-plane/listen-hosts';
 
 const HELP = `fulcrum — an application load balancer with Alibaba Cloud ALB semantics
 
 Usage:
   fulcrum start [--config FILE] [--data-dir DIR] [--admin-host H] [--admin-port N]
-                [--listen-host H] [--workers N] [--node-id ID] [--zone ZONE] [--token-file F]
+                [--listen-host H,…] [--workers N] [--node-id ID] [--zone ZONE] [--token-file F]
                 [--admin-allowed-host NAME,…] [--audit-log FILE]
                 [--redis URL | --sentinels H:P,… --sentinel-name NAME] [--access-log] [--no-prober]
       Run a load balancer node: a cluster primary and one proxy worker per core, the
@@ -22,6 +23,8 @@ Usage:
       --token-file lists admin bearer tokens, one a line (id:token names it in the audit
       log); SIGHUP re-reads it and reopens --audit-log (default: stdout, "log":"audit").
       The admin API answers only to its address, loopback names and --admin-allowed-host.
+      Listeners bind every --listen-host address (default 0.0.0.0, plus :: where the host
+      has IPv6); a DualStack instance's listeners also take the IPv6 ones.
   fulcrum prober --endpoint URL [--token-file F]
   fulcrum prober --redis URL | --sentinels H:P,… --sentinel-name NAME
       The health-prober service: against one embedded-mode node through its admin API, or
@@ -59,6 +62,16 @@ function checkEnvKnobs(): void {
     lingerBoundsFromEnv();
   } catch (e) {
     throw new UsageError((e as Error).message);
+  }
+}
+
+/** `--listen-host` as the workers take it: validated addresses joined by commas (issue 19). */
+function listenHostsOpt(v: string | undefined): string {
+  if (v === undefined) return defaultListenHosts();
+  try {
+    return parseListenHosts(v).join(',');
+  } catch (e) {
+    throw new UsageError(`--listen-host ${(e as Error).message}`);
   }
 }
 
@@ -115,7 +128,7 @@ export function parseStartArgs(argv: string[]): NodeOptions {
     dataDir: values['data-dir'] ?? './.fulcrum',
     adminHost: values['admin-host'] ?? '127.0.0.1',
     adminPort: intOpt('admin-port', values['admin-port'], 0, 65535) ?? 9090,
-    listenHost: values['listen-host'] ?? '0.0.0.0',
+    listenHost: listenHostsOpt(values['listen-host']),
     workers: intOpt('workers', values.workers, 1, 256) ?? availableParallelism(),
     nodeId,
     zone,

@@ -81,6 +81,11 @@ export class H2Frontend {
     }
   }
 
+  /** The listener stops taking IPv6 clients (issue 19): GOAWAY to IPv6 sessions only; streams under way finish. */
+  closeIpv6(): void {
+    for (const [s, info] of this.sessions) if (!s.closed && info.remoteAddress.includes(':')) s.close();
+  }
+
   destroy(): void {
     this.closing = true;
     for (const s of this.sessions.keys()) s.destroy();
