@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
-import { get as httpGet, request as httpRequest } from 'node:http';
+import { get as httpGet } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { connect as h2connect, type ClientHttp2Session } from 'node:http2';
-import { connect as tlsConnect } from 'node:tls';
 import { join } from 'node:path';
 import { Backend, FulcrumNode, RawClient, forward, freePort, reqBytes, waitUntil, type Json } from './dp-helpers.js';
 import { h2request, selfSigned } from './features-h2-client.js';
@@ -50,12 +50,11 @@ function h2sessionTo(host: string, port: number): Promise<ClientHttp2Session> {
   });
 }
 
-/** HTTPS with ALPN http/1.1 only: the HTTP/1.1 engine behind TLS. */
+/** HTTPS without ALPN h2: the HTTP/1.1 engine behind TLS. */
 function httpsH1(host: string, port: number, path: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = httpRequest({
-      host, port, path, method: 'GET', agent: false,
-      createConnection: () => tlsConnect({ host, port, servername: 'example.test', rejectUnauthorized: false, ALPNProtocols: ['http/1.1'] }),
+    const req = httpsRequest({
+      host, port, path, method: 'GET', agent: false, servername: 'example.test', rejectUnauthorized: false,
       headers: { host: 'example.test' },
     }, (res) => {
       let body = '';
