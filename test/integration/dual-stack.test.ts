@@ -267,8 +267,13 @@ describe('dual-stack load balancers (issue 19)', function () {
       assert.equal(await refused(V6, pTls), 'ECONNREFUSED');
       await node.write('UpdateLoadBalancerAddressTypeConfig', { LoadBalancerId: dual, AddressIpVersion: 'DualStack' });
       assert.equal(await refused(V6, pTls), 'connected');
+      const keep6 = await RawClient.connect(port, { host: V6 });
+      await keep6.write(reqBytes('GET', '/k6'));
+      assert.equal((await keep6.readResponse({ timeoutMs: 5000 })).status, 200);
       await node.write('UpdateLoadBalancerAddressTypeConfig', { LoadBalancerId: lb, AddressIpVersion: 'Ipv4' });
       assert.equal(await refused(V6, port), 'ECONNREFUSED');
+      // The IPv6 side is gone: its idle kept-alive connection is closed, not left behind.
+      await waitUntil('the idle IPv6 connection closed', () => keep6.ended || undefined, 5000);
       assert.equal(await ask('/k3'), 200, 'the IPv4 keep-alive connection survived the switch back');
       assert.equal(keep.ended, false);
       const got = await node.api('GetLoadBalancerAttribute', { LoadBalancerId: lb });

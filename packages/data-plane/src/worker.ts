@@ -251,9 +251,7 @@ export class ProxyWorker {
    */
   private async bindHosts(ol: OpenListener, l: SnapListener): Promise<void> {
     const want = hostsFor(l.ipVersion, this.opts.listenHosts);
-    const closing: Promise<void>[] = [];
-    for (const host of ol.sockets.keys()) if (!want.includes(host)) closing.push(this.closeHost(ol, host));
-    await Promise.all(closing);
+    for (const host of [...ol.sockets.keys()]) if (!want.includes(host)) this.closeHost(ol, host);
     const missing = want.filter((h) => !ol.sockets.has(h));
     if (missing.length === 0) return;
     const bound = await Promise.all(missing.map((h) => this.bindHost(ol, l, h)));
@@ -294,14 +292,16 @@ export class ProxyWorker {
    * new connections there; its kept-alive clients (IPv6 peers: IPv6 sockets are ipv6Only)
    * close once idle. IPv4 sockets and connections are not touched.
    */
-  private closeHost(ol: OpenListener, host: string): Promise<void> {
+  private closeHost(ol: OpenListener, host: string): void {
     const server = ol.sockets.get(host)!;
     ol.sockets.delete(host);
     if (isIP(host) === 6) {
       for (const c of this.conns) if (c.port === ol.port && c.peerIp.includes(':')) c.closeWhenIdle();
       ol.h2?.closeIpv6();
     }
-    return new Promise((resolve) => server.close(() => resolve()));
+    // The socket stops listening now; close() would call back only after its last connection
+    // ended, and a long IPv6 exchange must not hold up the snapshot (and the write's job).
+    server.close();
   }
 
   private accept(socket: ClientSocket, port: number, scheme: 'http' | 'https'): void {
