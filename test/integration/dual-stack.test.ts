@@ -137,9 +137,15 @@ describe('dual-stack load balancers (issue 19)', function () {
     });
     const cert = selfSigned('example.test');
     const certId = String((await node.write('UploadServerCertificate', { CertificateName: 'dual', Certificate: cert.cert, PrivateKey: cert.key })).CertificateId);
-    await node.write('CreateListener', {
+    const lTls = String((await node.write('CreateListener', {
       LoadBalancerId: dual, ListenerProtocol: 'HTTPS', ListenerPort: pTls, Http2Enabled: true,
       Certificates: [{ CertificateId: certId }], DefaultActions: [forward(pair)],
+      XForwardedForConfig: { XForwardedForClientSourceIpsEnabled: true, XForwardedForClientSourceIpsTrusted: '::1' },
+    })).ListenerId);
+    await node.write('CreateRules', {
+      ListenerId: lTls,
+      Rules: [{ RuleName: 'mapped', Priority: 1, RuleConditions: [{ Type: 'SourceIp', SourceIpConfig: { Values: ['10.9.0.0/16'] } }],
+        RuleActions: [{ Order: 1, Type: 'FixedResponse', FixedResponseConfig: { HttpCode: '200', Content: 'h2 mapped as ipv4', ContentType: 'text/plain' } }] }],
     });
   });
 
@@ -234,6 +240,8 @@ describe('dual-stack load balancers (issue 19)', function () {
     try {
       const r = await h2request(s, '/h2v6');
       assert.equal(r.status, 200);
+      const mapped = await h2request(s, '/h2mapped', { 'x-forwarded-for': '::ffff:10.9.1.2' });
+      assert.equal(mapped.body.toString(), 'h2 mapped as ipv4');
     } finally {
       s.close();
     }

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { connect, createServer, type Socket } from 'node:net';
 import { parseIp, type SnapForwarded } from '@fulcrum/model';
 import { clientAddress } from '../src/client-address.js';
 import { ForwardPolicy } from '../src/forward-policy.js';
@@ -21,6 +22,22 @@ describe('clientAddress (issue 19)', () => {
   for (const [raw, want] of cases) {
     it(`${JSON.stringify(raw)} -> ${want}`, () => assert.equal(clientAddress(raw), want));
   }
+
+  it('an IPv4 client of a real dual-stack socket (::, ipv6Only off) is shown as IPv4', async () => {
+    const server = createServer();
+    const accepted = new Promise<Socket>((resolve) => server.once('connection', resolve));
+    await new Promise<void>((resolve) => server.listen({ host: '::', port: 0, ipv6Only: false }, resolve));
+    const client = connect({ host: '127.0.0.1', port: (server.address() as { port: number }).port });
+    try {
+      const s = await accepted;
+      assert.equal(s.remoteAddress, '::ffff:127.0.0.1');
+      assert.equal(clientAddress(s.remoteAddress), '127.0.0.1');
+      s.destroy();
+    } finally {
+      client.destroy();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
 
   it('every result of a real address parses', () => {
     for (const [raw] of cases) if (raw) assert.ok(parseIp(clientAddress(raw)), raw);
