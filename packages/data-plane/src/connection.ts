@@ -17,6 +17,7 @@ import { isShared, readIntoShared, writeAll, writeRange, writeTwo } from './fast
 import { RawSocket, type ClientSocket } from './raw-socket.js';
 import { closeClient, type Linger } from './linger.js';
 import { settings } from './settings.js';
+import { clientAddress } from './client-address.js';
 
 /** Connection states. */
 const S_HEAD = 0; // reading a request head (or idle between requests)
@@ -130,9 +131,12 @@ export class ProxyConnection implements EditInput, UpstreamOwner, RouteInput, Re
 
   /** The client socket when it is a RawSocket (plain TCP on the fast path): written directly. */
   private readonly raw: RawSocket | null;
+  /** The peer as clientAddress spells it (IPv4-mapped shown as IPv4): XFF, rules, hashing, logs. */
+  readonly peerIp: string;
 
   constructor(readonly worker: ConnectionHost, readonly socket: ClientSocket, readonly port: number, readonly scheme: 'http' | 'https') {
     this.raw = socket instanceof RawSocket ? socket : null;
+    this.peerIp = clientAddress(socket.remoteAddress);
     this.onClientData = this.onClientData.bind(this);
     this.onClientRead = this.onClientRead.bind(this);
     this.onClientEnd = this.onClientEnd.bind(this);
@@ -170,7 +174,7 @@ export class ProxyConnection implements EditInput, UpstreamOwner, RouteInput, Re
     return this.req.methodName;
   }
   get sourceIp(): string {
-    return this.listener === undefined ? this.socket.remoteAddress ?? '' : this.listener.fwd.clientOf(this.socket.remoteAddress ?? '', this);
+    return this.listener === undefined ? this.peerIp : this.listener.fwd.clientOf(this.peerIp, this);
   }
   get sourcePort(): number {
     return this.socket.remotePort ?? 0;
@@ -342,7 +346,7 @@ export class ProxyConnection implements EditInput, UpstreamOwner, RouteInput, Re
       this.fctx = new ForwardContext({
         policy: listener.fwd,
         clientPort: this.socket.remotePort,
-        clientIp: clientIpOf(this.socket),
+        clientIp: this.peerIp,
         proto: this.scheme,
         port: this.port,
         instanceId: listener.snap.loadBalancerId, loop: listener.loop,
@@ -406,7 +410,7 @@ export class ProxyConnection implements EditInput, UpstreamOwner, RouteInput, Re
     const isHead = req.method === Method.HEAD;
     const keepAlive = this.clientKeepAlive;
     const setCookie = this.setCookie;
-    void fc.run({ method: req.methodName, path: req.path, query: req.query, headers, clientIp: clientIpOf(this.socket) }).then((o) => {
+    void fc.run({ method: req.methodName, path: req.path, query: req.query, headers, clientIp: this.peerIp }).then((o) => {
       if (o === undefined || this.state === S_CLOSED || this.fc !== fc) return;
       this.endFunction();
       if (!o.ok) {
@@ -1012,9 +1016,4 @@ function setCookieLines(insert: string | undefined, group: string | undefined): 
   if (insert !== undefined) s += `Set-Cookie: ${insert}\r\n`;
   if (group !== undefined) s += `Set-Cookie: ${group}\r\n`;
   return Buffer.from(s, 'latin1');
-}
-
-function clientIpOf(socket: ClientSocket): string {
-  const a = socket.remoteAddress ?? '0.0.0.0';
-  return a.startsWith('::ffff:') && a.includes('.') ? a.slice(7) : a;
 }

@@ -1,5 +1,6 @@
 import { cidrContains, parseCidr, parseIp, type Cidr, type SnapForwarded } from '@fulcrum/model';
 import { HeaderId } from './http1/header-ids.js';
+import { clientAddress } from './client-address.js';
 
 /**
  * TB-2 / LR-3: one listener's forwarding-header policy (its XForwardedForConfig), compiled
@@ -90,7 +91,7 @@ export class ForwardPolicy {
       const item = xff.slice(comma + 1, end).trim();
       end = comma < 0 ? 0 : comma;
       if (item === '' || parseIp(item) === undefined) return client;
-      client = item;
+      client = clientAddress(item);
       if (!inBlocks(this.trusted, item)) return client;
     }
     return client;
@@ -98,7 +99,7 @@ export class ForwardPolicy {
 }
 
 function inBlocks(blocks: readonly Cidr[], ip: string): boolean {
-  const a = parseIp(ip.startsWith('::ffff:') && ip.includes('.') ? ip.slice(7) : ip);
+  const a = parseIp(clientAddress(ip));
   if (!a) return false;
   for (const c of blocks) if (cidrContains(c, a)) return true;
   return false;

@@ -1,4 +1,5 @@
 import { parseCidr, parseIp, cidrContains, type Cidr, type RuleCondition } from '@fulcrum/model';
+import { clientAddress } from './client-address.js';
 
 /**
  * Rule conditions (LR-2) compiled once per snapshot into closures over precompiled data.
@@ -110,7 +111,7 @@ export function compileCondition(c: RuleCondition): Matcher {
     case 'SourceIp': {
       const blocks = (c.SourceIpConfig?.Values ?? []).map((v) => parseCidr(v)).filter((x): x is Cidr => !!x);
       return (r) => {
-        const ip = parseIp(r.sourceIp.startsWith('::ffff:') && r.sourceIp.includes('.') ? r.sourceIp.slice(7) : r.sourceIp);
+        const ip = parseIp(clientAddress(r.sourceIp));
         return !!ip && blocks.some((b) => cidrContains(b, ip));
       };
     }

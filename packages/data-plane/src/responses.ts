@@ -2,6 +2,7 @@ import { STATUS_CODES } from 'node:http';
 import type { RedirectConfig, RuleAction } from '@fulcrum/model';
 import { encodeHeaderLines, type RequestEdits } from './http1/index.js';
 import type { MatchInput } from './match.js';
+import { clientAddress } from './client-address.js';
 
 /** Answers the proxy makes itself: errors, FixedResponse, Redirect (LR-2). */
 
@@ -83,7 +84,7 @@ export interface RuleEdits extends RequestEdits {
 function systemValue(name: string, m: EditInput): string {
   switch (name) {
     case 'ClientSrcIp':
-      return m.sourceIp.startsWith('::ffff:') && m.sourceIp.includes('.') ? m.sourceIp.slice(7) : m.sourceIp;
+      return clientAddress(m.sourceIp);
     case 'ClientSrcPort':
       return String(m.sourcePort);
     case 'Protocol':

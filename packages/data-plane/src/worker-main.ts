@@ -15,7 +15,8 @@ startRuntimeMetrics();
 
 const worker = new ProxyWorker({
   workerId: Number(process.env.FULCRUM_WORKER_ID ?? '1'),
-  listenHost: process.env.FULCRUM_LISTEN_HOST ?? '0.0.0.0',
+  // The primary passes the list it validated (parseListenHosts); split only.
+  listenHosts: (process.env.FULCRUM_LISTEN_HOST ?? '0.0.0.0').split(','),
   zone: process.env.FULCRUM_ZONE ?? 'zone-a',
   nodeId: process.env.FULCRUM_NODE_ID ?? 'node',
   accessLog: process.env.FULCRUM_ACCESS_LOG === '1',

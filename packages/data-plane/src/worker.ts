@@ -1,4 +1,4 @@
-import { createServer as createNetServer, type Server, type Socket } from 'node:net';
+import { createServer as createNetServer, isIP, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer, createSecureContext, type SecureContext, type TLSSocket } from 'node:tls';
 import type { RoutingSnapshot, RuntimeFamily, SnapListener } from '@fulcrum/model';
 import { RoutingTable, type RuntimeServer } from './routing-table.js';
@@ -13,11 +13,13 @@ import { H2Upstreams } from './h2/upstreams.js';
 import { REUSE_PORT } from './listen-mode.js';
 import type { ConnectionHost, StreamHost, WorkerCounters } from './worker-host.js';
 import { Log, accessLogger, envLogLevel } from '@fulcrum/log';
+import { hostsFor } from './listen-hosts.js';
 import { RawSocket, rawAcceptActive, takeOverAccept, type ClientSocket, type TcpHandle } from './raw-socket.js';
 
 export interface ProxyWorkerOptions {
   workerId: number;
-  listenHost: string;
+  /** The node's listen hosts (listen-hosts.ts): IPv4 ones for every listener, IPv6 ones for DualStack listeners. */
+  listenHosts: readonly string[];
   zone: string;
   nodeId: string;
   onListenError?(port: number, error: string): void;
@@ -30,9 +32,12 @@ export interface ProxyWorkerOptions {
 interface OpenListener {
   port: number;
   protocol: 'HTTP' | 'HTTPS';
-  /** What the socket was opened with; a change reopens it. */
+  /** What the sockets were opened with; a change reopens the listener. */
   signature: string;
-  server: Server;
+  /** One listening socket per listen host the listener binds (see listen-hosts.ts). */
+  sockets: Map<string, Server>;
+  /** A new listening socket for one host, bound to this listener's handlers. */
+  make(): Server;
   contexts?: { byName: Map<string, SecureContext>; wildcard: [string, SecureContext][]; def: SecureContext };
   /** HTTPS with Http2Enabled: where ALPN `h2` sockets go. */
   h2?: H2Frontend;
@@ -174,7 +179,12 @@ export class ProxyWorker implements ConnectionHost, StreamHost {
     }
     await Promise.all(closing);
     const opening: Promise<void>[] = [];
-    for (const l of want.values()) if (!this.open.has(l.port)) opening.push(this.openListener(l));
+    for (const l of want.values()) {
+      const ol = this.open.get(l.port);
+      // Same listener: only its set of hosts may have changed (an instance turned DualStack or
+      // back), or an earlier bind failed and is retried.
+      opening.push(ol ? this.bindHosts(ol, l) : this.openListener(l));
+    }
     await Promise.all(opening);
   }
 
@@ -214,44 +224,67 @@ export class ProxyWorker implements ConnectionHost, StreamHost {
   }
 
   private openListener(l: SnapListener): Promise<void> {
-    let server: Server;
     let ol: OpenListener;
     if (l.protocol === 'HTTPS') {
       const contexts = buildContexts(l);
       const h2 = l.http2 ? new H2Frontend(this, l.port) : undefined;
       // tls.Server ignores `secureContext`: a client sending no SNI gets the certificate given here.
       const defCert = l.certs.find((c) => c.isDefault) ?? l.certs[0];
-      const tls = createTlsServer({
-        // One certificate: nothing to choose, and no JS round trip in every handshake.
-        SNICallback: l.certs.length > 1 ? (name: string, cb: (err: Error | null, ctx?: SecureContext) => void) => cb(null, pickContext(contexts, name)) : undefined,
-        secureContext: contexts.def,
-        cert: defCert?.cert,
-        key: defCert?.key,
-        ALPNProtocols: h2 ? ['h2', 'http/1.1'] : ['http/1.1'],
-      } as Parameters<typeof createTlsServer>[0]);
-      tls.on('secureConnection', (s: TLSSocket) => {
-        if (h2 && s.alpnProtocol === 'h2' && !this.shuttingDown) h2.accept(s);
-        else this.accept(s, l.port, 'https');
-      });
-      tls.on('tlsClientError', (_e, s) => s.destroy());
-      server = tls;
-      ol = { port: l.port, protocol: 'HTTPS', signature: signatureOf(l), server, contexts, h2 };
+      const make = (): Server => {
+        const tls = createTlsServer({
+          // One certificate: nothing to choose, and no JS round trip in every handshake.
+          SNICallback: l.certs.length > 1 ? (name: string, cb: (err: Error | null, ctx?: SecureContext) => void) => cb(null, pickContext(contexts, name)) : undefined,
+          secureContext: contexts.def,
+          cert: defCert?.cert,
+          key: defCert?.key,
+          ALPNProtocols: h2 ? ['h2', 'http/1.1'] : ['http/1.1'],
+        } as Parameters<typeof createTlsServer>[0]);
+        tls.on('secureConnection', (s: TLSSocket) => {
+          if (h2 && s.alpnProtocol === 'h2' && !this.shuttingDown) h2.accept(s);
+          else this.accept(s, l.port, 'https');
+        });
+        tls.on('tlsClientError', (_e, s) => s.destroy());
+        return tls;
+      };
+      ol = { port: l.port, protocol: 'HTTPS', signature: signatureOf(l), sockets: new Map(), make, contexts, h2 };
     } else {
-      server = createNetServer({ noDelay: true }, (s) => this.accept(s, l.port, 'http'));
-      ol = { port: l.port, protocol: 'HTTP', signature: signatureOf(l), server };
+      const make = (): Server => createNetServer({ noDelay: true }, (s) => this.accept(s, l.port, 'http'));
+      ol = { port: l.port, protocol: 'HTTP', signature: signatureOf(l), sockets: new Map(), make };
     }
-    server.on('error', (e) => this.opts.onListenError?.(l.port, e.message));
-    server.on('connection', () => { this.accepted++; });
     this.open.set(l.port, ol);
+    return this.bindHosts(ol, l);
+  }
+
+  /**
+   * Make the listener's sockets match the hosts it should bind: close those it no longer
+   * binds (their connections finish, see closeHost), open the missing ones. A host that
+   * fails to bind is reported and tried again on the next snapshot.
+   */
+  private async bindHosts(ol: OpenListener, l: SnapListener): Promise<void> {
+    const want = hostsFor(l.ipVersion, this.opts.listenHosts);
+    for (const host of [...ol.sockets.keys()]) if (!want.includes(host)) this.closeHost(ol, host);
+    const missing = want.filter((h) => !ol.sockets.has(h));
+    if (missing.length === 0) return;
+    const bound = await Promise.all(missing.map((h) => this.bindHost(ol, l, h)));
+    if (bound.every(Boolean) && this.open.get(l.port) === ol) this.opts.onListening?.(l.port);
+  }
+
+  private bindHost(ol: OpenListener, l: SnapListener, host: string): Promise<boolean> {
+    const server = ol.make();
+    server.on('error', (e) => this.opts.onListenError?.(l.port, `${host}: ${e.message}`));
+    server.on('connection', () => { this.accepted++; });
+    ol.sockets.set(host, server);
     return new Promise((resolve) => {
       const onErr = (e: Error) => {
-        this.open.delete(l.port);
-        this.opts.onListenError?.(l.port, e.message);
-        resolve();
+        if (ol.sockets.get(host) === server) ol.sockets.delete(host);
+        this.opts.onListenError?.(l.port, `${host}: ${e.message}`);
+        resolve(false);
       };
       server.once('error', onErr);
       // exclusive: with its own SO_REUSEPORT socket the worker binds in-process (see REUSE_PORT).
-      server.listen({ port: l.port, host: this.opts.listenHost, reusePort: REUSE_PORT, exclusive: REUSE_PORT }, () => {
+      // ipv6Only: IPv4 clients stay on the IPv4 socket, which an Ipv4/DualStack switch never touches.
+      const v6 = isIP(host) === 6;
+      server.listen({ port: l.port, host, ipv6Only: v6, reusePort: REUSE_PORT, exclusive: REUSE_PORT }, () => {
         server.off('error', onErr);
         // Plain HTTP on the proven fast path: connections skip net.Socket (raw-socket.ts).
         if (l.protocol === 'HTTP' && rawAcceptActive()) {
@@ -260,10 +293,26 @@ export class ProxyWorker implements ConnectionHost, StreamHost {
             this.accept(new RawSocket(h, noDelayInherited), l.port, 'http');
           });
         }
-        this.opts.onListening?.(l.port);
-        resolve();
+        resolve(true);
       });
     });
+  }
+
+  /**
+   * Stop one host's socket of a listener that stays open (its instance left DualStack): no
+   * new connections there; its kept-alive clients (IPv6 peers: IPv6 sockets are ipv6Only)
+   * close once idle. IPv4 sockets and connections are not touched.
+   */
+  private closeHost(ol: OpenListener, host: string): void {
+    const server = ol.sockets.get(host)!;
+    ol.sockets.delete(host);
+    if (isIP(host) === 6) {
+      for (const c of this.conns) if (c.port === ol.port && c.peerIp.includes(':')) c.closeWhenIdle();
+      ol.h2?.closeIpv6();
+    }
+    // The socket stops listening now; close() would call back only after its last connection
+    // ended, and a long IPv6 exchange must not hold up the snapshot (and the write's job).
+    server.close();
   }
 
   private accept(socket: ClientSocket, port: number, scheme: 'http' | 'https'): void {
@@ -281,7 +330,7 @@ export class ProxyWorker implements ConnectionHost, StreamHost {
     this.open.delete(ol.port);
     for (const c of this.conns) if (c.port === ol.port) c.closeWhenIdle();
     ol.h2?.close();
-    return new Promise((resolve) => ol.server.close(() => resolve()));
+    return Promise.all([...ol.sockets.values()].map((server) => new Promise<void>((resolve) => server.close(() => resolve())))).then(() => undefined);
   }
 
   connectionClosed(c: ProxyConnection): void {

@@ -48,6 +48,8 @@ export interface SnapCert {
 export interface SnapListener {
   id: string;
   loadBalancerId: string;
+  /** The instance's AddressIpVersion: a DualStack listener also binds the node's IPv6 listen hosts. */
+  ipVersion: 'Ipv4' | 'DualStack';
   protocol: 'HTTP' | 'HTTPS';
   port: number;
   idleTimeoutS: number;
@@ -195,6 +197,7 @@ export function buildRoutingSnapshot(state: Collections, version: number, nowMs:
     listeners.push({
       id: l.ListenerId,
       loadBalancerId: l.LoadBalancerId,
+      ipVersion: state.loadBalancers[l.LoadBalancerId]?.AddressIpVersion ?? 'Ipv4',
       protocol: l.ListenerProtocol as 'HTTP' | 'HTTPS',
       port: l.ListenerPort,
       idleTimeoutS: l.IdleTimeout,

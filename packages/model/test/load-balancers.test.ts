@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import type { LoadBalancer, ServerGroup } from '../src/index.js';
+import { buildRoutingSnapshot, type LoadBalancer, type ServerGroup } from '../src/index.js';
 import { Lab, fwd, forwardAction, fixedAction, group, loopbackServers, pathCondition, A_CERT, A_KEY } from './lr-helpers.js';
 
 const zones = [{ ZoneId: 'zone-a' }];
@@ -217,5 +217,58 @@ describe('UpdateLoadBalancerEdition (SG-11, SG-6, SG-10)', () => {
     const lsn = Object.values(lab.state.listeners).find((l) => l.LoadBalancerId === lb)!.ListenerId;
     lab.ok('CreateRule', { ListenerId: lsn, RuleName: 'maint', Priority: 1, RuleConditions: [pathCondition('/x')], RuleActions: [fixedAction()] });
     lab.ok('UpdateLoadBalancerEdition', { LoadBalancerId: lb, LoadBalancerEdition: 'Basic' });
+  });
+});
+
+describe('UpdateLoadBalancerAddressTypeConfig (issue 19: Ipv4 <-> DualStack)', () => {
+  it('LR-0: turns an Ipv4 instance DualStack and back; its listeners carry the version in the routing snapshot', () => {
+    const lab = new Lab();
+    lab.addGroup(group('sg-a'));
+    const lb = lab.createLb();
+    lab.createListener({ LoadBalancerId: lb, ListenerPort: 8090, DefaultActions: fwd('sg-a') });
+    const versionOf = () => buildRoutingSnapshot(lab.state, 1, 0).listeners.find((l) => l.port === 8090)!.ipVersion;
+    assert.equal(versionOf(), 'Ipv4');
+    lab.ok('UpdateLoadBalancerAddressTypeConfig', { LoadBalancerId: lb, AddressIpVersion: 'DualStack' });
+    assert.equal(lab.state.loadBalancers[lb]!.AddressIpVersion, 'DualStack');
+    assert.equal(versionOf(), 'DualStack');
+    lab.ok('UpdateLoadBalancerAddressTypeConfig', { LoadBalancerId: lb, AddressIpVersion: 'Ipv4' });
+    assert.equal(versionOf(), 'Ipv4');
+  });
+
+  it('LR-0: ALB callers that change only AddressType (with ZoneMappings, AllocationId) are accepted; nothing else changes', () => {
+    const lab = new Lab();
+    const lb = lab.createLb({ AddressIpVersion: 'DualStack' });
+    const before = { ...lab.state.loadBalancers[lb]! };
+    lab.ok('UpdateLoadBalancerAddressTypeConfig', { LoadBalancerId: lb, AddressType: 'Internet', ZoneMappings: [{ ZoneId: 'zone-a', AllocationId: 'eip-1' }] });
+    assert.deepEqual(lab.state.loadBalancers[lb], before);
+  });
+
+  const refused: Array<[string, Record<string, unknown>, string]> = [
+    ['neither AddressType nor AddressIpVersion', {}, 'MissingParameter.AddressType'],
+    ['AddressIpVersion Ipv6', { AddressIpVersion: 'Ipv6' }, 'InvalidParameter.AddressIpVersion'],
+    ['AddressType Public', { AddressType: 'Public' }, 'InvalidParameter.AddressType'],
+    ['a ZoneId with a space', { AddressIpVersion: 'DualStack', ZoneMappings: [{ ZoneId: 'zone a' }] }, 'InvalidParameter.ZoneId'],
+  ];
+  for (const [what, params, code] of refused) {
+    it(`API-2: ${what} is refused with ${code} and the instance is unchanged`, () => {
+      const lab = new Lab();
+      const lb = lab.createLb();
+      const before = { ...lab.state.loadBalancers[lb]! };
+      lab.fails('UpdateLoadBalancerAddressTypeConfig', { LoadBalancerId: lb, ...params }, code);
+      assert.deepEqual(lab.state.loadBalancers[lb], before);
+    });
+  }
+
+  it('API-2: an unknown instance is ResourceNotFound.LoadBalancer', () => {
+    new Lab().fails('UpdateLoadBalancerAddressTypeConfig', { LoadBalancerId: 'alb-nope', AddressIpVersion: 'DualStack' }, 'ResourceNotFound.LoadBalancer');
+  });
+
+  it('V6-1: back to Ipv4 is refused while an Ipv6Enabled group is attached to one of its listeners', () => {
+    const lab = new Lab();
+    lab.addGroup(group('sg-v6', { Ipv6Enabled: true }));
+    const lb = lab.createLb({ AddressIpVersion: 'DualStack' });
+    lab.createListener({ LoadBalancerId: lb, ListenerPort: 8091, DefaultActions: fwd('sg-v6') });
+    lab.fails('UpdateLoadBalancerAddressTypeConfig', { LoadBalancerId: lb, AddressIpVersion: 'Ipv4' }, 'OperationDenied.Ipv6ServerGroupNeedsDualStack');
+    assert.equal(lab.state.loadBalancers[lb]!.AddressIpVersion, 'DualStack');
   });
 });

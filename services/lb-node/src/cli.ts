@@ -11,12 +11,13 @@ import { readTokenFile, type TokenEntry } from '@fulcrum/control-api/admin-token
 import { parseAllowedHosts } from '@fulcrum/control-api/request-guard';
 import { settingsError, settingsHelp } from '@fulcrum/data-plane/settings';
 import { LOG_LEVELS, isLogLevel } from '@fulcrum/log';
+import { defaultListenHosts, parseListenHosts } from '@fulcrum/data-plane/listen-hosts';
 
 const HELP = `fulcrum — an application load balancer with Alibaba Cloud ALB semantics
 
 Usage:
   fulcrum start [--config FILE] [--data-dir DIR] [--admin-host H] [--admin-port N]
-                [--listen-host H] [--workers N] [--node-id ID] [--zone ZONE] [--token-file F]
+                [--listen-host H,…] [--workers N] [--node-id ID] [--zone ZONE] [--token-file F]
                 [--admin-allowed-host NAME,…] [--audit-log FILE]
                 [--redis URL | --sentinels H:P,… --sentinel-name NAME] [--access-log] [--no-prober]
                 [--redis-user NAME] [--redis-password-file FILE] [--sentinel-password-file FILE]
@@ -33,6 +34,8 @@ Usage:
       from --redis-user), --sentinel-password-file for the Sentinels; a rediss:// URL (or
       --redis-ca-file with --sentinels) speaks TLS and verifies the server against
       --redis-ca-file, with an optional client certificate.
+      Listeners bind every --listen-host address (default 0.0.0.0, plus :: where the host
+      has IPv6); a DualStack instance's listeners also take the IPv6 ones.
   fulcrum prober --endpoint URL [--token-file F]
   fulcrum prober --redis URL | --sentinels H:P,… --sentinel-name NAME
                  [--redis-user NAME] [--redis-password-file FILE] [--sentinel-password-file FILE]
@@ -70,6 +73,16 @@ function intOpt(name: string, v: string | undefined, min: number, max: number): 
 function checkEnvKnobs(): void {
   const e = settingsError();
   if (e) throw new UsageError(e.message);
+}
+
+/** `--listen-host` as the workers take it: validated addresses joined by commas (issue 19). */
+function listenHostsOpt(v: string | undefined): string {
+  if (v === undefined) return defaultListenHosts();
+  try {
+    return parseListenHosts(v).join(',');
+  } catch (e) {
+    throw new UsageError(`--listen-host ${(e as Error).message}`);
+  }
 }
 
 export function parseStartArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): NodeOptions & { warnings: string[] } {
@@ -146,7 +159,7 @@ export function parseStartArgs(argv: string[], env: NodeJS.ProcessEnv = process.
     dataDir: values['data-dir'] ?? './.fulcrum',
     adminHost: values['admin-host'] ?? '127.0.0.1',
     adminPort: intOpt('admin-port', values['admin-port'], 0, 65535) ?? 9090,
-    listenHost: values['listen-host'] ?? '0.0.0.0',
+    listenHost: listenHostsOpt(values['listen-host']),
     workers: intOpt('workers', values.workers, 1, 256) ?? availableParallelism(),
     nodeId,
     zone,

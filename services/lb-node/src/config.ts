@@ -283,8 +283,15 @@ export class ConfigApplier {
       this.report.created.push(`load balancer ${name}`);
     } else if (covers(hit as unknown as Obj, v)) {
       this.report.unchanged.push(`load balancer ${name}`);
-    } else if (v.LoadBalancerEdition !== undefined && v.LoadBalancerEdition !== hit.LoadBalancerEdition) {
-      await this.call(where, 'UpdateLoadBalancerEdition', { LoadBalancerId: hit.LoadBalancerId, LoadBalancerEdition: v.LoadBalancerEdition });
+    } else if ((v.LoadBalancerEdition !== undefined && v.LoadBalancerEdition !== hit.LoadBalancerEdition) ||
+      (v.AddressIpVersion !== undefined && v.AddressIpVersion !== hit.AddressIpVersion)) {
+      if (v.LoadBalancerEdition !== undefined && v.LoadBalancerEdition !== hit.LoadBalancerEdition) {
+        await this.call(where, 'UpdateLoadBalancerEdition', { LoadBalancerId: hit.LoadBalancerId, LoadBalancerEdition: v.LoadBalancerEdition });
+      }
+      // Issue 19: a config may turn an existing instance (alb-default too) dual-stack, or back.
+      if (v.AddressIpVersion !== undefined && v.AddressIpVersion !== hit.AddressIpVersion) {
+        await this.call(where, 'UpdateLoadBalancerAddressTypeConfig', { LoadBalancerId: hit.LoadBalancerId, AddressIpVersion: v.AddressIpVersion });
+      }
       this.report.updated.push(`load balancer ${name}`);
     } else {
       throw new ConfigError(`${where}: load balancer ${name} differs in a field that cannot change`);
@@ -330,3 +337,4 @@ export class ConfigApplier {
     }
   }
 }
+

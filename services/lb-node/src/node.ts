@@ -19,6 +19,7 @@ export interface NodeOptions {
   dataDir: string;
   adminHost: string;
   adminPort: number;
+  /** Listen hosts, comma-separated and validated (parseListenHosts; issue 19). */
   listenHost: string;
   workers: number;
   nodeId?: string;

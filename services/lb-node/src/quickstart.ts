@@ -1,5 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { availableParallelism } from 'node:os';
+import { defaultListenHosts } from '@fulcrum/data-plane/listen-hosts';
 import { startDemoBackends } from './demo-backends.js';
 import { runNode, log } from './node.js';
 
@@ -12,7 +13,8 @@ export async function runQuickstart(): Promise<void> {
     dataDir: './.fulcrum',
     adminHost: '127.0.0.1',
     adminPort: 9090,
-    listenHost: '0.0.0.0',
+    // As `fulcrum start`: IPv4, and IPv6 where the host has it (the quickstart instance is DualStack).
+    listenHost: defaultListenHosts(),
     workers: availableParallelism(),
     zone: 'zone-a',
   });

@@ -47,7 +47,6 @@ export class H2Exchange implements EditInput, RouteInput, RetryState {
   readonly path: string;
   readonly query: string;
   readonly method: string;
-  /** As the socket reports it (rules and Sch hashing see what the HTTP/1.1 engine sees). */
   /** The client for routing and logs: the peer, or the real client of a trusted chain (TB-2). */
   get sourceIp(): string {
     return this.listener === undefined ? this.peerIp : this.listener.fwd.clientOf(this.peerIp, this);
@@ -96,6 +95,7 @@ export class H2Exchange implements EditInput, RouteInput, RetryState {
     readonly port: number,
     private readonly stream: ServerHttp2Stream,
     private readonly headers: IncomingHttpHeaders,
+    /** The peer as clientAddress spells it (the front end normalized it). */
     private readonly peerIp: string,
     remotePort: number,
   ) {
@@ -215,7 +215,7 @@ export class H2Exchange implements EditInput, RouteInput, RetryState {
 
   private forwardInfo(keepTeTrailers: boolean) {
     return {
-      clientIp: unmapped(this.peerIp), clientPort: this.sourcePort, port: this.port,
+      clientIp: this.peerIp, clientPort: this.sourcePort, port: this.port,
       instanceId: this.listener!.snap.loadBalancerId, loop: this.listener!.loop, keepTeTrailers, fwd: this.listener!.fwd,
     };
   }
@@ -506,7 +506,7 @@ export class H2Exchange implements EditInput, RouteInput, RetryState {
       if (v !== undefined) headers[name] = v;
     }
     headers.host = this.authority;
-    void fc.run({ method: this.method, path: this.path, query: this.query, headers, clientIp: unmapped(this.peerIp) }).then((o) => {
+    void fc.run({ method: this.method, path: this.path, query: this.query, headers, clientIp: this.peerIp }).then((o) => {
       if (o === undefined || this.fc !== fc || this.closed || this.responded) return;
       this.endFunction();
       if (!o.ok) {
@@ -639,7 +639,3 @@ export class H2Exchange implements EditInput, RouteInput, RetryState {
 const EMPTY = Buffer.alloc(0);
 
 function noop(): void {}
-
-function unmapped(ip: string): string {
-  return ip.startsWith('::ffff:') && ip.includes('.') ? ip.slice(7) : ip || '0.0.0.0';
-}

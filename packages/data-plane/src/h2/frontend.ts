@@ -1,6 +1,7 @@
 import { constants, createServer, type Http2Server, type Http2Session, type IncomingHttpHeaders, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
 import type { TLSSocket } from 'node:tls';
 import { H2Exchange, type H2Host } from './exchange.js';
+import { clientAddress } from '../client-address.js';
 import { SESSION_WINDOW_BYTES, STREAM_WINDOW_BYTES } from './windows.js';
 
 /**
@@ -39,7 +40,7 @@ export class H2Frontend {
   }
 
   private onSession(s: ServerHttp2Session): void {
-    const info = { streams: 0, remoteAddress: s.socket?.remoteAddress ?? '', remotePort: s.socket?.remotePort ?? 0 };
+    const info = { streams: 0, remoteAddress: clientAddress(s.socket?.remoteAddress), remotePort: s.socket?.remotePort ?? 0 };
     this.sessions.set(s, info);
     s.on('error', noop);
     s.once('close', () => this.sessions.delete(s));
@@ -59,7 +60,7 @@ export class H2Frontend {
     }
     try {
       const socket = stream.session?.socket;
-      new H2Exchange(this.worker, this.port, stream, headers, info?.remoteAddress ?? socket?.remoteAddress ?? '', info?.remotePort ?? socket?.remotePort ?? 0).run();
+      new H2Exchange(this.worker, this.port, stream, headers, info?.remoteAddress ?? clientAddress(socket?.remoteAddress), info?.remotePort ?? socket?.remotePort ?? 0).run();
     } catch (e) {
       // A bug must cost one stream, not the worker and every connection on it.
       this.worker.log({ level: 'error', msg: 'h2 stream failed', error: String((e as Error)?.stack ?? e).slice(0, 2000) });
@@ -78,6 +79,11 @@ export class H2Frontend {
       this.graceTimer = setTimeout(() => this.destroy(), graceMs);
       this.graceTimer.unref();
     }
+  }
+
+  /** The listener stops taking IPv6 clients (issue 19): GOAWAY to IPv6 sessions only; streams under way finish. */
+  closeIpv6(): void {
+    for (const [s, info] of this.sessions) if (!s.closed && info.remoteAddress.includes(':')) s.close();
   }
 
   destroy(): void {

@@ -1,12 +1,12 @@
 import type { AddressIpVersion, Edition, LoadBalancer, ZoneMapping } from '../types.js';
 import type { Params } from '../params.js';
 import { defineAction, paginate, byCreation, isoTime } from './framework.js';
-import { duplicated, inUse, notFound } from '../errors.js';
+import { duplicated, inUse, missingParam, notFound } from '../errors.js';
 import { EDITIONS } from '../editions.js';
 import { DEFAULT_RESOURCE_GROUP_ID } from '../seed.js';
 import { readId, readName, readResourceGroupId } from '../validate/names.js';
 import { matchTags, readTagFilter, readTags } from '../validate/tags.js';
-import { checkLoadBalancerFitsEdition } from '../routing/attachment.js';
+import { checkLoadBalancerFits, checkLoadBalancerFitsEdition } from '../routing/attachment.js';
 import { loadBalancerOf, readIdList } from '../routing/lookups.js';
 
 /**
@@ -19,7 +19,8 @@ const ADDRESS_IP_VERSIONS = ['Ipv4', 'DualStack'] as const satisfies readonly Ad
 const MAX_ZONES = 10;
 const ZONE_ID = { min: 1, max: 64, pattern: /^[A-Za-z0-9][A-Za-z0-9._-]*$/, patternWhy: 'must be a zone id such as zone-a' };
 
-function parseZoneMappings(p: Params): ZoneMapping[] {
+/** `withEip`: UpdateLoadBalancerAddressTypeConfig's items may name an EIP (AllocationId), read and not stored. */
+function parseZoneMappings(p: Params, withEip = false): ZoneMapping[] {
   const items = p.objs('ZoneMappings', { required: true, min: 1, max: MAX_ZONES })!;
   const seen = new Set<string>();
   return items.map((z) => {
@@ -27,6 +28,7 @@ function parseZoneMappings(p: Params): ZoneMapping[] {
     if (seen.has(zone)) throw duplicated('ZoneId', `ZoneMappings lists ${zone} twice`);
     seen.add(zone);
     const vsw = readId(z, 'VSwitchId');
+    if (withEip) readId(z, 'AllocationId');
     return vsw === undefined ? { ZoneId: zone } : { ZoneId: zone, VSwitchId: vsw };
   });
 }
@@ -76,6 +78,35 @@ defineAction({
     // A downgrade must leave every attached group, listener and rule valid (SG-6, SG-11, SG-10).
     checkLoadBalancerFitsEdition(state, lb, edition);
     const next: LoadBalancer = { ...lb, LoadBalancerEdition: edition };
+    return {
+      ops: [{ op: 'put', c: 'loadBalancers', id: lb.LoadBalancerId, value: next }],
+      reply: {},
+      resourceId: lb.LoadBalancerId,
+      resourceType: RESOURCE_TYPE,
+    };
+  },
+});
+
+/**
+ * ALB's UpdateLoadBalancerAddressTypeConfig changes AddressType (Internet | Intranet), which
+ * has no meaning for a self-hosted node (accepted so ALB callers work unchanged, as in
+ * CreateLoadBalancer). ALB has no public action that turns an Ipv4 instance dual-stack, so
+ * Fulcrum takes `AddressIpVersion` (Ipv4 | DualStack) on this same action: the instance's
+ * address configuration in one place. Workers add or remove only the IPv6 sockets of its
+ * listeners; IPv4 sockets and connections are untouched.
+ */
+defineAction({
+  name: 'UpdateLoadBalancerAddressTypeConfig',
+  write: true,
+  run(state, p) {
+    const lb = loadBalancerOf(state, p);
+    const addressType = p.enum('AddressType', ['Internet', 'Intranet'] as const);
+    const ipVersion = p.enum('AddressIpVersion', ADDRESS_IP_VERSIONS);
+    if (addressType === undefined && ipVersion === undefined) throw missingParam('AddressType');
+    if (p.has('ZoneMappings')) parseZoneMappings(p, true);
+    const next: LoadBalancer = { ...lb, AddressIpVersion: ipVersion ?? lb.AddressIpVersion };
+    // V6-1: going back to Ipv4 is refused while an IPv6 group is attached to one of its listeners.
+    if (next.AddressIpVersion !== lb.AddressIpVersion) checkLoadBalancerFits(state, next);
     return {
       ops: [{ op: 'put', c: 'loadBalancers', id: lb.LoadBalancerId, value: next }],
       reply: {},

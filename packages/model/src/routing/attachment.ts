@@ -99,7 +99,17 @@ export function checkAttachmentQuotas(before: Collections, after: Collections, l
  * LoadBalancerServersNum quota of the new edition.
  */
 export function checkLoadBalancerFitsEdition(state: Collections, lb: LoadBalancer, edition: Edition): void {
-  const next: LoadBalancer = { ...lb, LoadBalancerEdition: edition };
+  checkLoadBalancerFits(state, { ...lb, LoadBalancerEdition: edition });
+}
+
+/**
+ * Would everything attached to the instance still be valid if it became `next` (a new edition
+ * or AddressIpVersion)? SG-6, V6-1 and SG-11 for every group on every listener and rule, the
+ * per-rule limits, then the LoadBalancerServersNum quota of its edition.
+ */
+export function checkLoadBalancerFits(state: Collections, next: LoadBalancer): void {
+  const lb = next;
+  const edition = next.LoadBalancerEdition;
   const listeners = Object.values(state.listeners).filter((l) => l.LoadBalancerId === lb.LoadBalancerId);
   for (const l of listeners) {
     const lists = [l.DefaultActions, ...Object.values(state.rules).filter((r) => r.ListenerId === l.ListenerId).map((r) => r.RuleActions)];
