@@ -224,7 +224,7 @@ describe('dual-stack load balancers (issue 19)', function () {
     const count = (text: string) => {
       let n = 0;
       for (const line of text.split('\n')) {
-        if (line.startsWith('fulcrum_requests_total{') && line.includes(`listener="${lDual}"`) && line.includes('code="2xx"') && !line.includes('group=')) n += Number(line.split(' ').pop());
+        if (line.startsWith('fulcrum_listener_requests_total{') && line.includes(`listener="${lDual}"`) && line.includes('code_class="2xx"')) n += Number(line.split(' ').pop());
       }
       return n;
     };
