@@ -1,27 +1,23 @@
 import type { Socket } from 'node:net';
 import {
-  BodyKind, ChunkedTracker, ClientConnection as ConnMode, DEFAULT_H1_LIMITS, ForwardContext, HeadReader, HeaderId,
-  HeadSlices, Method, ReadStatus, ReqFlag, RequestHead, ResponseHead, buildClientResponseHead,
-  buildForwardRequestHead, h1ErrorReason, h1ErrorStatus, parseRequestHead, parseResponseHead,
+  BodyKind, ForwardContext, HeadReader, HeaderId, Method, ReadStatus, buildForwardRequestHead,
+  h1ErrorReason, h1ErrorStatus, parseRequestHead,
 } from './http1/index.js';
-import { type CompiledListener, type CompiledRule, type RoutingTable, type RuntimeGroup, type RuntimeServer } from './routing-table.js';
-import { MAX_TRIES, type ChoiceInput, type RetryState } from './server-choice.js';
-import { Route, RouteDecision, type RouteInput } from './route-decision.js';
-import type { LoopMarker } from './loop-marker.js';
-import { CONNECT_TIMEOUT_MS, type PooledSocket, type UpstreamOwner } from './upstream-pool.js';
+import type { CompiledListener, CompiledRule, RuntimeGroup, RuntimeServer } from './routing-table.js';
+import type { RetryState } from './server-choice.js';
+import { Route, type RouteInput } from './route-decision.js';
+import type { UpstreamOwner } from './upstream-pool.js';
 import type { ConnectionHost } from './worker-host.js';
-import { buildRedirect, errorResponse, fixedResponse, requestEdits, type EditInput, type RuleEdits } from './responses.js';
-import { functionResponse } from './functions.js';
-import { FunctionCall } from './function-call.js';
-import { isShared, readIntoShared, writeAll, writeRange, writeTwo } from './fast-io.js';
+import { buildRedirect, errorResponse, fixedResponse, requestEdits, type EditInput } from './responses.js';
+import { isShared, readIntoShared, writeRange } from './fast-io.js';
 import { RawSocket, type ClientSocket } from './raw-socket.js';
 import { closeClient, type Linger } from './linger.js';
 import { settings } from './settings.js';
 import { clientAddress } from './client-address.js';
 import { Http1Request } from './http1-request.js';
 import {
-  COPY_BODY_MAX_BYTES, CLOSED_REQUEST_HEAD, CLOSED_RESPONSE_HEAD, EMPTY, Http1Exchange, MAX_SPARE_HEADS, S_BODY, S_CLOSED, S_HEAD,
-  S_TUNNEL, S_WAIT, setCookieLines, T_BODY, T_CONNECT, T_HEAD, T_IDLE, T_NONE, T_REQUEST, spareRequestHeads, spareResponseHeads,
+  CLOSED_REQUEST_HEAD, CLOSED_RESPONSE_HEAD, EMPTY, MAX_SPARE_HEADS, S_BODY, S_CLOSED, S_HEAD, S_TUNNEL, S_WAIT,
+  setCookieLines, T_BODY, T_HEAD, T_IDLE, T_NONE, T_REQUEST, spareRequestHeads, spareResponseHeads,
 } from './http1-exchange.js';
 
 /**
