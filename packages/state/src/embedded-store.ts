@@ -6,10 +6,11 @@ import {
   type ChangeEvent, type CollectionName, type Collections, type Job, type RecordOf, type StateSnapshot,
   type WriteOp,
 } from '@fulcrum/model';
-import { COLLECTIONS, checkLease, checkOps } from './store-checks.js';
+import { COLLECTIONS, checkLease, checkOps, positiveInt } from './store-checks.js';
 import { checkAffinityEntries, freezeBatch } from './affinity-entry.js';
 import { AffinityTable } from './affinity-table.js';
 import { DataDirLock } from './data-dir-lock.js';
+import { Listeners } from './listeners.js';
 import { ClientTokens, LeaseTable, NodeTable } from './process-records.js';
 import { deepFreeze } from './deep-freeze.js';
 import { EventRing } from './event-ring.js';
@@ -95,10 +96,10 @@ export class EmbeddedStore implements StateStore {
   private readonly jobs = new Map<string, Job>();
   private readonly tokens = new ClientTokens();
   private readonly nodes = new NodeTable();
-  private readonly listeners = new Set<(ev: ChangeEvent) => void>();
+  private readonly listeners: Listeners<ChangeEvent>;
   private readonly leases = new LeaseTable();
   private readonly affinity: AffinityTable;
-  private readonly affinityListeners = new Set<(entries: AffinityEntry[]) => void>();
+  private readonly affinityListeners: Listeners<AffinityEntry[]>;
 
   private queue: PendingWrite[] = [];
   private flushing = false;
@@ -110,11 +111,13 @@ export class EmbeddedStore implements StateStore {
     this.dataDir = opts.dataDir;
     this.logPath = join(opts.dataDir, LOG_FILE);
     this.snapPath = join(opts.dataDir, SNAPSHOT_FILE);
-    this.compactEveryOps = positiveInt('compactEveryOps', opts.compactEveryOps ?? DEFAULT_COMPACT_EVERY_OPS);
-    this.keepJobs = positiveInt('keepJobs', opts.keepJobs ?? DEFAULT_KEEP_JOBS);
-    this.affinity = new AffinityTable(positiveInt('maxAffinityEntries', opts.maxAffinityEntries ?? DEFAULT_MAX_AFFINITY_ENTRIES));
-    this.ring = new EventRing(positiveInt('keepEvents', opts.keepEvents ?? DEFAULT_KEEP_EVENTS));
+    this.compactEveryOps = positiveInt('EmbeddedStore', 'compactEveryOps', opts.compactEveryOps ?? DEFAULT_COMPACT_EVERY_OPS);
+    this.keepJobs = positiveInt('EmbeddedStore', 'keepJobs', opts.keepJobs ?? DEFAULT_KEEP_JOBS);
+    this.affinity = new AffinityTable(positiveInt('EmbeddedStore', 'maxAffinityEntries', opts.maxAffinityEntries ?? DEFAULT_MAX_AFFINITY_ENTRIES));
+    this.ring = new EventRing(positiveInt('EmbeddedStore', 'keepEvents', opts.keepEvents ?? DEFAULT_KEEP_EVENTS));
     this.warn = opts.onWarning ?? ((message) => process.emitWarning(message, 'FulcrumStateWarning'));
+    this.listeners = new Listeners(this.warn, 'a change listener');
+    this.affinityListeners = new Listeners(this.warn, 'an affinity listener');
   }
 
   open(): Promise<void> {
@@ -198,10 +201,7 @@ export class EmbeddedStore implements StateStore {
   }
 
   subscribe(listener: (ev: ChangeEvent) => void): () => void {
-    this.listeners.add(listener);
-    return () => {
-      this.listeners.delete(listener);
-    };
+    return this.listeners.add(listener);
   }
 
   async changesSince(version: number): Promise<ChangeEvent[] | null> {
@@ -286,13 +286,7 @@ export class EmbeddedStore implements StateStore {
     if (batch.length === 0) return;
     this.affinity.put(batch, Date.now());
     const frozen = freezeBatch(batch);
-    for (const l of [...this.affinityListeners]) {
-      try {
-        l(frozen);
-      } catch (err) {
-        this.warn(`state store: an affinity listener threw: ${String(err)}`);
-      }
-    }
+    this.affinityListeners.notify(frozen);
   }
 
   async listAffinity(): Promise<AffinityEntry[]> {
@@ -306,10 +300,7 @@ export class EmbeddedStore implements StateStore {
   }
 
   subscribeAffinity(listener: (entries: AffinityEntry[]) => void): () => void {
-    this.affinityListeners.add(listener);
-    return () => {
-      this.affinityListeners.delete(listener);
-    };
+    return this.affinityListeners.add(listener);
   }
 
   private assertOpen(): void {
@@ -472,19 +463,8 @@ export class EmbeddedStore implements StateStore {
 
   /** Listeners run synchronously, in version order; one that throws harms nobody else. */
   private publish(ev: ChangeEvent): void {
-    const frozen = Object.freeze(ev);
-    for (const l of [...this.listeners]) {
-      try {
-        l(frozen);
-      } catch (err) {
-        this.warn(`state store: a change listener threw at version ${ev.version}: ${String(err)}`);
-      }
-    }
+    this.listeners.notify(Object.freeze(ev), ` at version ${ev.version}`);
   }
 
-}
 
-function positiveInt(name: string, n: number): number {
-  if (!Number.isInteger(n) || n < 1) throw new Error(`EmbeddedStore: ${name} must be a positive integer, got ${n}`);
-  return n;
 }

@@ -1,25 +1,27 @@
-import { Redis, type RedisOptions } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { Packr } from 'msgpackr';
 import {
   COLLECTION_NAMES, emptyCollections,
   type ChangeEvent, type CollectionName, type Collections, type Job, type RecordOf, type StateSnapshot,
   type WriteOp,
 } from '@fulcrum/model';
-import { COLLECTIONS, checkLease, checkOps } from './store-checks.js';
+import { COLLECTIONS, checkLease, checkOps, positiveInt } from './store-checks.js';
 import { affinityField, checkAffinityEntries, freezeBatch, parseAffinityField } from './affinity-entry.js';
-import { deepFreeze } from './deep-freeze.js';
 import {
   ACQUIRE_LEASE, CHANGES_SINCE, CLAIM_TOKEN, COMMIT, COMPLETE_TOKEN, LIST_JOBS, PRUNE_NODES, PUT_AFFINITY, PUT_JOB,
   PUT_NODE, RELEASE_LEASE, RELEASE_TOKEN, SNAPSHOT, type LuaScript,
 } from './redis-scripts.js';
-import { StoreUnavailableError } from './store-unavailable-error.js';
-import { explainRedisError } from './redis-credentials.js';
+import { Listeners } from './listeners.js';
+import { ChangeFeed } from './redis-feed.js';
+import { ReplicaAcks } from './redis-replicas.js';
+import { RedisTarget, isUnavailable, toStoreError, type RedisStoreOptions } from './redis-connection.js';
+
+export type { RedisStoreOptions } from './redis-connection.js';
 import type {
   AffinityEntry, CommitOptions, CommitResult, JobQuery, NodeRecord, StateStore, TokenClaim,
   ReconnectInfo,
 } from './store.js';
 
-const DEFAULT_URL = 'redis://127.0.0.1:6379';
 const DEFAULT_KEY_PREFIX = 'fulcrum:';
 const DEFAULT_KEEP_EVENTS = 10_000; // change events kept for changesSince
 const DEFAULT_KEEP_JOBS = 10_000; // jobs; the oldest go first
@@ -27,53 +29,8 @@ const DEFAULT_MAX_AFFINITY_ENTRIES = 100_000; // affinity entries; the soonest-e
 const AFFINITY_SCAN_COUNT = 5_000; // hash fields per HSCAN step of listAffinity
 const DEFAULT_COMMAND_TIMEOUT_MS = 2_000; // a call that gets no reply by then fails with STORE_UNAVAILABLE
 const DEFAULT_REPLICA_WAIT_MS = 500; // WAIT 1 <this> after a commit, when replicas are connected
-const REPLICA_CHECK_EVERY_MS = 3_000; // how stale the cached INFO replication may get
-const RECONNECT_STEP_MS = 50; // reconnect delay grows by this per failed attempt …
-const RECONNECT_MAX_MS = 500; // … up to this
-const FEED_RETRY_MS = 250; // the change feed retries a failed catch-up read after this
-
-export interface RedisStoreOptions {
-  /** `redis://[user:password@]host:port[/db]`; ignored with `sentinels`. Default redis://127.0.0.1:6379. */
-  url?: string;
-  /** Sentinels to ask for the master named `sentinelName` (SPEC D-2 `--sentinels`). */
-  sentinels?: { host: string; port: number }[];
-  sentinelName?: string;
-  /** Prefix of every key and of the channel. Default "fulcrum:". */
-  keyPrefix?: string;
-  /** Change events kept for `changesSince`. Default 10,000. */
-  keepEvents?: number;
-  /** Jobs kept; beyond this the oldest (by insertion) are dropped. Default 10,000. */
-  keepJobs?: number;
-  /** Affinity entries kept (SP-3); beyond this the soonest-expiring go. Default 100,000. */
-  maxAffinityEntries?: number;
-  /** A call without a reply after this fails with StoreUnavailableError. Default 2,000. */
-  commandTimeoutMs?: number;
-  /** With replicas connected, a commit waits this long at most for one of them. Default 500. */
-  replicaWaitMs?: number;
-  /**
-   * With replicas connected, a commit no replica acknowledged within replicaWaitMs fails
-   * with StoreUnavailableError (it is applied on the master, but a failover now would lose
-   * it), so that no write is acknowledged that a kill of the master could lose (issue 18).
-   * false: it resolves with a warning instead (availability over durability). Default true.
-   */
-  requireReplicaAck?: boolean;
-  /** Told about things worth a log line that are not failures of a call. Default: process warning. */
-  onWarning?: (message: string) => void;
-  /**
-   * Subscribe to the affinity channel (SP-3). Default true; a prober, which has no use for
-   * it, says false so that its ACL need not grant that channel.
-   */
-  affinityFeed?: boolean;
-  /** Extra ioredis options (passwords, TLS, sentinel auth). The store overrides the ones its
-   * failure behaviour depends on (offline queue, retries, timeouts, reconnects). */
-  redisOptions?: RedisOptions;
-}
 
 type Phase = 'new' | 'opening' | 'open' | 'closing' | 'closed';
-
-/** Replies that mean "not now" rather than "wrong call". */
-const UNAVAILABLE_REPLY = /^(LOADING|READONLY|MASTERDOWN|BUSY|NOREPLICAS|TRYAGAIN|CLUSTERDOWN|MISCONF|OOM)\b/;
-
 
 /**
  * The Redis state store (SPEC D-2). Key layout and the Lua scripts: redis-scripts.ts.
@@ -86,36 +43,21 @@ const UNAVAILABLE_REPLY = /^(LOADING|READONLY|MASTERDOWN|BUSY|NOREPLICAS|TRYAGAI
  * every call fails at once with StoreUnavailableError instead of queueing) and the change
  * feed subscriber, which reconnects by itself.
  *
- * The change feed: pub/sub is only a hint. Events are delivered strictly in version order,
- * each once: an event that arrives ahead of a gap waits while the missing ones are read from
- * the log (changesSince), and after the subscriber reconnects the events missed meanwhile
- * are read the same way before `onReconnect` listeners are told. Only when the log no longer
- * holds them does a listener see a gap (and should resync from a snapshot).
- *
- * With replicas connected (INFO replication, cached for a few seconds), a commit resolves
- * only after `WAIT 1 replicaWaitMs`; concurrent commits share one WAIT. If no replica
- * acknowledges in time the commit fails with StoreUnavailableError (applied on the master,
- * not yet durable against its loss), or with `requireReplicaAck: false` resolves with a
- * warning; either way the replica count is read again before the next commit.
+ * The change feed (redis-feed.ts) delivers events in version order and reads back what
+ * pub/sub missed; commits wait for a replica's acknowledgement (redis-replicas.ts); clients
+ * and their failure behaviour are set up in redis-connection.ts.
  */
 export class RedisStore implements StateStore {
   readonly kind = 'redis' as const;
 
-  private readonly url: string;
-  private readonly sentinels: { host: string; port: number }[] | undefined;
-  private readonly sentinelName: string | undefined;
   private readonly prefix: string;
   private readonly keepEvents: number;
   private readonly keepJobs: number;
   private readonly maxAffinityEntries: number;
   private readonly commandTimeoutMs: number;
-  private readonly replicaWaitMs: number;
-  private readonly requireReplicaAck: boolean;
   private readonly warn: (message: string) => void;
-  private readonly redisOptions: RedisOptions;
   private readonly feedChannels: string[];
-  /** The last error a client reported: `connect()` itself only says "Connection is closed". */
-  private lastClientError: Error | undefined;
+  private readonly target: RedisTarget;
   private openStartedMs = 0;
   private readonly packr = new Packr({ useRecords: false, int64AsType: 'number' });
 
@@ -137,47 +79,25 @@ export class RedisStore implements StateStore {
   private cmd: Redis | undefined;
   private sub: Redis | undefined;
 
-  private replicas = 0;
-  private replicasCheckedMs = 0;
-  private replicaCheck: Promise<void> | undefined;
-  private replicaWaiters: { resolve(): void; reject(err: Error): void }[] = [];
-  private replicaWaiting = false;
-
-  private readonly listeners = new Set<(ev: ChangeEvent) => void>();
-  private readonly reconnectListeners = new Set<(info: ReconnectInfo) => void>();
-  private readonly affinityListeners = new Set<(entries: AffinityEntry[]) => void>();
-  /** Feed state: the last version handed to listeners, and events received ahead of a gap. */
-  private delivered = 0;
-  private readonly ahead = new Map<number, ChangeEvent>();
-  private catchUpWanted = false;
-  /** Reconnects of the subscriber so far, and the last one reconnect listeners were told of. */
-  private reconnects = 0;
-  private reconnectsTold = 0;
-  private caughtUp = true;
-  private fetching = false;
-  private feedRetry: NodeJS.Timeout | undefined;
+  private readonly replicaAcks: ReplicaAcks;
+  private readonly listeners: Listeners<ChangeEvent>;
+  private readonly reconnectListeners: Listeners<ReconnectInfo>;
+  private readonly affinityListeners: Listeners<AffinityEntry[]>;
+  private readonly feed: ChangeFeed;
   private subUp = false;
 
   constructor(opts: RedisStoreOptions = {}) {
-    if (opts.sentinels !== undefined) {
-      if (opts.sentinels.length === 0) throw new Error('RedisStore: sentinels is empty');
-      if (!opts.sentinelName) throw new Error('RedisStore: sentinels need a sentinelName (the master group name)');
-    }
-    this.url = opts.url ?? DEFAULT_URL;
-    this.sentinels = opts.sentinels?.map((s) => ({ host: s.host, port: s.port }));
-    this.sentinelName = opts.sentinelName;
     this.prefix = opts.keyPrefix ?? DEFAULT_KEY_PREFIX;
-    this.keepEvents = positiveInt('keepEvents', opts.keepEvents ?? DEFAULT_KEEP_EVENTS);
-    this.keepJobs = positiveInt('keepJobs', opts.keepJobs ?? DEFAULT_KEEP_JOBS);
-    this.maxAffinityEntries = positiveInt('maxAffinityEntries', opts.maxAffinityEntries ?? DEFAULT_MAX_AFFINITY_ENTRIES);
-    this.commandTimeoutMs = positiveInt('commandTimeoutMs', opts.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS);
-    this.replicaWaitMs = positiveInt('replicaWaitMs', opts.replicaWaitMs ?? DEFAULT_REPLICA_WAIT_MS);
-    this.requireReplicaAck = opts.requireReplicaAck ?? true;
-    if (this.replicaWaitMs >= this.commandTimeoutMs) {
-      throw new Error(`RedisStore: replicaWaitMs (${this.replicaWaitMs}) must be below commandTimeoutMs (${this.commandTimeoutMs})`);
+    this.keepEvents = positiveInt('RedisStore', 'keepEvents', opts.keepEvents ?? DEFAULT_KEEP_EVENTS);
+    this.keepJobs = positiveInt('RedisStore', 'keepJobs', opts.keepJobs ?? DEFAULT_KEEP_JOBS);
+    this.maxAffinityEntries = positiveInt('RedisStore', 'maxAffinityEntries', opts.maxAffinityEntries ?? DEFAULT_MAX_AFFINITY_ENTRIES);
+    this.commandTimeoutMs = positiveInt('RedisStore', 'commandTimeoutMs', opts.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS);
+    const replicaWaitMs = positiveInt('RedisStore', 'replicaWaitMs', opts.replicaWaitMs ?? DEFAULT_REPLICA_WAIT_MS);
+    if (replicaWaitMs >= this.commandTimeoutMs) {
+      throw new Error(`RedisStore: replicaWaitMs (${replicaWaitMs}) must be below commandTimeoutMs (${this.commandTimeoutMs})`);
     }
     this.warn = opts.onWarning ?? ((message) => process.emitWarning(message, 'FulcrumStateWarning'));
-    this.redisOptions = opts.redisOptions ?? {};
+    this.target = new RedisTarget(opts, this.commandTimeoutMs);
 
     const p = this.prefix;
     this.versionKey = `${p}version`;
@@ -192,6 +112,18 @@ export class RedisStore implements StateStore {
     this.affExpKey = `${p}aff:exp`;
     this.affChannel = `${p}aff-events`;
     this.feedChannels = opts.affinityFeed === false ? [this.channel] : [this.channel, this.affChannel];
+    this.replicaAcks = new ReplicaAcks({
+      call: (what, fn) => this.call(what, fn), waitMs: replicaWaitMs, requireAck: opts.requireReplicaAck ?? true, warn: this.warn,
+    });
+    this.listeners = new Listeners(this.warn, 'a change listener');
+    this.reconnectListeners = new Listeners(this.warn, 'a reconnect listener');
+    this.affinityListeners = new Listeners(this.warn, 'an affinity listener');
+    this.feed = new ChangeFeed({
+      isOpen: () => this.phase === 'open',
+      readEventsSince: (v) => this.readEventsSince(v),
+      changes: this.listeners,
+      reconnects: this.reconnectListeners,
+    });
   }
 
   open(): Promise<void> {
@@ -213,13 +145,14 @@ export class RedisStore implements StateStore {
       if (channel.toString('utf8') === this.affChannel) this.onAffinityMessage(message);
       else this.onMessage(message);
     });
+    let version: number;
     try {
       await Promise.all([cmd.connect(), sub.connect()]);
       // Subscribe before reading the version, so no event after that version can slip by.
       await sub.subscribe(...this.feedChannels);
       this.subUp = true;
-      this.delivered = await this.readVersion();
-      await this.refreshReplicas().catch((err: unknown) => {
+      version = await this.readVersion();
+      await this.replicaAcks.refresh().catch((err: unknown) => {
         if (isUnavailable(err)) throw err;
         // E.g. an ACL without INFO: commits then never wait for replicas.
         this.warn(`state store: cannot read INFO replication (${String(err)}); commits will not wait for replicas`);
@@ -228,7 +161,7 @@ export class RedisStore implements StateStore {
       cmd.disconnect();
       sub.disconnect();
       this.phase = 'closed';
-      throw this.openError(err);
+      throw this.target.openError(err);
     }
     sub.on('ready', () => void this.onSubscriberReady());
     sub.on('close', () => {
@@ -237,7 +170,7 @@ export class RedisStore implements StateStore {
       this.warn('state store: lost the Redis change feed connection; reconnecting (missed events are read back from the log)');
     });
     this.phase = 'open';
-    this.pump();
+    this.feed.start(version);
   }
 
   close(): Promise<void> {
@@ -255,11 +188,10 @@ export class RedisStore implements StateStore {
       if ((this.phase as Phase) === 'closed') return;
     }
     this.phase = 'closing';
-    clearTimeout(this.feedRetry);
+    this.feed.stop();
     this.listeners.clear();
     this.reconnectListeners.clear();
     this.affinityListeners.clear();
-    this.ahead.clear();
     this.sub?.disconnect();
     const cmd = this.cmd as Redis;
     // QUIT lets replies to calls still in flight arrive; a dead connection is just dropped.
@@ -313,16 +245,12 @@ export class RedisStore implements StateStore {
     }
     args.push(this.packr.pack(events), ...opArgs);
     const [ok, version] = (await this.run(COMMIT, keys, args)) as [number, number];
-    this.maybeRefreshReplicas();
-    if (ok === 1 && this.replicas > 0) await this.waitForReplica();
+    if (ok === 1) await this.replicaAcks.afterCommit();
     return { ok: ok === 1, version };
   }
 
   subscribe(listener: (ev: ChangeEvent) => void): () => void {
-    this.listeners.add(listener);
-    return () => {
-      this.listeners.delete(listener);
-    };
+    return this.listeners.add(listener);
   }
 
   /**
@@ -331,10 +259,7 @@ export class RedisStore implements StateStore {
    * consumer that wants to be sure compares its version with `version()`.
    */
   onReconnect(listener: (info: ReconnectInfo) => void): () => void {
-    this.reconnectListeners.add(listener);
-    return () => {
-      this.reconnectListeners.delete(listener);
-    };
+    return this.reconnectListeners.add(listener);
   }
 
   async changesSince(version: number): Promise<ChangeEvent[] | null> {
@@ -472,68 +397,11 @@ export class RedisStore implements StateStore {
   }
 
   subscribeAffinity(listener: (entries: AffinityEntry[]) => void): () => void {
-    this.affinityListeners.add(listener);
-    return () => {
-      this.affinityListeners.delete(listener);
-    };
+    return this.affinityListeners.add(listener);
   }
 
   private makeClient(connectionName: string): Redis {
-    const opts: RedisOptions = {
-      ...this.redisOptions,
-      connectionName,
-      // No CLIENT SETINFO: the ACL (deploy/redis/users.acl) need not grant it, and each
-      // refused one would add an entry to the ACL LOG.
-      disableClientInfo: true,
-      lazyConnect: true,
-      // Fail calls at once while disconnected, and fail the ones in flight when the
-      // connection drops: never queue or resend a commit (it may have been applied).
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 0,
-      autoResendUnfulfilledCommands: false,
-      // The store resubscribes itself, so that it knows when the subscription is live again.
-      autoResubscribe: false,
-      commandTimeout: this.commandTimeoutMs,
-      connectTimeout: this.commandTimeoutMs,
-      retryStrategy: (attempt) => Math.min(attempt * RECONNECT_STEP_MS, RECONNECT_MAX_MS),
-      // A master demoted by a failover answers READONLY: find the new one.
-      reconnectOnError: (err) => err.message.startsWith('READONLY'),
-    };
-    const client = this.sentinels === undefined
-      ? new Redis(this.url, opts)
-      : new Redis({
-        ...opts, sentinels: this.sentinels, name: this.sentinelName,
-        // Opening gives up as a plain connection does (connectTimeout), with the reason;
-        // once open, the store keeps asking the Sentinels until one answers (D-3).
-        sentinelRetryStrategy: (attempt) => (this.phase === 'opening' && Date.now() - this.openStartedMs >= this.commandTimeoutMs
-          ? null : Math.min(attempt * RECONNECT_STEP_MS, RECONNECT_MAX_MS)),
-      });
-    // Connection errors reach callers as StoreUnavailableError and the client reconnects by
-    // itself; an unhandled 'error' event would only print to the console.
-    client.on('error', (err: Error) => {
-      this.lastClientError = err;
-      // ioredis hears only the first error of a socket; a TLS socket that failed the
-      // certificate check can raise a second (the server's alert), unheard it ends the process.
-      const stream = (client as unknown as { stream?: NodeJS.EventEmitter }).stream;
-      if (stream && stream.listenerCount('error') === 0) stream.on('error', () => undefined);
-    });
-    return client;
-  }
-
-  /** Why open failed, in one line naming the target (never a secret). */
-  private openError(err: unknown): Error {
-    const closed = err instanceof Error && /Connection is closed|max retries per request/i.test(err.message);
-    const cause = closed && this.lastClientError ? this.lastClientError : err;
-    if (cause instanceof Error && cause.name === 'ReplyError' && !/^(WRONGPASS|NOAUTH|NOPERM)/.test(cause.message) &&
-      !UNAVAILABLE_REPLY.test(cause.message)) return cause;
-    let where: string;
-    if (this.sentinels !== undefined) {
-      where = `master "${this.sentinelName}" via Sentinels ${this.sentinels.map((s) => `${s.host}:${s.port}`).join(',')}`;
-    } else {
-      const u = new URL(this.url);
-      where = `${u.hostname}:${u.port || '6379'}`;
-    }
-    return new StoreUnavailableError(explainRedisError(cause, where), { cause });
+    return this.target.client(connectionName, () => this.phase === 'opening' && Date.now() - this.openStartedMs >= this.commandTimeoutMs);
   }
 
   private assertOpen(): void {
@@ -586,73 +454,17 @@ export class RedisStore implements StateStore {
     return `${this.prefix}lease:${name}`;
   }
 
-  // --- replicas -----------------------------------------------------------------------------
-
-  private maybeRefreshReplicas(): void {
-    if (Date.now() - this.replicasCheckedMs < REPLICA_CHECK_EVERY_MS || this.replicaCheck) return;
-    this.replicaCheck = this.refreshReplicas()
-      .catch(() => undefined) // keep the last count; the next commit tries again
-      .finally(() => {
-        this.replicaCheck = undefined;
-      });
-  }
-
-  private async refreshReplicas(): Promise<void> {
-    const info = await this.call('info', (r) => r.info('replication'));
-    this.replicasCheckedMs = Date.now();
-    const m = /^connected_slaves:(\d+)/m.exec(info);
-    this.replicas = m === null ? 0 : Number(m[1]);
-  }
-
-  /**
-   * WAIT covers every write this connection sent before it, so commits that finished while
-   * one WAIT was in flight share the next.
-   */
-  private waitForReplica(): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      this.replicaWaiters.push({ resolve, reject });
-      if (!this.replicaWaiting) void this.runReplicaWaits();
-    });
-  }
-
-  private async runReplicaWaits(): Promise<void> {
-    this.replicaWaiting = true;
-    while (this.replicaWaiters.length > 0) {
-      const batch = this.replicaWaiters;
-      this.replicaWaiters = [];
-      try {
-        const acked = await this.call('commit (WAIT)', (r) => r.wait(1, this.replicaWaitMs));
-        if (acked < 1) {
-          // The replica may be gone (a failover left the new master without one): look again.
-          this.replicasCheckedMs = 0;
-          const what = `no Redis replica acknowledged a commit within ${this.replicaWaitMs} ms; ` +
-            'it is applied on the master but would be lost if the master failed now';
-          if (this.requireReplicaAck) throw new StoreUnavailableError(`RedisStore.commit: ${what}`);
-          this.warn(`state store: ${what}`);
-        }
-        for (const w of batch) w.resolve();
-      } catch (err) {
-        for (const w of batch) w.reject(err as Error);
-      }
-    }
-    this.replicaWaiting = false;
-  }
-
   // --- change feed --------------------------------------------------------------------------
 
   private onMessage(buf: Buffer): void {
     if (this.phase !== 'open' && this.phase !== 'opening') return;
-    let ev: ChangeEvent;
+    let ev: ChangeEvent | undefined;
     try {
       ev = this.decodeEvent(buf);
     } catch (err) {
       this.warn(`state store: undecodable message on ${this.channel} (${String(err)}); reading the log instead`);
-      this.catchUpWanted = true;
-      this.pump();
-      return;
     }
-    if (ev.version > this.delivered) this.ahead.set(ev.version, ev);
-    this.pump();
+    this.feed.received(ev);
   }
 
   private async onSubscriberReady(): Promise<void> {
@@ -663,83 +475,7 @@ export class RedisStore implements StateStore {
       return; // the connection dropped again; its next 'ready' retries
     }
     this.subUp = true;
-    this.catchUpWanted = true;
-    this.reconnects++;
-    this.caughtUp = true;
-    this.pump();
-  }
-
-  /**
-   * Deliver what can be delivered in order; when events are missing (a gap before an event
-   * that arrived, or a reconnect), read them from the log, one read at a time.
-   */
-  private pump(): void {
-    if (this.phase !== 'open') return;
-    this.deliverContiguous();
-    if (this.fetching || (this.ahead.size === 0 && !this.catchUpWanted)) return;
-    this.fetching = true;
-    clearTimeout(this.feedRetry);
-    this.feedRetry = undefined;
-    // A catch-up asked for while this read is in flight needs a read of its own.
-    const catchUp = this.catchUpWanted;
-    const reconnects = this.reconnects;
-    this.catchUpWanted = false;
-    this.readEventsSince(this.delivered).then(
-      ({ current, events }) => {
-        this.fetching = false;
-        if (this.phase !== 'open') return;
-        if (events !== null) {
-          for (const ev of events) if (ev.version === this.delivered + 1) this.deliver(ev);
-        } else if (current < this.delivered) {
-          // The store went back in time (a Redis without persistence restarted): start over.
-          this.ahead.clear();
-          this.delivered = current;
-          this.caughtUp = false;
-        } else {
-          // The missing events are no longer kept: deliver what we have; listeners see the
-          // gap and resync from a snapshot.
-          for (const v of [...this.ahead.keys()].sort((a, b) => a - b)) this.deliver(this.ahead.get(v) as ChangeEvent);
-          this.delivered = Math.max(this.delivered, current);
-          this.caughtUp = false;
-        }
-        for (const v of this.ahead.keys()) if (v <= this.delivered) this.ahead.delete(v);
-        if (reconnects > this.reconnectsTold) {
-          this.reconnectsTold = reconnects;
-          this.emitReconnect({ version: this.delivered, caughtUp: this.caughtUp });
-        }
-        this.pump();
-      },
-      () => {
-        this.fetching = false;
-        if (this.phase !== 'open') return;
-        this.catchUpWanted ||= catchUp;
-        this.feedRetry = setTimeout(() => this.pump(), FEED_RETRY_MS);
-        this.feedRetry.unref();
-      },
-    );
-  }
-
-  private deliverContiguous(): void {
-    for (;;) {
-      const next = this.ahead.get(this.delivered + 1);
-      if (next === undefined) break;
-      this.deliver(next);
-    }
-    for (const v of this.ahead.keys()) if (v <= this.delivered) this.ahead.delete(v);
-  }
-
-  /** Listeners run synchronously, in version order; one that throws harms nobody else. */
-  private deliver(ev: ChangeEvent): void {
-    this.ahead.delete(ev.version);
-    this.delivered = ev.version;
-    const frozen = deepFreeze(ev);
-    for (const l of [...this.listeners]) {
-      try {
-        l(frozen);
-      } catch (err) {
-        this.warn(`state store: a change listener threw at version ${ev.version}: ${String(err)}`);
-      }
-    }
+    this.feed.resubscribed();
   }
 
   /** Affinity batches are hints with no order to keep: deliver each as it comes. */
@@ -752,47 +488,11 @@ export class RedisStore implements StateStore {
       this.warn(`state store: undecodable message on ${this.affChannel} (${String(err)}); dropped`);
       return;
     }
-    const frozen = freezeBatch(batch);
-    for (const l of [...this.affinityListeners]) {
-      try {
-        l(frozen);
-      } catch (err) {
-        this.warn(`state store: an affinity listener threw: ${String(err)}`);
-      }
-    }
-  }
-
-  private emitReconnect(info: ReconnectInfo): void {
-    for (const l of [...this.reconnectListeners]) {
-      try {
-        l(info);
-      } catch (err) {
-        this.warn(`state store: a reconnect listener threw: ${String(err)}`);
-      }
-    }
+    this.affinityListeners.notify(freezeBatch(batch));
   }
 }
-
-function isUnavailable(err: unknown): boolean {
-  return err instanceof StoreUnavailableError;
-}
-
-function toStoreError(err: unknown, what: string): Error {
-  if (err instanceof StoreUnavailableError) return err;
-  const message = err instanceof Error ? err.message : String(err);
-  // A reply error is Redis refusing this call (a bug on our side), unless it says "not now".
-  if (err instanceof Error && err.name === 'ReplyError' && !UNAVAILABLE_REPLY.test(message)) return err;
-  return new StoreUnavailableError(`${what}: the Redis state store is unavailable (${message})`, { cause: err });
-}
-
-
 
 function ttlArg(ttlMs: number): string {
   if (!Number.isFinite(ttlMs) || ttlMs <= 0) throw new Error(`ttlMs must be a positive number, got ${ttlMs}`);
   return String(Math.ceil(ttlMs));
-}
-
-function positiveInt(name: string, n: number): number {
-  if (!Number.isInteger(n) || n < 1) throw new Error(`RedisStore: ${name} must be a positive integer, got ${n}`);
-  return n;
 }

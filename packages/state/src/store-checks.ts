@@ -22,3 +22,9 @@ export function checkLease(name: string, holder: string): void {
   if (typeof name !== 'string' || name === '') throw new Error('lease: name is required');
   if (typeof holder !== 'string' || holder === '') throw new Error('lease: holder is required');
 }
+
+/** A store option that must be a positive integer; `store` names the store in the message. */
+export function positiveInt(store: string, name: string, n: number): number {
+  if (!Number.isInteger(n) || n < 1) throw new Error(`${store}: ${name} must be a positive integer, got ${n}`);
+  return n;
+}
