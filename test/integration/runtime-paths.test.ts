@@ -122,14 +122,14 @@ describe(`runtime paths on Node ${process.version}`, function () {
       await node?.stop();
     });
 
-    it('every worker runs the fast socket path with raw accepted sockets (it proved itself, it is not silently off)', async () => {
+    it('RT-1: every worker runs the fast socket path with raw accepted sockets (it proved itself, it is not silently off)', async () => {
       const paths = await waitPaths(node, 2);
       assert.deepEqual(paths.map((p) => p.Io), ['raw', 'raw']);
       assert.ok(!node.stdout.includes('fast socket I/O is off'), node.stdout);
       assert.equal((await get(port, '/x')).status, 200);
     });
 
-    it(`each worker ${REUSE_PORT_EXPECTED ? 'listens on its own SO_REUSEPORT socket; the primary holds none' : 'gets its connections from the primary (no reusePort on this Node)'}`, async () => {
+    it(`RT-2: each worker ${REUSE_PORT_EXPECTED ? 'listens on its own SO_REUSEPORT socket; the primary holds none' : 'gets its connections from the primary (no reusePort on this Node)'}`, async () => {
       const paths = await waitPaths(node, 2);
       assert.deepEqual(paths.map((p) => p.Accept), REUSE_PORT_EXPECTED ? ['reuseport', 'reuseport'] : ['primary', 'primary']);
       const holders = listeningPids(port);
@@ -184,7 +184,7 @@ describe(`runtime paths on Node ${process.version}`, function () {
         await node?.stop();
       });
 
-      it('each worker falls back to the stream path with one warning line and serves', async () => {
+      it('RT-1: each worker falls back to the stream path with one warning line and serves', async () => {
         const paths = await waitPaths(node, 2);
         assert.deepEqual(paths.map((p) => p.Io), ['stream', 'stream']);
         for (let i = 0; i < 100; i++) assert.equal((await get(port, `/r${i}`)).body.toString(), `ok /r${i}`);

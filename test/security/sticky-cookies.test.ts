@@ -5,7 +5,7 @@ import { Backend, FulcrumNode, RawClient, freePort, reqBytes, type RawResponse }
  * Insert-mode session cookies against replay (issue time and nonce under the HMAC) and
  * signing-key rotation, through a real node: one worker, three backends on 127.0.0.1.
  */
-describe('sticky session cookies: expiry, per-client values, key rotation', function () {
+describe('TB-4: sticky session cookies: expiry, per-client values, key rotation', function () {
   this.timeout(60_000);
   let node: FulcrumNode;
   const apps: Backend[] = [];

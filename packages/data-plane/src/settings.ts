@@ -50,20 +50,19 @@ function intKnob(env: NodeJS.ProcessEnv, k: IntKnob): number {
 
 /** The settings `env` describes; throws SettingsError naming the first bad variable. */
 export function readSettings(env: NodeJS.ProcessEnv): DataPlaneSettings {
-  const out: Record<string, number | boolean> = {};
-  for (const [key, knob] of Object.entries(KNOBS)) out[key] = intKnob(env, knob);
-  const fast = env[FAST_IO_ENV];
-  if (fast !== undefined && fast !== '' && fast !== '0' && fast !== '1') {
-    throw new SettingsError(`${FAST_IO_ENV} must be 0 or 1; got ${JSON.stringify(fast)}`);
-  }
-  out.fastIo = fast !== '0';
-  const accept = env[ACCEPT_ENV];
-  if (accept !== undefined && accept !== '' && accept !== 'reuseport' && accept !== 'primary') {
-    throw new SettingsError(`${ACCEPT_ENV} must be reuseport or primary; got ${JSON.stringify(accept)}`);
-  }
-  const out2 = out as Record<string, unknown>;
-  out2.accept = accept === 'primary' ? 'primary' : 'reuseport';
-  return Object.freeze(out2) as DataPlaneSettings;
+  const ints: Record<string, number> = {};
+  for (const [key, knob] of Object.entries(KNOBS)) ints[key] = intKnob(env, knob);
+  const fast = oneOf(env, FAST_IO_ENV, ['1', '0'], 'must be 0 or 1');
+  const accept = oneOf(env, ACCEPT_ENV, ['reuseport', 'primary'], 'must be reuseport or primary');
+  return Object.freeze({ ...ints, fastIo: fast === '1', accept }) as DataPlaneSettings;
+}
+
+/** An enumerated knob: its value, or the first (the default) when unset. */
+function oneOf<T extends string>(env: NodeJS.ProcessEnv, name: string, values: readonly T[], rule: string): T {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return values[0]!;
+  if (!(values as readonly string[]).includes(raw)) throw new SettingsError(`${name} ${rule}; got ${JSON.stringify(raw)}`);
+  return raw as T;
 }
 
 function defaults(): DataPlaneSettings {

@@ -65,7 +65,7 @@ class Req implements RouteInput, RetryState {
   }
 }
 
-describe('route decision (one for HTTP/1.1 and HTTP/2)', () => {
+describe('H2-1: one route decision for HTTP/1.1 and HTTP/2 (LR-2, BS-8, SP-2)', () => {
   const counters = { loops: 0 } as WorkerCounters;
   const logged: Record<string, unknown>[] = [];
   const table = new RoutingTable(snapshot(), { zone: 'zone-a', seed: 0 }, undefined);

@@ -6,7 +6,7 @@ const K2 = '22'.repeat(32);
 const T0 = Date.UTC(2026, 0, 1);
 
 /** Session cookie values: issue time and nonce under the MAC, expiry, rotation. */
-describe('sticky cookie signer', () => {
+describe('TB-4: sticky cookie signer', () => {
   it('round-trips a token within the timeout; every value differs', () => {
     const s = new CookieSigner(K1);
     const tok = s.token('sgp-1', '127.0.0.1:80');
