@@ -132,7 +132,8 @@ async function bench(opts: BenchOptions, workDir: string): Promise<boolean> {
   const wanted: Tool[] = [];
   if (opts.targets.includes('haproxy')) wanted.push('haproxy');
   if (opts.targets.includes('nginx')) wanted.push('nginx');
-  if (opts.wrk && opts.wrkTargets.length) wanted.push('wrk');
+  // The close scenario is wrk too, even when no target gets a keep-alive wrk run.
+  if (opts.wrk && (opts.wrkTargets.length || opts.scenarios.includes('close'))) wanted.push('wrk');
   const tools: ToolReport = ensureTools(wanted, opts.install, (l) => say(l));
   notes.push(...tools.notes);
   let cert: TargetContext['cert'];
