@@ -9,7 +9,6 @@ export const SP = 32;
 export const HTAB = 9;
 export const COLON = 58;
 export const COMMA = 44;
-export const SEMI = 59;
 
 function table(pred: (b: number) => boolean): Uint8Array {
   const t = new Uint8Array(256);
@@ -69,16 +68,6 @@ export function equalsExact(buf: Uint8Array, start: number, end: number, s: stri
   if (end - start !== n) return false;
   for (let i = 0; i < n; i++) {
     if (buf[start + i] !== s.charCodeAt(i)) return false;
-  }
-  return true;
-}
-
-/** Same as equalsLower against pre-encoded bytes. */
-export function equalsLowerBytes(buf: Uint8Array, start: number, end: number, lower: Uint8Array): boolean {
-  const n = lower.length;
-  if (end - start !== n) return false;
-  for (let i = 0; i < n; i++) {
-    if (LOWER[buf[start + i]!] !== lower[i]) return false;
   }
   return true;
 }

@@ -62,8 +62,6 @@ export const H1Error = {
   CHUNKED_TO_HTTP10: 40,
 } as const;
 
-export type H1ErrorCode = (typeof H1Error)[keyof typeof H1Error];
-
 export interface H1ErrorInfo {
   readonly code: number;
   readonly name: string;

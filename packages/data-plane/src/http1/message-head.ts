@@ -1,4 +1,4 @@
-import { LOWER, TCHAR as TCHAR_TABLE, VALUE as VALUE_TABLE, equalsExact, equalsLower } from './char-tables.js';
+import { LOWER, TCHAR as TCHAR_TABLE, VALUE as VALUE_TABLE, equalsLower } from './char-tables.js';
 import { H1Error } from './errors.js';
 import { classifyHeader, HeaderId } from './header-ids.js';
 
@@ -378,22 +378,4 @@ export function lowerLatin1(buf: Buffer, s: number, e: number): string {
   }
   const str = buf.toString('latin1', s, e);
   return upper ? str.toLowerCase() : str;
-}
-
-/** True when the comma list in buf[s, e) has a member equal (case-insensitively) to `lower`. */
-export function listHasToken(buf: Buffer, s: number, e: number, lower: string, caseSensitive = false): boolean {
-  let p = s;
-  while (p < e) {
-    while (p < e && (buf[p] === SP || buf[p] === HTAB || buf[p] === COMMA)) p++;
-    const ts = p;
-    while (p < e && buf[p] !== COMMA) p++;
-    let te = p;
-    while (te > ts && (buf[te - 1] === SP || buf[te - 1] === HTAB)) te--;
-    if (te > ts) {
-      if (caseSensitive) {
-        if (equalsExact(buf, ts, te, lower)) return true;
-      } else if (equalsLower(buf, ts, te, lower)) return true;
-    }
-  }
-  return false;
 }
