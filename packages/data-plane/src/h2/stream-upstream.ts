@@ -1,6 +1,7 @@
 import { request as httpRequest, type ClientRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { constants, type ClientHttp2Stream, type IncomingHttpHeaders, type OutgoingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
+import { constants, type ClientHttp2Stream, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http2';
+import type { H2Stream } from './stream.js';
 import type { Socket } from 'node:net';
 import type { CompiledListener, CompiledRule, RoutingTable, RuntimeGroup, RuntimeServer } from '../routing-table.js';
 import { MAX_TRIES } from '../server-choice.js';
@@ -73,7 +74,7 @@ export abstract class H2StreamUpstream {
   constructor(
     protected readonly worker: H2Host,
     readonly port: number,
-    protected readonly stream: ServerHttp2Stream,
+    protected readonly stream: H2Stream,
     protected readonly headers: IncomingHttpHeaders,
     /** The peer as clientAddress spells it (the front end normalized it). */
     protected readonly peerIp: string,
