@@ -90,14 +90,37 @@ export class H2Stream extends Duplex {
   }
 
   override _read(): void {
-    if (this.remoteClosed) return;
+    this.scheduleGrant();
+  }
+
+  /**
+   * Every way a reader takes request bytes goes through read() (flowing mode too); _read
+   * alone is not enough, Readable stops calling it until the next push. The count is taken a
+   * tick later, once the chunk has left the buffer.
+   */
+  override read(size?: number): any {
+    const r = super.read(size);
+    this.scheduleGrant();
+    return r;
+  }
+
+  private scheduleGrant(): void {
+    if (this.remoteClosed || this.grantScheduled) return;
+    this.grantScheduled = true;
+    process.nextTick(this.grantTaken);
+  }
+
+  private grantScheduled = false;
+
+  private readonly grantTaken = (): void => {
+    this.grantScheduled = false;
+    if (this.remoteClosed || this.done) return;
     const taken = this.pushed - this.readableLength - this.granted;
-    // Half a window at a time: fewer WINDOW_UPDATEs, and the client is never left without window while we hold none of its bytes.
-    if (taken > 0 && (taken >= 16384 || this.readableLength === 0)) {
+    if (taken > 0) {
       this.granted += taken;
       this.owner.grant(this, taken);
     }
-  }
+  };
 
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
     if (this.done || this.localClosed) {
