@@ -37,7 +37,11 @@ export abstract class H2StreamSet implements StreamOwner {
     for (const k in h) if (h[k] !== undefined) { empty = false; break; }
     // No trailers to send: an empty DATA frame ends the stream instead of an empty HEADERS.
     if (empty && endStream) this.out.data(F.END_STREAM, s.id, EMPTY);
-    else this.headerFrames(s.id, this.encoder.encode(h), endStream);
+    else {
+      const block = this.encoder.encode(h);
+      s.bytesOut += block.length;
+      this.headerFrames(s.id, block, endStream);
+    }
     if (endStream) this.localEnd(s);
   }
 

@@ -69,6 +69,9 @@ export abstract class H2StreamUpstream {
   protected upStream: ClientHttp2Stream | undefined;
   protected upSession: UpstreamSession | undefined;
   protected reqTrailers: IncomingHttpHeaders | undefined;
+  /** performance.now() when the request went upstream and when its response head came (OB-2). */
+  protected upSentMs = 0;
+  protected upHeadMs = 0;
   protected upTrailers: IncomingHttpHeaders | undefined;
 
   constructor(
@@ -107,6 +110,15 @@ export abstract class H2StreamUpstream {
   protected abstract resetClient(code: number): void;
   protected abstract respond(h: OutgoingHttpHeaders, endStream: boolean, waitForTrailers: boolean, fromBackend?: boolean): boolean;
 
+  // ---------------------------------------------------------------- what the access log reads (OB-2)
+  /** Bytes sent to the client on this stream: header blocks and DATA payloads. */
+  get bytesOut(): number {
+    return this.stream.bytesOut;
+  }
+  get upstreamMs(): number | undefined {
+    return this.upHeadMs > 0 ? this.upHeadMs - this.upSentMs : undefined;
+  }
+
   // ---------------------------------------------------------------- in-flight accounting (Wlc)
   protected hold(s: RuntimeServer): void {
     this.release();
@@ -130,6 +142,7 @@ export abstract class H2StreamUpstream {
   protected send(server: RuntimeServer): void {
     this.tried[this.triedCount++] = server.index;
     this.hold(server);
+    this.upSentMs = performance.now();
     if (this.group!.snap.protocol === 'gRPC') this.sendH2(server);
     else this.sendH1(server);
   }
@@ -205,6 +218,7 @@ export abstract class H2StreamUpstream {
       return;
     }
     this.clearTimer();
+    this.upHeadMs = performance.now();
     const status = res.statusCode ?? 502;
     if (this.server && this.table) this.table.outcome(this.server, status < 500);
     const h = downstreamHeaders(res.headers, status);
@@ -297,6 +311,7 @@ export abstract class H2StreamUpstream {
       return;
     }
     this.clearTimer();
+    this.upHeadMs = performance.now();
     const status = Number(rh[':status']) || 502;
     if (this.server && this.table) this.table.outcome(this.server, status < 500);
     const h = downstreamHeaders(rh, status);

@@ -48,7 +48,7 @@ export class H2Stream extends Duplex {
   private pushed = 0;
   private granted = 0;
   contentLength = -1;
-  /** Response DATA payload bytes sent (access log). */
+  /** Response header block and DATA payload bytes sent (access log). */
   bytesOut = 0;
   readonly queue: Pending[] = [];
   queueOffset = 0;
