@@ -204,7 +204,7 @@ describe('HTTP/2 listeners and gRPC backends (LR-1, SG-6)', function () {
       grpcServer.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p)));
     });
 
-    node = await FulcrumNode.start();
+    node = await FulcrumNode.start({ extraArgs: ['--access-log'] });
     const cA = String((await node.write('UploadServerCertificate', { CertificateName: 'a', Certificate: certA.cert, PrivateKey: certA.key })).CertificateId);
     const cB = String((await node.write('UploadServerCertificate', { CertificateName: 'b', Certificate: certB.cert, PrivateKey: certB.key })).CertificateId);
 
@@ -596,5 +596,18 @@ describe('HTTP/2 listeners and gRPC backends (LR-1, SG-6)', function () {
     assert.equal(r.status, 200);
     assert.equal(createHash('sha256').update(r.body).digest('hex'), createHash('sha256').update(body).digest('hex'));
     assert.equal(echo.received[0]?.method, 'PUT');
+  });
+
+  it('OB-2: an h2 stream is access-logged with the same fields as HTTP/1.1 (status, bytes, upstream and total time)', async () => {
+    const r = await h2request(session, '/echo/logged-h2');
+    assert.equal(r.status, 200);
+    const line = await node.waitForLine((l) => l.msg === 'access' && l.path === '/echo/logged-h2', 5000);
+    assert.equal(line.status, 200);
+    assert.equal(line.method, 'GET');
+    assert.equal(line.listener, lsn);
+    assert.match(String(line.server), /^127\.0\.0\.1:\d+$/);
+    assert.ok(Number(line.bytes) >= r.body.length + 1, `bytes ${line.bytes} counts the header block and the ${r.body.length}-byte body`);
+    assert.equal(typeof line.upstreamMs, 'number');
+    assert.ok(Number(line.totalMs) >= Number(line.upstreamMs));
   });
 });

@@ -1,6 +1,7 @@
 import { request as httpRequest, type ClientRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { constants, type ClientHttp2Stream, type IncomingHttpHeaders, type OutgoingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
+import { constants, type ClientHttp2Stream, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http2';
+import type { H2Stream } from './stream.js';
 import type { Socket } from 'node:net';
 import type { CompiledListener, CompiledRule, RoutingTable, RuntimeGroup, RuntimeServer } from '../routing-table.js';
 import { MAX_TRIES } from '../server-choice.js';
@@ -68,12 +69,15 @@ export abstract class H2StreamUpstream {
   protected upStream: ClientHttp2Stream | undefined;
   protected upSession: UpstreamSession | undefined;
   protected reqTrailers: IncomingHttpHeaders | undefined;
+  /** performance.now() when the request went upstream and when its response head came (OB-2). */
+  protected upSentMs = 0;
+  protected upHeadMs = 0;
   protected upTrailers: IncomingHttpHeaders | undefined;
 
   constructor(
     protected readonly worker: H2Host,
     readonly port: number,
-    protected readonly stream: ServerHttp2Stream,
+    protected readonly stream: H2Stream,
     protected readonly headers: IncomingHttpHeaders,
     /** The peer as clientAddress spells it (the front end normalized it). */
     protected readonly peerIp: string,
@@ -106,6 +110,15 @@ export abstract class H2StreamUpstream {
   protected abstract resetClient(code: number): void;
   protected abstract respond(h: OutgoingHttpHeaders, endStream: boolean, waitForTrailers: boolean, fromBackend?: boolean): boolean;
 
+  // ---------------------------------------------------------------- what the access log reads (OB-2)
+  /** Bytes sent to the client on this stream: header blocks and DATA payloads. */
+  get bytesOut(): number {
+    return this.stream.bytesOut;
+  }
+  get upstreamMs(): number | undefined {
+    return this.upHeadMs > 0 ? this.upHeadMs - this.upSentMs : undefined;
+  }
+
   // ---------------------------------------------------------------- in-flight accounting (Wlc)
   protected hold(s: RuntimeServer): void {
     this.release();
@@ -129,6 +142,7 @@ export abstract class H2StreamUpstream {
   protected send(server: RuntimeServer): void {
     this.tried[this.triedCount++] = server.index;
     this.hold(server);
+    this.upSentMs = performance.now();
     if (this.group!.snap.protocol === 'gRPC') this.sendH2(server);
     else this.sendH1(server);
   }
@@ -204,6 +218,7 @@ export abstract class H2StreamUpstream {
       return;
     }
     this.clearTimer();
+    this.upHeadMs = performance.now();
     const status = res.statusCode ?? 502;
     if (this.server && this.table) this.table.outcome(this.server, status < 500);
     const h = downstreamHeaders(res.headers, status);
@@ -296,6 +311,7 @@ export abstract class H2StreamUpstream {
       return;
     }
     this.clearTimer();
+    this.upHeadMs = performance.now();
     const status = Number(rh[':status']) || 502;
     if (this.server && this.table) this.table.outcome(this.server, status < 500);
     const h = downstreamHeaders(rh, status);

@@ -1,0 +1,264 @@
+import { DynamicTable, ENTRY_OVERHEAD, STATIC_COUNT, STATIC_TABLE } from './hpack-table.js';
+import { HUFFMAN_BAD, HUFFMAN_TOO_LONG, huffmanDecode, huffmanEncode, huffmanLength } from './huffman.js';
+
+/**
+ * HPACK (RFC 7541): the decoder for a connection's request header blocks and the encoder for
+ * its response header blocks. Field names and values are latin1 strings (one char per octet),
+ * as HTTP/1.1 upstream heads carry them.
+ */
+
+/** A decoding error: the connection ends with COMPRESSION_ERROR (RFC 9113 §4.3). */
+export class HpackError extends Error {}
+
+/** Where decoded fields go, in order. */
+export interface FieldSink {
+  field(name: string, value: string): void;
+}
+
+/**
+ * Decodes header blocks against the connection's dynamic table. Fields past `listLimit`
+ * decoded bytes (name + value + 32 each) are decoded — the table must stay in step with the
+ * client's encoder — but not delivered or kept: an HPACK bomb (a few indexed bytes that
+ * expand to a huge list) costs CPU bounded by the block size, not memory.
+ */
+export class HpackDecoder {
+  readonly table: DynamicTable;
+  /** The largest table size the client may ask for: our SETTINGS_HEADER_TABLE_SIZE. */
+  private readonly settingsMax: number;
+  /** Reused for Huffman strings; its size bounds a string we keep. */
+  private readonly scratch: Buffer;
+  private pos = 0;
+  private overLimit = false;
+
+  constructor(maxTableSize: number, maxString: number) {
+    this.settingsMax = maxTableSize;
+    this.table = new DynamicTable(maxTableSize);
+    this.scratch = Buffer.allocUnsafe(maxString + 1);
+  }
+
+  /** Decode buf[start, end); returns false when the list went over listLimit (the excess was dropped). Throws HpackError. */
+  decode(buf: Buffer, start: number, end: number, sink: FieldSink, listLimit: number): boolean {
+    this.pos = start;
+    let listSize = 0;
+    let fieldsSeen = false;
+    this.overLimit = false;
+    const table = this.table;
+    while (this.pos < end) {
+      const b = buf[this.pos];
+      let name: string;
+      let value: string;
+      if (b & 0x80) {
+        // Indexed field (§6.1).
+        const index = this.int(buf, end, 7);
+        if (index === 0) throw new HpackError('index 0');
+        if (index <= STATIC_COUNT) {
+          const e = STATIC_TABLE[index - 1];
+          name = e[0];
+          value = e[1];
+        } else {
+          const n = table.name(index - STATIC_COUNT - 1);
+          if (n === undefined) throw new HpackError('index beyond the table');
+          name = n;
+          value = table.value(index - STATIC_COUNT - 1);
+        }
+      } else if ((b & 0xe0) === 0x20) {
+        // Dynamic table size update (§6.3): only before the first field of a block.
+        if (fieldsSeen) throw new HpackError('table size update after a field');
+        const size = this.int(buf, end, 5);
+        if (size > this.settingsMax) throw new HpackError('table size update above the setting');
+        table.resize(size);
+        continue;
+      } else {
+        // Literal (§6.2): with incremental indexing (01), without (0000) or never indexed (0001).
+        const indexing = (b & 0xc0) === 0x40;
+        const index = this.int(buf, end, indexing ? 6 : 4);
+        if (index === 0) name = this.str(buf, end);
+        else if (index <= STATIC_COUNT) name = STATIC_TABLE[index - 1][0];
+        else {
+          const n = table.name(index - STATIC_COUNT - 1);
+          if (n === undefined) throw new HpackError('index beyond the table');
+          name = n;
+        }
+        value = this.str(buf, end);
+        if (indexing) table.add(name, value);
+      }
+      fieldsSeen = true;
+      if (this.overLimit) continue;
+      listSize += name.length + value.length + ENTRY_OVERHEAD;
+      if (listSize > listLimit) {
+        this.overLimit = true;
+        continue;
+      }
+      sink.field(name, value);
+    }
+    return !this.overLimit;
+  }
+
+  /** An integer with an n-bit prefix (§5.1); values beyond 2^31 are an error. */
+  private int(buf: Buffer, end: number, n: number): number {
+    const max = (1 << n) - 1;
+    let v = buf[this.pos++] & max;
+    if (v < max) return v;
+    let shift = 0;
+    for (;;) {
+      if (this.pos >= end) throw new HpackError('truncated integer');
+      const b = buf[this.pos++];
+      v += (b & 0x7f) * 2 ** shift;
+      if (v > 0x7fffffff) throw new HpackError('integer overflow');
+      if ((b & 0x80) === 0) return v;
+      shift += 7;
+    }
+  }
+
+  /**
+   * A string literal (§5.2). One longer than the scratch buffer can only belong to a list
+   * over the limit (and to no table entry: it is larger than any table we allow), so it
+   * comes back as a placeholder of its raw length, which makes the list over the limit.
+   */
+  private str(buf: Buffer, end: number): string {
+    const huffman = (buf[this.pos] & 0x80) !== 0;
+    const len = this.int(buf, end, 7);
+    const start = this.pos;
+    if (len > end - start) throw new HpackError('string beyond the block');
+    this.pos = start + len;
+    if (!huffman) return len < this.scratch.length ? buf.toString('latin1', start, start + len) : this.oversize(len);
+    const n = huffmanDecode(buf, start, start + len, this.scratch);
+    if (n === HUFFMAN_BAD) throw new HpackError('bad Huffman string');
+    if (n === HUFFMAN_TOO_LONG) return this.oversize(this.scratch.length);
+    return this.scratch.toString('latin1', 0, n);
+  }
+
+  private oversize(len: number): string {
+    this.overLimit = true;
+    return ' '.repeat(Math.min(len, this.scratch.length));
+  }
+}
+
+/** Response fields never worth a dynamic table entry: they change with (nearly) every response. */
+const NOT_INDEXED = new Set(['content-length', 'date', 'etag', 'last-modified', 'age', 'expires', 'set-cookie', 'content-range', 'location', ':status']);
+/** Fields that must stay out of every compression context (RFC 7541 §7.1.3). */
+const NEVER_INDEXED = new Set(['authorization', 'proxy-authorization', 'cookie']);
+
+const STATIC_EXACT = new Map<string, number>();
+const STATIC_NAME = new Map<string, number>();
+for (let i = STATIC_COUNT; i >= 1; i--) {
+  const [n, v] = STATIC_TABLE[i - 1];
+  STATIC_NAME.set(n, i);
+  if (v !== '') STATIC_EXACT.set(`${n}\0${v}`, i);
+}
+
+export type FieldValue = string | number | readonly string[] | undefined;
+
+/**
+ * Encodes response header blocks. Static matches are indexed; recurring fields (content-type,
+ * server, cache-control...) enter the dynamic table once and are one byte afterwards; fields
+ * that change with every response go as literals without indexing. Strings are Huffman coded
+ * when that is shorter.
+ */
+export class HpackEncoder {
+  private readonly exact = new Map<string, number>();
+  private readonly table: DynamicTable;
+  /** A size change the client asked for (SETTINGS_HEADER_TABLE_SIZE), announced at the next block. */
+  private pendingSize = -1;
+  private out = Buffer.allocUnsafe(4096);
+  private pos = 0;
+  /** A string's octets before coding (reused). */
+  private raw = Buffer.allocUnsafe(1024);
+
+  constructor(maxTableSize: number) {
+    this.table = new DynamicTable(maxTableSize, (n, v, seq) => {
+      const k = `${n}\0${v}`;
+      if (this.exact.get(k) === seq) this.exact.delete(k);
+    });
+  }
+
+  /** The client's SETTINGS_HEADER_TABLE_SIZE; we use at most `cap` of it. */
+  setMaxTableSize(size: number, cap: number): void {
+    const next = Math.min(size, cap);
+    if (next === this.table.maxSize && this.pendingSize < 0) return;
+    this.pendingSize = next;
+  }
+
+  /**
+   * Encode the fields of `h` (pseudo-headers first, as their keys come first); array values
+   * become one field line each. The result is valid until the next call.
+   */
+  encode(h: Readonly<Record<string, FieldValue>>): Buffer {
+    this.pos = 0;
+    if (this.pendingSize >= 0) {
+      this.table.resize(this.pendingSize);
+      this.int(this.pendingSize, 5, 0x20);
+      this.pendingSize = -1;
+    }
+    for (const name in h) {
+      const v = h[name];
+      if (v === undefined) continue;
+      if (typeof v === 'object') for (const one of v) this.field(name, one);
+      else this.field(name, typeof v === 'number' ? String(v) : v);
+    }
+    return this.out.subarray(0, this.pos);
+  }
+
+  private field(name: string, value: string): void {
+    const key = `${name}\0${value}`;
+    const st = STATIC_EXACT.get(key);
+    if (st !== undefined) {
+      this.int(st, 7, 0x80);
+      return;
+    }
+    const seq = this.exact.get(key);
+    if (seq !== undefined) {
+      this.int(STATIC_COUNT + this.table.inserted - seq, 7, 0x80);
+      return;
+    }
+    const nameIndex = STATIC_NAME.get(name) ?? 0;
+    if (NEVER_INDEXED.has(name)) this.int(nameIndex, 4, 0x10);
+    else if (NOT_INDEXED.has(name) || name.length + value.length + ENTRY_OVERHEAD > this.table.maxSize / 2) this.int(nameIndex, 4, 0x00);
+    else {
+      this.int(nameIndex, 6, 0x40);
+      this.table.add(name, value);
+      this.exact.set(key, this.table.inserted - 1);
+    }
+    if (nameIndex === 0) this.str(name);
+    this.str(value);
+  }
+
+  private int(v: number, n: number, flags: number): void {
+    this.room(6);
+    const max = (1 << n) - 1;
+    if (v < max) {
+      this.out[this.pos++] = flags | v;
+      return;
+    }
+    this.out[this.pos++] = flags | max;
+    v -= max;
+    while (v >= 128) {
+      this.out[this.pos++] = (v & 0x7f) | 0x80;
+      v = Math.floor(v / 128);
+    }
+    this.out[this.pos++] = v;
+  }
+
+  private str(s: string): void {
+    if (s.length > this.raw.length) this.raw = Buffer.allocUnsafe(s.length * 2);
+    const raw = this.raw;
+    const len = raw.write(s, 0, 'latin1');
+    const hl = huffmanLength(raw, 0, len);
+    if (hl < len) {
+      this.int(hl, 7, 0x80);
+      this.room(hl);
+      this.pos = huffmanEncode(raw, 0, len, this.out, this.pos);
+    } else {
+      this.int(len, 7, 0);
+      this.room(len);
+      this.pos += raw.copy(this.out, this.pos, 0, len);
+    }
+  }
+
+  private room(n: number): void {
+    if (this.pos + n <= this.out.length) return;
+    const bigger = Buffer.allocUnsafe(Math.max(this.out.length * 2, this.pos + n));
+    this.out.copy(bigger, 0, 0, this.pos);
+    this.out = bigger;
+  }
+}
