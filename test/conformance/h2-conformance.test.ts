@@ -4,6 +4,8 @@ import { FulcrumNode, forward, freePort } from '../integration/dp-helpers.js';
 import { RecordingBackend } from './conf-helpers.js';
 import { FRAME_CASES } from './h2-frame-cases.js';
 import { HEADER_CASES } from './h2-header-cases.js';
+import { ABUSE_CASES } from './h2-abuse-cases.js';
+import { POSITIVE_CASES } from './h2-positive-cases.js';
 import { runH2Case, type Ctx, type H2Case } from './h2-runner.js';
 
 /**
@@ -15,9 +17,14 @@ import { runH2Case, type Ctx, type H2Case } from './h2-runner.js';
  * RESULTS ON THE node:http2 FRONT END (main before the codec of issue 12 item 3) are filled in below.
  */
 
+/** The short IdleTimeout of the second listener (ALB's default is 15 s). */
+const IDLE_TIMEOUT_S = 1;
+
 const TABLES: Array<[string, H2Case[]]> = [
   ['frames and stream states', FRAME_CASES],
   ['header blocks and request validity', HEADER_CASES],
+  ['floods, limits and flow control', ABUSE_CASES],
+  ['well-behaved clients and idle connections', POSITIVE_CASES],
 ];
 
 describe('conformance: hostile HTTP/2 through a real node', function () {
@@ -39,7 +46,12 @@ describe('conformance: hostile HTTP/2 through a real node', function () {
       LoadBalancerId: 'alb-default', ListenerProtocol: 'HTTPS', ListenerPort: port, Http2Enabled: true,
       Certificates: [{ CertificateId: certId }], DefaultActions: [forward(g)],
     });
-    Object.assign(ctx, { port, backend });
+    const idlePort = await freePort();
+    await node.write('CreateListener', {
+      LoadBalancerId: 'alb-default', ListenerProtocol: 'HTTPS', ListenerPort: idlePort, Http2Enabled: true, IdleTimeout: IDLE_TIMEOUT_S,
+      Certificates: [{ CertificateId: certId }], DefaultActions: [forward(g)],
+    });
+    Object.assign(ctx, { port, idlePort, backend });
   });
 
   after(async () => {

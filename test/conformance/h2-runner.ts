@@ -42,6 +42,8 @@ export type BackendCheck = null | Forwarded | ((b: RecordingBackend, port: numbe
 
 export interface Ctx {
   port: number;
+  /** A listener like `port` but with IdleTimeout 1 s. */
+  idlePort: number;
   backend: RecordingBackend;
 }
 
@@ -55,6 +57,8 @@ export interface H2Case {
   respond?: Script;
   /** More checks once the outcome is in. */
   check?: (c: H2Client, ctx: Ctx) => void | Promise<void>;
+  /** Play the case on the listener with the short IdleTimeout. */
+  listener?: 'idle';
   /** Milliseconds a case may take (floods send a lot). */
   timeoutMs?: number;
 }
@@ -68,12 +72,13 @@ export async function runH2Case(k: H2Case, ctx: Ctx): Promise<void> {
   const { backend } = ctx;
   await backend.reset();
   if (k.respond !== undefined) backend.script = k.respond;
-  const c = await H2Client.connect(ctx.port, k.client);
+  const port = k.listener === 'idle' ? ctx.idlePort : ctx.port;
+  const c = await H2Client.connect(port, k.client);
   try {
     await k.send(c, ctx);
     await expectOutcome(c, k.expect);
     await sleep(SETTLE_MS);
-    checkForwarded(k.backend, backend, ctx.port);
+    checkForwarded(k.backend, backend, port);
     await k.check?.(c, ctx);
     if ('rst' in k.expect) {
       // A stream error costs that stream only: the connection still serves a request.
