@@ -8,7 +8,7 @@ import { connErr, noCompleteRequest, streamErr, type H2Case } from './h2-runner.
 /**
  * Abuse and limits: the floods behind CVE-2024-27316 (CONTINUATION) and CVE-2023-44487 (rapid
  * reset), SETTINGS / PING / empty-DATA floods, the HPACK bomb, the header-list and
- * concurrent-stream limits, flow-control overflow and the zero-window stall (H2C-9..H2C-12).
+ * concurrent-stream limits, flow-control overflow and the zero-window stall (H2C-9, H2C-10, H2C-11).
  */
 
 const POST = request('/', 'POST');

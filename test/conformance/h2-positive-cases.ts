@@ -4,7 +4,7 @@ import { E, data, req, request } from './h2-client.js';
 import type { H2Case } from './h2-runner.js';
 
 /**
- * What a well-behaved client gets (H2C-13): requests and responses of every shape arrive
+ * What a well-behaved client gets (H2C-12): requests and responses of every shape arrive
  * intact, and the idle timeout (H2C-8) ends only connections with nothing under way. The
  * hostile tables are only meaningful if these pass.
  */
@@ -17,14 +17,14 @@ const LARGE = 1 << 20;
 
 export const POSITIVE_CASES: H2Case[] = [
   {
-    name: 'H2C-13: a plain GET is forwarded with Host from :authority and X-Forwarded-*; the answer comes back',
+    name: 'H2C-12: a plain GET is forwarded with Host from :authority and X-Forwarded-*; the answer comes back',
     send: (c) => c.send(req(1, request('/plain?q=1', 'GET', [['user-agent', 'h2-conformance'], ['accept', '*/*']]))),
     expect: { status: 200, stream: 1 },
     backend: { path: '/plain?q=1', headers: { 'user-agent': 'h2-conformance', accept: '*/*' } },
     check: (c) => assert.equal(bodyText(c, 1), 'ok'),
   },
   {
-    name: 'H2C-13: a POST body streamed over several DATA frames reaches the backend whole',
+    name: 'H2C-12: a POST body streamed over several DATA frames reaches the backend whole',
     send: async (c) => {
       c.send(req(1, request('/upload', 'POST', [['content-type', 'text/plain']]), false));
       for (const part of ['first ', 'second ', 'third ']) {
@@ -37,7 +37,7 @@ export const POSITIVE_CASES: H2Case[] = [
     backend: { method: 'POST', path: '/upload', headers: { 'content-type': 'text/plain' }, body: 'first second third last' },
   },
   {
-    name: 'H2C-13: response trailers from the backend reach the client as a trailing HEADERS',
+    name: 'H2C-12: response trailers from the backend reach the client as a trailing HEADERS',
     respond: 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTrailer: x-sum\r\n\r\n5\r\nhello\r\n0\r\nx-sum: abc123\r\n\r\n',
     send: (c) => c.send(req(1, request('/trailers', 'GET', [['te', 'trailers']]))),
     expect: { status: 200, stream: 1 },
@@ -48,7 +48,7 @@ export const POSITIVE_CASES: H2Case[] = [
     },
   },
   {
-    name: 'H2C-13: response fields are lower-case and carry no connection-specific fields',
+    name: 'H2C-12: response fields are lower-case and carry no connection-specific fields',
     respond: 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: keep-alive, X-Hop\r\nKeep-Alive: timeout=5\r\nX-Hop: 1\r\nX-Kept: Yes\r\n\r\nok',
     send: (c) => c.send(req(1, request('/fields'))),
     expect: { status: 200, stream: 1 },
@@ -61,13 +61,13 @@ export const POSITIVE_CASES: H2Case[] = [
     },
   },
   {
-    name: 'H2C-13 (8.2.3): cookie fields are joined with "; " for an HTTP/1.1 backend',
+    name: 'H2C-12 (8.2.3): cookie fields are joined with "; " for an HTTP/1.1 backend',
     send: (c) => c.send(req(1, request('/cookies', 'GET', [['cookie', 'a=1'], ['cookie', 'b=2']]))),
     expect: { status: 200, stream: 1 },
     backend: { path: '/cookies', headers: { cookie: 'a=1; b=2' } },
   },
   {
-    name: 'H2C-13: a 1 MiB response crosses the 65535-byte window as the client sends WINDOW_UPDATEs',
+    name: 'H2C-12: a 1 MiB response crosses the 65535-byte window as the client sends WINDOW_UPDATEs',
     respond: `HTTP/1.1 200 OK\r\nContent-Length: ${LARGE}\r\n\r\n${pattern(LARGE)}`,
     send: (c) => c.send(req(1, request('/large'))),
     expect: { status: 200, stream: 1 },
@@ -79,7 +79,7 @@ export const POSITIVE_CASES: H2Case[] = [
     },
   },
   {
-    name: 'H2C-13: 50 concurrent streams on one connection all complete',
+    name: 'H2C-12: 50 concurrent streams on one connection all complete',
     send: (c) => c.send(...Array.from({ length: 50 }, (_, i) => req(1 + 2 * i, request(`/many/${i}`)))),
     expect: { custom: true },
     backend: (b) => assert.ok(b.requests.length <= 50),
