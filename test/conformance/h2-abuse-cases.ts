@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import type { Socket } from 'node:net';
 import { sleep } from '../helpers/util.js';
+import { OK_RESPONSE, type BackendRequest } from './conf-helpers.js';
 import { E, F, S, T, data, frame, headersFrames, ping, req, request, rstStream, settings, windowUpdate, type H2Client } from './h2-client.js';
 import { encodeHeaders, rep } from './h2-hpack.js';
 import { connErr, noCompleteRequest, streamErr, type H2Case } from './h2-runner.js';
@@ -19,8 +20,10 @@ const ids = (n: number, from = 1): number[] => Array.from({ length: n }, (_, i) 
 
 /** Sockets of backend requests held unanswered, to be released by the case. */
 const held: Socket[] = [];
-const hold = (s: Socket): void => {
-  held.push(s);
+/** Holds the answers to /held/ requests until releaseHeld(); anything else (the runner's follow-up request) is answered at once. */
+const hold = (s: Socket, r: BackendRequest): void => {
+  if (r.head.startsWith(`${r.method} /held/`)) held.push(s);
+  else s.write(OK_RESPONSE);
 };
 function releaseHeld(): void {
   for (const s of held.splice(0)) if (!s.destroyed) s.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok');
