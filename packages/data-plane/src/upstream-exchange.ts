@@ -32,10 +32,26 @@ export interface UpstreamSink {
  * complete, well-framed response. Retry policy stays with the caller (RouteDecision.retry).
  */
 export class UpstreamExchange implements UpstreamOwner, ChunkSink {
+  /**
+   * One from the free list (its parser state, response head and tracker are reused: a
+   * request allocates none of them). It goes back there by itself once it has reported its
+   * end or failure, or was aborted; the caller must drop its reference at that point.
+   */
+  static take(pool: UpstreamPool, sink: UpstreamSink): UpstreamExchange {
+    const x = spare.pop() ?? new UpstreamExchange();
+    x.pool = pool;
+    x.sink = sink;
+    x.inUse = true;
+    return x;
+  }
+
+  private pool!: UpstreamPool;
+  private sink: UpstreamSink = NO_SINK;
+  private inUse = false;
   private up: PooledSocket | null = null;
   private connected = false;
   private reused = false;
-  private pending: Buffer[] = [];
+  private readonly pending: Buffer[] = [];
   private readonly reader = new HeadReader(DEFAULT_H1_LIMITS.maxHeadBytes, DEFAULT_H1_LIMITS.maxHeadBytes);
   readonly resp = new ResponseHead();
   private readonly chunks = new ChunkedTracker();
@@ -49,8 +65,26 @@ export class UpstreamExchange implements UpstreamOwner, ChunkSink {
   /** The whole request went out: only then may the connection carry another. */
   private reqDone = false;
 
-  constructor(private readonly pool: UpstreamPool, private readonly sink: UpstreamSink) {
+  private constructor() {
     this.chunks.sink = this;
+  }
+
+  /** Back to the free list, state cleared for the next request. */
+  private recycle(): void {
+    if (!this.inUse) return;
+    this.inUse = false;
+    this.detach();
+    this.sink = NO_SINK;
+    this.connected = false;
+    this.reused = false;
+    this.pending.length = 0;
+    this.reader.reset();
+    this.headDone = false;
+    this.kind = 0;
+    this.left = 0;
+    this.trailerText = '';
+    this.reqDone = false;
+    if (spare.length < MAX_SPARE) spare.push(this);
   }
 
   /** Take an idle connection to the server (or open one) and send `head`. */
@@ -102,13 +136,14 @@ export class UpstreamExchange implements UpstreamOwner, ChunkSink {
   abort(): void {
     const up = this.detach();
     up?.destroy();
+    this.recycle();
   }
 
   private flushPending(): void {
     const up = this.up!;
     const p = this.pending;
-    this.pending = [];
-    for (const b of p) writeAll(up, b);
+    for (let i = 0; i < p.length; i++) writeAll(up, p[i]);
+    p.length = 0;
     // Connected: a body waiting for the connection may go now.
     this.sink.upstreamDrain();
   }
@@ -130,6 +165,7 @@ export class UpstreamExchange implements UpstreamOwner, ChunkSink {
     const stale = this.reused && !this.headDone && this.reader.pending === false;
     this.detach()?.destroy();
     this.sink.upstreamFailed(connected, stale, this.headDone);
+    this.recycle();
   }
 
   // ---------------------------------------------------------------- UpstreamOwner
@@ -152,6 +188,7 @@ export class UpstreamExchange implements UpstreamOwner, ChunkSink {
       // A close-delimited response ends with the connection.
       this.detach()?.destroy();
       this.sink.upstreamEnd('');
+      this.recycle();
       return;
     }
     this.fail();
@@ -227,5 +264,18 @@ export class UpstreamExchange implements UpstreamOwner, ChunkSink {
       else up.destroy();
     }
     this.sink.upstreamEnd(trailers);
+    this.recycle();
   }
 }
+
+const spare: UpstreamExchange[] = [];
+const MAX_SPARE = 1024;
+
+/** What a spare exchange reports to: nothing (a late event on a recycled one goes nowhere). */
+const NO_SINK: UpstreamSink = {
+  upstreamHead() {},
+  upstreamBody: () => true,
+  upstreamEnd() {},
+  upstreamDrain() {},
+  upstreamFailed() {},
+};

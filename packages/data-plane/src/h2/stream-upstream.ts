@@ -163,7 +163,7 @@ export abstract class H2StreamUpstream implements UpstreamSink {
     const h = upstreamHeaders(this.headers, this.forwardInfo(false), this.edits);
     this.chunkedUp = this.hasBody && h['content-length'] === undefined;
     const head = http1RequestHead(this.method, this.upTarget, this.edits?.host ?? this.authority, h, this.chunkedUp);
-    const ux = new UpstreamExchange(this.worker.pool, this);
+    const ux = UpstreamExchange.take(this.worker.pool, this);
     this.ux = ux;
     ux.start(server, this.group!.snap.keepalive, head, this.method === 'HEAD');
     if (!this.hasBody) {
@@ -230,7 +230,9 @@ export abstract class H2StreamUpstream implements UpstreamSink {
       ux.abort();
       return;
     }
-    if (!noBody) this.stream.on('drain', () => ux.resume());
+    if (!noBody) this.stream.on('drain', () => {
+      if (this.ux === ux) ux.resume();
+    });
   }
 
   upstreamBody(chunk: Buffer): boolean {
