@@ -56,6 +56,16 @@ function serverAt(port: number): RuntimeServer {
 
 const HEAD = (path: string) => Buffer.from(`GET ${path} HTTP/1.1\r\nhost: t\r\n\r\n`, 'latin1');
 
+/** One GET through a fresh exchange from the pool; resolves with what it reported. */
+async function exchange(pool: UpstreamPool, port: number, path: string): Promise<Recorder> {
+  const r = new Recorder();
+  const x = UpstreamExchange.take(pool, r);
+  x.start(serverAt(port), true, HEAD(path), false);
+  x.endRequest();
+  await r.done;
+  return r;
+}
+
 describe('UpstreamExchange (HTTP/2 streams to HTTP/1.1 backends through the shared pool)', () => {
   let pool: UpstreamPool;
   let srv: Server | undefined;
@@ -68,19 +78,11 @@ describe('UpstreamExchange (HTTP/2 streams to HTTP/1.1 backends through the shar
   it('relays a content-length response and puts the connection back; the next request reuses it', async () => {
     const b = await backend(() => 'HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nhello');
     srv = b.server;
-    const r1 = new Recorder();
-    const x1 = UpstreamExchange.take(pool, r1);
-    x1.start(serverAt(b.port), true, HEAD('/a'), false);
-    x1.endRequest();
-    await r1.done;
+    const r1 = await exchange(pool, b.port, '/a');
     assert.equal(r1.status, 200);
     assert.equal(Buffer.concat(r1.body).toString(), 'hello');
     assert.equal(pool.stats.idle, 1);
-    const r2 = new Recorder();
-    const x2 = UpstreamExchange.take(pool, r2);
-    x2.start(serverAt(b.port), true, HEAD('/b'), false);
-    x2.endRequest();
-    await r2.done;
+    await exchange(pool, b.port, '/b');
     assert.equal(pool.stats.created, 1);
     assert.equal(pool.stats.reused, 1);
     assert.match(b.requests[1]!, /^GET \/b HTTP\/1.1\r\n/);
@@ -89,11 +91,7 @@ describe('UpstreamExchange (HTTP/2 streams to HTTP/1.1 backends through the shar
   it('decodes a chunked body and hands over its trailers', async () => {
     const b = await backend(() => 'HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5\r\nhello\r\n6;x=1\r\n world\r\n0\r\ngrpc-status: 0\r\nx-t: v\r\n\r\n');
     srv = b.server;
-    const r = new Recorder();
-    const x = UpstreamExchange.take(pool, r);
-    x.start(serverAt(b.port), true, HEAD('/c'), false);
-    x.endRequest();
-    await r.done;
+    const r = await exchange(pool, b.port, '/c');
     assert.equal(Buffer.concat(r.body).toString(), 'hello world');
     assert.match(r.trailers!, /grpc-status: 0\r\nx-t: v/);
     assert.equal(pool.stats.idle, 1);
@@ -106,14 +104,8 @@ describe('UpstreamExchange (HTTP/2 streams to HTTP/1.1 backends through the shar
       return null;
     });
     srv = b.server;
-    const r1 = new Recorder();
-    const x1 = UpstreamExchange.take(pool, r1);
-    x1.start(serverAt(b.port), true, HEAD('/1'), false);
-    x1.endRequest();
-    await r1.done;
-    const r2 = new Recorder();
-    UpstreamExchange.take(pool, r2).start(serverAt(b.port), true, HEAD('/2'), false);
-    await r2.done;
+    await exchange(pool, b.port, '/1');
+    const r2 = await exchange(pool, b.port, '/2');
     assert.deepEqual(r2.failed, { connected: true, stale: true, headDone: false });
   });
 
@@ -121,15 +113,11 @@ describe('UpstreamExchange (HTTP/2 streams to HTTP/1.1 backends through the shar
     const closed = await backend(() => null);
     const port = closed.port;
     await new Promise<void>((r) => closed.server.close(() => r()));
-    const r = new Recorder();
-    UpstreamExchange.take(pool, r).start(serverAt(port), true, HEAD('/x'), false);
-    await r.done;
+    const r = await exchange(pool, port, '/x');
     assert.deepEqual(r.failed, { connected: false, stale: false, headDone: false });
     const b = await backend(() => 'HTTP/1.1 200 OK\r\ncontent-length: 1\r\ncontent-length: 2\r\n\r\nab');
     srv = b.server;
-    const r2 = new Recorder();
-    UpstreamExchange.take(pool, r2).start(serverAt(b.port), true, HEAD('/y'), false);
-    await r2.done;
+    const r2 = await exchange(pool, b.port, '/y');
     assert.equal(r2.failed?.headDone, false);
     assert.equal(r2.status, 0, 'no head was handed over');
   });
