@@ -117,6 +117,9 @@ class Host implements ConnectionHost {
     this.handler(s);
   }
   connectionClosed(): void {}
+  connectionFailed(e: unknown): void {
+    throw e;
+  }
 }
 
 let server: Server;
@@ -234,6 +237,9 @@ describe('HTTP/2 connection (our codec, RFC 9113)', () => {
       { ...GET, ':path': '' },
       { ...GET, ':status': '200' },
       { ...GET, 'x-v': ' lead' },
+      { ...GET, ':path': '/a HTTP/1.1\tx' },
+      { ...GET, ':path': '/a b' },
+      { ...GET, ':method': 'GET /x' },
     ];
     let id = 1;
     for (const h of cases) {

@@ -13,6 +13,8 @@ export interface ConnectionHost {
   onStream(conn: H2Connection, stream: H2Stream): void;
   /** The socket closed: the connection is gone. */
   connectionClosed(conn: H2Connection): void;
+  /** An unexpected error ended the connection (it is logged there). */
+  connectionFailed(error: unknown): void;
 }
 
 /** A connection error: GOAWAY with this code, then close (RFC 9113 §5.4.1). */
@@ -117,7 +119,11 @@ export class H2Connection extends H2StreamSet {
     } catch (e) {
       if (e instanceof ConnectionError) this.fail(e.code);
       else if (e instanceof HpackError) this.fail(F.COMPRESSION_ERROR);
-      else throw e;
+      else {
+        // A bug (ours, or in a stream's reader run from a push) costs this connection, not the worker.
+        this.host.connectionFailed(e);
+        this.fail(F.INTERNAL_ERROR);
+      }
     }
   }
 
