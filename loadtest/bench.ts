@@ -20,7 +20,7 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { killAllSync, stopAll, type Child } from './src/children.js';
-import { runAutocannon, runTlsLoad, runWrk, type LoadResult } from './src/load.js';
+import { runAutocannon, runH2load, runTlsLoad, runWrk, type LoadResult } from './src/load.js';
 import { parseOptions, USAGE, UsageError, type BenchOptions } from './src/options.js';
 import { CLOCK_TICKS_PER_S, machineBusyTicks, processTicks, ticksToUs, treeTicks } from './src/proc-cpu.js';
 import { goalLines, goals, markdownTable, summarize, textTable, type RunRecord } from './src/report.js';
@@ -32,7 +32,7 @@ const DEFAULT_OUT = join(REPO_ROOT, 'loadtest/results/latest.json');
 const TLS_LOAD_SCRIPT = join(REPO_ROOT, 'loadtest/dist/src/tls-load.js');
 
 /** Tables in this order: keep-alive (autocannon, wrk), new connection per request, new TLS connection per request. */
-const TOOL_ORDER: LoadResult['tool'][] = ['autocannon', 'wrk', 'wrk-close', 'tls-new', 'tls-resume'];
+const TOOL_ORDER: LoadResult['tool'][] = ['autocannon', 'wrk', 'wrk-close', 'tls-new', 'tls-resume', 'wrk-https', 'h2load'];
 
 /** Connections each worker of a Fulcrum target has accepted so far (its /metrics), by worker id order. */
 async function acceptedByWorker(t: Target): Promise<number[] | undefined> {
@@ -132,12 +132,14 @@ async function bench(opts: BenchOptions, workDir: string): Promise<boolean> {
   const wanted: Tool[] = [];
   if (opts.targets.includes('haproxy')) wanted.push('haproxy');
   if (opts.targets.includes('nginx')) wanted.push('nginx');
-  // The close scenario is wrk too, even when no target gets a keep-alive wrk run.
-  if (opts.wrk && (opts.wrkTargets.length || opts.scenarios.includes('close'))) wanted.push('wrk');
+  // The close and https scenarios are wrk too, even when no target gets a keep-alive wrk run.
+  if (opts.wrk && (opts.wrkTargets.length || opts.scenarios.includes('close') || opts.scenarios.includes('https'))) wanted.push('wrk');
+  if (opts.scenarios.includes('h2') && opts.tlsTargets.length) wanted.push('h2load');
   const tools: ToolReport = ensureTools(wanted, opts.install, (l) => say(l));
   notes.push(...tools.notes);
   let cert: TargetContext['cert'];
-  if (opts.scenarios.includes('tls') && opts.tlsTargets.length) {
+  const tlsScenario = opts.scenarios.includes('tls') || opts.scenarios.includes('https') || opts.scenarios.includes('h2');
+  if (tlsScenario && opts.tlsTargets.length) {
     try {
       cert = makeCert(workDir);
     } catch (e) {
@@ -183,12 +185,17 @@ async function bench(opts: BenchOptions, workDir: string): Promise<boolean> {
   const wrkTargets = wrkPath && keepalive ? targets.filter((t) => opts.wrkTargets.includes(t.name)) : [];
   const closeTargets = wrkPath && opts.scenarios.includes('close') ? targets.filter((t) => opts.closeTargets.includes(t.name)) : [];
   if (opts.scenarios.includes('close') && !wrkPath) notes.push('close scenario skipped: wrk is not installed');
-  const tlsTargets = cert ? targets.filter((t) => opts.tlsTargets.includes(t.name) && t.tlsPort !== undefined) : [];
+  const tlsCapable = cert ? targets.filter((t) => opts.tlsTargets.includes(t.name) && t.tlsPort !== undefined) : [];
+  const tlsTargets = opts.scenarios.includes('tls') ? tlsCapable : [];
+  const httpsTargets = wrkPath && opts.scenarios.includes('https') ? tlsCapable : [];
+  if (opts.scenarios.includes('https') && !wrkPath) notes.push('https scenario skipped: wrk is not installed');
+  const h2loadPath = tools.paths.h2load;
+  const h2Targets = h2loadPath && opts.scenarios.includes('h2') ? tlsCapable : [];
   const perRun = opts.warmupS + opts.durationS + 1;
-  const runsPerRound = acTargets.length + wrkTargets.length + closeTargets.length + 2 * tlsTargets.length;
+  const runsPerRound = acTargets.length + wrkTargets.length + closeTargets.length + 2 * tlsTargets.length + httpsTargets.length + h2Targets.length;
   const estimateS = opts.rounds * perRun * runsPerRound;
   say(
-    `\n${opts.rounds} round(s) × ${runsPerRound} run(s) (${acTargets.length} autocannon, ${wrkTargets.length} wrk, ${closeTargets.length} wrk Connection: close, ${2 * tlsTargets.length} new-TLS), ` +
+    `\n${opts.rounds} round(s) × ${runsPerRound} run(s) (${acTargets.length} autocannon, ${wrkTargets.length} wrk, ${closeTargets.length} wrk Connection: close, ${2 * tlsTargets.length} new-TLS, ${httpsTargets.length} wrk https, ${h2Targets.length} h2load), ` +
       `${opts.warmupS} s warm-up + ${opts.durationS} s each: about ${Math.ceil(estimateS / 60)} min`,
   );
   let seq = 0;
@@ -202,6 +209,10 @@ async function bench(opts: BenchOptions, workDir: string): Promise<boolean> {
         return runWrk(wrkPath!, t.url, opts.connections, seconds, workDir, seq++);
       case 'wrk-close':
         return runWrk(wrkPath!, t.url, opts.closeConnections, seconds, workDir, seq++, true);
+      case 'wrk-https':
+        return runWrk(wrkPath!, `https://127.0.0.1:${t.tlsPort!}/`, opts.connections, seconds, workDir, seq++);
+      case 'h2load':
+        return runH2load(h2loadPath!, `https://127.0.0.1:${t.tlsPort!}/`, opts.h2Clients, opts.h2Streams, seconds, workDir, seq++);
       case 'tls-new':
       case 'tls-resume':
         return runTlsLoad(TLS_LOAD_SCRIPT, t.tlsPort!, opts.tlsConnections, seconds, tool === 'tls-resume', opts.tlsGroups, workDir, seq++).then((r) => {
@@ -239,6 +250,8 @@ async function bench(opts: BenchOptions, workDir: string): Promise<boolean> {
     for (const t of closeTargets) await measure(round, t, 'wrk-close');
     for (const t of tlsTargets) await measure(round, t, 'tls-new');
     for (const t of tlsTargets) await measure(round, t, 'tls-resume');
+    for (const t of httpsTargets) await measure(round, t, 'wrk-https');
+    for (const t of h2Targets) await measure(round, t, 'h2load');
   }
 
   if (tlsGroupSeen.size > 0) {
@@ -252,6 +265,8 @@ async function bench(opts: BenchOptions, workDir: string): Promise<boolean> {
     'wrk-close': `close: wrk -t1 -c${opts.closeConnections} -H 'Connection: close', a new connection per request`,
     'tls-new': `tls-new: ${opts.tlsConnections} loops, a new TLS connection per request, full handshakes (src/tls-load.ts)`,
     'tls-resume': `tls-resume: the same, resuming the previous session (TLS 1.3 ticket)`,
+    'wrk-https': `https: wrk -t1 -c${opts.connections}, kept-alive HTTP/1.1 over TLS`,
+    h2load: `h2: h2load -t1 -c${opts.h2Clients} -m${opts.h2Streams}, HTTP/2 over TLS (percentiles from its per-request log)`,
   };
   const tables = TOOL_ORDER.map((tool) => ({ tool, rows: summarize(runs, order, tool, tool === 'autocannon' ? failures : new Map()).filter((r) => r.runs > 0 || tool === 'autocannon') }))
     .filter((t) => t.rows.some((r) => r.runs > 0) || (t.tool === 'autocannon' && t.rows.length > 0));

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
 import * as hdr from 'hdr-histogram-js';
@@ -10,7 +11,7 @@ export interface LoadResult {
    * connection per request (wrk-close: wrk with Connection: close), a new TLS connection
    * per request with full handshakes (tls-new) or resumed sessions (tls-resume).
    */
-  tool: 'autocannon' | 'wrk' | 'wrk-close' | 'tls-new' | 'tls-resume';
+  tool: 'autocannon' | 'wrk' | 'wrk-close' | 'tls-new' | 'tls-resume' | 'wrk-https' | 'h2load';
   /** 2xx responses: what req/s counts, so fast error answers never look like speed. */
   okResponses: number;
   elapsedS: number;
@@ -117,7 +118,7 @@ export async function runWrk(wrkPath: string, url: string, connections: number, 
   const r = parseWrk(text);
   const elapsedS = r.wrkSeconds;
   return {
-    tool: close ? 'wrk-close' : 'wrk',
+    tool: close ? 'wrk-close' : url.startsWith('https:') ? 'wrk-https' : 'wrk',
     okResponses: r.okResponses,
     elapsedS,
     rps: r.okResponses / elapsedS,
@@ -159,4 +160,50 @@ export async function runTlsLoad(script: string, port: number, connections: numb
     resumed: r.resumed,
     group: r.group ?? '',
   };
+}
+
+/** Parses h2load's summary; exported for checking against a saved sample. */
+export function parseH2load(text: string): { succeeded: number; failed: number; errored: number; non2xx: number; seconds: number } {
+  const fin = /finished in ([0-9.]+)(us|ms|s|m)/.exec(text);
+  const req = /requests: (\d+) total, (\d+) started, (\d+) done, (\d+) succeeded, (\d+) failed, (\d+) errored/.exec(text);
+  const codes = /status codes: (\d+) 2xx, (\d+) 3xx, (\d+) 4xx, (\d+) 5xx/.exec(text);
+  if (!fin || !req) throw new Error(`cannot read h2load output:\n${text}`);
+  const non2xx = codes ? Number(codes[2]) + Number(codes[3]) + Number(codes[4]) : 0;
+  return { succeeded: Number(req[4]) - non2xx, failed: Number(req[5]), errored: Number(req[6]), non2xx, seconds: (Number(fin[1]) * UNIT_MS[fin[2]]) / 1000 };
+}
+
+/**
+ * h2load (nghttp2-client): HTTP/2 over TLS, `clients` connections with `streams` concurrent
+ * streams each, for `durationS`. Percentiles come from its per-request log (h2load prints
+ * none): the third column is the request's time in µs.
+ */
+export async function runH2load(h2loadPath: string, url: string, clients: number, streams: number, durationS: number, workDir: string, seq: number): Promise<LoadResult> {
+  const log = join(workDir, `h2load-${seq}.log`);
+  const perRequest = join(workDir, `h2load-${seq}.tsv`);
+  const args = ['-c', String(clients), '-m', String(streams), '-t1', '-D', String(durationS), '--log-file', perRequest, url];
+  const child = new Child('h2load', h2loadPath, args, log);
+  if (!(await child.waitExit(durationS * 1000 + 30_000))) {
+    await child.stop();
+    throw new Error(`h2load did not finish within ${durationS + 30} s`);
+  }
+  const r = parseH2load(child.logTail(60));
+  const hist = latencyHistogram();
+  for (const line of readFileSync(perRequest, 'latin1').split('\n')) {
+    const us = Number(line.split('\t')[2]);
+    if (us > 0) hist.recordValue(Math.round(us));
+  }
+  const out: LoadResult = {
+    tool: 'h2load',
+    okResponses: r.succeeded,
+    elapsedS: r.seconds,
+    rps: r.succeeded / r.seconds,
+    p50Ms: hist.getValueAtPercentile(50) / 1000,
+    p99Ms: hist.getValueAtPercentile(99) / 1000,
+    errors: r.failed + r.errored,
+    timeouts: 0,
+    non2xx: r.non2xx,
+    resets: 0,
+  };
+  hist.destroy();
+  return out;
 }

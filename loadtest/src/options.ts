@@ -22,9 +22,12 @@ export interface BenchOptions {
   tlsConnections: number;
   /** Key exchange groups the TLS client offers (OpenSSL list), or 'default' for its own offer. */
   tlsGroups: string;
+  /** h2 scenario: h2load clients (connections) and concurrent streams per client. */
+  h2Clients: number;
+  h2Streams: number;
 }
 
-export const SCENARIOS = ['keepalive', 'close', 'tls'] as const;
+export const SCENARIOS = ['keepalive', 'close', 'tls', 'https', 'h2'] as const;
 export type Scenario = (typeof SCENARIOS)[number];
 
 export const USAGE = `npm run bench -- [options]
@@ -44,14 +47,19 @@ p50/p99, each proxy's own CPU µs per request (from /proc) and the ratios.
   --no-wrk            no wrk runs
   --install           apt-get install haproxy/nginx/wrk when missing (with sudo -n when not
                       root); without it a missing peer is skipped with a note
-  --scenarios a,b     which of keepalive,close,tls to run (default all):
+  --scenarios a,b     which of keepalive,close,tls,https,h2 to run (default all):
                         keepalive  autocannon (and wrk) on kept-alive connections
                         close      wrk -H 'Connection: close': a new connection per request
                         tls        a new TLS connection per request, full handshakes
                                    (tls-new) and resumed sessions (tls-resume)
+                        https      wrk on kept-alive HTTP/1.1 connections over TLS
+                        h2         h2load (nghttp2-client): HTTP/2 over TLS, --h2-clients
+                                   connections with --h2-streams concurrent streams each
   --close-targets a,b targets of the close scenario (default fulcrum-1w,haproxy,nginx,fulcrum-Nw)
   --close-connections N  wrk connections in the close scenario (default 20)
-  --tls-targets a,b   targets of the tls scenario (default fulcrum-1w,haproxy,nginx)
+  --tls-targets a,b   targets of the tls, https and h2 scenarios (default fulcrum-1w,haproxy,nginx)
+  --h2-clients N      h2load clients in the h2 scenario (default 10)
+  --h2-streams N      concurrent streams per h2load client (default 10)
   --tls-connections N concurrent TLS connections (default 16)
   --tls-groups LIST   key exchange groups the TLS client offers (default X25519:P-256, so every
                       target does the same work: Node's OpenSSL 3.5 would otherwise choose
@@ -105,6 +113,8 @@ export function parseOptions(argv: string[], defaultOut: string): BenchOptions |
       'tls-targets': { type: 'string' },
       'tls-connections': { type: 'string' },
       'tls-groups': { type: 'string' },
+      'h2-clients': { type: 'string' },
+      'h2-streams': { type: 'string' },
       out: { type: 'string' },
       quick: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
@@ -152,5 +162,7 @@ export function parseOptions(argv: string[], defaultOut: string): BenchOptions |
     tlsTargets: [...new Set(tlsTargets)].filter((t) => targets.includes(t)),
     tlsConnections: positiveInt('tls-connections', values['tls-connections'], 16),
     tlsGroups: tlsGroups(values['tls-groups']),
+    h2Clients: positiveInt('h2-clients', values['h2-clients'], 10),
+    h2Streams: positiveInt('h2-streams', values['h2-streams'], 10),
   };
 }

@@ -7,7 +7,10 @@ import { delimiter, join } from 'node:path';
  * asked for it (`--install`), the bench installs it with apt-get (one `apt-get update`
  * first); otherwise, or when that fails, it goes on without it and says why.
  */
-export type Tool = 'haproxy' | 'nginx' | 'wrk';
+export type Tool = 'haproxy' | 'nginx' | 'wrk' | 'h2load';
+
+/** The Debian package a tool comes in. */
+const PACKAGE: Record<Tool, string> = { haproxy: 'haproxy', nginx: 'nginx', wrk: 'wrk', h2load: 'nghttp2-client' };
 
 const SEARCH_DIRS = [...(process.env.PATH ?? '').split(delimiter), '/usr/sbin', '/sbin', '/usr/local/sbin'];
 
@@ -59,7 +62,7 @@ export function ensureTools(wanted: Tool[], install: boolean, log: (line: string
   const missing = wanted.filter((t) => !findBinary(t));
   if (missing.length && install) {
     log(`installing ${missing.join(', ')} with apt-get (the bench compares against them)`);
-    if (aptGet(['update', '-q'], log)) aptGet(['install', '-y', '-q', ...missing], log);
+    if (aptGet(['update', '-q'], log)) aptGet(['install', '-y', '-q', ...missing.map((t) => PACKAGE[t])], log);
   }
   for (const t of wanted) {
     const p = findBinary(t);

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import cluster, { type Worker } from 'node:cluster';
 import type { RoutingSnapshot } from '@fulcrum/model';
@@ -65,8 +66,17 @@ export class DataPlanePrimary {
     }
   }
 
+  /**
+   * TLS session ticket keys (48 bytes: name, HMAC and AES keys) shared by every worker of the
+   * node, so a client resumes its session whichever worker accepts its next connection
+   * (SO_REUSEPORT spreads them). Made once per primary; a worker that restarts gets the same.
+   */
+  private readonly ticketKeys = randomBytes(48).toString('hex');
+
   private fork(slot: WorkerSlot): void {
     const w = cluster.fork({
+      // The worker's environment is readable only by the user who could read its memory too.
+      FULCRUM_TLS_TICKET_KEYS: this.ticketKeys,
       FULCRUM_WORKER_ID: String(slot.id),
       FULCRUM_LISTEN_HOST: this.opts.listenHost,
       FULCRUM_ZONE: this.opts.zone,

@@ -41,7 +41,8 @@ export interface ConnectionHost extends ExchangeHost {
   connectionClosed(c: object): void;
 }
 
-/** An HTTP/2 stream reaches its upstreams through the worker's HTTP/2 upstream set. */
+/** An HTTP/2 stream reaches HTTP/1.1 backends through the worker's pool, gRPC ones through its h2c sessions. */
 export interface StreamHost extends ExchangeHost {
+  readonly pool: UpstreamPool;
   readonly h2up: H2Upstreams;
 }

@@ -13,6 +13,11 @@ const send = (m: WorkerToPrimary) => {
 
 startRuntimeMetrics();
 
+/** The node's shared session ticket keys (primary.ts), or undefined (a worker started alone makes its own). */
+function ticketKeys(hex: string | undefined): Buffer | undefined {
+  return hex !== undefined && /^[0-9a-f]{96}$/.test(hex) ? Buffer.from(hex, 'hex') : undefined;
+}
+
 const worker = new ProxyWorker({
   workerId: Number(process.env.FULCRUM_WORKER_ID ?? '1'),
   // The primary passes the list it validated (parseListenHosts); split only.
@@ -20,6 +25,7 @@ const worker = new ProxyWorker({
   zone: process.env.FULCRUM_ZONE ?? 'zone-a',
   nodeId: process.env.FULCRUM_NODE_ID ?? 'node',
   accessLog: process.env.FULCRUM_ACCESS_LOG === '1',
+  ticketKeys: ticketKeys(process.env.FULCRUM_TLS_TICKET_KEYS),
   onListenError: (port, error) => send({ t: 'listen-error', port, error }),
   onListening: (port) => send({ t: 'listening', port }),
 });

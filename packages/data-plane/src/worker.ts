@@ -27,6 +27,8 @@ export interface ProxyWorkerOptions {
   onListening?(port: number): void;
   /** Write a JSON access log line per request to stdout (OB-2). */
   accessLog?: boolean;
+  /** TLS session ticket keys shared by the node's workers (48 bytes). */
+  ticketKeys?: Buffer;
 }
 
 interface OpenListener {
@@ -238,6 +240,7 @@ export class ProxyWorker implements ConnectionHost, StreamHost {
           cert: defCert?.cert,
           key: defCert?.key,
           ALPNProtocols: h2 ? ['h2', 'http/1.1'] : ['http/1.1'],
+          ticketKeys: this.opts.ticketKeys,
         } as Parameters<typeof createTlsServer>[0]);
         tls.on('secureConnection', (s: TLSSocket) => {
           if (h2 && s.alpnProtocol === 'h2' && !this.shuttingDown) h2.accept(s);

@@ -13,6 +13,8 @@ export interface ConnectionHost {
   onStream(conn: H2Connection, stream: H2Stream): void;
   /** The socket closed: the connection is gone. */
   connectionClosed(conn: H2Connection): void;
+  /** An unexpected error ended the connection (it is logged there). */
+  connectionFailed(error: unknown): void;
 }
 
 /** A connection error: GOAWAY with this code, then close (RFC 9113 §5.4.1). */
@@ -53,7 +55,8 @@ export class H2Connection extends H2StreamSet {
   private blockStream = 0;
   private blockFlags = 0;
   private blockSelfDependent = false;
-  private block = Buffer.allocUnsafe(L.MAX_FRAME_SIZE);
+  /** Only for blocks split over CONTINUATIONs (rare): allocated when first needed. */
+  private block: Buffer | undefined;
   private blockLen = 0;
   /** What the client may still send on the connection, and what it sent that we have not granted back yet. */
   private recvWindow = L.CONNECTION_WINDOW;
@@ -117,7 +120,11 @@ export class H2Connection extends H2StreamSet {
     } catch (e) {
       if (e instanceof ConnectionError) this.fail(e.code);
       else if (e instanceof HpackError) this.fail(F.COMPRESSION_ERROR);
-      else throw e;
+      else {
+        // A bug (ours, or in a stream's reader run from a push) costs this connection, not the worker.
+        this.host.connectionFailed(e);
+        this.fail(F.INTERNAL_ERROR);
+      }
     }
   }
 
@@ -149,7 +156,7 @@ export class H2Connection extends H2StreamSet {
       case F.CONTINUATION:
         if (this.blockStream === 0) throw new ConnectionError(F.PROTOCOL_ERROR, 'CONTINUATION without HEADERS');
         this.append(b, p, len);
-        if (flags & F.END_HEADERS) this.endBlock();
+        if (flags & F.END_HEADERS) this.endBlock(this.block!, 0, this.blockLen);
         return;
       default:
         // Unknown frame types are ignored (RFC 9113 §4.1).
@@ -213,31 +220,33 @@ export class H2Connection extends H2StreamSet {
     if (s === undefined) this.lastStreamId = id;
     this.blockStream = id;
     this.blockLen = 0;
-    this.append(b, hp, hlen);
-    if (flags & F.END_HEADERS) this.endBlock();
+    // A whole block in one frame (the common case) is decoded where it lies, without a copy.
+    if (flags & F.END_HEADERS) this.endBlock(b, hp, hlen);
+    else this.append(b, hp, hlen);
   }
 
   private append(b: Buffer, p: number, len: number): void {
     const need = this.blockLen + len;
     if (need > L.MAX_HEADER_BLOCK) throw new ConnectionError(F.ENHANCE_YOUR_CALM, 'header block too large');
-    if (need > this.block.length) {
-      const bigger = Buffer.allocUnsafe(Math.min(L.MAX_HEADER_BLOCK, Math.max(need, this.block.length * 2)));
-      this.block.copy(bigger, 0, 0, this.blockLen);
+    const have = this.block?.length ?? 0;
+    if (need > have) {
+      const bigger = Buffer.allocUnsafe(Math.min(L.MAX_HEADER_BLOCK, Math.max(need, have * 2, 1024)));
+      this.block?.copy(bigger, 0, 0, this.blockLen);
       this.block = bigger;
     }
-    b.copy(this.block, this.blockLen, p, p + len);
+    b.copy(this.block!, this.blockLen, p, p + len);
     this.blockLen = need;
   }
 
   /** A complete header block: decode it (always: HPACK state is the connection's), then open, refuse or end the stream. */
-  private endBlock(): void {
+  private endBlock(buf: Buffer, start: number, len: number): void {
     const id = this.blockStream;
     const flags = this.blockFlags;
     this.blockStream = 0;
     const existing = this.streams.get(id);
     const c = this.fields;
     c.reset(existing !== undefined);
-    const fits = this.decoder.decode(this.block, 0, this.blockLen, c, L.MAX_HEADER_LIST_SIZE);
+    const fits = this.decoder.decode(buf, start, start + len, c, L.MAX_HEADER_LIST_SIZE);
     const end = (flags & F.END_STREAM) !== 0;
     if (existing !== undefined) return this.onTrailers(existing, end, fits);
     if (this.blockSelfDependent) {
@@ -245,7 +254,7 @@ export class H2Connection extends H2StreamSet {
       return;
     }
     if (this.goingAway || this.peerGoneAway) return;
-    if (this.blockLen === 0 && !end && this.floods.empty()) throw new ConnectionError(F.ENHANCE_YOUR_CALM, 'empty HEADERS flood');
+    if (len === 0 && !end && this.floods.empty()) throw new ConnectionError(F.ENHANCE_YOUR_CALM, 'empty HEADERS flood');
     if (this.streams.size >= L.MAX_CONCURRENT_STREAMS) {
       this.out.rst(id, F.REFUSED_STREAM);
       return;

@@ -190,12 +190,9 @@ export class H2Exchange extends H2StreamUpstream implements EditInput, RouteInpu
   }
 
   protected abandonUpstream(): void {
-    const req = this.upReq;
-    this.upReq = undefined;
-    if (req) {
-      this.stream.unpipe(req);
-      req.destroy();
-    }
+    const ux = this.ux;
+    this.ux = undefined;
+    ux?.abort();
     const up = this.upStream;
     this.upStream = undefined;
     this.upSession = undefined;
@@ -257,9 +254,9 @@ export class H2Exchange extends H2StreamUpstream implements EditInput, RouteInpu
   protected onClientClose(): void {
     this.closed = true;
     this.clearTimer();
-    const req = this.upReq;
-    this.upReq = undefined;
-    if (req) req.destroy();
+    const ux = this.ux;
+    this.ux = undefined;
+    ux?.abort();
     const up = this.upStream;
     this.upStream = undefined;
     this.upSession = undefined;

@@ -44,6 +44,13 @@ export const FRAME_HEADER = 9;
 export const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
 
 const SLAB = 16 * 1024;
+/**
+ * One slab for every connection of the worker: a piece is never handed out twice (a full
+ * slab is replaced, the old one lives while queued pieces reference it), and an idle
+ * connection holds none.
+ */
+let slab = Buffer.allocUnsafe(SLAB);
+let slabUsed = 0;
 
 /**
  * The frames a connection sends, gathered and written once per turn of the event loop: many
@@ -54,8 +61,6 @@ const SLAB = 16 * 1024;
 export class FrameWriter {
   private chunks: Buffer[] = [];
   private bytes = 0;
-  private slab = Buffer.allocUnsafe(SLAB);
-  private slabUsed = 0;
   private scheduled = false;
   /** Callbacks (stream writes) to run once their bytes left and the socket is not backed up. */
   private after: (() => void)[] = [];
@@ -76,12 +81,12 @@ export class FrameWriter {
 
   /** Room for n bytes from the slab (frame heads and small frames). */
   private take(n: number): Buffer {
-    if (this.slabUsed + n > SLAB) {
-      this.slab = Buffer.allocUnsafe(SLAB);
-      this.slabUsed = 0;
+    if (slabUsed + n > SLAB) {
+      slab = Buffer.allocUnsafe(SLAB);
+      slabUsed = 0;
     }
-    const b = this.slab.subarray(this.slabUsed, this.slabUsed + n);
-    this.slabUsed += n;
+    const b = slab.subarray(slabUsed, slabUsed + n);
+    slabUsed += n;
     return b;
   }
 

@@ -52,6 +52,10 @@ export class H2Frontend implements ConnectionHost {
     this.conns.delete(conn);
   }
 
+  connectionFailed(error: unknown): void {
+    this.worker.log({ level: 'error', msg: 'h2 connection failed', error: String((error as Error)?.stack ?? error).slice(0, 2000) });
+  }
+
   /**
    * Listener stop or shutdown: GOAWAY to every connection (streams under way finish; no new
    * ones), and after `graceMs` (when given) whatever is left is cut.

@@ -1,4 +1,5 @@
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
+import type { ResponseHead } from '../http1/index.js';
 import type { RuleAction } from '@fulcrum/model';
 import type { MatchInput } from '../match.js';
 import { requestEdits, type EditInput } from '../responses.js';
@@ -179,4 +180,49 @@ export function hostOf(authority: string): string {
   const colon = authority.lastIndexOf(':');
   const h = colon < 0 || colon < authority.lastIndexOf(']') ? authority : authority.slice(0, colon);
   return h.toLowerCase();
+}
+
+/**
+ * The HTTP/1.1 request head for a stream's backend: request line, Host, then the fields
+ * upstreamHeaders chose. Names and values were checked when the stream opened (request-fields.ts:
+ * tokens, no CR/LF/NUL), rule edits when they were made. A body without content-length goes
+ * chunked.
+ */
+export function http1RequestHead(method: string, target: string, host: string, h: OutgoingHttpHeaders, chunked: boolean): Buffer {
+  let head = `${method} ${target} HTTP/1.1\r\nhost: ${host}\r\n`;
+  for (const name in h) {
+    const v = h[name];
+    if (v === undefined) continue;
+    if (typeof v === 'object') for (const one of v) head += `${name}: ${one}\r\n`;
+    else head += `${name}: ${v}\r\n`;
+  }
+  if (chunked) head += 'transfer-encoding: chunked\r\n';
+  head += '\r\n';
+  return Buffer.from(head, 'latin1');
+}
+
+/** A backend's HTTP/1.1 response fields as node spells them (lower-case; set-cookie and repeats as arrays; one content-length). */
+export function http1ResponseFields(resp: ResponseHead): IncomingHttpHeaders {
+  const out: Record<string, string | string[]> = {};
+  for (let i = 0; i < resp.headerCount; i++) {
+    const name = resp.headerName(i).toLowerCase();
+    const value = resp.headerValue(i);
+    const prev = out[name];
+    if (prev === undefined) out[name] = name === 'set-cookie' ? [value] : value;
+    else if (name === 'content-length') continue; // identical repeats only (the parser refuses others)
+    else if (typeof prev === 'string') out[name] = [prev, value];
+    else prev.push(value);
+  }
+  return out;
+}
+
+/** A chunked body's trailer section (CRLF-separated field lines) as fields. */
+export function http1Trailers(text: string): IncomingHttpHeaders {
+  const out: Record<string, string> = {};
+  for (const line of text.split('\r\n')) {
+    const colon = line.indexOf(':');
+    if (colon <= 0) continue;
+    out[line.slice(0, colon).toLowerCase()] = line.slice(colon + 1).trim();
+  }
+  return out;
 }

@@ -25,7 +25,7 @@ export class HpackDecoder {
   readonly table: DynamicTable;
   /** The largest table size the client may ask for: our SETTINGS_HEADER_TABLE_SIZE. */
   private readonly settingsMax: number;
-  /** Reused for Huffman strings; its size bounds a string we keep. */
+  /** For Huffman strings, shared by every decoder (decoding is synchronous); its size bounds a string we keep. */
   private readonly scratch: Buffer;
   private pos = 0;
   private overLimit = false;
@@ -33,7 +33,7 @@ export class HpackDecoder {
   constructor(maxTableSize: number, maxString: number) {
     this.settingsMax = maxTableSize;
     this.table = new DynamicTable(maxTableSize);
-    this.scratch = Buffer.allocUnsafe(maxString + 1);
+    this.scratch = sharedScratch(maxString + 1);
   }
 
   /** Decode buf[start, end); returns false when the list went over listLimit (the excess was dropped). Throws HpackError. */
@@ -134,6 +134,16 @@ export class HpackDecoder {
   }
 }
 
+const scratches = new Map<number, Buffer>();
+function sharedScratch(size: number): Buffer {
+  let b = scratches.get(size);
+  if (b === undefined) {
+    b = Buffer.allocUnsafe(size);
+    scratches.set(size, b);
+  }
+  return b;
+}
+
 /** Response fields never worth a dynamic table entry: they change with (nearly) every response. */
 const NOT_INDEXED = new Set(['content-length', 'date', 'etag', 'last-modified', 'age', 'expires', 'set-cookie', 'content-range', 'location', ':status']);
 /** Fields that must stay out of every compression context (RFC 7541 §7.1.3). */
@@ -146,6 +156,13 @@ for (let i = STATIC_COUNT; i >= 1; i--) {
   STATIC_NAME.set(n, i);
   if (v !== '') STATIC_EXACT.set(`${n}\0${v}`, i);
 }
+
+/**
+ * The encoders' output and string buffers, shared by every connection of the worker: a block
+ * is copied into its frame before the next encode, and an idle connection holds none.
+ */
+let out = Buffer.allocUnsafe(4096);
+let raw = Buffer.allocUnsafe(1024);
 
 export type FieldValue = string | number | readonly string[] | undefined;
 
@@ -160,10 +177,7 @@ export class HpackEncoder {
   private readonly table: DynamicTable;
   /** A size change the client asked for (SETTINGS_HEADER_TABLE_SIZE), announced at the next block. */
   private pendingSize = -1;
-  private out = Buffer.allocUnsafe(4096);
   private pos = 0;
-  /** A string's octets before coding (reused). */
-  private raw = Buffer.allocUnsafe(1024);
 
   constructor(maxTableSize: number) {
     this.table = new DynamicTable(maxTableSize, (n, v, seq) => {
@@ -196,7 +210,7 @@ export class HpackEncoder {
       if (typeof v === 'object') for (const one of v) this.field(name, one);
       else this.field(name, typeof v === 'number' ? String(v) : v);
     }
-    return this.out.subarray(0, this.pos);
+    return out.subarray(0, this.pos);
   }
 
   private field(name: string, value: string): void {
@@ -227,38 +241,37 @@ export class HpackEncoder {
     this.room(6);
     const max = (1 << n) - 1;
     if (v < max) {
-      this.out[this.pos++] = flags | v;
+      out[this.pos++] = flags | v;
       return;
     }
-    this.out[this.pos++] = flags | max;
+    out[this.pos++] = flags | max;
     v -= max;
     while (v >= 128) {
-      this.out[this.pos++] = (v & 0x7f) | 0x80;
+      out[this.pos++] = (v & 0x7f) | 0x80;
       v = Math.floor(v / 128);
     }
-    this.out[this.pos++] = v;
+    out[this.pos++] = v;
   }
 
   private str(s: string): void {
-    if (s.length > this.raw.length) this.raw = Buffer.allocUnsafe(s.length * 2);
-    const raw = this.raw;
+    if (s.length > raw.length) raw = Buffer.allocUnsafe(s.length * 2);
     const len = raw.write(s, 0, 'latin1');
     const hl = huffmanLength(raw, 0, len);
     if (hl < len) {
       this.int(hl, 7, 0x80);
       this.room(hl);
-      this.pos = huffmanEncode(raw, 0, len, this.out, this.pos);
+      this.pos = huffmanEncode(raw, 0, len, out, this.pos);
     } else {
       this.int(len, 7, 0);
       this.room(len);
-      this.pos += raw.copy(this.out, this.pos, 0, len);
+      this.pos += raw.copy(out, this.pos, 0, len);
     }
   }
 
   private room(n: number): void {
-    if (this.pos + n <= this.out.length) return;
-    const bigger = Buffer.allocUnsafe(Math.max(this.out.length * 2, this.pos + n));
-    this.out.copy(bigger, 0, 0, this.pos);
-    this.out = bigger;
+    if (this.pos + n <= out.length) return;
+    const bigger = Buffer.allocUnsafe(Math.max(out.length * 2, this.pos + n));
+    out.copy(bigger, 0, 0, this.pos);
+    out = bigger;
   }
 }

@@ -72,6 +72,8 @@ export class FieldCollector implements FieldSink {
     const f = this.fields;
     const method = f[':method'];
     if (method === undefined) return this.fail(':method missing');
+    // Both go into an HTTP/1.1 request line upstream: a space or control byte there would split it.
+    if (!tokenOk(method as string)) return this.fail('bad :method');
     if (method === 'CONNECT') {
       // CONNECT (§8.5): :authority only; we answer it ourselves (not supported).
       if (f[':scheme'] !== undefined || f[':path'] !== undefined || f[':authority'] === undefined) this.fail('bad CONNECT request');
@@ -80,6 +82,7 @@ export class FieldCollector implements FieldSink {
     if (f[':scheme'] === undefined) return this.fail(':scheme missing');
     const path = f[':path'];
     if (path === undefined || path === '') return this.fail(':path missing or empty');
+    if (!targetOk(path as string)) return this.fail('bad :path');
   }
 
   private fail(why: string): void {
@@ -92,6 +95,20 @@ function nameOk(name: string): boolean {
   for (let i = 0; i < name.length; i++) {
     const c = name.charCodeAt(i);
     if (c >= 128 || NAME_OK[c] === 0) return false;
+  }
+  return true;
+}
+
+/** A method is a token (RFC 9110 §9.1); uppercase allowed. */
+function tokenOk(v: string): boolean {
+  return nameOk(v.toLowerCase());
+}
+
+/** A request target: visible ASCII only (no space, control or 8-bit bytes), as RFC 9112 §3.2 asks of the HTTP/1.1 line. */
+function targetOk(v: string): boolean {
+  for (let i = 0; i < v.length; i++) {
+    const c = v.charCodeAt(i);
+    if (c <= 0x20 || c >= 0x7f) return false;
   }
   return true;
 }

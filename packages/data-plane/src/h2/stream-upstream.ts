@@ -1,14 +1,13 @@
-import { request as httpRequest, type ClientRequest, type IncomingMessage } from 'node:http';
-import { request as httpsRequest } from 'node:https';
 import { constants, type ClientHttp2Stream, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http2';
 import type { H2Stream } from './stream.js';
-import type { Socket } from 'node:net';
 import type { CompiledListener, CompiledRule, RoutingTable, RuntimeGroup, RuntimeServer } from '../routing-table.js';
 import { MAX_TRIES } from '../server-choice.js';
 import { RouteDecision } from '../route-decision.js';
 import type { StreamHost } from '../worker-host.js';
 import type { UpstreamSession } from './upstreams.js';
-import { cleanTrailers, downstreamHeaders, hostOf, upstreamHeaders, type StreamEdits } from './headers.js';
+import { cleanTrailers, downstreamHeaders, hostOf, http1RequestHead, http1ResponseFields, http1Trailers, upstreamHeaders, type StreamEdits } from './headers.js';
+import { UpstreamExchange, type UpstreamSink } from '../upstream-exchange.js';
+import type { ResponseHead } from '../http1/index.js';
 
 /** What a stream needs from the worker that owns it. */
 export type H2Host = StreamHost;
@@ -23,7 +22,7 @@ const { NGHTTP2_FLAG_END_STREAM, NGHTTP2_CANCEL, NGHTTP2_INTERNAL_ERROR, NGHTTP2
  * (RouteDecision.retry). H2Exchange (exchange.ts) adds routing, function calls, deadlines
  * and the answers the proxy gives itself.
  */
-export abstract class H2StreamUpstream {
+export abstract class H2StreamUpstream implements UpstreamSink {
   readonly host: string;
   readonly path: string;
   readonly query: string;
@@ -65,7 +64,12 @@ export abstract class H2StreamUpstream {
   /** Request body bytes began to flow upstream: the request can no longer be replayed. */
   protected bodyTaken = false;
   retriedStale = false;
-  protected upReq: ClientRequest | undefined;
+  /** The HTTP/1.1 exchange with the backend (HTTP / HTTPS groups). */
+  protected ux: UpstreamExchange | undefined;
+  /** The request body goes chunked (no content-length from the client). */
+  private chunkedUp = false;
+  /** The request body waits for the backend connection (a connect failure can still try another server). */
+  private bodyWaits = false;
   protected upStream: ClientHttp2Stream | undefined;
   protected upSession: UpstreamSession | undefined;
   protected reqTrailers: IncomingHttpHeaders | undefined;
@@ -154,99 +158,106 @@ export abstract class H2StreamUpstream {
     };
   }
 
-  /** HTTP / HTTPS groups: HTTP/1.1 to the backend. */
+  /** HTTP / HTTPS groups: HTTP/1.1 to the backend through the worker's upstream pool (upstream-exchange.ts). */
   protected sendH1(server: RuntimeServer): void {
-    const tls = server.tls;
-    const ups = this.worker.h2up;
-    const headers = upstreamHeaders(this.headers, this.forwardInfo(false), this.edits);
-    headers.host = this.edits?.host ?? this.authority;
-    let req: ClientRequest;
-    try {
-      req = (tls ? httpsRequest : httpRequest)({
-        host: server.snap.ip,
-        port: server.snap.port,
-        method: this.method,
-        path: this.upTarget,
-        headers,
-        setHost: false,
-        agent: this.group!.snap.keepalive ? (tls ? ups.httpsAgent : ups.httpAgent) : false,
-        rejectUnauthorized: false,
-      });
-    } catch {
-      // A field or target node:http refuses to send (it validates more than HTTP/2 does).
-      this.release();
-      this.worker.counters.badRequests++;
-      this.local(400, 'The request cannot be forwarded.\n');
-      return;
-    }
-    this.upReq = req;
-    let connected = false;
-    req.on('error', () => this.onH1Error(req, connected));
-    req.once('response', (res: IncomingMessage) => this.onH1Response(req, res));
+    const h = upstreamHeaders(this.headers, this.forwardInfo(false), this.edits);
+    this.chunkedUp = this.hasBody && h['content-length'] === undefined;
+    const head = http1RequestHead(this.method, this.upTarget, this.edits?.host ?? this.authority, h, this.chunkedUp);
+    const ux = UpstreamExchange.take(this.worker.pool, this);
+    this.ux = ux;
+    ux.start(server, this.group!.snap.keepalive, head, this.method === 'HEAD');
     if (!this.hasBody) {
-      req.end();
-      req.once('socket', (s: Socket) => {
-        if (req.reusedSocket || !s.connecting) connected = true;
-        else s.once('connect', () => { connected = true; });
-      });
+      ux.endRequest();
       return;
     }
-    // The body waits for the connection, so a connect failure can still try another server.
-    req.once('socket', (s: Socket) => {
-      const go = () => {
-        connected = true;
-        if (this.upReq !== req || this.closed) return;
-        this.bodyTaken = true;
-        this.stream.pipe(req);
-      };
-      if (req.reusedSocket || !s.connecting) go();
-      else s.once(tls ? 'secureConnect' : 'connect', go);
+    this.bodyWaits = true;
+    if (ux.isConnected) this.startBody(ux);
+  }
+
+  /** Request body bytes flow to the backend as it takes them; the client's window follows (stream.ts). */
+  private startBody(ux: UpstreamExchange): void {
+    this.bodyWaits = false;
+    this.bodyTaken = true;
+    const stream = this.stream;
+    stream.on('data', (c: Buffer) => {
+      if (this.ux !== ux) return;
+      let ok: boolean;
+      if (this.chunkedUp) {
+        ux.write(Buffer.from(`${c.length.toString(16)}\r\n`, 'latin1'));
+        ux.write(c);
+        ok = ux.write(CRLF);
+      } else ok = ux.write(c);
+      if (!ok) stream.pause();
     });
+    stream.once('end', () => {
+      if (this.ux !== ux) return;
+      if (this.chunkedUp) {
+        let last = '0\r\n';
+        const t = cleanTrailers(this.reqTrailers);
+        for (const name in t) last += `${name}: ${String(t[name])}\r\n`;
+        ux.write(Buffer.from(`${last}\r\n`, 'latin1'));
+      }
+      ux.endRequest();
+    });
+    if (stream.readableEnded) ux.endRequest();
   }
 
-  protected onH1Error(req: ClientRequest, connected: boolean): void {
-    if (this.upReq !== req) return;
-    this.upReq = undefined;
-    this.upstreamFailed(connected, req.reusedSocket);
+  // ---------------------------------------------------------------- UpstreamSink (the HTTP/1.1 backend)
+  upstreamDrain(): void {
+    const ux = this.ux;
+    if (ux === undefined || this.closed) return;
+    if (this.bodyWaits) this.startBody(ux);
+    else if (this.bodyTaken) this.stream.resume();
   }
 
-  protected onH1Response(req: ClientRequest, res: IncomingMessage): void {
-    res.on('error', noop);
-    if (this.upReq !== req || this.closed || this.responded) {
-      res.resume();
-      req.destroy();
+  upstreamHead(resp: ResponseHead): void {
+    const ux = this.ux;
+    if (ux === undefined || this.closed || this.responded) {
+      ux?.abort();
       return;
     }
     this.clearTimer();
     this.upHeadMs = performance.now();
-    const status = res.statusCode ?? 502;
+    const status = resp.status;
     if (this.server && this.table) this.table.outcome(this.server, status < 500);
-    const h = downstreamHeaders(res.headers, status);
-    this.learnAffinity(res.headers['set-cookie']);
+    const src = http1ResponseFields(resp);
+    const h = downstreamHeaders(src, status);
+    this.learnAffinity(src['set-cookie']);
     this.addStickyCookie(h);
     const noBody = this.method === 'HEAD' || status === 204 || status === 304;
     if (!this.respond(h, noBody, !noBody)) {
-      this.upReq = undefined;
-      res.resume();
-      req.destroy();
+      this.ux = undefined;
+      ux.abort();
       return;
     }
-    const done = () => {
-      if (this.upReq === req) this.upReq = undefined;
-      this.release();
-    };
-    if (noBody) {
-      res.once('end', done);
-      res.resume();
-      return;
-    }
-    this.stream.once('wantTrailers', () => this.sendClientTrailers(res.trailers));
-    res.once('end', done);
-    res.once('close', () => {
-      // The backend went away mid-body: the client must not take a cut body for a whole one.
-      if (!res.complete) this.resetClient(NGHTTP2_INTERNAL_ERROR);
+    if (!noBody) this.stream.on('drain', () => {
+      if (this.ux === ux) ux.resume();
     });
-    res.pipe(this.stream);
+  }
+
+  upstreamBody(chunk: Buffer): boolean {
+    if (this.closed || !this.responded) return true;
+    return this.stream.write(chunk);
+  }
+
+  upstreamEnd(trailers: string): void {
+    this.ux = undefined;
+    if (!this.closed && this.responded && !this.stream.writableEnded) {
+      this.stream.once('wantTrailers', () => this.sendClientTrailers(trailers === '' ? undefined : http1Trailers(trailers)));
+      this.stream.end();
+    }
+    this.release();
+  }
+
+  upstreamFailed(connected: boolean, stale: boolean, headDone: boolean): void {
+    this.ux = undefined;
+    if (headDone) {
+      // The backend went away mid-body: the client must not take a cut body for a whole one.
+      this.release();
+      this.resetClient(NGHTTP2_INTERNAL_ERROR);
+      return;
+    }
+    this.upstreamFailedBeforeResponse(connected, stale);
   }
 
   /** gRPC groups: an HTTP/2 stream on the server's h2c session. */
@@ -262,7 +273,7 @@ export abstract class H2StreamUpstream {
     }, () => {
       if (this.upSession !== us) return;
       this.upSession = undefined;
-      this.upstreamFailed(false, false);
+      this.upstreamFailedBeforeResponse(false, false);
     });
   }
 
@@ -278,7 +289,7 @@ export abstract class H2StreamUpstream {
     } catch {
       // The session went away between the pick and now (GOAWAY, close): a fresh one, once.
       this.upSession = undefined;
-      this.upstreamFailed(true, true);
+      this.upstreamFailedBeforeResponse(true, true);
       return;
     }
     us.streams++;
@@ -341,7 +352,7 @@ export abstract class H2StreamUpstream {
     }
     if (!this.responded) {
       // Refused before the backend processed it (RFC 9113 §8.7): safe to replay when nothing was sent.
-      this.upstreamFailed(true, up.rstCode === NGHTTP2_REFUSED_STREAM);
+      this.upstreamFailedBeforeResponse(true, up.rstCode === NGHTTP2_REFUSED_STREAM);
       return;
     }
     this.release();
@@ -352,7 +363,7 @@ export abstract class H2StreamUpstream {
    * The upstream failed before a response. Retry when nothing is lost (a stale connection
    * once on the same server; a connect failure on another server), else 502.
    */
-  protected upstreamFailed(connected: boolean, stale: boolean): void {
+  protected upstreamFailedBeforeResponse(connected: boolean, stale: boolean): void {
     const failed = this.server;
     this.release();
     // Passive outlier detection: a failed connect counts against the server, as on HTTP/1.1.
@@ -410,4 +421,7 @@ export abstract class H2StreamUpstream {
   }
 }
 
+const CRLF = Buffer.from('\r\n', 'latin1');
+
 function noop(): void {}
+

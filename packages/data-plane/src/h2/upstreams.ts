@@ -1,18 +1,11 @@
-import { Agent as HttpAgent } from 'node:http';
-import { Agent as HttpsAgent } from 'node:https';
 import { connect as h2connect, type ClientHttp2Session } from 'node:http2';
-import { MAX_IDLE_PER_SERVER, UPSTREAM_IDLE_MS } from '../upstream-pool.js';
 import { SESSION_WINDOW_BYTES, STREAM_WINDOW_BYTES } from './windows.js';
 
 /**
- * The upstream side of HTTP/2 client streams, one per worker (SG-6, SG-8):
- *
- * - `HTTP` / `HTTPS` groups: HTTP/1.1 through keep-alive node:http / node:https agents (the
- *   HTTP/1.1 engine's own pool speaks raw bytes; a stream from an HTTP/2 client needs a
- *   message-level client). HTTPS does not verify the backend's certificate, as ALB (and our
- *   HTTP/1.1 engine) do: backends commonly use self-signed ones.
- * - `gRPC` groups: HTTP/2 to the backend over cleartext TCP (h2c with prior knowledge), which
- *   is what ALB does for gRPC backends. One session per server per worker carries every
+ * The gRPC upstream side of HTTP/2 client streams, one per worker (SG-6): HTTP/2 to the
+ * backend over cleartext TCP (h2c with prior knowledge), which is what ALB does for gRPC
+ * backends. (`HTTP` / `HTTPS` groups go through the worker's UpstreamPool, as HTTP/1.1
+ * clients do: upstream-exchange.ts.) One session per server per worker carries every
  *   stream to it; a session that closes or receives GOAWAY is forgotten, and the next stream
  *   opens a fresh one.
  */
@@ -47,10 +40,6 @@ export class UpstreamSession {
 }
 
 export class H2Upstreams {
-  readonly httpAgent = new HttpAgent({ keepAlive: true, maxFreeSockets: MAX_IDLE_PER_SERVER, timeout: UPSTREAM_IDLE_MS, scheduling: 'lifo' });
-  readonly httpsAgent = new HttpsAgent({
-    keepAlive: true, maxFreeSockets: MAX_IDLE_PER_SERVER, timeout: UPSTREAM_IDLE_MS, scheduling: 'lifo', rejectUnauthorized: false,
-  });
   private readonly sessions = new Map<string, UpstreamSession>();
   readonly stats = { sessionsCreated: 0 };
 
@@ -92,8 +81,6 @@ export class H2Upstreams {
   close(): void {
     for (const us of this.sessions.values()) us.session.destroy();
     this.sessions.clear();
-    this.httpAgent.destroy();
-    this.httpsAgent.destroy();
   }
 }
 

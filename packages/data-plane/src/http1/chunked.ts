@@ -68,7 +68,20 @@ const ALL_FORBIDDEN = (1 << FORBIDDEN_TRAILERS.length) - 1;
  * is limited in size and field count, and may not carry Content-Length, Transfer-Encoding
  * or Host.
  */
+/** Where a decoding tracker hands the chunk payload and the trailer section (see ChunkedTracker.sink). */
+export interface ChunkSink {
+  payload(buf: Buffer, start: number, end: number): void;
+  /** The trailer section's field lines, CRLF-separated, once the message ended ('' when none). */
+  trailers(text: string): void;
+}
+
 export class ChunkedTracker {
+  /**
+   * Set to decode as well as track: chunk payload goes here without its framing (an HTTP/2
+   * client gets DATA, not chunks). Null on the HTTP/1.1 path, which forwards the bytes as they are.
+   */
+  sink: ChunkSink | null = null;
+  private trailerText = '';
   /** The final CRLF has been consumed. */
   done = false;
   /** H1Error code after feed() returned -1. */
@@ -111,6 +124,7 @@ export class ChunkedTracker {
     this.trailerFields = 0;
     this.nameLen = 0;
     this.forbidMask = 0;
+    this.trailerText = '';
   }
 
   /**
@@ -131,9 +145,11 @@ export class ChunkedTracker {
         if (avail < rem) {
           this.remaining = rem - avail;
           this.dataBytes += avail;
+          if (this.sink !== null) this.sink.payload(buf as Buffer, p, end);
           p = end;
           break;
         }
+        if (this.sink !== null) this.sink.payload(buf as Buffer, p, p + rem);
         p += rem;
         this.dataBytes += rem;
         this.remaining = 0;
@@ -142,6 +158,7 @@ export class ChunkedTracker {
       }
       const c = buf[p]!;
       p++;
+      if (state >= S_TRAILER_START && state <= S_T_LF && this.sink !== null) this.trailerText += String.fromCharCode(c);
       switch (state) {
         case S_SIZE_FIRST: {
           const h = HEX[c]!;
@@ -279,6 +296,7 @@ export class ChunkedTracker {
           this.state = S_DONE;
           this.done = true;
           this.consumed += p - start;
+          if (this.sink !== null) this.sink.trailers(this.trailerText);
           return p - start;
         default:
           throw new Error(`chunked tracker in impossible state ${state}`);

@@ -67,7 +67,7 @@ export {
   type TargetFormValue,
 } from './request-head.js';
 export { ResponseHead, parseResponseHead, ReqFlag, RESPONSE_PROTECTED_NOMINATIONS } from './response-head.js';
-export { ChunkedTracker } from './chunked.js';
+export { ChunkedTracker, type ChunkSink } from './chunked.js';
 export { HeadSlices } from './head-slices.js';
 export {
   ForwardContext,
