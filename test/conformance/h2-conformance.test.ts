@@ -7,6 +7,7 @@ import { HEADER_CASES } from './h2-header-cases.js';
 import { ABUSE_CASES } from './h2-abuse-cases.js';
 import { POSITIVE_CASES } from './h2-positive-cases.js';
 import { runH2Case, type Ctx, type H2Case } from './h2-runner.js';
+import { HpackDecoder, huffmanDecode, huffmanEncode, rep } from './h2-hpack.js';
 
 /**
  * The hostile HTTP/2 conformance suite (issue 12 item 4): raw frames over TLS (ALPN h2) through
@@ -91,6 +92,22 @@ describe('conformance: hostile HTTP/2 through a real node', function () {
     const all = TABLES.flatMap(([, t]) => t);
     assert.ok(all.length >= 60, `${all.length} cases`);
     assert.equal(new Set(all.map((k) => k.name)).size, all.length, 'case names are unique');
+  });
+
+  it("the client's own HPACK reproduces RFC 7541 Appendix C (so a failing case is the proxy's, not the client's)", () => {
+    // C.4.1: a request with Huffman-coded literals.
+    const c41 = Buffer.concat([rep.indexed(2), rep.indexed(6), rep.indexed(4), rep.literal('', 'www.example.com', { indexing: 'incremental', nameIndex: 1, huffman: true })]);
+    assert.equal(c41.toString('hex'), '828684418cf1e3c2e5f23a6ba0ab90f4ff');
+    assert.equal(huffmanEncode('custom-value').toString('hex'), '25a849e95bb8e8b4bf');
+    // C.6.1 and C.6.2: responses, the second one made of the first one's dynamic table entries.
+    const d = new HpackDecoder();
+    assert.deepEqual(d.decode(Buffer.from('488264025885aec3771a4b6196d07abe941054d444a8200595040b8166e082a62d1bff6e919d29ad171863c78f0b97c8e9ae82ae43d3', 'hex')), [
+      [':status', '302'], ['cache-control', 'private'], ['date', 'Mon, 21 Oct 2013 20:13:21 GMT'], ['location', 'https://www.example.com'],
+    ]);
+    assert.deepEqual(d.decode(Buffer.from('4883640effc1c0bf', 'hex')), [
+      [':status', '307'], ['cache-control', 'private'], ['date', 'Mon, 21 Oct 2013 20:13:21 GMT'], ['location', 'https://www.example.com'],
+    ]);
+    assert.throws(() => huffmanDecode(Buffer.from([0x18])), /padding/, 'the decoder refuses what the cases send as bad padding');
   });
 
   for (const [title, table] of TABLES) {
