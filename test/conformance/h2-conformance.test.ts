@@ -31,7 +31,7 @@ import { HpackDecoder, huffmanDecode, huffmanEncode, rep } from './h2-hpack.js';
  *    depending on itself and PRIORITY on stream 0: ignored.
  *  - H2C-5 values with NUL, CR LF, leading or trailing whitespace: the field is dropped and the
  *    rest forwarded with 200 (no injection reached the backend), not RST_STREAM; content-length
- *    below the DATA sum: GOAWAY INTERNAL_ERROR.
+ *    below the DATA sum (in one DATA frame or at the second): GOAWAY INTERNAL_ERROR.
  *  - H2C-6 the server SETTINGS carry no MAX_CONCURRENT_STREAMS; an unsolicited PING ACK from the
  *    client gets GOAWAY INTERNAL_ERROR.
  *  - H2C-9 CONTINUATION flood: RST_STREAM ENHANCE_YOUR_CALM then GOAWAY INTERNAL_ERROR; the

@@ -37,6 +37,21 @@ export const POSITIVE_CASES: H2Case[] = [
     backend: { method: 'POST', path: '/upload', headers: { 'content-type': 'text/plain' }, body: 'first second third last' },
   },
   {
+    name: 'H2C-12: a 1 MiB request body, sent as the server opens its windows, reaches the backend whole',
+    send: async (c) => {
+      c.send(req(1, request('/big-upload', 'POST', [['content-length', String(LARGE)]]), false));
+      await c.sendBody(1, Buffer.from(pattern(LARGE)));
+    },
+    expect: { status: 200, stream: 1 },
+    backend: { method: 'POST', path: '/big-upload', headers: { 'content-length': String(LARGE) }, body: pattern(LARGE) },
+  },
+  {
+    name: 'H2C-12 (8.3.1): a request with Host and no :authority is forwarded with that Host',
+    send: (c) => c.send(req(1, [[':method', 'GET'], [':scheme', 'https'], [':path', '/host-only'], ['host', 'example.test']])),
+    expect: { status: 200, stream: 1 },
+    backend: { path: '/host-only' },
+  },
+  {
     name: 'H2C-12: response trailers from the backend reach the client as a trailing HEADERS',
     respond: 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTrailer: x-sum\r\n\r\n5\r\nhello\r\n0\r\nx-sum: abc123\r\n\r\n',
     send: (c) => c.send(req(1, request('/trailers', 'GET', [['te', 'trailers']]))),
