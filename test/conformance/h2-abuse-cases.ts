@@ -88,6 +88,13 @@ export const ABUSE_CASES: H2Case[] = [
     }, noCompleteRequest),
     timeoutMs: 60_000,
   },
+  {
+    ...connErr('H2C-9: 10,050 zero-length CONTINUATION frames (a header block that never grows) -> GOAWAY ENHANCE_YOUR_CALM', E.ENHANCE_YOUR_CALM, (c) => {
+      const empty = frame(T.CONTINUATION, 0, 1);
+      c.send(frame(T.HEADERS, F.END_STREAM, 1, encodeHeaders(request())), ...Array.from({ length: 10_050 }, () => empty));
+    }),
+    timeoutMs: 60_000,
+  },
 
   // ------------------------------------------------ header list size, HPACK bomb
   {

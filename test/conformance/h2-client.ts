@@ -111,6 +111,9 @@ export class H2Client {
   autoWindow: boolean;
   /** The server's first SETTINGS, as id -> value. */
   serverSettings: Map<number, number> | undefined;
+  /** What the server lets us send: its connection window and its WINDOW_UPDATEs per stream. */
+  private sendWindow = 65535;
+  private readonly streamCredit = new Map<number, number>();
   private buf: Buffer = Buffer.alloc(0);
   private readonly decoder = new HpackDecoder();
   private waiters: Array<() => void> = [];
@@ -164,6 +167,27 @@ export class H2Client {
         }
       }, 5);
     });
+  }
+
+  /**
+   * Sends a request body as DATA frames no larger than 16384 bytes and never beyond the
+   * server's windows (its SETTINGS_INITIAL_WINDOW_SIZE and WINDOW_UPDATEs), waiting for
+   * WINDOW_UPDATEs as a well-behaved client does; END_STREAM on the last frame.
+   */
+  async sendBody(id: number, body: Buffer, timeoutMs = 10_000): Promise<void> {
+    const initial = this.serverSettings?.get(S.INITIAL_WINDOW_SIZE) ?? 65535;
+    let p = 0;
+    let sentOnStream = 0;
+    const streamWindow = (): number => initial + (this.streamCredit.get(id) ?? 0) - sentOnStream;
+    while (p < body.length) {
+      await this.waitFor(`window to send on stream ${id}`, () => (this.sendWindow > 0 && streamWindow() > 0) || this.closed || this.stream(id).rst !== undefined, timeoutMs);
+      if (this.closed || this.stream(id).rst !== undefined) return;
+      const n = Math.min(16384, this.sendWindow, streamWindow(), body.length - p);
+      this.send(data(id, body.subarray(p, p + n), p + n === body.length));
+      p += n;
+      sentOnStream += n;
+      this.sendWindow -= n;
+    }
   }
 
   stream(id: number): StreamState {
@@ -256,6 +280,12 @@ export class H2Client {
       case T.GOAWAY:
         this.goaway = { last: f.payload.readUInt32BE(0) & 0x7fffffff, code: f.payload.readUInt32BE(4), debug: f.payload.subarray(8).toString('latin1') };
         break;
+      case T.WINDOW_UPDATE: {
+        const inc = f.payload.readUInt32BE(0) & 0x7fffffff;
+        if (f.stream === 0) this.sendWindow += inc;
+        else this.streamCredit.set(f.stream, (this.streamCredit.get(f.stream) ?? 0) + inc);
+        break;
+      }
       case T.RST_STREAM:
         this.stream(f.stream).rst = f.payload.readUInt32BE(0);
         break;

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { sleep } from '../helpers/util.js';
-import { E, data, req, request } from './h2-client.js';
+import { E, T, data, req, request } from './h2-client.js';
 import type { H2Case } from './h2-runner.js';
 
 /**
@@ -35,6 +35,21 @@ export const POSITIVE_CASES: H2Case[] = [
     },
     expect: { status: 200, stream: 1 },
     backend: { method: 'POST', path: '/upload', headers: { 'content-type': 'text/plain' }, body: 'first second third last' },
+  },
+  {
+    name: 'H2C-12: a 1 MiB request body, sent as the server opens its windows, reaches the backend whole',
+    send: async (c) => {
+      c.send(req(1, request('/big-upload', 'POST', [['content-length', String(LARGE)]]), false));
+      await c.sendBody(1, Buffer.from(pattern(LARGE)));
+    },
+    expect: { status: 200, stream: 1 },
+    backend: { method: 'POST', path: '/big-upload', headers: { 'content-length': String(LARGE) }, body: pattern(LARGE) },
+  },
+  {
+    name: 'H2C-12 (8.3.1): a request with Host and no :authority is forwarded with that Host',
+    send: (c) => c.send(req(1, [[':method', 'GET'], [':scheme', 'https'], [':path', '/host-only'], ['host', 'example.test']])),
+    expect: { status: 200, stream: 1 },
+    backend: { path: '/host-only' },
   },
   {
     name: 'H2C-12: response trailers from the backend reach the client as a trailing HEADERS',
@@ -74,6 +89,8 @@ export const POSITIVE_CASES: H2Case[] = [
     backend: { path: '/large' },
     check: (c) => {
       const body = bodyText(c, 1);
+      const sizes = c.frames.filter((f) => f.type === T.DATA).map((f) => f.payload.length);
+      assert.ok(Math.max(...sizes) <= 16384, `no DATA frame over our MAX_FRAME_SIZE (largest ${Math.max(...sizes)})`);
       assert.equal(body.length, LARGE);
       assert.ok(body === pattern(LARGE), 'the body is intact');
     },
@@ -105,6 +122,14 @@ export const POSITIVE_CASES: H2Case[] = [
       assert.ok(ms >= 800 && ms < 4000, `GOAWAY and close after ${ms} ms idle`);
       assert.equal(c.goaway?.last, 1, 'the last stream id is the one served');
     },
+  },
+  {
+    name: 'H2C-8: a connection that never opens a stream gets GOAWAY NO_ERROR (last stream 0) at the IdleTimeout',
+    listener: 'idle',
+    send: () => undefined,
+    expect: { goaway: E.NO_ERROR },
+    backend: null,
+    check: (c) => assert.equal(c.goaway?.last, 0, 'no stream was processed'),
   },
   {
     name: 'H2C-8: a stream in flight longer than the IdleTimeout keeps its connection',
