@@ -5,6 +5,7 @@ import { errorReply, type ExecuteResult, type Executor } from '../executor.js';
 import { AccessKeys, type AccessKey } from './access-keys.js';
 import { formPairs, openApiWire, unflatten, type Pair } from './decode.js';
 import { ReplayGuard } from './replay-guard.js';
+import { albError, albReply } from './reply.js';
 import { RPC_SIGNATURE_PARAMS, verifyAcs3, verifyRpc, type Signed } from './signature.js';
 
 /**
@@ -20,7 +21,6 @@ export const ALB_API_VERSION = '2020-06-16';
 
 /** Parameters that address the endpoint rather than the action: a Fulcrum node is one region. */
 const ENDPOINT_PARAMS = ['Action', 'Version', 'Format', 'RegionId'];
-const RECOMMEND = 'Fulcrum serves the ALB operations listed in docs/alb-openapi.md; check the parameters and the AccessKey.';
 const ACTION_RE = /^[A-Z][A-Za-z0-9]{1,63}$/;
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
@@ -95,12 +95,12 @@ export class OpenApi {
         if (Object.hasOwn(params, k)) throw invalidParam(k, 'is given both in the query and in the body');
         params[k] = v;
       }
-      return { action, caller, result: await this.executor.execute(action, params, requestId, openApiWire) };
+      const result = await this.executor.execute(action, params, requestId, openApiWire);
+      return { action, caller, result: { ...result, body: albReply(action, result.body) } };
     } catch (e) {
       const r = errorReply(e, requestId);
       if (r.status === 500) this.log?.({ level: 'error', msg: 'OpenAPI action failed', action, error: String((e as Error)?.stack ?? e) });
-      // ALB's error body: the request, the endpoint it reached, the code, and where to look.
-      const body = { RequestId: requestId, HostId: req.headers.host ?? '', Code: r.body.Code, Message: r.body.Message, Recommend: RECOMMEND };
+      const body = albError(requestId, req.headers.host ?? '', r.body.Code, r.body.Message);
       return { action: action.slice(0, 64), caller, result: { status: r.status, body } };
     }
   }
