@@ -76,8 +76,9 @@ export class OpenApi {
         signed = verifyAcs3(req, queryPairs, body, this.keys);
         version = req.headers['x-acs-version'] as string | undefined;
       } else {
-        signed = verifyRpc(req.method, all, this.keys);
+        // Named before the signature check, so that a refused call is audited under its action.
         action = single(all, 'Action') ?? '';
+        signed = verifyRpc(req.method, all, this.keys);
         version = single(all, 'Version');
         const format = single(all, 'Format');
         if (format !== undefined && format.toUpperCase() !== 'JSON') throw apiError(Errors.InvalidFormat, { format: format.slice(0, 16) });
