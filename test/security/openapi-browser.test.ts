@@ -1,11 +1,10 @@
 import assert from 'node:assert/strict';
-import { createServer, type Server } from 'node:http';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Browser } from 'puppeteer-core';
 import { removeTempDirs, startNode, stopAll, tempDir, type NodeHandle } from '../helpers/fulcrum-process.js';
 import { waitUntil } from '../helpers/util.js';
-import { auditLines, jsonLines, launchChromium, rawRequest, vpcNames } from './security-helpers.js';
+import { auditLines, jsonLines, AttackerSite, launchChromium, rawRequest, vpcNames } from './security-helpers.js';
 
 /**
  * Issue 21 with a real browser (headless Chromium): ALB's OpenAPI at `/` takes form bodies
@@ -49,7 +48,7 @@ describe('ALB OpenAPI at / against a real browser: no signature, no action (issu
   this.timeout(90_000);
   let node: NodeHandle;
   let browser: Browser;
-  let attacker: Server;
+  let attacker: AttackerSite | undefined;
   let attackerUrl: string;
 
   before(async function () {
@@ -58,17 +57,13 @@ describe('ALB OpenAPI at / against a real browser: no signature, no action (issu
     await writeFile(keys, `ops ${KEY_ID} ${SECRET}\n`);
     node = await startNode({ args: ['--access-keys-file', keys] });
     browser = await launchChromium();
-    attacker = createServer((_req, res) => {
-      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
-      res.end(`<!doctype html><title>cat pictures</title><body><script>${attackScript(node.endpoint)}</script></body>`);
-    });
-    await new Promise<void>((r) => attacker.listen(0, '127.0.0.1', () => r()));
-    attackerUrl = `http://127.0.0.1:${(attacker.address() as { port: number }).port}/`;
+    attacker = await AttackerSite.serve(() => `<!doctype html><title>cat pictures</title><body><script>${attackScript(node.endpoint)}</script></body>`);
+    attackerUrl = attacker.url;
   });
 
   after(async function () {
     await browser?.close();
-    await new Promise<void>((r) => (attacker ? attacker.close(() => r()) : r()));
+    await attacker?.close();
     await node?.stop();
     await stopAll();
     await removeTempDirs();

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:http';
 import puppeteer, { type Browser } from 'puppeteer-core';
 import { ok } from '../helpers/admin-client.js';
 import { exchange, type RawResponse } from '../integration/dp-helpers.js';
@@ -76,4 +77,22 @@ export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 export function launchChromium(args: string[] = []): Promise<Browser> {
   // --no-sandbox: CI and the developer machines run as root, where Chromium's sandbox refuses to start.
   return puppeteer.launch({ executablePath: CHROMIUM_PATH, headless: true, args: ['--no-sandbox', '--disable-gpu', ...args] });
+}
+
+/** The attacker's web server: one page on another port of 127.0.0.1 (another origin, same site). */
+export class AttackerSite {
+  private constructor(private readonly server: Server, readonly url: string) {}
+
+  static async serve(page: () => string): Promise<AttackerSite> {
+    const server = createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+      res.end(page());
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    return new AttackerSite(server, `http://127.0.0.1:${(server.address() as { port: number }).port}/`);
+  }
+
+  close(): Promise<void> {
+    return new Promise((r) => this.server.close(() => r()));
+  }
 }
