@@ -142,6 +142,59 @@ describe('ALB OpenAPI at / with the official SDKs (issue 21)', function () {
     assert.equal((await alb.listListeners(new Alb.ListListenersRequest({ listenerIds: [lid] }))).body!.totalCount, 0);
   });
 
+  it('every ALB SDK read of a load balancer, listener, rule and template reads Fulcrum\'s replies with the SDK\'s types', async function () {
+    const gid = (await alb.createServerGroup(groupRequest(uniq('reads')))).body!.serverGroupId!;
+    const lid = (await alb.createListener(new Alb.CreateListenerRequest({
+      loadBalancerId: 'alb-default', listenerProtocol: 'HTTP', listenerPort: await freePort(),
+      defaultActions: [new Alb.CreateListenerRequestDefaultActions({
+        type: 'ForwardGroup',
+        forwardGroupConfig: new Alb.CreateListenerRequestDefaultActionsForwardGroupConfig({
+          serverGroupTuples: [new Alb.CreateListenerRequestDefaultActionsForwardGroupConfigServerGroupTuples({ serverGroupId: gid })],
+        }),
+      })],
+    }))).body!.listenerId!;
+    await alb.createRules(new Alb.CreateRulesRequest({
+      listenerId: lid,
+      rules: [new Alb.CreateRulesRequestRules({
+        ruleName: 'redirect', priority: 20,
+        ruleConditions: [new Alb.CreateRulesRequestRulesRuleConditions({ type: 'Host', hostConfig: new Alb.CreateRulesRequestRulesRuleConditionsHostConfig({ values: ['old.example'] }) })],
+        ruleActions: [new Alb.CreateRulesRequestRulesRuleActions({
+          order: 1, type: 'Redirect', redirectConfig: new Alb.CreateRulesRequestRulesRuleActionsRedirectConfig({ host: 'new.example', httpCode: '301' }),
+        })],
+      })],
+    }));
+    const lbs = (await alb.listLoadBalancers(new Alb.ListLoadBalancersRequest({}))).body!.loadBalancers!;
+    assert.ok(lbs.some((lb) => lb.loadBalancerId === 'alb-default'));
+    assert.equal((await alb.getLoadBalancerAttribute(new Alb.GetLoadBalancerAttributeRequest({ loadBalancerId: 'alb-default' }))).body!.loadBalancerEdition, 'Standard');
+    const attr = (await alb.getListenerAttribute(new Alb.GetListenerAttributeRequest({ listenerId: lid }))).body!;
+    assert.equal(attr.defaultActions![0]!.forwardGroupConfig!.serverGroupTuples![0]!.serverGroupId, gid);
+    await alb.getListenerHealthStatus(new Alb.GetListenerHealthStatusRequest({ listenerId: lid }));
+    await alb.updateListenerAttribute(new Alb.UpdateListenerAttributeRequest({ listenerId: lid, listenerDescription: 'via-sdk' }));
+    await alb.stopListener(new Alb.StopListenerRequest({ listenerId: lid }));
+    await alb.startListener(new Alb.StartListenerRequest({ listenerId: lid }));
+    const listeners = (await alb.listListeners(new Alb.ListListenersRequest({ listenerIds: [lid] }))).body!.listeners!;
+    assert.deepEqual(listeners.map((l) => l.listenerDescription), ['via-sdk']);
+    const rules = (await alb.listRules(new Alb.ListRulesRequest({ listenerIds: [lid] }))).body!.rules!;
+    assert.deepEqual(rules.map((r) => [r.ruleName, r.ruleActions![0]!.redirectConfig!.httpCode]), [['redirect', '301']]);
+    await alb.updateRuleAttribute(new Alb.UpdateRuleAttributeRequest({ ruleId: rules[0]!.ruleId, ruleName: 'renamed' }));
+    await alb.deleteRules(new Alb.DeleteRulesRequest({ ruleIds: [rules[0]!.ruleId!] }));
+    await alb.addServersToServerGroup(new Alb.AddServersToServerGroupRequest({
+      serverGroupId: gid, servers: [new Alb.AddServersToServerGroupRequestServers({ serverType: 'Ip', serverId: '127.0.0.1', serverIp: '127.0.0.1', port: 9301 })],
+    }));
+    await alb.replaceServersInServerGroup(new Alb.ReplaceServersInServerGroupRequest({
+      serverGroupId: gid,
+      removedServers: [new Alb.ReplaceServersInServerGroupRequestRemovedServers({ serverType: 'Ip', serverId: '127.0.0.1', port: 9301 })],
+      addedServers: [new Alb.ReplaceServersInServerGroupRequestAddedServers({ serverType: 'Ip', serverId: '127.0.0.1', serverIp: '127.0.0.1', port: 9302 })],
+    }));
+    const ports = async () => (await alb.listServerGroupServers(new Alb.ListServerGroupServersRequest({ serverGroupId: gid }))).body!.servers!.map((x) => x.port);
+    await waitUntil('the replacement applied', async () => (await ports()).length === 1, 10_000, 50);
+    assert.deepEqual(await ports(), [9302]);
+    const tid = (await alb.createHealthCheckTemplate(new Alb.CreateHealthCheckTemplateRequest({ healthCheckTemplateName: uniq('reads-tpl') }))).body!.healthCheckTemplateId!;
+    assert.equal((await alb.getHealthCheckTemplateAttribute(new Alb.GetHealthCheckTemplateAttributeRequest({ healthCheckTemplateId: tid }))).body!.healthCheckTemplateId, tid);
+    await alb.applyHealthCheckTemplateToServerGroup(new Alb.ApplyHealthCheckTemplateToServerGroupRequest({ healthCheckTemplateId: tid, serverGroupId: gid }));
+    await alb.listListenerCertificates(new Alb.ListListenerCertificatesRequest({ listenerId: lid }));
+  });
+
   it('health check templates: create, list, update and delete', async function () {
     const c = await alb.createHealthCheckTemplate(new Alb.CreateHealthCheckTemplateRequest({
       healthCheckTemplateName: 'sdk-tpl', healthCheckPath: '/healthz', healthCheckInterval: 5, healthCheckCodes: ['http_2xx', 'http_3xx'],
