@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { freePort, removeTempDirs, startNode, stopAll, tempDir, type NodeHandle } from '../helpers/fulcrum-process.js';
 import { waitUntil } from '../helpers/util.js';
 import { jsonLines } from '../security/security-helpers.js';
+import { selfSigned } from './features-h2-client.js';
 import { Alb, albClient, openApiCall, popClient, sdkError, signedRpc, type Key } from './alb-openapi-helpers.js';
 
 /**
@@ -28,6 +29,18 @@ describe('ALB OpenAPI at / with the official SDKs (issue 21)', function () {
   const groupRequest = (name: string, extra: Record<string, unknown> = {}) => new Alb.CreateServerGroupRequest({
     serverGroupName: name, serverGroupType: 'Ip', protocol: 'HTTP', vpcId: 'vpc-local', scheduler: 'Wrr',
     healthCheckConfig: new Alb.CreateServerGroupRequestHealthCheckConfig({ healthCheckEnabled: false }),
+    ...extra,
+  });
+
+  /** An HTTP(S) listener of alb-default whose default action forwards to `gid`. */
+  const listenerRequest = (port: number, gid: string, extra: Record<string, unknown> = {}) => new Alb.CreateListenerRequest({
+    loadBalancerId: 'alb-default', listenerProtocol: 'HTTP', listenerPort: port,
+    defaultActions: [new Alb.CreateListenerRequestDefaultActions({
+      type: 'ForwardGroup',
+      forwardGroupConfig: new Alb.CreateListenerRequestDefaultActionsForwardGroupConfig({
+        serverGroupTuples: [new Alb.CreateListenerRequestDefaultActionsForwardGroupConfigServerGroupTuples({ serverGroupId: gid })],
+      }),
+    })],
     ...extra,
   });
 
@@ -106,15 +119,7 @@ describe('ALB OpenAPI at / with the official SDKs (issue 21)', function () {
   it('listeners and rules: a listener and a FixedResponse rule made with the SDK answer real HTTP on the listener port', async function () {
     const gid = (await alb.createServerGroup(groupRequest(uniq('listener')))).body!.serverGroupId!;
     const port = await freePort();
-    const lst = await alb.createListener(new Alb.CreateListenerRequest({
-      loadBalancerId: 'alb-default', listenerProtocol: 'HTTP', listenerPort: port,
-      defaultActions: [new Alb.CreateListenerRequestDefaultActions({
-        type: 'ForwardGroup',
-        forwardGroupConfig: new Alb.CreateListenerRequestDefaultActionsForwardGroupConfig({
-          serverGroupTuples: [new Alb.CreateListenerRequestDefaultActionsForwardGroupConfigServerGroupTuples({ serverGroupId: gid })],
-        }),
-      })],
-    }));
+    const lst = await alb.createListener(listenerRequest(port, gid));
     const lid = lst.body!.listenerId!;
     // A string parameter that looks like JSON stays a string: only objects and lists are read as JSON text.
     const rule = await alb.createRule(new Alb.CreateRuleRequest({
@@ -144,15 +149,7 @@ describe('ALB OpenAPI at / with the official SDKs (issue 21)', function () {
 
   it('every ALB SDK read of a load balancer, listener, rule and template reads Fulcrum\'s replies with the SDK\'s types', async function () {
     const gid = (await alb.createServerGroup(groupRequest(uniq('reads')))).body!.serverGroupId!;
-    const lid = (await alb.createListener(new Alb.CreateListenerRequest({
-      loadBalancerId: 'alb-default', listenerProtocol: 'HTTP', listenerPort: await freePort(),
-      defaultActions: [new Alb.CreateListenerRequestDefaultActions({
-        type: 'ForwardGroup',
-        forwardGroupConfig: new Alb.CreateListenerRequestDefaultActionsForwardGroupConfig({
-          serverGroupTuples: [new Alb.CreateListenerRequestDefaultActionsForwardGroupConfigServerGroupTuples({ serverGroupId: gid })],
-        }),
-      })],
-    }))).body!.listenerId!;
+    const lid = (await alb.createListener(listenerRequest(await freePort(), gid))).body!.listenerId!;
     await alb.createRules(new Alb.CreateRulesRequest({
       listenerId: lid,
       rules: [new Alb.CreateRulesRequestRules({
@@ -177,6 +174,8 @@ describe('ALB OpenAPI at / with the official SDKs (issue 21)', function () {
     const rules = (await alb.listRules(new Alb.ListRulesRequest({ listenerIds: [lid] }))).body!.rules!;
     assert.deepEqual(rules.map((r) => [r.ruleName, r.ruleActions![0]!.redirectConfig!.httpCode]), [['redirect', '301']]);
     await alb.updateRuleAttribute(new Alb.UpdateRuleAttributeRequest({ ruleId: rules[0]!.ruleId, ruleName: 'renamed' }));
+    await alb.updateRulesAttribute(new Alb.UpdateRulesAttributeRequest({ rules: [new Alb.UpdateRulesAttributeRequestRules({ ruleId: rules[0]!.ruleId, priority: 30 })] }));
+    assert.deepEqual((await alb.listRules(new Alb.ListRulesRequest({ ruleIds: [rules[0]!.ruleId!] }))).body!.rules!.map((r) => [r.ruleName, r.priority]), [['renamed', 30]]);
     await alb.deleteRules(new Alb.DeleteRulesRequest({ ruleIds: [rules[0]!.ruleId!] }));
     await alb.addServersToServerGroup(new Alb.AddServersToServerGroupRequest({
       serverGroupId: gid, servers: [new Alb.AddServersToServerGroupRequestServers({ serverType: 'Ip', serverId: '127.0.0.1', serverIp: '127.0.0.1', port: 9301 })],
@@ -193,6 +192,45 @@ describe('ALB OpenAPI at / with the official SDKs (issue 21)', function () {
     assert.equal((await alb.getHealthCheckTemplateAttribute(new Alb.GetHealthCheckTemplateAttributeRequest({ healthCheckTemplateId: tid }))).body!.healthCheckTemplateId, tid);
     await alb.applyHealthCheckTemplateToServerGroup(new Alb.ApplyHealthCheckTemplateToServerGroupRequest({ healthCheckTemplateId: tid, serverGroupId: gid }));
     await alb.listListenerCertificates(new Alb.ListListenerCertificatesRequest({ listenerId: lid }));
+  });
+
+  it('load balancers: create (billing, zone mappings, tags), update name, edition and address type, delete', async function () {
+    const c = await alb.createLoadBalancer(new Alb.CreateLoadBalancerRequest({
+      loadBalancerName: 'sdk-lb', vpcId: 'vpc-local', addressType: 'Intranet', loadBalancerEdition: 'Standard', addressIpVersion: 'Ipv4',
+      loadBalancerBillingConfig: new Alb.CreateLoadBalancerRequestLoadBalancerBillingConfig({ payType: 'PostPay' }),
+      zoneMappings: [new Alb.CreateLoadBalancerRequestZoneMappings({ zoneId: 'zone-a', vSwitchId: 'vsw-a' })],
+      tag: [new Alb.CreateLoadBalancerRequestTag({ key: 'owner', value: 'sdk' })],
+    }));
+    const id = c.body!.loadBalancerId!;
+    await alb.updateLoadBalancerAttribute(new Alb.UpdateLoadBalancerAttributeRequest({ loadBalancerId: id, loadBalancerName: 'sdk-lb-2' }));
+    await alb.updateLoadBalancerEdition(new Alb.UpdateLoadBalancerEditionRequest({ loadBalancerId: id, loadBalancerEdition: 'StandardWithWaf' }));
+    await alb.updateLoadBalancerAddressTypeConfig(new Alb.UpdateLoadBalancerAddressTypeConfigRequest({ loadBalancerId: id, addressType: 'Internet' }));
+    const got = (await alb.getLoadBalancerAttribute(new Alb.GetLoadBalancerAttributeRequest({ loadBalancerId: id }))).body!;
+    assert.deepEqual([got.loadBalancerName, got.loadBalancerEdition, got.zoneMappings!.map((z) => z.zoneId), got.tags!.map((t) => t.key)],
+      ['sdk-lb-2', 'StandardWithWaf', ['zone-a'], ['owner']]);
+    await alb.deleteLoadBalancer(new Alb.DeleteLoadBalancerRequest({ loadBalancerId: id }));
+    const gone = await sdkError(alb.getLoadBalancerAttribute(new Alb.GetLoadBalancerAttributeRequest({ loadBalancerId: id })));
+    assert.deepEqual([gone.code, gone.statusCode], ['ResourceNotFound.LoadBalancer', 404]);
+  });
+
+  it('certificates: an HTTPS listener with additional certificates associated and dissociated (uploaded with the generic client)', async function () {
+    const upload = async (name: string) => {
+      const c = selfSigned(`${name}.example.test`);
+      return String((await openApiCall(node.port, KEY, 'UploadServerCertificate', { CertificateName: name, Certificate: c.cert, PrivateKey: c.key })).CertificateId);
+    };
+    const [main, extra] = [await upload('main'), await upload('extra')];
+    const gid = (await alb.createServerGroup(groupRequest(uniq('tls')))).body!.serverGroupId!;
+    const lid = (await alb.createListener(listenerRequest(await freePort(), gid, { listenerProtocol: 'HTTPS', certificates: [new Alb.CreateListenerRequestCertificates({ certificateId: main })] }))).body!.listenerId!;
+    await alb.associateAdditionalCertificatesWithListener(new Alb.AssociateAdditionalCertificatesWithListenerRequest({
+      listenerId: lid, certificates: [new Alb.AssociateAdditionalCertificatesWithListenerRequestCertificates({ certificateId: extra })],
+    }));
+    const certs = async () => (await alb.listListenerCertificates(new Alb.ListListenerCertificatesRequest({ listenerId: lid }))).body!.certificates!
+      .map((c) => [c.certificateId, c.isDefault]).sort((a, b) => String(a[0]).localeCompare(String(b[0])));
+    assert.deepEqual(await certs(), [[main, true], [extra, false]].sort((a, b) => String(a[0]).localeCompare(String(b[0]))));
+    await alb.dissociateAdditionalCertificatesFromListener(new Alb.DissociateAdditionalCertificatesFromListenerRequest({
+      listenerId: lid, certificates: [new Alb.DissociateAdditionalCertificatesFromListenerRequestCertificates({ certificateId: extra })],
+    }));
+    assert.deepEqual((await certs()).map((c) => c[0]), [main]);
   });
 
   it('health check templates: create, list, update and delete', async function () {
