@@ -3,7 +3,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { freePort, removeTempDirs, runFulcrum, startNode, stopAll, tempDir, type NodeHandle } from '../helpers/fulcrum-process.js';
 import { waitUntil } from '../helpers/util.js';
-import { jsonLines } from '../security/security-helpers.js';
+import { assertStartRefusesFile, jsonLines } from '../security/security-helpers.js';
 import { selfSigned } from './features-h2-client.js';
 import { Alb, albClient, openApiCall, popClient, sdkError, signedRpc, type Key } from './alb-openapi-helpers.js';
 
@@ -414,15 +414,7 @@ describe('ALB OpenAPI at / with the official SDKs (issue 21)', function () {
       [`sdk ${KEY.id}\n`, /line 1: expected "name AccessKeyId AccessKeySecret", found 2 field/],
       [`a ${KEY.id} ${KEY.secret}\nb ${KEY.id} ${KEY.secret}\n`, /line 2: the AccessKeyId LTAIfulcrumSdk0001 is given twice/],
     ];
-    for (const [i, [text, why]] of cases.entries()) {
-      const f = join(dir, `bad-${i}`);
-      await writeFile(f, text);
-      const r = await runFulcrum(['start', '--data-dir', join(dir, `d${i}`), '--admin-port', '0', '--workers', '1', '--access-keys-file', f]);
-      assert.equal(r.code, 2, r.stderr);
-      assert.match(r.stderr, why);
-      assert.ok(r.stderr.includes(f), 'the message names the file');
-      assert.ok(!r.stderr.includes(KEY.secret), 'the error names the line, not the secret');
-    }
+    await assertStartRefusesFile(dir, 'access-keys-file', cases, KEY.secret);
     const missing = await runFulcrum(['start', '--data-dir', join(dir, 'dm'), '--admin-port', '0', '--access-keys-file', join(dir, 'nope')]);
     assert.equal(missing.code, 2);
     assert.match(missing.stderr, /cannot read --access-keys-file/);
