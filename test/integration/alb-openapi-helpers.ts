@@ -73,3 +73,21 @@ export async function signedRpc(port: number, key: Key, params: Record<string, s
   const res = await fetch(`http://127.0.0.1:${port}/?${q}`, { method });
   return { status: res.status, body: await res.json() as Record<string, unknown> };
 }
+
+/**
+ * A raw ACS3 request signed with the SDK's own signer (`OpenApiUtil.getAuthorization`) over
+ * `signedBody`, then sent with `sentBody` and any extra unsigned headers: what a tampering
+ * proxy would do.
+ */
+export async function signedAcs3(port: number, key: Key, action: string, signedBody: string, sentBody = signedBody, unsigned: Record<string, string> = {}): Promise<{ status: number; body: Record<string, unknown> }> {
+  const headers: Record<string, string> = {
+    host: `127.0.0.1:${port}`, 'x-acs-action': action, 'x-acs-version': ALB_VERSION, 'x-acs-date': OpenApiUtil.getTimestamp(),
+    'x-acs-signature-nonce': OpenApiUtil.getNonce(), 'content-type': 'application/x-www-form-urlencoded',
+    'x-acs-content-sha256': OpenApiUtil.hash(Buffer.from(signedBody), 'ACS3-HMAC-SHA256').toString('hex'),
+  };
+  const request = { pathname: '/', method: 'POST', query: {}, headers } as unknown as Parameters<typeof OpenApiUtil.getAuthorization>[0];
+  headers.authorization = OpenApiUtil.getAuthorization(request, 'ACS3-HMAC-SHA256', headers['x-acs-content-sha256']!, key.id, key.secret);
+  const { host: _host, ...sent } = headers;
+  const res = await fetch(`http://127.0.0.1:${port}/`, { method: 'POST', headers: { ...sent, ...unsigned }, body: sentBody });
+  return { status: res.status, body: await res.json() as Record<string, unknown> };
+}

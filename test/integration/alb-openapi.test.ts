@@ -5,7 +5,7 @@ import { freePort, removeTempDirs, runFulcrum, startNode, stopAll, tempDir, type
 import { waitUntil } from '../helpers/util.js';
 import { assertStartRefusesFile, jsonLines } from '../security/security-helpers.js';
 import { selfSigned } from './features-h2-client.js';
-import { Alb, albClient, openApiCall, popClient, sdkError, signedRpc, type Key } from './alb-openapi-helpers.js';
+import { Alb, albClient, openApiCall, popClient, sdkError, signedAcs3, signedRpc, type Key } from './alb-openapi-helpers.js';
 
 /**
  * Issue 21: ALB's OpenAPI wire format at `/`. The official clients from npm are the real
@@ -379,6 +379,18 @@ describe('ALB OpenAPI at / with the official SDKs (issue 21)', function () {
     assert.deepEqual([version.status, version.body.Code], [400, 'InvalidVersion']);
     const method = await signedRpc(node.port, CI, { Action: 'ListServerGroups', SignatureMethod: 'HMAC-MD5' });
     assert.equal(method.body.Code, 'InvalidSignatureMethod');
+  });
+
+  it('ACS3: a form body is signed through its hash; a changed body or an unsigned x-acs- header is refused', async function () {
+    const body = `ServerGroupName=${uniq('acs3-form')}&VpcId=vpc-local&HealthCheckConfig.HealthCheckEnabled=false`;
+    const ok = await signedAcs3(node.port, KEY, 'CreateServerGroup', body);
+    assert.equal(ok.status, 200, JSON.stringify(ok.body));
+    assert.match(String(ok.body.ServerGroupId), /^sgp-/);
+    const changed = await signedAcs3(node.port, KEY, 'CreateServerGroup', body, body.replace('acs3-form', 'acs3-evil'));
+    assert.deepEqual([changed.status, changed.body.Code], [400, 'SignatureDoesNotMatch']);
+    assert.match(String(changed.body.Message), /x-acs-content-sha256/);
+    const extra = await signedAcs3(node.port, KEY, 'ListServerGroups', '', '', { 'x-acs-security-token': 'injected' });
+    assert.deepEqual([extra.status, extra.body.Code], [400, 'IncompleteSignature']);
   });
 
   it('the audit log names the access key of every write; SIGHUP re-reads the keys file', async function () {
