@@ -4,8 +4,12 @@ import { join } from 'node:path';
 import { freePort, removeTempDirs, runFulcrum, startNode, stopAll, tempDir, type NodeHandle } from '../helpers/fulcrum-process.js';
 import { waitUntil } from '../helpers/util.js';
 import { assertStartRefusesFile, jsonLines } from '../security/security-helpers.js';
+import { actionNames } from '@fulcrum/model';
+import '@fulcrum/model/actions/index';
+import { builtinActions } from '@fulcrum/control-api';
+import { call } from '../helpers/admin-client.js';
 import { selfSigned } from './features-h2-client.js';
-import { Alb, albClient, openApiCall, popClient, sdkError, signedAcs3, signedRpc, type Key } from './alb-openapi-helpers.js';
+import { Alb, albClient, openApiCall, popClient, sdkError, signedAcs3, signedRpc, type Key, type SdkError } from './alb-openapi-helpers.js';
 
 /**
  * Issue 21: ALB's OpenAPI wire format at `/`. The official clients from npm are the real
@@ -57,6 +61,18 @@ describe('ALB OpenAPI at / with the official SDKs (issue 21)', function () {
     await node?.stop();
     await stopAll();
     await removeTempDirs();
+  });
+
+  it('every action of the admin API is reachable at /, and answers as POST /api/<Action> does', async function () {
+    const actions = [...actionNames(), ...Object.keys(builtinActions), 'DescribeProberState', 'ReportHealthTransitions'];
+    assert.ok(actions.length > 60);
+    for (const action of actions) {
+      // DryRun: writes are checked, not committed, on both wire formats.
+      const viaJson = await call(node.endpoint, action, { DryRun: true });
+      const viaOpenApi = await openApiCall(node.port, KEY, action, { DryRun: 'true' }).then(() => ({ code: undefined }), (e: SdkError) => ({ code: e.code }));
+      assert.notEqual(viaOpenApi.code, 'InvalidAction.NotFound', action);
+      assert.equal(viaOpenApi.code, viaJson.body.Code, action);
+    }
   });
 
   it('server groups: create (nested HealthCheckConfig, StickySessionConfig, Tag list), list, update, delete through the ALB SDK', async function () {
