@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict';
-import { createServer, type Server } from 'node:http';
 import type { Browser } from 'puppeteer-core';
 import { removeTempDirs, startNode, stopAll, type NodeHandle } from '../helpers/fulcrum-process.js';
 import { waitUntil } from '../helpers/util.js';
-import { auditLines, launchChromium, vpcNames } from './security-helpers.js';
+import { auditLines, AttackerSite, launchChromium, vpcNames } from './security-helpers.js';
 
 /**
  * Issue 13 with a real browser (headless Chromium): what a web page the operator visits
@@ -51,24 +50,20 @@ describe('admin API against a real browser: CSRF and DNS rebinding (issue 13)', 
   this.timeout(90_000);
   let node: NodeHandle;
   let browser: Browser;
-  let attacker: Server;
+  let attacker: AttackerSite | undefined;
   let attackerUrl: string;
 
   before(async function () {
     node = await startNode();
     // The rebinding test's name resolves to 127.0.0.1 inside this browser only.
     browser = await launchChromium([`--host-resolver-rules=MAP ${ATTACKER_NAME} 127.0.0.1`]);
-    attacker = createServer((_req, res) => {
-      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
-      res.end(ATTACK_PAGE);
-    });
-    await new Promise<void>((r) => attacker.listen(0, '127.0.0.1', () => r()));
-    attackerUrl = `http://127.0.0.1:${(attacker.address() as { port: number }).port}/`;
+    attacker = await AttackerSite.serve(() => ATTACK_PAGE);
+    attackerUrl = attacker.url;
   });
 
   after(async function () {
     await browser?.close();
-    await new Promise<void>((r) => (attacker ? attacker.close(() => r()) : r()));
+    await attacker?.close();
     await node?.stop();
     await stopAll();
     await removeTempDirs();

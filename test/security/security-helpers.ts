@@ -1,6 +1,10 @@
 import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:http';
 import puppeteer, { type Browser } from 'puppeteer-core';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { ok } from '../helpers/admin-client.js';
+import { runFulcrum } from '../helpers/fulcrum-process.js';
 import { exchange, type RawResponse } from '../integration/dp-helpers.js';
 
 /**
@@ -76,4 +80,38 @@ export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 export function launchChromium(args: string[] = []): Promise<Browser> {
   // --no-sandbox: CI and the developer machines run as root, where Chromium's sandbox refuses to start.
   return puppeteer.launch({ executablePath: CHROMIUM_PATH, headless: true, args: ['--no-sandbox', '--disable-gpu', ...args] });
+}
+
+/** The attacker's web server: one page on another port of 127.0.0.1 (another origin, same site). */
+export class AttackerSite {
+  private constructor(private readonly server: Server, readonly url: string) {}
+
+  static async serve(page: () => string): Promise<AttackerSite> {
+    const server = createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+      res.end(page());
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    return new AttackerSite(server, `http://127.0.0.1:${(server.address() as { port: number }).port}/`);
+  }
+
+  close(): Promise<void> {
+    return new Promise((r) => this.server.close(() => r()));
+  }
+}
+
+/**
+ * `fulcrum start --<option> FILE` with each file text: a usage error (exit 2) whose message
+ * matches and names the file, and never shows `secret`.
+ */
+export async function assertStartRefusesFile(dir: string, option: string, cases: [string, RegExp][], secret: string): Promise<void> {
+  for (const [i, [text, why]] of cases.entries()) {
+    const f = join(dir, `bad-${option}-${i}`);
+    await writeFile(f, text);
+    const r = await runFulcrum(['start', '--data-dir', join(dir, `d-${option}-${i}`), '--admin-port', '0', '--workers', '1', `--${option}`, f]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, why);
+    assert.ok(r.stderr.includes(f), 'the message names the file');
+    assert.ok(!r.stderr.includes(secret), 'the error names the line, not the secret');
+  }
 }

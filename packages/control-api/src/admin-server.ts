@@ -9,6 +9,8 @@ import { Executor, errorReply, type ExecuteResult, type ExecutorOptions } from '
 import { AdminTokens, type TokenEntry } from './admin-tokens.js';
 import { HostPolicy, contentTypeRefusal, crossOriginRefusal, isLoopbackHost } from './request-guard.js';
 import type { AuditLog } from './audit-log.js';
+import { OpenApi, isOpenApiRequest } from './openapi/openapi.js';
+import type { AccessKey } from './openapi/access-keys.js';
 
 export interface AdminServerOptions {
   store: StateStore;
@@ -18,6 +20,8 @@ export interface AdminServerOptions {
   tokens?: readonly TokenEntry[];
   /** Host names the API answers to besides its address and loopback (`--admin-allowed-host`). */
   allowedHosts?: readonly string[];
+  /** AccessKeys that may sign ALB OpenAPI requests at `/` (`--access-keys-file`); none: every one is refused. */
+  accessKeys?: readonly AccessKey[];
   /** Where calls of state-changing actions are recorded. */
   audit?: AuditLog;
   onCommitted?(version: number): void;
@@ -43,6 +47,7 @@ export class AdminConfigError extends Error {}
 /** The admin HTTP API: `POST /api/<Action>` with a JSON body (API-1..API-5). */
 export class AdminServer {
   readonly executor: Executor;
+  private readonly openapi: OpenApi;
   private readonly server: Server;
   private readonly opts: AdminServerOptions;
   private readonly tokens?: AdminTokens;
@@ -60,6 +65,7 @@ export class AdminServer {
     if (opts.tokens?.length) this.tokens = new AdminTokens(opts.tokens);
     this.hosts = new HostPolicy(opts.host, opts.allowedHosts);
     this.executor = new Executor({ store: opts.store, onCommitted: opts.onCommitted, extraActions: opts.extraActions });
+    this.openapi = new OpenApi(this.executor, opts.accessKeys, opts.log);
     // requireHostHeader off: a request without Host gets the API's own 421 (HostPolicy).
     this.server = createServer({ maxHeaderSize: 16 * 1024, requireHostHeader: false }, (req, res) => {
       this.handle(req, res).catch(() => {
@@ -131,6 +137,11 @@ export class AdminServer {
     this.tokens.replace(list);
   }
 
+  /** New AccessKeys from a re-read `--access-keys-file` (SIGHUP). */
+  replaceAccessKeys(list: readonly AccessKey[]): void {
+    this.openapi.replaceKeys(list);
+  }
+
   /** Who is calling, for the audit log; undefined when tokens are required and none matched. */
   private caller(req: IncomingMessage): string | undefined {
     return this.tokens ? this.tokens.match(req.headers.authorization) : 'loopback';
@@ -169,6 +180,13 @@ export class AdminServer {
     const url = req.url ?? '/';
     const path = url.split('?')[0]!;
     const started = Date.now();
+    const query = url.slice(path.length + 1);
+    if (path === '/' && isOpenApiRequest(req, query)) {
+      // ALB's OpenAPI: a signature instead of a bearer token; Host and Origin rules as for /api.
+      const out = await this.openapi.handle(req, query, requestId, this.hosts.refusal(req) ?? crossOriginRefusal(req));
+      this.finish(req, res, out.action, out.caller, out.result, started, requestId);
+      return;
+    }
     const api = path.startsWith('/api/');
     let action = '';
     if (api) {
@@ -216,8 +234,13 @@ export class AdminServer {
       result = errorReply(e, requestId);
       if (result.status === 500) this.opts.log?.({ level: 'error', msg: 'admin action failed', action, error: String((e as Error)?.stack ?? e) });
     }
+    this.finish(req, res, action, caller, result, started, requestId, api);
+  }
+
+  /** Log, audit a state-changing action (accepted or refused), then answer. */
+  private finish(req: IncomingMessage, res: ServerResponse, action: string, caller: string | undefined, result: ExecuteResult, started: number, requestId: string, isAction = true): void {
     this.opts.log?.({ msg: 'admin', action, status: result.status, ms: Date.now() - started });
-    if (api && this.executor.isWrite(action)) {
+    if (isAction && this.executor.isWrite(action)) {
       this.opts.audit?.write({
         token: caller ?? 'none', source: req.socket.remoteAddress ?? '', action, resourceId: result.resourceId,
         status: result.status, code: typeof result.body.Code === 'string' ? result.body.Code : undefined, requestId,

@@ -56,13 +56,16 @@ export function parseTokenFile(text: string, source: string): TokenEntry[] {
 }
 
 export function readTokenFile(path: string): TokenEntry[] {
-  let text: string;
+  return parseTokenFile(readSecretsFile(path, '--token-file', (m) => new TokenFileError(m)), path);
+}
+
+/** The text of a secrets file an option names; one that cannot be read fails with `fail(message)`. */
+export function readSecretsFile(path: string, option: string, fail: (message: string) => Error): string {
   try {
-    text = readFileSync(path, 'utf8');
+    return readFileSync(path, 'utf8');
   } catch (e) {
-    throw new TokenFileError(`cannot read --token-file ${path}: ${(e as Error).message}`);
+    throw fail(`cannot read ${option} ${path}: ${(e as Error).message}`);
   }
-  return parseTokenFile(text, path);
 }
 
 /**

@@ -11,7 +11,7 @@ import { closeSync, openSync, writeSync } from 'node:fs';
  * can find the line. Token secrets and request parameters are never written.
  */
 export interface AuditRecord {
-  /** The token's id, "loopback" when the API takes no tokens, "none" when no valid token came. */
+  /** The token's id, `ak:<name>` for an OpenAPI call signed with that access key, "loopback" when the API takes no tokens, "none" when no valid token or signature came. */
   token: string;
   /** The peer address of the connection. */
   source: string;

@@ -40,10 +40,7 @@ export function readBody(req: IncomingMessage, limit = MAX_BODY_BYTES): Promise<
   });
 }
 
-/**
- * Decode and parse a JSON body. The nesting depth is checked on the raw text before
- * JSON.parse, so a hostile `[[[[…` never reaches the parser's recursion.
- */
+/** Decode and parse a JSON body, which must be an object. */
 export function parseJsonBody(buf: Buffer): Record<string, unknown> {
   if (buf.length === 0) return {};
   let text: string;
@@ -52,6 +49,19 @@ export function parseJsonBody(buf: Buffer): Record<string, unknown> {
   } catch {
     throw apiError(Errors.InvalidEncoding);
   }
+  const v = parseJsonText(text);
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) {
+    throw apiError(Errors.MalformedJson, { why: 'the body must be a JSON object' });
+  }
+  return v as Record<string, unknown>;
+}
+
+/**
+ * Parse JSON text (a body, or a parameter ALB's OpenAPI sends as JSON). The nesting depth is
+ * checked on the raw text before JSON.parse, so a hostile `[[[[…` never reaches the
+ * parser's recursion.
+ */
+export function parseJsonText(text: string): unknown {
   let depth = 0;
   let inString = false;
   for (let i = 0; i < text.length; i++) {
@@ -66,14 +76,9 @@ export function parseJsonBody(buf: Buffer): Record<string, unknown> {
       if (++depth > MAX_DEPTH) throw apiError(Errors.TooDeep, { limit: MAX_DEPTH });
     } else if (ch === 0x7d || ch === 0x5d) depth--;
   }
-  let v: unknown;
   try {
-    v = JSON.parse(text);
+    return JSON.parse(text);
   } catch (e) {
     throw apiError(Errors.MalformedJson, { why: (e as Error).message.slice(0, 200) });
   }
-  if (v === null || typeof v !== 'object' || Array.isArray(v)) {
-    throw apiError(Errors.MalformedJson, { why: 'the body must be a JSON object' });
-  }
-  return v as Record<string, unknown>;
 }

@@ -1,7 +1,7 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import {
   stampVersion, ApiError, Errors, apiError, getAction, invalidParam, Params, type ActionEnv, type Collections,
-  type Job, type WriteOp,
+  type Job, type ParamsOptions, type WriteOp,
 } from '@fulcrum/model';
 import '@fulcrum/model/actions/index';
 import type { StateStore } from '@fulcrum/state';
@@ -97,7 +97,8 @@ export class Executor {
     return Math.min(min, current);
   }
 
-  async execute(action: string, body: Record<string, unknown>, requestId: string): Promise<ExecuteResult> {
+  /** `wire`: how the parameters came (ALB's OpenAPI may send objects and lists as JSON text). */
+  async execute(action: string, body: Record<string, unknown>, requestId: string, wire: ParamsOptions = {}): Promise<ExecuteResult> {
     const params: Record<string, unknown> = { ...body };
     const common = new Params({ DryRun: params.DryRun, ClientToken: params.ClientToken });
     const dryRun = common.bool('DryRun') ?? false;
@@ -108,7 +109,7 @@ export class Executor {
     const builtin = Object.hasOwn(this.extraActions, action) ? this.extraActions[action] : Object.hasOwn(builtinActions, action) ? builtinActions[action] : undefined;
     if (builtin) {
       const ctx: BuiltinContext = { store: this.store, appliedVersion: (v) => this.appliedVersion(v) };
-      const p = new Params(params);
+      const p = new Params(params, '', wire);
       const reply = await builtin(p, ctx);
       p.done();
       return { status: 200, body: { RequestId: requestId, ...reply } };
@@ -119,7 +120,7 @@ export class Executor {
     if (!def.write) {
       const snap = await this.store.snapshot();
       const env = this.env(await this.appliedVersion(snap.version));
-      const p = new Params(params);
+      const p = new Params(params, '', wire);
       const r = def.run(isolateCollections(snap.data), p, env);
       p.done();
       return { status: 200, body: { RequestId: requestId, ...r.reply } };
@@ -127,13 +128,13 @@ export class Executor {
 
     if (dryRun) {
       const snap = await this.store.snapshot();
-      const p = new Params(params);
+      const p = new Params(params, '', wire);
       def.run(isolateCollections(snap.data), p, this.env(await this.appliedVersion(snap.version)));
       p.done();
       throw apiError(Errors.DryRunOperation);
     }
 
-    if (clientToken === undefined) return this.write(action, params, requestId);
+    if (clientToken === undefined) return this.write(action, params, requestId, wire);
 
     const signature = createHash('sha256').update(action).update('\0').update(canonical(params)).digest('hex');
     let claim = await this.store.claimClientToken(clientToken, signature, CLIENT_TOKEN_TTL_MS);
@@ -151,7 +152,7 @@ export class Executor {
       return { status: 200, body: { ...first, RequestId: requestId } };
     }
     try {
-      const result = await this.write(action, params, requestId);
+      const result = await this.write(action, params, requestId, wire);
       await this.store.completeClientToken(clientToken, signature, result.body, CLIENT_TOKEN_TTL_MS);
       return result;
     } catch (e) {
@@ -164,12 +165,12 @@ export class Executor {
     return { nowMs: Date.now(), newId: newResourceId, newSecretHex: (n) => randomBytes(n).toString('hex'), appliedVersion };
   }
 
-  private async write(action: string, params: Record<string, unknown>, requestId: string): Promise<ExecuteResult> {
+  private async write(action: string, params: Record<string, unknown>, requestId: string, wire: ParamsOptions): Promise<ExecuteResult> {
     const def = getAction(action)!;
     for (let attempt = 0; attempt < MAX_CAS_RETRIES; attempt++) {
       const snap = await this.store.snapshot();
       const env = this.env(await this.appliedVersion(snap.version));
-      const p = new Params(params);
+      const p = new Params(params, '', wire);
       const r = def.run(isolateCollections(snap.data), p, env);
       p.done();
       const ops = stampVersion(r.ops ?? [], snap.version + 1);

@@ -7,3 +7,5 @@ export * from './admin-tokens.js';
 export * from './request-guard.js';
 export * from './audit-log.js';
 export * from './prometheus.js';
+export * from './openapi/access-keys.js';
+export { ALB_API_VERSION } from './openapi/openapi.js';

@@ -134,4 +134,17 @@ export const Errors = {
   NoRoute: defineError('NotFound', 404, 'No route for {route}; the API is POST /api/<Action>.'),
   InternalError: defineError('InternalError', 500, 'The request failed because of an internal error; it has been logged.'),
   InvalidNextToken: defineError('InvalidParameter.NextToken', 400, 'The NextToken {token} is invalid or expired.'),
+  // ALB's OpenAPI at `/` (signed requests of the Alibaba Cloud SDKs): the codes and statuses
+  // of Alibaba Cloud's API gateway, so the SDKs and the CLI recognise them.
+  AccessKeyNotFound: defineError('InvalidAccessKeyId.NotFound', 404, 'Specified access key is not found.'),
+  SignatureDoesNotMatch: defineError('SignatureDoesNotMatch', 400, 'Specified signature is not matched with our calculation: {why}.'),
+  IncompleteSignature: defineError('IncompleteSignature', 400, 'The request signature does not conform to Alibaba Cloud standards: {why}.'),
+  SignatureMethod: defineError('InvalidSignatureMethod', 400, 'Specified signature method {method} is not valid; use {allowed}.'),
+  TimeStampFormat: defineError('InvalidTimeStamp.Format', 400, 'Specified time stamp or date value {value} is not well formatted.'),
+  TimeStampExpired: defineError('InvalidTimeStamp.Expired', 400, 'Specified time stamp or date value {value} is expired: it must be within 15 minutes of {now}.'),
+  SignatureNonceUsed: defineError('SignatureNonceUsed', 400, 'Specified signature nonce was used already.'),
+  InvalidVersion: defineError('InvalidVersion', 400, 'Specified parameter Version {version} is not valid; this endpoint serves {supported}.'),
+  MissingAction: defineError('MissingAction', 400, 'Action is mandatory for this request: give it in x-acs-action or the Action parameter.'),
+  UnsupportedHttpMethod: defineError('UnsupportedHTTPMethod', 400, 'The HTTP method {method} is not supported; use GET or POST.'),
+  InvalidFormat: defineError('InvalidParameter.Format', 400, 'Specified parameter Format {format} is not valid; only JSON is supported.'),
 } as const;

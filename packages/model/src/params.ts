@@ -31,13 +31,23 @@ export interface ArrOpts {
 
 const MAX_STRING = 64 * 1024;
 
+export interface ParamsOptions {
+  /**
+   * ALB's OpenAPI wire format may carry an object or a list as JSON text (`Tag=[{"Key":…}]`).
+   * Where an action expects an object or a list and finds a string, this reads it (the wire
+   * decoder of the HTTP edge, which bounds its depth); without it such a string is refused.
+   * Only those positions are read so: a string parameter that looks like JSON stays a string.
+   */
+  structuredText?(name: string, text: string): unknown;
+}
+
 export class Params {
   readonly raw: Record<string, unknown>;
   readonly path: string;
   private readonly seen = new Set<string>();
   private readonly children: Params[] = [];
 
-  constructor(raw: unknown, path = '') {
+  constructor(raw: unknown, path = '', readonly opts: ParamsOptions = {}) {
     if (raw === undefined || raw === null) raw = {};
     if (typeof raw !== 'object' || Array.isArray(raw)) {
       throw invalidParam(path || 'Body', 'must be an object');
@@ -108,10 +118,10 @@ export class Params {
   obj(key: string, o: { required: true }): Params;
   obj(key: string, o?: { required?: boolean }): Params | undefined;
   obj(key: string, o: { required?: boolean } = {}): Params | undefined {
-    const v = this.take(key, o.required);
+    const v = this.structured(key, this.take(key, o.required));
     if (v === undefined) return undefined;
     if (typeof v !== 'object' || Array.isArray(v)) throw invalidParam(this.name(key), 'must be an object');
-    const child = new Params(v, this.name(key));
+    const child = new Params(v, this.name(key), this.opts);
     this.children.push(child);
     return child;
   }
@@ -124,7 +134,7 @@ export class Params {
       if (e === null || typeof e !== 'object' || Array.isArray(e)) {
         throw invalidParam(`${this.name(key)}.${i + 1}`, 'must be an object');
       }
-      const child = new Params(e, `${this.name(key)}.${i + 1}`);
+      const child = new Params(e, `${this.name(key)}.${i + 1}`, this.opts);
       this.children.push(child);
       return child;
     });
@@ -137,13 +147,18 @@ export class Params {
   }
 
   arrRaw(key: string, o: ArrOpts = {}): unknown[] | undefined {
-    const v = this.take(key, o.required);
+    const v = this.structured(key, this.take(key, o.required));
     if (v === undefined) return undefined;
     if (!Array.isArray(v)) throw invalidParam(this.name(key), 'must be an array');
     if (o.required && v.length === 0 && (o.min ?? 1) > 0) throw missingParam(this.name(key));
     if (o.min !== undefined && v.length < o.min) throw invalidParam(this.name(key), `must have at least ${o.min} items`);
     if (o.max !== undefined && v.length > o.max) throw invalidParam(this.name(key), `must have at most ${o.max} items`);
     return v;
+  }
+
+  /** A string where an object or a list is expected, read as JSON text when the wire allows it. */
+  private structured(key: string, v: unknown): unknown {
+    return typeof v === 'string' && this.opts.structuredText ? this.opts.structuredText(this.name(key), v) : v;
   }
 
   /** Refuse every key nobody read, in this reader and all its children. */

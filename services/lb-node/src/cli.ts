@@ -9,6 +9,7 @@ import {
 } from '@fulcrum/state';
 import { readTokenFile, type TokenEntry } from '@fulcrum/control-api/admin-tokens';
 import { parseAllowedHosts } from '@fulcrum/control-api/request-guard';
+import { readAccessKeysFile, type AccessKey } from '@fulcrum/control-api/openapi/access-keys';
 import { settingsError, settingsHelp } from '@fulcrum/data-plane/settings';
 import { LOG_LEVELS, isLogLevel } from '@fulcrum/log';
 import { defaultListenHosts, parseListenHosts } from '@fulcrum/data-plane/listen-hosts';
@@ -18,7 +19,7 @@ const HELP = `fulcrum — an application load balancer with Alibaba Cloud ALB se
 Usage:
   fulcrum start [--config FILE] [--data-dir DIR] [--admin-host H] [--admin-port N]
                 [--listen-host H,…] [--workers N] [--node-id ID] [--zone ZONE] [--token-file F]
-                [--admin-allowed-host NAME,…] [--audit-log FILE]
+                [--admin-allowed-host NAME,…] [--audit-log FILE] [--access-keys-file F]
                 [--redis URL | --sentinels H:P,… --sentinel-name NAME] [--access-log] [--no-prober]
                 [--redis-user NAME] [--redis-password-file FILE] [--sentinel-password-file FILE]
                 [--redis-ca-file FILE] [--redis-cert-file FILE --redis-key-file FILE]
@@ -30,6 +31,9 @@ Usage:
       --token-file lists admin bearer tokens, one a line (id:token names it in the audit
       log); SIGHUP re-reads it and reopens --audit-log (default: stdout, "log":"audit").
       The admin API answers only to its address, loopback names and --admin-allowed-host.
+      --access-keys-file lists AccessKeys ("name AccessKeyId AccessKeySecret" a line) that
+      may sign ALB OpenAPI calls at / (Alibaba Cloud SDKs, aliyun CLI, Terraform); SIGHUP
+      re-reads it.
       Redis credentials come from files, never argv: --redis-password-file (the ACL user
       from --redis-user), --sentinel-password-file for the Sentinels; a rediss:// URL (or
       --redis-ca-file with --sentinels) speaks TLS and verifies the server against
@@ -105,6 +109,7 @@ export function parseStartArgs(argv: string[], env: NodeJS.ProcessEnv = process.
       'token-file': { type: 'string' },
       'admin-allowed-host': { type: 'string', multiple: true },
       'audit-log': { type: 'string' },
+      'access-keys-file': { type: 'string' },
       'access-log': { type: 'boolean' },
       'log-level': { type: 'string' },
       'no-prober': { type: 'boolean' },
@@ -135,9 +140,11 @@ export function parseStartArgs(argv: string[], env: NodeJS.ProcessEnv = process.
     if (given) throw new UsageError(`--${given} goes with --redis or --sentinels (cluster mode)`);
   }
   let tokens: TokenEntry[] | undefined;
+  let accessKeys: AccessKey[] | undefined;
   let adminAllowedHosts: string[];
   try {
     if (values['token-file']) tokens = readTokenFile(values['token-file']);
+    if (values['access-keys-file'] !== undefined) accessKeys = readAccessKeysFile(values['access-keys-file']);
     adminAllowedHosts = parseAllowedHosts(values['admin-allowed-host'] ?? []);
   } catch (e) {
     throw new UsageError((e as Error).message);
@@ -165,6 +172,8 @@ export function parseStartArgs(argv: string[], env: NodeJS.ProcessEnv = process.
     zone,
     tokenFile: values['token-file'],
     tokens,
+    accessKeysFile: values['access-keys-file'],
+    accessKeys,
     adminAllowedHosts,
     auditLog: values['audit-log'],
     redisUrl: values.redis,

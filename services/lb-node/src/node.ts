@@ -6,11 +6,11 @@ import type { RedisOptions, StateStore } from '@fulcrum/state';
 import { createStore } from './store-factory.js';
 import { proberActions, startInProcessProber } from './health.js';
 import type { HealthProber } from '@fulcrum/health-prober';
-import { AdminServer, AuditLog, readTokenFile, CONSOLE_HTML, consoleData, renderPrometheus, type ObservabilityInput } from '@fulcrum/control-api';
+import { AdminServer, AuditLog, readAccessKeysFile, readTokenFile, CONSOLE_HTML, consoleData, renderPrometheus, type ObservabilityInput } from '@fulcrum/control-api';
 import { AffinityRelay, Coordinator, Heartbeat } from '@fulcrum/coordinator';
 import { DataPlanePrimary, WORKER_SCRIPT, lingerSocket, mergeSeries, runtimeFamilies, startRuntimeMetrics } from '@fulcrum/data-plane';
 import type { ServerResponse } from 'node:http';
-import type { TokenEntry } from '@fulcrum/control-api';
+import type { AccessKey, TokenEntry } from '@fulcrum/control-api';
 import { ConfigApplier, loadConfigFile } from './config.js';
 import { Log, envLogLevel } from '@fulcrum/log';
 
@@ -27,6 +27,9 @@ export interface NodeOptions {
   /** Admin bearer tokens (API-5), read from tokenFile; SIGHUP reads the file again. */
   tokens?: TokenEntry[];
   tokenFile?: string;
+  /** AccessKeys for ALB's OpenAPI at `/`, read from accessKeysFile; SIGHUP reads the file again. */
+  accessKeys?: AccessKey[];
+  accessKeysFile?: string;
   /** Host names the admin API answers to besides its address and loopback. */
   adminAllowedHosts?: string[];
   /** Append audit lines to this file rather than stdout. */
@@ -126,6 +129,7 @@ export class LbNode {
         host: this.opts.adminHost,
         port: this.opts.adminPort,
         tokens: this.opts.tokens,
+        accessKeys: this.opts.accessKeys,
         allowedHosts: this.opts.adminAllowedHosts,
         audit: this.audit,
         log,
@@ -184,19 +188,14 @@ export class LbNode {
   }
 
   /**
-   * SIGHUP: rotate admin tokens and the audit log file without a restart. A token file that
-   * cannot be used leaves the tokens as they were: the API never opens up on a bad edit.
+   * SIGHUP: rotate admin tokens, the OpenAPI's AccessKeys and the audit log file without a
+   * restart. A file that cannot be used leaves its secrets as they were: the API never opens
+   * up on a bad edit.
    */
   reload(): void {
     this.audit?.reopen();
-    if (!this.opts.tokenFile) return;
-    try {
-      const tokens = readTokenFile(this.opts.tokenFile);
-      this.admin.replaceTokens(tokens);
-      log({ msg: 'admin tokens reloaded', file: this.opts.tokenFile, tokens: tokens.map((t) => t.id) });
-    } catch (e) {
-      log({ level: 'error', msg: 'admin tokens not reloaded; the previous tokens stay valid', error: (e as Error).message });
-    }
+    reloadSecrets('admin tokens', 'tokens', this.opts.tokenFile, readTokenFile, (l) => this.admin.replaceTokens(l), (t) => t.id);
+    reloadSecrets('access keys', 'keys', this.opts.accessKeysFile, readAccessKeysFile, (l) => this.admin.replaceAccessKeys(l), (k) => k.name);
   }
 
   /**
@@ -269,4 +268,16 @@ export async function runNode(opts: NodeOptions): Promise<LbNode> {
   process.on('SIGHUP', () => node.reload());
   process.on('SIGUSR2', () => void node.rollWorkers());
   return node;
+}
+
+/** Re-read one secrets file (SIGHUP) and log what is valid now, by name only. */
+function reloadSecrets<T>(what: string, noun: string, file: string | undefined, read: (f: string) => T[], apply: (list: T[]) => void, name: (t: T) => string): void {
+  if (!file) return;
+  try {
+    const list = read(file);
+    apply(list);
+    log({ msg: `${what} reloaded`, file, [noun]: list.map(name) });
+  } catch (e) {
+    log({ level: 'error', msg: `${what} not reloaded; the previous ${noun} stay valid`, error: (e as Error).message });
+  }
 }
