@@ -7,3 +7,7 @@ export * from './admin-tokens.js';
 export * from './request-guard.js';
 export * from './audit-log.js';
 export * from './prometheus.js';
+export * from './console/live-windows.js';
+export * from './console/live-data.js';
+export * from './console/sessions.js';
+export { CONSOLE_CSP } from './console/assets.js';
