@@ -135,7 +135,8 @@ export class LiveWindows {
   private chart(key: string, t: number): ChartPoint[] {
     const points: ChartPoint[] = [];
     const n = HISTORY_MS / CHART_STEP_MS;
-    const end = Math.floor(t / CHART_STEP_MS) * CHART_STEP_MS + CHART_STEP_MS;
+    // Points end at the last whole stretch: the one under way would read low for its length.
+    const end = Math.floor(t / CHART_STEP_MS) * CHART_STEP_MS;
     const acc: Counts[] = Array.from({ length: n }, () => ({ requests: 0, errors: 0, buckets: [] }));
     for (const s of this.steps) {
       const i = n - 1 - Math.floor((end - 1 - s.t) / CHART_STEP_MS);
