@@ -109,9 +109,18 @@ describe('the console in Chromium (OB-5)', function () {
       ServerGroupId: gid, Servers: backends.slice(0, 2).map((b) => ({ ServerType: 'Ip', ServerId: '127.0.0.1', ServerIp: '127.0.0.1', Port: b.port, Weight: 100 })),
     }, auth);
     listenerPort = await freePort();
-    await ok(node.endpoint, 'CreateListener', {
+    const lid = String((await ok(node.endpoint, 'CreateListener', {
       LoadBalancerId: 'alb-default', ListenerProtocol: 'HTTP', ListenerPort: listenerPort,
       DefaultActions: [{ Type: 'ForwardGroup', ForwardGroupConfig: { ServerGroupTuples: [{ ServerGroupId: gid }] } }],
+    }, auth)).ListenerId);
+    // Two rules the traffic below never matches, for the listener page to put in words.
+    await ok(node.endpoint, 'CreateRule', {
+      ListenerId: lid, Priority: 10, RuleName: 'hello', RuleConditions: [{ Type: 'Path', PathConfig: { Values: ['/hello*'] } }],
+      RuleActions: [{ Order: 1, Type: 'FixedResponse', FixedResponseConfig: { HttpCode: '200', Content: 'hi', ContentType: 'text/plain' } }],
+    }, auth);
+    await ok(node.endpoint, 'CreateRule', {
+      ListenerId: lid, Priority: 5, RuleName: 'canary', RuleConditions: [{ Type: 'Header', HeaderConfig: { Key: 'x-canary', Values: ['1'] } }],
+      RuleActions: [{ Order: 1, Type: 'ForwardGroup', ForwardGroupConfig: { ServerGroupTuples: [{ ServerGroupId: gid }] } }],
     }, auth);
     shots = await mkdtemp(join(tmpdir(), 'fulcrum-console-shots-'));
     console.log(`      screenshots: ${shots}`);
@@ -156,7 +165,7 @@ describe('the console in Chromium (OB-5)', function () {
     assert.match(nodes, /zone-a/);
     assert.match(nodes, /0\.1\.0/);
     const listeners = await page.$eval('#listeners tbody', (e) => e.textContent ?? '');
-    assert.match(listeners, new RegExp(`${listenerPort}HTTPRunning0alb-default`));
+    assert.match(listeners, new RegExp(`${listenerPort}HTTPRunning2alb-default`));
     assert.match(await page.$eval('#groups tbody', (e) => e.textContent ?? ''), /^webIpWrr2/);
     assert.match(await page.$eval('#meta', (e) => e.textContent ?? ''), /^node .* state v\d+ \(applied v\d+\)/);
     await shot('2-overview');
@@ -266,6 +275,12 @@ describe('the console in Chromium (OB-5)', function () {
     await page.waitForSelector('#listeners tbody a');
     await page.click('#listeners tbody a');
     await page.waitForFunction(() => /forward to web/.test(document.querySelector('#main')?.textContent ?? ''), { timeout: 10_000 });
+    const rules = await page.$$eval('#main tbody tr', (trs) => trs.map((tr) => Array.from(tr.querySelectorAll('td'), (td) => td.textContent)));
+    assert.deepEqual(rules, [
+      ['5', 'canary', 'header x-canary is “1”', 'forward to web', 'Available'],
+      ['10', 'hello', 'path is “/hello*”', 'answer 200 with “hi”', 'Available'],
+      ['default', '(no rule matched)', 'any request', 'forward to web', ''],
+    ]);
     await shot('8-listener');
     const res = await page.goto(`${node.endpoint}/console`);
     const csp = res!.headers()['content-security-policy'] ?? '';

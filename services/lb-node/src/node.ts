@@ -182,7 +182,7 @@ export class LbNode {
       }
       await this.dataPlane.waitApplied(this.coordinator.stateVersion, 10_000);
       this.heartbeat = new Heartbeat({
-        store, source: this, nodeId: this.nodeId, zone: this.opts.zone, address: this.opts.listenHost,
+        store, source: this, nodeId: this.nodeId, zone: this.opts.zone, address: this.opts.listenHost, version: BUILD_VERSION,
         intervalMs: HEARTBEAT_INTERVAL_MS, ttlMs: NODE_TTL_MS, log,
       });
       await this.heartbeat.start();
