@@ -82,7 +82,7 @@ describe('the console in Chromium (OB-5)', function () {
   const servers = async () => (await ok(node.endpoint, 'ListServerGroupServers', { ServerGroupId: gid }, { token: TOKEN })).Servers as { Port: number; Weight: number }[];
 
   /** In the open panel: Preview (DryRun), check its summary, Apply, and wait for every job to succeed. */
-  async function previewAndApply(panel: string, summary: RegExp): Promise<void> {
+  async function previewAndApply(panel: string, summary: RegExp, leavesFor?: string): Promise<void> {
     const p = `[data-panel="${panel}"]`;
     await page.click(`${p} [data-act=preview]`);
     await page.waitForFunction((sel: string) => document.querySelector(`${sel} ul.checks`) || document.querySelector(`${sel} .error`), { timeout: 10_000 }, p);
@@ -92,6 +92,11 @@ describe('the console in Chromium (OB-5)', function () {
     assert.match(text, /check passed/);
     assert.match(text, summary);
     await page.click(`${p} [data-act=apply]`);
+    if (leavesFor) {
+      // The page moves on once the job succeeded (a deleted group has no page).
+      await page.waitForFunction((hash: string) => location.hash === hash, { timeout: 20_000 }, leavesFor);
+      return;
+    }
     await page.waitForFunction((sel: string) => document.querySelector(`${sel} .done`) || document.querySelector(`${sel} .flow-out .error`), { timeout: 20_000 }, p);
     const after = await page.$eval(p, (e) => e.textContent ?? '');
     assert.match(after, /Succeeded/, after);
@@ -121,6 +126,9 @@ describe('the console in Chromium (OB-5)', function () {
     await ok(node.endpoint, 'CreateRule', {
       ListenerId: lid, Priority: 5, RuleName: 'canary', RuleConditions: [{ Type: 'Header', HeaderConfig: { Key: 'x-canary', Values: ['1'] } }],
       RuleActions: [{ Order: 1, Type: 'ForwardGroup', ForwardGroupConfig: { ServerGroupTuples: [{ ServerGroupId: gid }] } }],
+    }, auth);
+    await ok(node.endpoint, 'CreateHealthCheckTemplate', {
+      HealthCheckTemplateName: 'healthz', HealthCheckProtocol: 'HTTP', HealthCheckPath: '/healthz', HealthCheckInterval: 7,
     }, auth);
     shots = await mkdtemp(join(tmpdir(), 'fulcrum-console-shots-'));
     console.log(`      screenshots: ${shots}`);
@@ -171,9 +179,55 @@ describe('the console in Chromium (OB-5)', function () {
     await shot('2-overview');
   });
 
+  it('creates a group with a health-check template loaded into the form, edits its scheduler, applies the template, deletes it', async function () {
+    const auth = { token: TOKEN };
+    const group = async (name: string) => ((await ok(node.endpoint, 'ListServerGroups', { ServerGroupNames: [name] }, auth)).ServerGroups as Record<string, any>[])[0];
+    await page.click('[data-act=create-group]');
+    const create = '[data-panel="Create group"]';
+    await page.waitForSelector(`${create} select[name=template] option:nth-child(2)`);
+    await page.type(`${create} input[name=ServerGroupName]`, 'api');
+    await page.click(`${create} input[name=StickySessionEnabled]`);
+    await page.click(`${create} input[name=ConnectionDrainEnabled]`);
+    await page.$eval(`${create} input[name=ConnectionDrainTimeout]`, (e) => { (e as HTMLInputElement).value = '30'; });
+    const tpl = await page.$eval(`${create} select[name=template] option:nth-child(2)`, (e) => (e as HTMLOptionElement).value);
+    await page.select(`${create} select[name=template]`, tpl);
+    await page.click(`${create} [data-act=load-template]`);
+    assert.equal(await page.$eval(`${create} input[name=HealthCheckPath]`, (e) => (e as HTMLInputElement).value), '/healthz');
+    await shot('3a-create-group');
+    await previewAndApply('Create group', /CreateServerGroup .*"ServerGroupName":"api"/);
+    const created = await group('api');
+    assert.equal(created.StickySessionConfig.StickySessionEnabled, true);
+    assert.equal(created.ConnectionDrainConfig.ConnectionDrainTimeout, 30);
+    assert.equal(created.HealthCheckConfig.HealthCheckPath, '/healthz');
+    assert.equal(created.HealthCheckConfig.HealthCheckInterval, 7);
+
+    await page.goto(`${node.endpoint}/console#/group/${created.ServerGroupId}`);
+    await page.waitForFunction(() => /Server group api/.test(document.querySelector('#main h1')?.textContent ?? ''), { timeout: 10_000 });
+    await page.click('[data-act=edit-group]');
+    const edit = '[data-panel="Edit group"]';
+    await page.waitForSelector(`${edit} select[name=template] option:nth-child(2)`);
+    await page.select(`${edit} select[name=Scheduler]`, 'Wlc');
+    await page.$eval(`${edit} input[name=HealthCheckPath]`, (e) => { (e as HTMLInputElement).value = '/other'; });
+    await previewAndApply('Edit group', /UpdateServerGroupAttribute .*"Scheduler":"Wlc"/);
+    assert.equal((await group('api')).Scheduler, 'Wlc');
+    assert.equal((await group('api')).HealthCheckConfig.HealthCheckPath, '/other');
+    // The template straight onto the group (ApplyHealthCheckTemplateToServerGroup).
+    await page.select(`${edit} select[name=template]`, tpl);
+    const flows = await page.$$(`${edit} .flow`);
+    await (await flows[1]!.$('[data-act=preview]'))!.click();
+    await page.waitForFunction((sel: string) => document.querySelectorAll(`${sel} .flow`)[1]?.querySelector('ul.checks'), { timeout: 10_000 }, edit);
+    await (await flows[1]!.$('[data-act=apply]'))!.click();
+    await page.waitForFunction((sel: string) => document.querySelectorAll(`${sel} .flow`)[1]?.querySelector('.done'), { timeout: 20_000 }, edit);
+    assert.equal((await group('api')).HealthCheckConfig.HealthCheckPath, '/healthz');
+
+    await page.click('[data-act=delete-group]');
+    await previewAndApply('Delete group', /delete api/, '#/');
+    assert.equal(await group('api'), undefined);
+  });
+
   it('changing a weight in the group page moves the traffic share', async function () {
     load = new Load(listenerPort);
-    await page.click('#groups tbody a');
+    await page.goto(`${node.endpoint}/console#/group/${gid}`);
     await page.waitForSelector(row(backends[1]!));
     // Even weights: about half each, in the table's share of the last minute.
     await waitUntil('an even share', async () => {
@@ -246,8 +300,21 @@ describe('the console in Chromium (OB-5)', function () {
     assert.deepEqual((await servers()).map((s) => s.Weight), [40, 40, 40]);
   });
 
-  it('removes a server under load with no failed request, showing the drain timeout that applies', async function () {
+  it('drains a server (weight 0): within 10 s it serves nothing', async function () {
+    const drained = backends[2]!;
+    await page.click(`${row(drained)} [data-act=drain]`);
+    await previewAndApply(`Drain 127.0.0.1:${drained.port}`, /weight 40 → 0/);
+    assert.deepEqual((await servers()).map((s) => s.Weight).sort((a, b) => a - b), [0, 40, 40]);
+    await waitUntil('the drained server at 0 req/s over 10 s', async () =>
+      (await page.$eval(`${row(drained)} td:nth-child(7)`, (e) => e.textContent).catch(() => '')) === '0', 20_000, 250);
+    assert.equal(await page.$eval(`${row(drained)} [data-act=drain]`, (e) => (e as HTMLButtonElement).disabled), true);
+  });
+
+  it('removes a server that is serving, under load, with no failed request, showing the drain timeout that applies', async function () {
     const gone = backends[0]!;
+    const servedBefore = load!.byBackend.get(gone.name) ?? 0;
+    await sleep(500);
+    assert.ok((load!.byBackend.get(gone.name) ?? 0) > servedBefore, 'the server is taking requests');
     await page.click(`${row(gone)} [data-act=remove]`);
     const panel = '[data-panel="Remove 1 server"]';
     await page.waitForSelector(panel);
