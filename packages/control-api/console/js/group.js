@@ -30,7 +30,7 @@ export function groupPage(id) {
   const cols = ['', 'Server', 'Weight', 'Status', 'Health', 'Active', 'Req/s 10 s', 'Req/s 1 min', 'Errors 10 s', 'Errors 1 min', 'p50', 'p99', 'Share (1 min)', ''];
   const el = h('div',
     h('section.card', head, kpis, buttons, panelBox),
-    h('section.card', h('h2', 'Last 15 minutes'), charts),
+    h('section.card', h('h2', 'Last 15 minutes (the traffic this node carried)'), charts),
     h('section.card', h('h2', 'Servers'), h('table#servers', h('thead', h('tr', cols.map((t, i) => h('th', { class: i >= 5 && i <= 11 ? 'n' : undefined }, t)))), rows)));
 
   return {
