@@ -141,4 +141,21 @@ describe('console login and sessions (OB-5)', function () {
     assert.equal((await get('/console/live.json', [cookie])).status, 401);
     await writeFile(tokenFile, `ops:${TOKEN}\n`);
   });
+
+  it('five wrong tokens within a minute from one address and its logins wait (429), even with the right token; bearer calls go on', async function () {
+    await waitUntil('the rotated-back token file read', async () => {
+      process.kill(node.child.pid, 'SIGHUP');
+      return (await post('/api/ListVpcs', {}, [`Authorization: Bearer ${TOKEN}`])).status === 200;
+    }, 10_000, 300);
+    // One wrong token was sent by the cookie test above; four more make five.
+    for (let i = 0; i < 4; i++) assert.equal((await post('/console/login', { Token: `guess-${i}-0123456789abcdef` }, [`Origin: ${origin}`])).status, 401);
+    const held = await post('/console/login', { Token: TOKEN }, [`Origin: ${origin}`]);
+    assert.equal(held.status, 429);
+    assert.equal(held.code, 'Throttling.ConsoleLogin');
+    assert.match(String(json(held).Message), /^Too many failed logins from this address; try again in \d+ s\.$/);
+    assert.equal(setCookie(held), '');
+    assert.equal((await post('/api/ListVpcs', {}, [`Authorization: Bearer ${TOKEN}`])).status, 200);
+    const last = auditLines(node.child.stdout).filter((l) => l.action === 'ConsoleLogin').at(-1)!;
+    assert.deepEqual([last.status, last.code], [429, 'Throttling.ConsoleLogin']);
+  });
 });
