@@ -147,10 +147,11 @@ export class LbNode {
             DataPaths: this.dataPlane.dataPaths().map((p) => ({ Worker: p.worker, Pid: p.pid, Io: p.io, Accept: p.accept })),
           })),
           '/console/data.json': async (_req, res) => send(res, 'application/json', JSON.stringify(consoleData(await this.observe()))),
-          '/console/live.json': (_req, res) => send(res, 'application/json', JSON.stringify(liveReply(this.live, {
+          '/console/live.json': (req, res) => send(res, 'application/json', JSON.stringify(liveReply(this.live, {
             nodeId: this.nodeId, zone: this.opts.zone, version: BUILD_VERSION, stateVersion: this.coordinator.stateVersion,
             appliedVersion: this.dataPlane.appliedVersion(), workers: this.dataPlane.workerPids().length,
             state: this.coordinator.state, load: this.dataPlane.nodeLoad(), now: Date.now(),
+            chartGroup: new URL(req.url ?? '/', 'http://x').searchParams.get('group') ?? undefined,
           }))),
         },
       });
@@ -239,8 +240,7 @@ export class LbNode {
   }
 
   private async sampleLive(): Promise<void> {
-    const reports = await this.dataPlane.collect();
-    this.live.sample(Date.now(), mergeSeries(reports.flatMap((r) => r.series)));
+    this.live.sample(Date.now(), await this.dataPlane.collect());
   }
 
   // HeartbeatSource: what the liveness record reports, read from the data plane.

@@ -6,7 +6,7 @@ import { listenerPage } from './listener.js';
 import { jobsPage } from './jobs.js';
 
 // The console's shell: login, the hash router (#/, #/group/<id>, #/listener/<id>, #/jobs) and
-// the 2 s poll that feeds the page on screen. Each page is { el, refresh(live) }: refresh
+// the 2 s poll that feeds the page on screen. Each page is { el, refresh(live), chartFor? }: refresh
 // redraws only its live parts, so a half-filled form survives the poll.
 
 const POLL_MS = 2000;
@@ -36,7 +36,8 @@ async function tick() {
   if (ticking) return;
   ticking = true;
   try {
-    const live = await getJson('/console/live.json');
+    // The group page asks for its group's 15-minute chart; other pages need none.
+    const live = await getJson(`/console/live.json${page.chartFor ? `?group=${encodeURIComponent(page.chartFor)}` : ''}`);
     meta.textContent = `node ${live.NodeId} · zone ${live.Zone} · v${live.Version} · state v${live.StateVersion} (applied v${live.AppliedVersion}) · ${live.Workers} workers`;
     await page.refresh(live);
   } catch (e) {

@@ -35,6 +35,7 @@ export function groupPage(id) {
 
   return {
     el,
+    chartFor: id,
     async refresh(live) {
       [group, servers] = await Promise.all([
         api('GetServerGroupAttribute', { ServerGroupId: id }),

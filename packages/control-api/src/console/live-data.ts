@@ -18,13 +18,15 @@ export interface LiveInput {
   /** Active requests per `${group}|${server}` on this node's workers. */
   load: Record<string, number>;
   now: number;
+  /** The group whose 15-minute chart the page shows (`?group=`); the others come without one. */
+  chartGroup?: string;
 }
 
 export function liveReply(windows: LiveWindows, x: LiveInput): Record<string, unknown> {
   const groups = Object.values(x.state?.serverGroups ?? {});
   const members: Record<string, string[]> = {};
   for (const g of groups) members[g.ServerGroupId] = g.Servers.filter((s) => s.Status !== 'Removing').map(serverKey);
-  const live = windows.groups(x.now, members, x.load);
+  const live = windows.groups(x.now, members, x.load, new Set(x.chartGroup ? [x.chartGroup] : []));
   const out: Record<string, unknown> = {};
   for (const g of groups) {
     const lg = live[g.ServerGroupId]!;

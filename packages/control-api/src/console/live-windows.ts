@@ -4,9 +4,19 @@ import { bucketQuantile, type MetricSeries } from '@fulcrum/model';
  * The console's live numbers (OB-5). Workers count requests since they started (the series
  * /metrics exports); what an operator needs is what is happening now: rates and error rates
  * over the last 10 s and minute, the latency of the last minute, each server's share of the
- * last minute's requests, and 15 minutes of history. So the node takes the merged series
- * every couple of seconds and keeps the differences between consecutive samples.
+ * last minute's requests, and 15 minutes of history. So the node takes each worker's series
+ * every couple of seconds and keeps the differences between consecutive samples. Per worker,
+ * not merged: a worker whose report is late for one sample is counted at the next one, and
+ * a replaced worker (its counts start again) does not disturb the others.
  */
+
+/** The part of a series the windows read: cumulative counts of one worker. */
+export type CountSeries = Pick<MetricSeries, 'level' | 'labels' | 'requests' | 'byClass' | 'buckets'>;
+
+export interface WorkerSeries {
+  worker: number | string;
+  series: readonly CountSeries[];
+}
 
 /** One key's counts over a stretch of time: requests, 5xx answers, latency buckets. */
 interface Counts {
@@ -59,33 +69,42 @@ export const CHART_STEP_MS = 10_000;
 
 export class LiveWindows {
   private steps: Step[] = [];
-  private last = new Map<string, Counts>();
-  private lastT = 0;
+  /** Each worker's last counts per key (`<worker>#<key>`), and when they were last reported. */
+  private last = new Map<string, { counts: Counts; t: number }>();
   /** The first sample: the baseline the first differences are taken against. */
   private firstT = 0;
 
-  /** Take the node's merged series (cumulative) at time t. */
-  sample(t: number, series: readonly MetricSeries[]): void {
-    const now = new Map<string, Counts>();
-    for (const s of series) {
-      const key = s.level === 'group' ? `g|${s.labels.group}` : s.level === 'server' ? `s|${s.labels.group}|${s.labels.server}` : undefined;
-      if (key) now.set(key, { requests: s.requests, errors: s.byClass[5] ?? 0, buckets: s.buckets });
-    }
-    if (this.lastT !== 0) {
-      const deltas = new Map<string, Counts>();
-      for (const [k, c] of now) {
-        const d = difference(c, this.last.get(k));
-        if (d.requests > 0) deltas.set(k, d);
+  /** Take every worker's series (cumulative) at time t. */
+  sample(t: number, reports: readonly WorkerSeries[]): void {
+    const first = this.firstT === 0;
+    if (first) this.firstT = t;
+    const deltas = new Map<string, Counts>();
+    for (const r of reports) {
+      for (const s of r.series) {
+        const key = s.level === 'group' ? `g|${s.labels.group}` : s.level === 'server' ? `s|${s.labels.group}|${s.labels.server}` : undefined;
+        if (!key) continue;
+        const now: Counts = { requests: s.requests, errors: s.byClass[5] ?? 0, buckets: s.buckets };
+        const wk = `${r.worker}#${key}`;
+        // A key first seen after the baseline (a new server, a new worker) is all new.
+        if (!first) {
+          const d = difference(now, this.last.get(wk)?.counts);
+          if (d.requests > 0) add(getOrAdd(deltas, key), d);
+        }
+        this.last.set(wk, { counts: now, t });
       }
-      this.steps.push({ t, deltas });
-      while (this.steps.length > 0 && this.steps[0]!.t <= t - HISTORY_MS) this.steps.shift();
-    } else this.firstT = t;
-    this.last = now;
-    this.lastT = t;
+    }
+    for (const [wk, v] of this.last) if (v.t <= t - HISTORY_MS) this.last.delete(wk);
+    if (first) return;
+    this.steps.push({ t, deltas });
+    while (this.steps.length > 0 && this.steps[0]!.t <= t - HISTORY_MS) this.steps.shift();
   }
 
-  /** Every group's windows, its servers' and its chart, at time t. */
-  groups(t: number, groupServers: Record<string, readonly string[]>, active: Record<string, number> = {}): Record<string, LiveGroup> {
+  /**
+   * Every group's windows and its servers', at time t; the 15-minute chart for the groups in
+   * `charts` (all when undefined): 90 points a group is too much to send for every group
+   * every 2 s when the page shows one.
+   */
+  groups(t: number, groupServers: Record<string, readonly string[]>, active: Record<string, number> = {}, charts?: ReadonlySet<string>): Record<string, LiveGroup> {
     const out: Record<string, LiveGroup> = {};
     for (const [group, servers] of Object.entries(groupServers)) {
       const g1m = this.sum(`g|${group}`, t, 60_000);
@@ -100,7 +119,8 @@ export class LiveWindows {
           ...this.view(key, t, s1m), share1m: g1m.requests > 0 ? s1m.requests / g1m.requests : 0, active: a,
         };
       }
-      out[group] = { ...this.view(`g|${group}`, t, g1m), share1m: 1, active: groupActive, servers: byServer, chart: this.chart(`g|${group}`, t) };
+      const chart = !charts || charts.has(group) ? this.chart(`g|${group}`, t) : [];
+      out[group] = { ...this.view(`g|${group}`, t, g1m), share1m: 1, active: groupActive, servers: byServer, chart };
     }
     return out;
   }
@@ -149,6 +169,12 @@ export class LiveWindows {
     }
     return points;
   }
+}
+
+function getOrAdd(m: Map<string, Counts>, key: string): Counts {
+  let c = m.get(key);
+  if (!c) m.set(key, (c = { requests: 0, errors: 0, buckets: [] }));
+  return c;
 }
 
 function add(acc: Counts, d: Counts): void {
