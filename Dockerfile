@@ -31,12 +31,14 @@ RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY packages packages
 COPY services services
 RUN npx tsc -b services/lb-node services/health-prober
-# What the runtime needs of each workspace: its manifest and compiled sources (no tests).
+# What the runtime needs of each workspace: its manifest and compiled sources (no tests),
+# and the console's static files (served as they are).
 RUN mkdir -p /out \
  && for p in packages/* services/*; do \
       mkdir -p "/out/$p/dist" && cp "$p/package.json" "/out/$p/" && cp -R "$p/dist/src" "/out/$p/dist/"; \
     done \
- && cp -R services/lb-node/bin /out/services/lb-node/
+ && cp -R services/lb-node/bin /out/services/lb-node/ \
+ && cp -R packages/control-api/console /out/packages/control-api/
 
 # deps: production dependencies of the two services only (no typescript, mocha, autocannon).
 FROM ${NODE_IMAGE} AS deps

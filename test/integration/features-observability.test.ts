@@ -183,7 +183,7 @@ describe('observability: /metrics, the console, /status (OB-1, OB-3, OB-4)', fun
     assert.equal(page.status, 200);
     assert.match(page.type, /^text\/html/);
     assert.match(page.body, /<!doctype html>/i);
-    assert.match(page.body, /console\/data\.json/, 'the page loads its data');
+    assert.match(page.body, /<script type="module" src="\/console\/js\/app\.js">/, 'the page loads its module (OB-5: it polls /console/live.json)');
 
     const d = await admin('/console/data.json');
     assert.equal(d.status, 200);

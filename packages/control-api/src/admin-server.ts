@@ -2,12 +2,15 @@ import { STATUS_CODES, createServer, type IncomingMessage, type Server, type Ser
 import { randomUUID } from 'node:crypto';
 import { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { apiError, Errors } from '@fulcrum/model';
+import { apiError, Errors, type ApiError } from '@fulcrum/model';
 import type { StateStore } from '@fulcrum/state';
 import { readBody, parseJsonBody } from './body.js';
 import { Executor, errorReply, type ExecuteResult, type ExecutorOptions } from './executor.js';
 import { AdminTokens, type TokenEntry } from './admin-tokens.js';
-import { HostPolicy, contentTypeRefusal, crossOriginRefusal, isLoopbackHost } from './request-guard.js';
+import { HostPolicy, contentTypeRefusal, crossOriginRefusal, isLoopbackHost, sessionOriginRefusal } from './request-guard.js';
+import { ConsoleAssets } from './console/assets.js';
+import { ConsoleLogin, LOGIN_PATHS, type LoginReply } from './console/login.js';
+import { ConsoleSessions } from './console/sessions.js';
 import type { AuditLog } from './audit-log.js';
 import { OpenApi, isOpenApiRequest } from './openapi/openapi.js';
 import type { AccessKey } from './openapi/access-keys.js';
@@ -52,6 +55,8 @@ export class AdminServer {
   private readonly opts: AdminServerOptions;
   private readonly tokens?: AdminTokens;
   private readonly hosts: HostPolicy;
+  private readonly assets = new ConsoleAssets();
+  private readonly login: ConsoleLogin;
   /** Sockets closing with a lingering close, to count what Node's parser still reads on them. */
   private readonly lingering = new WeakMap<object, LingeringClose>();
 
@@ -63,6 +68,7 @@ export class AdminServer {
     }
     this.opts = opts;
     if (opts.tokens?.length) this.tokens = new AdminTokens(opts.tokens);
+    this.login = new ConsoleLogin(() => this.tokens, new ConsoleSessions());
     this.hosts = new HostPolicy(opts.host, opts.allowedHosts);
     this.executor = new Executor({ store: opts.store, onCommitted: opts.onCommitted, extraActions: opts.extraActions });
     this.openapi = new OpenApi(this.executor, opts.accessKeys, opts.log);
@@ -135,6 +141,7 @@ export class AdminServer {
     if (!this.tokens) throw new AdminConfigError('this admin API was started without --token-file');
     if (list.length === 0) throw new AdminConfigError('the new token list is empty');
     this.tokens.replace(list);
+    this.login.sessions.keepOnly(new Set(list.map((t) => t.id)));
   }
 
   /** New AccessKeys from a re-read `--access-keys-file` (SIGHUP). */
@@ -142,18 +149,28 @@ export class AdminServer {
     this.openapi.replaceKeys(list);
   }
 
-  /** Who is calling, for the audit log; undefined when tokens are required and none matched. */
-  private caller(req: IncomingMessage): string | undefined {
-    return this.tokens ? this.tokens.match(req.headers.authorization) : 'loopback';
+  /**
+   * Who is calling, for the audit log: a bearer token's id, or the id of the token a console
+   * session was opened with (only for a same-origin request, OB-5); undefined when tokens are
+   * required and none matched.
+   */
+  private caller(req: IncomingMessage): { id?: string; refusal?: ApiError } {
+    if (!this.tokens) return { id: 'loopback' };
+    const bearer = this.tokens.match(req.headers.authorization);
+    if (bearer !== undefined) return { id: bearer };
+    const session = this.login.sessions.lookup(req);
+    if (session === undefined) return {};
+    const refusal = sessionOriginRefusal(req);
+    return refusal ? { refusal } : { id: session };
   }
 
-  private send(res: ServerResponse, status: number, body: unknown): void {
+  private send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
     const text = JSON.stringify(body);
     // Answered before the request body ended (a 413, a refusal): the connection can't carry
     // another request, and it must not close on bytes still coming (lingerClose). A request
     // without a body is not `complete` yet while the handler runs synchronously either.
     const early = !res.req.complete && hasBody(res.req);
-    res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), ...(early ? { connection: 'close' } : {}) });
+    res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store', ...headers, ...(early ? { connection: 'close' } : {}) });
     if (early) this.closeLingering(res.socket, res.req);
     res.end(text);
   }
@@ -173,6 +190,36 @@ export class AdminServer {
       l = linger(socket);
       this.lingering.set(socket, l);
     };
+  }
+
+  /** Serve a console file or login route; false when the path is neither. */
+  private async console(path: string, req: IncomingMessage, res: ServerResponse, requestId: string): Promise<boolean> {
+    if (this.assets.has(path) && (req.method === 'GET' || req.method === 'HEAD')) {
+      req.resume();
+      this.assets.serve(path, res, req.method === 'HEAD');
+      return true;
+    }
+    if (!LOGIN_PATHS.has(path)) return false;
+    let reply: ReturnType<typeof consoleReply>;
+    let audit: LoginReply['audit'];
+    try {
+      const r = await this.login.handle(path, req);
+      audit = r.audit;
+      reply = consoleReply(r, requestId);
+    } catch (e) {
+      req.resume();
+      const r = errorReply(e, requestId);
+      reply = { status: r.status, body: r.body, headers: {} };
+      if (path === '/console/login') audit = { action: 'ConsoleLogin', token: 'none' };
+    }
+    if (audit) {
+      this.opts.audit?.write({
+        token: audit.token, source: req.socket.remoteAddress ?? '', action: audit.action, status: reply.status,
+        code: typeof reply.body.Code === 'string' ? reply.body.Code : undefined, requestId,
+      });
+    }
+    this.send(res, reply.status, reply.body, reply.headers);
+    return true;
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -197,11 +244,15 @@ export class AdminServer {
         // `%ZZ` and friends: not an action name, and never a 500 (API-2).
       }
     }
-    const caller = this.caller(req);
+    const hostRefusal = this.hosts.refusal(req);
+    // The console's files and its login routes need no token: they hold no data (OB-5).
+    if (!hostRefusal && !api && (await this.console(path, req, res, requestId))) return;
+    const who = this.caller(req);
+    const caller = who.id;
     let result: ExecuteResult;
     try {
-      // Order: the Host (every path), then the token, then the CSRF rules of API calls.
-      const refusal = this.hosts.refusal(req) ?? (caller === undefined ? apiError(Errors.Unauthorized) : undefined)
+      // Order: the Host (every path), then the token or session, then the CSRF rules of API calls.
+      const refusal = hostRefusal ?? who.refusal ?? (caller === undefined ? apiError(Errors.Unauthorized) : undefined)
         ?? (api ? crossOriginRefusal(req) : undefined);
       if (refusal) {
         req.resume();
@@ -249,6 +300,11 @@ export class AdminServer {
     // A 413 (or any answer before the body's end) closes with a lingering close (send).
     this.send(res, result.status, result.body);
   }
+}
+
+/** A console reply: JSON with the request id, and the session cookie when one is set or cleared. */
+function consoleReply(r: LoginReply, requestId: string): { status: number; body: Record<string, unknown>; headers: Record<string, string> } {
+  return { status: r.status, body: { ...r.body, RequestId: requestId }, headers: r.setCookie ? { 'set-cookie': r.setCookie } : {} };
 }
 
 function hasBody(req: IncomingMessage): boolean {

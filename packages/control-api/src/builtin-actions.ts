@@ -79,7 +79,7 @@ export const builtinActions: Record<string, BuiltinAction> = {
     const pg = paginate(nodes, p);
     return {
       Nodes: pg.page.map((n) => ({
-        NodeId: n.NodeId, Zone: n.Zone, AppliedVersion: n.AppliedVersion, Address: n.Address,
+        NodeId: n.NodeId, Zone: n.Zone, Version: n.Version, AppliedVersion: n.AppliedVersion, Address: n.Address,
         LastSeenTime: new Date(n.LastSeenMs).toISOString(), StartTime: new Date(n.StartedMs).toISOString(),
       })),
       StateVersion: await ctx.store.version(),

@@ -9,3 +9,7 @@ export * from './audit-log.js';
 export * from './prometheus.js';
 export * from './openapi/access-keys.js';
 export { ALB_API_VERSION } from './openapi/openapi.js';
+export * from './console/live-windows.js';
+export * from './console/live-data.js';
+export * from './console/sessions.js';
+export { CONSOLE_CSP } from './console/assets.js';

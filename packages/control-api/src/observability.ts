@@ -59,32 +59,11 @@ export function consoleData(x: ObservabilityInput): Record<string, unknown> {
   return { node: x.nodeId, zone: x.zone, stateVersion: x.stateVersion, appliedVersion: x.appliedVersion, groups, workers: x.workers.length };
 }
 
+/**
+ * The page at `/`: the console itself is a set of files under /console (OB-5, assets.ts), with
+ * its own Content-Security-Policy; this page only points there and runs no script.
+ */
 export const CONSOLE_HTML = `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Fulcrum console</title>
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<style>
-body{font:14px system-ui,sans-serif;margin:24px;color:#1d2330;background:#f6f7f9}
-h1{font-size:20px;margin:0 0 4px} .meta{color:#667;margin-bottom:16px}
-section{background:#fff;border:1px solid #dde;border-radius:8px;padding:12px 16px;margin-bottom:16px}
-h2{font-size:16px;margin:0 0 8px} table{border-collapse:collapse;width:100%}
-th,td{text-align:left;padding:4px 8px;border-bottom:1px solid #eef} th{color:#556;font-weight:600}
-.Healthy{color:#16803c}.Unhealthy{color:#c0262d}.Initial,.Unavailable,.Unused{color:#778}
-.bar{background:#dfe7fb;height:10px;border-radius:3px}.bar>div{background:#3461d1;height:10px;border-radius:3px}
-</style></head><body>
-<h1>Fulcrum</h1><div class="meta" id="meta">loading…</div><div id="groups"></div>
-<script>
-const fmt = (n) => (Math.round(n * 100) / 100).toString();
-function esc(s){return String(s).replace(/[&<>"]/g,c=>({'&':'&amp;','<':'&lt;','>':'&gt;','"':'&quot;'}[c]));}
-async function tick(){
-  try{
-    const d = await (await fetch('console/data.json')).json();
-    document.getElementById('meta').textContent = 'node ' + d.node + ' · zone ' + d.zone + ' · state v' + d.stateVersion + ' (applied v' + d.appliedVersion + ') · ' + d.workers + ' workers';
-    document.getElementById('groups').innerHTML = d.groups.map(g => '<section><h2>' + esc(g.name) + ' <small>' + esc(g.id) + ' · ' + esc(g.type) + ' · ' + esc(g.scheduler) + ' · ' + g.requests + ' requests · p50 ' + fmt(g.p50Ms) + ' ms · p90 ' + fmt(g.p90Ms) + ' ms · p99 ' + fmt(g.p99Ms) + ' ms</small></h2>'
-      + '<table><tr><th>server</th><th>weight</th><th>health</th><th>requests</th><th>traffic share</th><th>p50</th><th>p99</th></tr>'
-      + g.servers.map(s => '<tr><td>' + esc(s.ip) + ':' + s.port + '</td><td>' + s.weight + '</td><td class="' + esc(s.health) + '">' + esc(s.health) + (s.reason ? ' (' + esc(s.reason) + ')' : '') + '</td><td>' + s.requests + '</td><td><div class="bar"><div style="width:' + Math.round(s.share * 100) + '%"></div></div>' + Math.round(s.share * 100) + '%</td><td>' + fmt(s.p50Ms) + ' ms</td><td>' + fmt(s.p99Ms) + ' ms</td></tr>').join('')
-      + '</table></section>').join('') || '<section>No server groups yet.</section>';
-  }catch(e){document.getElementById('meta').textContent = 'cannot load: ' + e;}
-}
-tick(); setInterval(tick, 2000);
-</script></body></html>
+<html lang="en"><head><meta charset="utf-8"><title>Fulcrum</title><meta http-equiv="refresh" content="0; url=/console"></head>
+<body><p>The Fulcrum console is at <a href="/console">/console</a>; the admin API is <code>POST /api/&lt;Action&gt;</code>.</p></body></html>
 `;

@@ -96,14 +96,35 @@ export function crossOriginRefusal(req: IncomingMessage): ApiError | undefined {
   if (site === 'cross-site' || site === 'same-site') return apiError(Errors.CrossOrigin);
   const origin = req.headers.origin;
   if (origin === undefined) return undefined;
+  return sameOrigin(origin, req) ? undefined : apiError(Errors.CrossOrigin);
+}
+
+/** Whether an `Origin` value names this server as the request reached it (Host). */
+function sameOrigin(origin: string, req: IncomingMessage): boolean {
   try {
     // `Origin: null` (sandboxed frames, file: pages) does not parse: refused.
     const o = new URL(origin);
-    if ((o.protocol === 'http:' || o.protocol === 'https:') && o.host === new URL(`${o.protocol}//${req.headers.host ?? ''}`).host) return undefined;
+    return (o.protocol === 'http:' || o.protocol === 'https:') && o.host === new URL(`${o.protocol}//${req.headers.host ?? ''}`).host;
   } catch {
-    // not an origin we serve
+    return false; // not an origin we serve
   }
-  return apiError(Errors.CrossOrigin);
+}
+
+/**
+ * CSRF for requests a console session cookie authenticates (OB-5). The cookie is sent by
+ * the browser on its own, so absence of evidence is not enough here: a state change (any
+ * method but GET/HEAD) must carry an `Origin` naming this server, and `Sec-Fetch-Site`,
+ * where sent, must say `same-origin` (or `none`: a navigation the operator typed, GET only).
+ * SameSite=Strict already keeps other sites' pages from sending the cookie; this also
+ * covers other ports of the same host, which are the same site.
+ */
+export function sessionOriginRefusal(req: IncomingMessage): ApiError | undefined {
+  const read = req.method === 'GET' || req.method === 'HEAD';
+  const site = req.headers['sec-fetch-site'];
+  if (site !== undefined && site !== 'same-origin' && !(read && site === 'none')) return apiError(Errors.CrossOrigin);
+  const origin = req.headers.origin;
+  if (origin === undefined) return read ? undefined : apiError(Errors.CrossOrigin);
+  return sameOrigin(origin, req) ? undefined : apiError(Errors.CrossOrigin);
 }
 
 /**

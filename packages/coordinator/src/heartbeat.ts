@@ -18,6 +18,8 @@ export interface HeartbeatOptions {
   nodeId: string;
   zone: string;
   address?: string;
+  /** The Fulcrum version this node runs, for its record. */
+  version?: string;
   intervalMs: number;
   ttlMs: number;
   log?(line: Record<string, unknown>): void;
@@ -56,6 +58,7 @@ export class Heartbeat {
         LastSeenMs: Date.now(),
         StartedMs: this.startedMs,
         Address: this.o.address,
+        Version: this.o.version,
         Load: source.nodeLoad(),
         ListenErrors: source.listenErrors.map((e) => ({ Port: e.port, Error: e.error })),
       };

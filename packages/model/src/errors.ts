@@ -131,6 +131,7 @@ export const Errors = {
   HeadTooLarge: defineError('InvalidParameter.HeaderTooLarge', 431, 'The request head is larger than {limit} bytes.'),
   BadHttp: defineError('InvalidParameter.HttpRequest', 400, 'The request is not valid HTTP/1.1.'),
   RequestTimeout: defineError('RequestTimeout', 408, 'The request was not received in time.'),
+  LoginThrottled: defineError('Throttling.ConsoleLogin', 429, 'Too many failed logins from this address; try again in {seconds} s.'),
   NoRoute: defineError('NotFound', 404, 'No route for {route}; the API is POST /api/<Action>.'),
   InternalError: defineError('InternalError', 500, 'The request failed because of an internal error; it has been logged.'),
   InvalidNextToken: defineError('InvalidParameter.NextToken', 400, 'The NextToken {token} is invalid or expired.'),

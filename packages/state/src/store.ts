@@ -25,6 +25,8 @@ export interface NodeRecord {
   LastSeenMs: number;
   StartedMs: number;
   Address?: string;
+  /** The Fulcrum version the node runs (the console's overview shows a mixed cluster during an upgrade). */
+  Version?: string;
   /** Active requests per `${ServerGroupId}|${ServerKey}` (gossip for cluster-wide Wlc). */
   Load?: Record<string, number>;
   /** Listener ports this node's workers failed to bind (API-4: their jobs end Failed). */

@@ -6,7 +6,7 @@ import type { RedisOptions, StateStore } from '@fulcrum/state';
 import { createStore } from './store-factory.js';
 import { proberActions, startInProcessProber } from './health.js';
 import type { HealthProber } from '@fulcrum/health-prober';
-import { AdminServer, AuditLog, readAccessKeysFile, readTokenFile, CONSOLE_HTML, consoleData, renderPrometheus, type ObservabilityInput } from '@fulcrum/control-api';
+import { AdminServer, AuditLog, LiveWindows, readAccessKeysFile, readTokenFile, CONSOLE_HTML, consoleData, liveReply, renderPrometheus, type ObservabilityInput } from '@fulcrum/control-api';
 import { AffinityRelay, Coordinator, Heartbeat } from '@fulcrum/coordinator';
 import { DataPlanePrimary, WORKER_SCRIPT, lingerSocket, mergeSeries, runtimeFamilies, startRuntimeMetrics } from '@fulcrum/data-plane';
 import type { ServerResponse } from 'node:http';
@@ -50,6 +50,8 @@ export interface NodeOptions {
 
 /** How often the node refreshes its liveness record; three misses and it is gone. */
 export const HEARTBEAT_INTERVAL_MS = 500;
+/** How often the console's live windows take the workers' counts: its poll interval. */
+const LIVE_SAMPLE_MS = 2000;
 export const NODE_TTL_MS = 3 * HEARTBEAT_INTERVAL_MS + 500;
 
 let nodeLog: Log | undefined;
@@ -111,6 +113,9 @@ export class LbNode {
   private stopping = false;
   private prober?: HealthProber;
   private audit?: AuditLog;
+  /** The console's live windows (OB-5), sampled from the workers' series every LIVE_SAMPLE_MS. */
+  private readonly live = new LiveWindows();
+  private liveTimer?: NodeJS.Timeout;
 
   constructor(readonly opts: NodeOptions) {
     this.nodeId = opts.nodeId ?? `${hostname()}-${process.pid}`;
@@ -146,6 +151,12 @@ export class LbNode {
             DataPaths: this.dataPlane.dataPaths().map((p) => ({ Worker: p.worker, Pid: p.pid, Io: p.io, Accept: p.accept })),
           })),
           '/console/data.json': async (_req, res) => send(res, 'application/json', JSON.stringify(consoleData(await this.observe()))),
+          '/console/live.json': (req, res) => send(res, 'application/json', JSON.stringify(liveReply(this.live, {
+            nodeId: this.nodeId, zone: this.opts.zone, version: BUILD_VERSION, stateVersion: this.coordinator.stateVersion,
+            appliedVersion: this.dataPlane.appliedVersion(), workers: this.dataPlane.workerPids().length,
+            state: this.coordinator.state, load: this.dataPlane.nodeLoad(), now: Date.now(),
+            chartGroup: new URL(req.url ?? '/', 'http://x').searchParams.get('group') ?? undefined,
+          }))),
         },
       });
       this.dataPlane = new DataPlanePrimary({
@@ -168,6 +179,7 @@ export class LbNode {
         log({ msg: 'config applied', file: this.opts.configFile, created: report.created.length, updated: report.updated.length, unchanged: report.unchanged.length });
       }
       this.dataPlane.start();
+      this.liveTimer = setInterval(() => void this.sampleLive(), LIVE_SAMPLE_MS).unref();
       await this.coordinator.start();
       // D-1: in embedded mode the node probes its own servers; in cluster mode `fulcrum prober` does.
       if (store.kind === 'embedded' && !this.opts.noProber) {
@@ -175,7 +187,7 @@ export class LbNode {
       }
       await this.dataPlane.waitApplied(this.coordinator.stateVersion, 10_000);
       this.heartbeat = new Heartbeat({
-        store, source: this, nodeId: this.nodeId, zone: this.opts.zone, address: this.opts.listenHost,
+        store, source: this, nodeId: this.nodeId, zone: this.opts.zone, address: this.opts.listenHost, version: BUILD_VERSION,
         intervalMs: HEARTBEAT_INTERVAL_MS, ttlMs: NODE_TTL_MS, log,
       });
       await this.heartbeat.start();
@@ -226,6 +238,10 @@ export class LbNode {
     };
   }
 
+  private async sampleLive(): Promise<void> {
+    this.live.sample(Date.now(), await this.dataPlane.collect());
+  }
+
   // HeartbeatSource: what the liveness record reports, read from the data plane.
   nodeLoad(): Record<string, number> {
     return this.dataPlane.nodeLoad();
@@ -246,6 +262,7 @@ export class LbNode {
     if (this.stopping) return;
     this.stopping = true;
     this.heartbeat?.stop();
+    clearInterval(this.liveTimer);
     await this.prober?.stop();
     this.coordinator?.stop();
     this.affinity?.stop();
