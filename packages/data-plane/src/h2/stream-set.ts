@@ -144,11 +144,6 @@ export abstract class H2StreamSet implements StreamOwner {
     if (this.streams.size === 0) this.noStreams();
   }
 
-  protected remoteEnd(s: H2Stream): void {
-    s.remoteClosed = true;
-    s.push(null);
-    if (s.localClosed) this.finishStream(s);
-  }
 
 }
 

@@ -50,6 +50,8 @@ export class H2Stream extends Duplex {
   private pushed = 0;
   private granted = 0;
   contentLength = -1;
+  /** The last bytes of a content-length body, held until END_STREAM confirms it (connection.ts). */
+  heldTail: Buffer | undefined;
   /** Response header block and DATA payload bytes sent (access log). */
   bytesOut = 0;
   readonly queue: Pending[] = [];
