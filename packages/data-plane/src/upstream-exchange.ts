@@ -10,8 +10,12 @@ import { isShared, writeAll } from './fast-io.js';
 export interface UpstreamSink {
   /** The final response head (interim 1xx are skipped). */
   upstreamHead(resp: ResponseHead): void;
-  /** Response payload bytes (framing removed; the buffer is the sink's to keep). false: stop reading until resume(). */
-  upstreamBody(chunk: Buffer): boolean;
+  /**
+   * Response payload bytes (framing removed; the buffer is the sink's to keep). `last`: they
+   * complete a content-length body (the sink may end its side with them). false: stop
+   * reading until resume().
+   */
+  upstreamBody(chunk: Buffer, last: boolean): boolean;
   /** The response ended; `trailers`: a chunked body's trailer section ('' when none). */
   upstreamEnd(trailers: string): void;
   /** The backend can take more request body. */
@@ -241,15 +245,19 @@ export class UpstreamExchange implements UpstreamOwner, ChunkSink {
     let n = end - start;
     if (this.kind === BodyKind.LENGTH && n > this.left) n = this.left;
     this.left -= n;
-    if (n > 0) this.payload(buf, start, start + n);
+    if (n > 0) this.deliver(buf, start, start + n, this.kind === BodyKind.LENGTH && this.left === 0);
     if (this.kind === BodyKind.LENGTH && this.left === 0 && this.up !== null) this.finish(start + n < end, '');
   }
 
   // ChunkSink: a chunked body's payload and trailers.
   payload(buf: Buffer, start: number, end: number): void {
+    this.deliver(buf, start, end, false);
+  }
+
+  private deliver(buf: Buffer, start: number, end: number, last: boolean): void {
     // The worker's shared read buffer is reused at the next read: the sink keeps a copy.
     const chunk = isShared(buf) ? Buffer.from(buf.subarray(start, end)) : buf.subarray(start, end);
-    if (!this.sink.upstreamBody(chunk)) this.up?.pause();
+    if (!this.sink.upstreamBody(chunk, last)) this.up?.pause();
   }
 
   trailers(text: string): void {

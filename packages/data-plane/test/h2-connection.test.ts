@@ -318,6 +318,29 @@ describe('HTTP/2 connection (our codec, RFC 9113)', () => {
     assert.ok(aborted, 'the reader never sees a complete body');
   });
 
+  it('the bytes that complete a content-length body wait for END_STREAM: more DATA after them resets the stream with the body never whole', async () => {
+    const got: number[] = [];
+    const ended: boolean[] = [];
+    const { c } = await setup((s) => {
+      let n = 0;
+      s.on('data', (d: Buffer) => { n += d.length; });
+      s.on('end', () => { ended.push(true); });
+      s.on('close', () => got.push(n));
+    });
+    c.start();
+    c.headers(1, { ...GET, ':method': 'POST', 'content-length': '10' }, F.END_HEADERS);
+    c.send(F.DATA, 0, 1, Buffer.alloc(10));
+    c.send(F.DATA, 0, 1, Buffer.alloc(1));
+    assert.equal(await c.rst(1), F.PROTOCOL_ERROR);
+    c.headers(3, { ...GET, ':method': 'POST', 'content-length': '10' }, F.END_HEADERS);
+    c.send(F.DATA, 0, 3, Buffer.alloc(10));
+    c.send(F.DATA, F.END_STREAM, 3, Buffer.alloc(0));
+    for (let i = 0; i < 50 && ended.length === 0; i++) await new Promise((r) => setTimeout(r, 20));
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(got[0], 0, 'the reset stream never delivered its 10 bytes');
+    assert.deepEqual(ended, [true], 'only the confirmed body ended');
+  });
+
   it('over 100 concurrent streams the extra one is refused; rapid reset ends in ENHANCE_YOUR_CALM', async () => {
     const { c, host } = await setup(() => {});
     c.start();

@@ -203,7 +203,13 @@ export class H2Connection extends H2StreamSet {
       this.reset(s, F.PROTOCOL_ERROR);
       return;
     }
-    if (dlen > 0) s.deliver(b.subarray(dp, dp + dlen));
+    if (dlen > 0) {
+      const chunk = b.subarray(dp, dp + dlen);
+      // The bytes that complete a content-length body wait for END_STREAM: a client that then
+      // sends more is reset, and the backend must not have taken a whole request by then.
+      if (!end && s.dataReceived === s.contentLength) s.heldTail = chunk;
+      else s.deliver(chunk);
+    }
     if (end) this.remoteEnd(s);
   }
 
@@ -300,6 +306,17 @@ export class H2Connection extends H2StreamSet {
     }
     s.emit('trailers', this.fields.fields);
     this.remoteEnd(s);
+  }
+
+  private remoteEnd(s: H2Stream): void {
+    const held = s.heldTail;
+    if (held !== undefined) {
+      s.heldTail = undefined;
+      s.deliver(held);
+    }
+    s.remoteClosed = true;
+    s.push(null);
+    if (s.localClosed) this.finishStream(s);
   }
 
   /** HPACK bomb or a too large list: a 431 of our own; the backend gets nothing. */

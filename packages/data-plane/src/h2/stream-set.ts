@@ -72,7 +72,8 @@ export abstract class H2StreamSet implements StreamOwner {
         return;
       }
       const at = s.queueOffset;
-      this.out.data(0, s.id, n === item.buf.length ? item.buf : item.buf.subarray(at, at + n));
+      const ends = n === left && item.last;
+      this.out.data(ends ? F.END_STREAM : 0, s.id, n === item.buf.length ? item.buf : item.buf.subarray(at, at + n));
       s.sendWindow -= n;
       this.sendWindow -= n;
       s.bytesOut += n;
@@ -80,6 +81,10 @@ export abstract class H2StreamSet implements StreamOwner {
         q.shift();
         s.queueOffset = 0;
         this.out.whenWritten(item.cb);
+        if (ends) {
+          this.localEnd(s);
+          return;
+        }
       } else {
         s.queueOffset += n;
       }
@@ -139,11 +144,6 @@ export abstract class H2StreamSet implements StreamOwner {
     if (this.streams.size === 0) this.noStreams();
   }
 
-  protected remoteEnd(s: H2Stream): void {
-    s.remoteClosed = true;
-    s.push(null);
-    if (s.localClosed) this.finishStream(s);
-  }
 
 }
 

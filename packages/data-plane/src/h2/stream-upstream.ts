@@ -7,7 +7,7 @@ import type { StreamHost } from '../worker-host.js';
 import type { UpstreamSession } from './upstreams.js';
 import { cleanTrailers, downstreamHeaders, hostOf, http1RequestHead, http1ResponseFields, http1Trailers, upstreamHeaders, type StreamEdits } from './headers.js';
 import { UpstreamExchange, type UpstreamSink } from '../upstream-exchange.js';
-import type { ResponseHead } from '../http1/index.js';
+import { BodyKind, type ResponseHead } from '../http1/index.js';
 
 /** What a stream needs from the worker that owns it. */
 export type H2Host = StreamHost;
@@ -224,8 +224,9 @@ export abstract class H2StreamUpstream implements UpstreamSink {
     const h = downstreamHeaders(src, status);
     this.learnAffinity(src['set-cookie']);
     this.addStickyCookie(h);
-    const noBody = this.method === 'HEAD' || status === 204 || status === 304;
-    if (!this.respond(h, noBody, !noBody)) {
+    // No body: HEADERS ends the stream. Trailers can only follow a chunked body.
+    const noBody = this.method === 'HEAD' || status === 204 || status === 304 || resp.bodyKind === BodyKind.NONE || (resp.bodyKind === BodyKind.LENGTH && resp.contentLength === 0);
+    if (!this.respond(h, noBody, !noBody && resp.bodyKind === BodyKind.CHUNKED)) {
       this.ux = undefined;
       ux.abort();
       return;
@@ -235,14 +236,18 @@ export abstract class H2StreamUpstream implements UpstreamSink {
     });
   }
 
-  upstreamBody(chunk: Buffer): boolean {
+  upstreamBody(chunk: Buffer, last: boolean): boolean {
     if (this.closed || !this.responded) return true;
+    if (last) {
+      this.stream.endWith(chunk);
+      return true;
+    }
     return this.stream.write(chunk);
   }
 
   upstreamEnd(trailers: string): void {
     this.ux = undefined;
-    if (!this.closed && this.responded && !this.stream.writableEnded) {
+    if (!this.closed && this.responded && !this.stream.localClosed && !this.stream.writableEnded) {
       this.stream.once('wantTrailers', () => this.sendClientTrailers(trailers === '' ? undefined : http1Trailers(trailers)));
       this.stream.end();
     }
