@@ -155,6 +155,8 @@ export class H2Connection extends H2StreamSet {
       case F.WINDOW_UPDATE: return this.onWindowUpdate(id, b, p, len);
       case F.CONTINUATION:
         if (this.blockStream === 0) throw new ConnectionError(F.PROTOCOL_ERROR, 'CONTINUATION without HEADERS');
+        // Empty CONTINUATIONs never grow the block past its byte bound: counted like empty DATA.
+        if (len === 0 && (flags & F.END_HEADERS) === 0 && this.floods.empty()) throw new ConnectionError(F.ENHANCE_YOUR_CALM, 'empty CONTINUATION flood');
         this.append(b, p, len);
         if (flags & F.END_HEADERS) this.endBlock(this.block!, 0, this.blockLen);
         return;
