@@ -17,6 +17,8 @@ export interface PrimaryOptions {
   onLearned?(entries: LearnedAffinity[]): void;
   /** The entries a fresh (or replaced) worker starts with. */
   affinitySeed?(): LearnedAffinity[];
+  /** Every worker now runs `version` (or later): the node reports it at once, so jobs finish fast (API-8). */
+  onApplied?(version: number): void;
   log(line: Record<string, unknown>): void;
 }
 
@@ -101,8 +103,10 @@ export class DataPlanePrimary {
         if (entries.length > 0) this.send(slot.worker, { t: 'affinity', entries });
       }
     } else if (m.t === 'applied') {
+      const before = this.appliedVersion();
       slot.applied = Math.max(slot.applied, m.version);
       const v = this.appliedVersion();
+      if (v > before) this.opts.onApplied?.(v);
       for (let i = this.appliedWaiters.length - 1; i >= 0; i--) {
         if (this.appliedWaiters[i]!.version <= v) this.appliedWaiters.splice(i, 1)[0]!.resolve();
       }

@@ -155,6 +155,7 @@ export class LbNode {
         // Store down: learned entries still reach this node's workers (D-3).
         onLearned: (entries) => this.affinity.learned(entries),
         affinitySeed: () => this.affinity.seed(),
+        onApplied: () => this.heartbeat?.nudge(),
       });
       this.affinity = new AffinityRelay({ store, sink: this.dataPlane, log });
       await this.affinity.start();
