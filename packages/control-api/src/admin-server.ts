@@ -22,6 +22,7 @@ export interface AdminServerOptions {
   audit?: AuditLog;
   onCommitted?(version: number): void;
   extraActions?: ExecutorOptions['extraActions'];
+  lastApplied?: ExecutorOptions['lastApplied'];
   /** Extra GET routes (metrics, console) mounted by the node. */
   routes?: Record<string, (req: IncomingMessage, res: ServerResponse) => void | Promise<void>>;
   log?(line: Record<string, unknown>): void;
@@ -59,7 +60,7 @@ export class AdminServer {
     this.opts = opts;
     if (opts.tokens?.length) this.tokens = new AdminTokens(opts.tokens);
     this.hosts = new HostPolicy(opts.host, opts.allowedHosts);
-    this.executor = new Executor({ store: opts.store, onCommitted: opts.onCommitted, extraActions: opts.extraActions });
+    this.executor = new Executor({ store: opts.store, onCommitted: opts.onCommitted, extraActions: opts.extraActions, lastApplied: opts.lastApplied });
     // requireHostHeader off: a request without Host gets the API's own 421 (HostPolicy).
     this.server = createServer({ maxHeaderSize: 16 * 1024, requireHostHeader: false }, (req, res) => {
       this.handle(req, res).catch(() => {
@@ -136,8 +137,9 @@ export class AdminServer {
     return this.tokens ? this.tokens.match(req.headers.authorization) : 'loopback';
   }
 
-  private send(res: ServerResponse, status: number, body: unknown): void {
+  private send(res: ServerResponse, status: number, body: unknown, headers?: Record<string, string>): void {
     const text = JSON.stringify(body);
+    for (const [k, v] of Object.entries(headers ?? {})) res.setHeader(k, v);
     // Answered before the request body ended (a 413, a refusal): the connection can't carry
     // another request, and it must not close on bytes still coming (lingerClose). A request
     // without a body is not `complete` yet while the handler runs synchronously either.
@@ -224,7 +226,7 @@ export class AdminServer {
       });
     }
     // A 413 (or any answer before the body's end) closes with a lingering close (send).
-    this.send(res, result.status, result.body);
+    this.send(res, result.status, result.body, result.headers);
   }
 }
 

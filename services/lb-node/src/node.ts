@@ -130,6 +130,15 @@ export class LbNode {
         audit: this.audit,
         log,
         extraActions: proberActions(store),
+        // Store unreachable: reads answer from what this node last applied (API-8).
+        lastApplied: () => {
+          const data = this.coordinator?.state;
+          if (!data) return undefined;
+          return {
+            version: this.coordinator.stateVersion, data,
+            appliedVersion: this.dataPlane.appliedVersion(), confirmedAtMs: this.coordinator.confirmedAtMs,
+          };
+        },
         lingerClose: (socket) => lingerSocket(socket),
         routes: {
           '/metrics': async (_req, res) => send(res, 'text/plain; version=0.0.4; charset=utf-8', renderPrometheus(await this.observe())),
