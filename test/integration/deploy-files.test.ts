@@ -13,7 +13,6 @@ import { parsePorts } from '@fulcrum/lb-node/demo-backends';
 import { ConfigApplier, loadConfigFile } from '@fulcrum/lb-node/config';
 import { seedStore } from '@fulcrum/lb-node/node';
 import { EmbeddedStore } from '@fulcrum/state';
-import { Executor } from '@fulcrum/control-api';
 
 /**
  * D-4 without a Docker engine: the Dockerfile, .dockerignore and docker-compose.yml are
@@ -516,7 +515,7 @@ describe('deployment files (D-4)', function () {
         await writeFile(file, seedText.replace('HealthCheckEnabled: true', 'HealthCheckEnabled: false'));
         await store.open();
         await seedStore(store);
-        const report = await new ConfigApplier(store, new Executor({ store })).apply(loadConfigFile(file));
+        const report = await new ConfigApplier(store).apply(loadConfigFile(file));
         assert.equal(report.created.length, 3, `a VPC, a group and a listener: ${report.created.join(', ')}`);
         const data = (await store.snapshot()).data;
         const group = Object.values(data.serverGroups)[0]!;

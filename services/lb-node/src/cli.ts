@@ -19,7 +19,7 @@ Usage:
   fulcrum start [--config FILE] [--data-dir DIR] [--admin-host H] [--admin-port N]
                 [--listen-host H,…] [--workers N] [--node-id ID] [--zone ZONE] [--token-file F]
                 [--admin-allowed-host NAME,…] [--audit-log FILE]
-                [--redis URL | --sentinels H:P,… --sentinel-name NAME] [--access-log] [--no-prober]
+                [--redis URL | --sentinels H:P,… --sentinel-name NAME] [--access-log] [--no-prober] [--watch]
                 [--redis-user NAME] [--redis-password-file FILE] [--sentinel-password-file FILE]
                 [--redis-ca-file FILE] [--redis-cert-file FILE --redis-key-file FILE]
                 [--log-level trace|debug|info|warn|error|fatal|silent]
@@ -36,6 +36,11 @@ Usage:
       --redis-ca-file, with an optional client certificate.
       Listeners bind every --listen-host address (default 0.0.0.0, plus :: where the host
       has IPv6); a DualStack instance's listeners also take the IPv6 ones.
+      --config FILE seeds or reconciles the state from YAML, all or nothing; SIGHUP applies
+      it again, and so does every change of the file with --watch.
+  fulcrum check --config FILE
+      Validate a whole config file (every entry as the API would, nothing stored) and
+      print every error as FILE:LINE:COL message; exit status 1 if there is one.
   fulcrum prober --endpoint URL [--token-file F]
   fulcrum prober --redis URL | --sentinels H:P,… --sentinel-name NAME
                  [--redis-user NAME] [--redis-password-file FILE] [--sentinel-password-file FILE]
@@ -108,6 +113,7 @@ export function parseStartArgs(argv: string[], env: NodeJS.ProcessEnv = process.
       'access-log': { type: 'boolean' },
       'log-level': { type: 'string' },
       'no-prober': { type: 'boolean' },
+      watch: { type: 'boolean' },
       ...REDIS_CREDENTIAL_PARSE_OPTIONS,
     },
   });
@@ -142,6 +148,7 @@ export function parseStartArgs(argv: string[], env: NodeJS.ProcessEnv = process.
   } catch (e) {
     throw new UsageError((e as Error).message);
   }
+  if (values.watch && !values.config) throw new UsageError('--watch goes with --config FILE');
   if (values['audit-log'] === '') throw new UsageError('--audit-log needs a file name');
   checkEnvKnobs();
   const logLevel = values['log-level'];
@@ -156,6 +163,7 @@ export function parseStartArgs(argv: string[], env: NodeJS.ProcessEnv = process.
   if (nodeId !== undefined && !/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(nodeId)) throw new UsageError(`--node-id must be 1–64 letters, digits, . _ -, got "${nodeId}"`);
   return {
     configFile: values.config,
+    watchConfig: values.watch ?? false,
     dataDir: values['data-dir'] ?? './.fulcrum',
     adminHost: values['admin-host'] ?? '127.0.0.1',
     adminPort: intOpt('admin-port', values['admin-port'], 0, 65535) ?? 9090,
@@ -200,6 +208,12 @@ export async function main(argv: string[]): Promise<number | undefined> {
           return 1;
         }
         return undefined;
+      }
+      case 'check': {
+        const { values } = parseArgs({ args: rest, strict: true, allowPositionals: false, options: { config: { type: 'string' } } });
+        if (!values.config) throw new UsageError('check needs --config FILE');
+        const { checkConfig } = await import('./config-check.js');
+        return await checkConfig(values.config);
       }
       case 'quickstart': {
         if (rest.length) throw new UsageError('quickstart takes no options; use `fulcrum start` for a custom node');

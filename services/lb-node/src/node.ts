@@ -11,7 +11,8 @@ import { AffinityRelay, Coordinator, Heartbeat } from '@fulcrum/coordinator';
 import { DataPlanePrimary, WORKER_SCRIPT, lingerSocket, mergeSeries, runtimeFamilies, startRuntimeMetrics } from '@fulcrum/data-plane';
 import type { ServerResponse } from 'node:http';
 import type { TokenEntry } from '@fulcrum/control-api';
-import { ConfigApplier, loadConfigFile } from './config.js';
+import { ConfigApplier, ConfigError, loadConfigFile, type ApplyReport } from './config.js';
+import { watchConfig } from './config-watch.js';
 import { Log, envLogLevel } from '@fulcrum/log';
 
 export interface NodeOptions {
@@ -41,6 +42,8 @@ export interface NodeOptions {
   accessLog?: boolean;
   /** Embedded mode without the in-process prober (an external `fulcrum prober --endpoint` probes). */
   noProber?: boolean;
+  /** Apply --config again whenever the file changes (SIGHUP always does). */
+  watchConfig?: boolean;
   /** SIGTERM: how long in-flight requests may take to finish. */
   shutdownGraceMs?: number;
 }
@@ -91,6 +94,10 @@ export async function ensureLoopSecret(store: StateStore): Promise<void> {
   throw new Error(`could not store the loop-marker secret: the store kept changing (${BACKFILL_ATTEMPTS} attempts)`);
 }
 
+function logApplied(file: string, r: ApplyReport, reason?: string): void {
+  log({ msg: 'config applied', file, reason, created: r.created.length, updated: r.updated.length, deleted: r.deleted.length, unchanged: r.unchanged.length });
+}
+
 function send(res: ServerResponse, type: string, body: string): void {
   res.writeHead(200, { 'content-type': type, 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store' });
   res.end(body);
@@ -108,6 +115,9 @@ export class LbNode {
   private stopping = false;
   private prober?: HealthProber;
   private audit?: AuditLog;
+  private configWatch?: { close(): void };
+  /** Re-applies of the config run one after the other. */
+  private configRun: Promise<void> = Promise.resolve();
 
   constructor(readonly opts: NodeOptions) {
     this.nodeId = opts.nodeId ?? `${hostname()}-${process.pid}`;
@@ -170,8 +180,9 @@ export class LbNode {
       await this.affinity.start();
       this.coordinator = new Coordinator({ store, sink: this.dataPlane, log });
       if (this.opts.configFile) {
-        const report = await new ConfigApplier(store, this.admin.executor).apply(loadConfigFile(this.opts.configFile));
-        log({ msg: 'config applied', file: this.opts.configFile, created: report.created.length, updated: report.updated.length, unchanged: report.unchanged.length });
+        const report = await new ConfigApplier(store).apply(loadConfigFile(this.opts.configFile));
+        logApplied(this.opts.configFile, report);
+        if (this.opts.watchConfig) this.configWatch = watchConfig(this.opts.configFile, () => void this.reapplyConfig('file changed'));
       }
       this.dataPlane.start();
       await this.coordinator.start();
@@ -199,6 +210,7 @@ export class LbNode {
    */
   reload(): void {
     this.audit?.reopen();
+    if (this.opts.configFile) void this.reapplyConfig('SIGHUP');
     if (!this.opts.tokenFile) return;
     try {
       const tokens = readTokenFile(this.opts.tokenFile);
@@ -207,6 +219,24 @@ export class LbNode {
     } catch (e) {
       log({ level: 'error', msg: 'admin tokens not reloaded; the previous tokens stay valid', error: (e as Error).message });
     }
+  }
+
+  /**
+   * CLI-5: apply the config file again (SIGHUP, or --watch on a change). All or nothing: a
+   * file with errors is logged, every error with its line, and the running state stays.
+   */
+  reapplyConfig(why: string): Promise<void> {
+    const file = this.opts.configFile;
+    if (!file || this.stopping) return this.configRun;
+    this.configRun = this.configRun.then(async () => {
+      try {
+        logApplied(file, await new ConfigApplier(this.store).apply(loadConfigFile(file)), why);
+      } catch (e) {
+        const errors = e instanceof ConfigError ? e.lines : [(e as Error).message];
+        log({ level: 'error', msg: 'config not applied; nothing changed', file, reason: why, errors });
+      }
+    });
+    return this.configRun;
   }
 
   /**
@@ -257,6 +287,7 @@ export class LbNode {
     if (this.stopping) return;
     this.stopping = true;
     this.heartbeat?.stop();
+    this.configWatch?.close();
     await this.prober?.stop();
     this.coordinator?.stop();
     this.affinity?.stop();
