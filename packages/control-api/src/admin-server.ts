@@ -211,7 +211,7 @@ export class AdminServer {
         req.resume();
         throw ct;
       }
-      if (!/^[A-Z][A-Za-z0-9]{1,63}$/.test(action)) throw apiError(Errors.InvalidAction, { action: action.slice(0, 64) });
+      if (!/^[A-Z][A-Za-z0-9]{1,63}$/.test(action)) throw this.executor.unknownAction(action.slice(0, 64));
       const body = parseJsonBody(await readBody(req));
       result = await this.executor.execute(action, body, requestId);
     } catch (e) {

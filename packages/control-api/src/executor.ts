@@ -1,6 +1,6 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import {
-  stampVersion, ApiError, Errors, apiError, getAction, invalidParam, Params, type ActionEnv, type Collections,
+  stampVersion, ApiError, Errors, actionNames, apiError, getAction, invalidParam, unknownActionError, Params, type ActionEnv, type Collections,
   type Job, type WriteOp,
 } from '@fulcrum/model';
 import '@fulcrum/model/actions/index';
@@ -111,6 +111,11 @@ export class Executor {
     return getAction(action)?.write ?? false;
   }
 
+  /** InvalidAction, naming the nearest action this API has when the name looks like a typo. */
+  unknownAction(action: string): ApiError {
+    return unknownActionError(action, [...actionNames(), ...Object.keys(builtinActions), ...Object.keys(this.extraActions)]);
+  }
+
   /** The lowest version every live data plane has applied (API-4); the current one if no node runs. */
   async appliedVersion(current: number): Promise<number> {
     const nodes = await this.store.listNodes();
@@ -137,7 +142,7 @@ export class Executor {
       return { status: 200, body: { RequestId: requestId, ...reply } };
     }
     const def = getAction(action);
-    if (!def) throw apiError(Errors.InvalidAction, { action: action.slice(0, 100) });
+    if (!def) throw this.unknownAction(action);
 
     if (!def.write) {
       let data: Collections;

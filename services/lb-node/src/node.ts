@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { initialOps, type Settings } from '@fulcrum/model';
 import type { RedisOptions, StateStore } from '@fulcrum/state';
@@ -13,6 +12,7 @@ import type { ServerResponse } from 'node:http';
 import type { TokenEntry } from '@fulcrum/control-api';
 import { ConfigApplier, ConfigError, loadConfigFile, type ApplyReport } from './config.js';
 import { watchConfig } from './config-watch.js';
+import { FULCRUM_VERSION } from './version.js';
 import { Log, envLogLevel } from '@fulcrum/log';
 
 export interface NodeOptions {
@@ -63,8 +63,6 @@ const BACKFILL_ATTEMPTS = 50;
 
 const newKeyHex = (): string => randomBytes(32).toString('hex');
 
-/** fulcrum_build_info's version: this package's (dist/src/node.js -> package.json). */
-const BUILD_VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 /**
  * A fresh store gets alb-default, vpc-local and the settings record (LR-0, SG-3). With
@@ -262,7 +260,7 @@ export class LbNode {
       state: this.coordinator.state,
       series: mergeSeries(reports.flatMap((r) => r.series)),
       runtime: [{ worker: 'primary', families: primary }, ...reports.map((r) => ({ worker: String(r.worker), families: r.runtime }))],
-      build: { version: BUILD_VERSION, nodeVersion: process.version },
+      build: { version: FULCRUM_VERSION, nodeVersion: process.version },
       workers: reports.map(({ series: _s, runtime: _r, ...w }) => w),
     };
   }
