@@ -2,6 +2,7 @@ import { settingsHelp } from '@fulcrum/data-plane/settings';
 import { PROBER_USAGE } from '@fulcrum/health-prober';
 import { startFlagsHelp } from './cli-start.js';
 import { FULCRUM_VERSION } from './version.js';
+import { QUICKSTART_FLAGS_HELP } from './quickstart-args.js';
 
 
 const START = `  fulcrum start [--config FILE [--watch]] [--data-dir DIR] [--admin-host H] [--admin-port N]
@@ -52,9 +53,10 @@ const DEMO = `  fulcrum demo-backends [--ports 9001,9002] [--host 127.0.0.1]
       Small HTTP servers that answer with their own name.
 `;
 
-const QUICKSTART = `  fulcrum quickstart
+const QUICKSTART = `  fulcrum quickstart [--port N] [--admin-port N] [--backend-ports A,B] [--data-dir DIR]
       Demo backends on 9001 and 9002 plus a node on examples/quickstart.yaml
-      (what \`npm start\` runs): curl localhost:8080/
+      (what \`npm start\` runs; \`npm start -- --port 8081\`): curl localhost:8080/
+${QUICKSTART_FLAGS_HELP}
 `;
 
 const KNOBS = () => `The data plane's knobs (\`fulcrum start\` refuses a value out of range):

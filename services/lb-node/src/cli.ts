@@ -5,6 +5,8 @@ import { parseApiArgs, callApi, UsageError } from './api-client.js';
 import { startDemoBackends, parsePorts } from './demo-backends.js';
 import { COMMANDS, COMMAND_HELP, fullHelp } from './cli-help.js';
 import { FULCRUM_VERSION } from './version.js';
+import { PortInUseError } from './port-in-use.js';
+import { QUICKSTART_OPTIONS, parseQuickstartArgs } from './quickstart-args.js';
 import { START_OPTION_NAMES, checkEnvKnobs, parseStartArgs } from './cli-start.js';
 
 function fail(msg: string): number {
@@ -19,6 +21,7 @@ const OPTIONS: Record<string, readonly string[]> = {
   start: START_OPTION_NAMES,
   check: ['config'],
   'demo-backends': ['ports', 'host'],
+  quickstart: QUICKSTART_OPTIONS,
 };
 
 /** `Unknown option '--cofig'…` from util.parseArgs, with the nearest option of the command. */
@@ -74,10 +77,10 @@ export async function main(argv: string[]): Promise<number | undefined> {
         return await checkConfig(values.config);
       }
       case 'quickstart': {
-        if (rest.length) throw new UsageError('quickstart takes no options; use `fulcrum start` for a custom node');
+        parseQuickstartArgs(rest);
         checkEnvKnobs();
         const { runQuickstart } = await import('./quickstart.js');
-        await runQuickstart();
+        await runQuickstart(rest);
         return undefined;
       }
       case 'prober': {
@@ -118,6 +121,10 @@ export async function main(argv: string[]): Promise<number | undefined> {
     }
   } catch (e) {
     if (e instanceof UsageError) return fail(e.message);
+    if (e instanceof PortInUseError) {
+      process.stderr.write(`fulcrum: ${e.message}\n`);
+      return 1;
+    }
     const code = (e as { code?: string }).code;
     if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') return fail(unknownOption(cmd!, e as Error));
     if (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS')) return fail(`${(e as Error).message}; see fulcrum ${cmd} --help`);

@@ -10,9 +10,10 @@ import { AffinityRelay, Coordinator, Heartbeat } from '@fulcrum/coordinator';
 import { DataPlanePrimary, WORKER_SCRIPT, lingerSocket, mergeSeries, runtimeFamilies, startRuntimeMetrics } from '@fulcrum/data-plane';
 import type { ServerResponse } from 'node:http';
 import type { TokenEntry } from '@fulcrum/control-api';
-import { ConfigApplier, ConfigError, loadConfigFile, type ApplyReport } from './config.js';
+import { ConfigApplier, ConfigError, loadConfigFile, type ApplyReport, type ConfigFile } from './config.js';
 import { watchConfig } from './config-watch.js';
 import { FULCRUM_VERSION } from './version.js';
+import { PortInUseError, isAddressInUse } from './port-in-use.js';
 import { Log, envLogLevel } from '@fulcrum/log';
 
 export interface NodeOptions {
@@ -42,6 +43,8 @@ export interface NodeOptions {
   accessLog?: boolean;
   /** Embedded mode without the in-process prober (an external `fulcrum prober --endpoint` probes). */
   noProber?: boolean;
+  /** Adjusts the loaded config before it is applied (the quickstart's ports). */
+  configOverride?(cfg: ConfigFile): void;
   /** Apply --config again whenever the file changes (SIGHUP always does). */
   watchConfig?: boolean;
   /** SIGTERM: how long in-flight requests may take to finish. */
@@ -178,7 +181,7 @@ export class LbNode {
       await this.affinity.start();
       this.coordinator = new Coordinator({ store, sink: this.dataPlane, log });
       if (this.opts.configFile) {
-        const report = await new ConfigApplier(store).apply(loadConfigFile(this.opts.configFile));
+        const report = await new ConfigApplier(store).apply(this.loadConfig(this.opts.configFile));
         logApplied(this.opts.configFile, report);
         if (this.opts.watchConfig) this.configWatch = watchConfig(this.opts.configFile, () => void this.reapplyConfig('file changed'));
       }
@@ -194,10 +197,15 @@ export class LbNode {
         intervalMs: HEARTBEAT_INTERVAL_MS, ttlMs: NODE_TTL_MS, log,
       });
       await this.heartbeat.start();
-      this.adminAddress = await this.admin.listen();
+      this.adminAddress = await this.admin.listen().catch((e: unknown) => {
+        throw isAddressInUse(e) ? new PortInUseError(this.opts.adminPort, 'the admin API', '--admin-port', 'FULCRUM_ADMIN_PORT') : e;
+      });
       log({ msg: 'admin API listening', url: `http://${this.adminAddress.host}:${this.adminAddress.port}/api/<Action>`, node: this.nodeId, zone: this.opts.zone });
+      log({ msg: 'listeners', urls: this.listenerUrls().map((l) => l.url), console: this.consoleUrl() });
     } catch (e) {
-      await store.close();
+      // Everything started so far stops: no heartbeat or resync keeps running on a closed store.
+      await this.stop().catch(() => undefined);
+      await store.close().catch(() => undefined);
       throw e;
     }
   }
@@ -219,6 +227,35 @@ export class LbNode {
     }
   }
 
+  private loadConfig(file: string): ReturnType<typeof loadConfigFile> {
+    const cfg = loadConfigFile(file);
+    this.opts.configOverride?.(cfg.data);
+    return cfg;
+  }
+
+  /** Where the listeners of every instance answer on this node (bound or not: see bindErrors). */
+  listenerUrls(): { port: number; url: string; bound: boolean }[] {
+    const state = this.coordinator.state;
+    if (!state) return [];
+    const hosts = this.opts.listenHost.split(',');
+    const failed = new Set(this.dataPlane.listenErrors.map((e) => e.port));
+    const out: { port: number; url: string; bound: boolean }[] = [];
+    for (const l of Object.values(state.listeners).sort((a, b) => a.ListenerPort - b.ListenerPort)) {
+      const dual = state.loadBalancers[l.LoadBalancerId]?.AddressIpVersion === 'DualStack';
+      for (const h of hosts) {
+        if (h.includes(':') && !dual) continue;
+        const host = h.includes(':') ? `[${h}]` : h;
+        out.push({ port: l.ListenerPort, url: `${l.ListenerProtocol.toLowerCase()}://${host}:${l.ListenerPort}/`, bound: !failed.has(l.ListenerPort) });
+      }
+    }
+    return out;
+  }
+
+  consoleUrl(): string {
+    const h = this.adminAddress.host.includes(':') ? `[${this.adminAddress.host}]` : this.adminAddress.host;
+    return `http://${h}:${this.adminAddress.port}/`;
+  }
+
   /**
    * CLI-5: apply the config file again (SIGHUP, or --watch on a change). All or nothing: a
    * file with errors is logged, every error with its line, and the running state stays.
@@ -228,7 +265,7 @@ export class LbNode {
     if (!file || this.stopping) return this.configRun;
     this.configRun = this.configRun.then(async () => {
       try {
-        logApplied(file, await new ConfigApplier(this.store).apply(loadConfigFile(file)), why);
+        logApplied(file, await new ConfigApplier(this.store).apply(this.loadConfig(file)), why);
       } catch (e) {
         const errors = e instanceof ConfigError ? e.lines : [(e as Error).message];
         log({ level: 'error', msg: 'config not applied; nothing changed', file, reason: why, errors });
