@@ -12,7 +12,8 @@ export interface PrimaryOptions {
   listenHost: string;
   zone: string;
   nodeId: string;
-  accessLog?: boolean;
+  /** The access log's destination (`-` stdout, or a file every worker appends to); none: off. */
+  accessLog?: string;
   /** Entries a worker learned (SP-3): the node shares them (store) and relays them to every worker. */
   onLearned?(entries: LearnedAffinity[]): void;
   /** The entries a fresh (or replaced) worker starts with. */
@@ -73,7 +74,7 @@ export class DataPlanePrimary {
       FULCRUM_LISTEN_HOST: this.opts.listenHost,
       FULCRUM_ZONE: this.opts.zone,
       FULCRUM_NODE_ID: this.opts.nodeId,
-      FULCRUM_ACCESS_LOG: this.opts.accessLog ? '1' : '',
+      FULCRUM_ACCESS_LOG: this.opts.accessLog ?? '',
     });
     slot.worker = w;
     slot.applied = 0;
@@ -165,6 +166,11 @@ export class DataPlanePrimary {
   }
 
   /** Affinity entries learned anywhere in the cluster, to every worker. */
+  /** logrotate moved the access log: every worker opens the file again. */
+  reopenLogs(): void {
+    for (const s of this.slots) if (s.worker && s.ready) this.send(s.worker, { t: 'reopen-logs' });
+  }
+
   shareAffinity(entries: LearnedAffinity[]): void {
     if (entries.length === 0) return;
     for (const s of this.slots) if (s.worker && s.ready) this.send(s.worker, { t: 'affinity', entries });

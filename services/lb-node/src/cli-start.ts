@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { availableParallelism } from 'node:os';
+import { resolve } from 'node:path';
 import { UsageError } from './api-client.js';
 import type { NodeOptions } from './node.js';
 import { parseSentinels } from './store-factory.js';
@@ -37,7 +38,7 @@ export const START_FLAGS: readonly StartFlag[] = [
   { flag: 'redis', arg: 'URL', about: 'cluster mode: state in this Redis (redis:// or rediss://)' },
   { flag: 'sentinels', arg: 'H:P,…', about: 'cluster mode through Redis Sentinel (with --sentinel-name)' },
   { flag: 'sentinel-name', arg: 'NAME', about: 'the master name the Sentinels monitor' },
-  { flag: 'access-log', about: 'one JSON line per request on stdout' },
+  { flag: 'access-log', arg: 'FILE|-', about: 'one JSON line per request, to FILE (SIGUSR1 reopens it) or - for stdout' },
   { flag: 'log-level', arg: 'LEVEL', about: `how much to log: ${LOG_LEVELS.join(', ')} (default info)` },
   { flag: 'no-prober', about: 'embedded mode without the in-process prober (an external one probes)' },
 ];
@@ -83,7 +84,7 @@ function withEnvironment(given: Record<string, string | boolean | (string | bool
       [k: string]: unknown;
       config?: string; watch?: boolean; 'data-dir'?: string; 'admin-host'?: string; 'admin-port'?: string; 'listen-host'?: string;
       workers?: string; 'node-id'?: string; zone?: string; 'token-file'?: string; 'admin-allowed-host'?: string[]; 'audit-log'?: string;
-      redis?: string; sentinels?: string; 'sentinel-name'?: string; 'access-log'?: boolean; 'log-level'?: string; 'no-prober'?: boolean;
+      redis?: string; sentinels?: string; 'sentinel-name'?: string; 'access-log'?: string; 'log-level'?: string; 'no-prober'?: boolean;
     },
     fromEnv,
   };
@@ -109,6 +110,13 @@ function listenHostsOpt(v: string | undefined): string {
   } catch (e) {
     throw new UsageError(`--listen-host ${(e as Error).message}`);
   }
+}
+
+/** `--access-log FILE|-`: a file by its absolute path (workers may run elsewhere), or stdout. */
+function accessLogOpt(v: string | undefined): string | undefined {
+  if (v === undefined) return undefined;
+  if (v === '') throw new UsageError('--access-log needs a file name, or - for stdout');
+  return v === '-' ? '-' : resolve(v);
 }
 
 /**
@@ -197,7 +205,7 @@ function parseStartValues(values: StartValues, env: NodeJS.ProcessEnv): NodeOpti
     sentinelName: values['sentinel-name'],
     redisOptions: redis.redisOptions,
     warnings: redis.warnings,
-    accessLog: values['access-log'] ?? false,
+    accessLog: accessLogOpt(values['access-log']),
     noProber: values['no-prober'] ?? false,
   };
 }

@@ -40,7 +40,7 @@ export interface NodeOptions {
   /** Credentials and TLS for Redis (issue 18), read from files by the CLI. */
   redisOptions?: RedisOptions;
   /** JSON access log line per request on stdout (OB-2). */
-  accessLog?: boolean;
+  accessLog?: string;
   /** Embedded mode without the in-process prober (an external `fulcrum prober --endpoint` probes). */
   noProber?: boolean;
   /** Adjusts the loaded config before it is applied (the quickstart's ports). */
@@ -170,7 +170,7 @@ export class LbNode {
         listenHost: this.opts.listenHost,
         zone: this.opts.zone,
         nodeId: this.nodeId,
-        accessLog: this.opts.accessLog ?? false,
+        accessLog: this.opts.accessLog,
         log,
         // Store down: learned entries still reach this node's workers (D-3).
         onLearned: (entries) => this.affinity.learned(entries),
@@ -344,5 +344,7 @@ export async function runNode(opts: NodeOptions): Promise<LbNode> {
   process.once('SIGINT', () => shutdown('SIGINT'));
   process.on('SIGHUP', () => node.reload());
   process.on('SIGUSR2', () => void node.rollWorkers());
+  // logrotate: the workers reopen the access log file.
+  process.on('SIGUSR1', () => node.dataPlane.reopenLogs());
   return node;
 }

@@ -1,3 +1,4 @@
+import { StreamAccess } from '../access-record.js';
 import { request as httpRequest, type ClientRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { constants, type ClientHttp2Stream, type IncomingHttpHeaders, type OutgoingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
@@ -67,6 +68,8 @@ export abstract class H2StreamUpstream {
   protected upReq: ClientRequest | undefined;
   protected upStream: ClientHttp2Stream | undefined;
   protected upSession: UpstreamSession | undefined;
+  /** OB-2: the access log's facts of this stream (access-record.ts); none while the log is off. */
+  readonly access: StreamAccess | undefined;
   protected reqTrailers: IncomingHttpHeaders | undefined;
   protected upTrailers: IncomingHttpHeaders | undefined;
 
@@ -88,6 +91,7 @@ export abstract class H2StreamUpstream {
     this.query = q < 0 ? '' : this.target.slice(q + 1);
     this.method = headers[':method'] ?? 'GET';
     this.hasBody = !stream.endAfterHeaders;
+    this.access = worker.accessLog ? new StreamAccess(headers, stream.session?.socket) : undefined;
     stream.on('error', noop);
     stream.once('close', () => this.onClientClose());
     stream.on('trailers', (t: IncomingHttpHeaders) => {
@@ -146,6 +150,7 @@ export abstract class H2StreamUpstream {
     const ups = this.worker.h2up;
     const headers = upstreamHeaders(this.headers, this.forwardInfo(false), this.edits);
     headers.host = this.edits?.host ?? this.authority;
+    this.access?.toBackend(headers);
     let req: ClientRequest;
     try {
       req = (tls ? httpsRequest : httpRequest)({
@@ -207,6 +212,7 @@ export abstract class H2StreamUpstream {
     const status = res.statusCode ?? 502;
     if (this.server && this.table) this.table.outcome(this.server, status < 500);
     const h = downstreamHeaders(res.headers, status);
+    this.access?.fromBackend(status, h);
     this.learnAffinity(res.headers['set-cookie']);
     this.addStickyCookie(h);
     const noBody = this.method === 'HEAD' || status === 204 || status === 304;
@@ -257,6 +263,7 @@ export abstract class H2StreamUpstream {
     h[':path'] = this.upTarget;
     h[':scheme'] = 'http';
     h[':authority'] = this.edits?.host ?? this.authority;
+    this.access?.toBackend(h);
     let up: ClientHttp2Stream;
     try {
       up = us.session.request(h, { endStream: !this.hasBody, waitForTrailers: this.hasBody });
@@ -299,6 +306,7 @@ export abstract class H2StreamUpstream {
     const status = Number(rh[':status']) || 502;
     if (this.server && this.table) this.table.outcome(this.server, status < 500);
     const h = downstreamHeaders(rh, status);
+    this.access?.fromBackend(status, h);
     this.learnAffinity(rh['set-cookie']);
     this.addStickyCookie(h);
     // A trailers-only answer (gRPC errors) stays one HEADERS frame with END_STREAM.
