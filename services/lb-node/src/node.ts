@@ -288,7 +288,14 @@ export class LbNode {
 
   /** Everything /metrics and the console show (OB-1, OB-3): the workers' merged series and our state view. */
   async observe(): Promise<ObservabilityInput> {
-    const [reports, primary] = await Promise.all([this.dataPlane.collect(), runtimeFamilies()]);
+    const now = Date.now();
+    const [reports, primary, peers] = await Promise.all([
+      this.dataPlane.collect(), runtimeFamilies(),
+      // Store down: no peer lines rather than no metrics (D-3).
+      this.store.listNodes().then((ns) => ns.map((n) => ({
+        nodeId: n.NodeId, zone: n.Zone, ageSeconds: Math.max(0, (now - n.LastSeenMs) / 1000), appliedVersion: n.AppliedVersion,
+      })), () => undefined),
+    ]);
     return {
       nodeId: this.nodeId,
       zone: this.opts.zone,
@@ -299,6 +306,7 @@ export class LbNode {
       runtime: [{ worker: 'primary', families: primary }, ...reports.map((r) => ({ worker: String(r.worker), families: r.runtime }))],
       build: { version: FULCRUM_VERSION, nodeVersion: process.version },
       workers: reports.map(({ series: _s, runtime: _r, ...w }) => w),
+      peers,
     };
   }
 
