@@ -104,7 +104,6 @@ export class StreamAccess implements AccessFacts {
   readonly tlsVersion: string | undefined;
   readonly sni: string | undefined;
   upstreamStatus: number | undefined;
-  upstreamConnectMs: number | undefined;
   private sentMs = 0;
   private headMs = 0;
 
@@ -122,8 +121,8 @@ export class StreamAccess implements AccessFacts {
 
   /** The request leaves for the backend: its headers get the request id unless the client sent one. */
   toBackend(h: { [k: string]: unknown }): void {
+    // The agents and sessions connect out of our sight: no connect time for HTTP/2 streams.
     this.sentMs = performance.now();
-    this.upstreamConnectMs = 0;
     if (!this.given) h['x-request-id'] = this.requestId;
   }
 
