@@ -46,6 +46,9 @@ describe('fulcrum command line: version, help, suggestions, environment', functi
     assert.equal(o.stderr, 'fulcrum: unknown option --admin-prot (did you mean --admin-port?); see fulcrum start --help\n');
     const far = await runFulcrum(['start', '--frobnicate']);
     assert.equal(far.stderr, 'fulcrum: unknown option --frobnicate; see fulcrum start --help\n', 'no wild guesses');
+    const api = await runFulcrum(['api', '--endpiont', 'http://127.0.0.1:9', 'ListNodes']);
+    assert.equal(api.code, 2);
+    assert.match(api.stderr, /^fulcrum: unknown option --endpiont \(did you mean --endpoint\?\); API parameters start with a capital letter/);
     const chk = await runFulcrum(['check', '--conifg', 'x.yaml']);
     assert.match(chk.stderr, /did you mean --config\?/);
   });
