@@ -136,6 +136,7 @@ describe('access log (OB-2, OB-4)', function () {
       assert.equal(line.upstreamStatus, 200);
       assert.ok(Number(line.upstreamFirstByteMs) >= 25);
       assert.equal(line.userAgent, 'h2probe');
+      assert.equal(line.bytesOut, 123, 'the response body');
       assert.equal(seen.get('/over-h2')!['x-request-id'], line.requestId);
       assert.equal(r.headers['x-request-id'], line.requestId);
     } finally {

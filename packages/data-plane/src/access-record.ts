@@ -104,6 +104,9 @@ export class StreamAccess implements AccessFacts {
   readonly tlsVersion: string | undefined;
   readonly sni: string | undefined;
   upstreamStatus: number | undefined;
+  /** Body bytes (HPACK makes header bytes meaningless per stream): undefined until a body flows. */
+  bytesIn: number | undefined;
+  bytesOut: number | undefined;
   private sentMs = 0;
   private headMs = 0;
 
@@ -138,5 +141,19 @@ export class StreamAccess implements AccessFacts {
   }
   get upstreamMs(): number | undefined {
     return this.headMs > 0 ? performance.now() - this.sentMs : undefined;
+  }
+
+  /** The client's request body as it flows upstream (counted once, whatever the retries). */
+  bodyIn(body: NodeJS.ReadableStream): void {
+    if (this.bytesIn !== undefined) return;
+    this.bytesIn = 0;
+    // Already flowing into a pipe: one more 'data' listener only watches.
+    body.on('data', (c: Buffer) => (this.bytesIn! += c.length));
+  }
+
+  /** The backend's response body as it flows to the client. */
+  bodyOut(body: NodeJS.ReadableStream): void {
+    this.bytesOut = 0;
+    body.on('data', (c: Buffer) => (this.bytesOut! += c.length));
   }
 }

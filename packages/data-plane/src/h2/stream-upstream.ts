@@ -188,6 +188,7 @@ export abstract class H2StreamUpstream {
         connected = true;
         if (this.upReq !== req || this.closed) return;
         this.bodyTaken = true;
+        this.access?.bodyIn(this.stream);
         this.stream.pipe(req);
       };
       if (req.reusedSocket || !s.connecting) go();
@@ -237,6 +238,7 @@ export abstract class H2StreamUpstream {
       // The backend went away mid-body: the client must not take a cut body for a whole one.
       if (!res.complete) this.resetClient(NGHTTP2_INTERNAL_ERROR);
     });
+    this.access?.bodyOut(res);
     res.pipe(this.stream);
   }
 
@@ -293,6 +295,7 @@ export abstract class H2StreamUpstream {
           up.close(NGHTTP2_INTERNAL_ERROR);
         }
       });
+      this.access?.bodyIn(this.stream);
       this.stream.pipe(up);
     }
   }
@@ -320,6 +323,7 @@ export abstract class H2StreamUpstream {
       return;
     }
     this.stream.once('wantTrailers', () => this.sendClientTrailers(this.upTrailers));
+    this.access?.bodyOut(up);
     up.pipe(this.stream);
   }
 
