@@ -8,7 +8,7 @@ import { QUICKSTART_FLAGS_HELP } from './quickstart-args.js';
 const START = `  fulcrum start [--config FILE [--watch]] [--data-dir DIR] [--admin-host H] [--admin-port N]
                 [--listen-host H,…] [--workers N] [--node-id ID] [--zone ZONE] [--token-file F]
                 [--admin-allowed-host NAME,…] [--audit-log FILE]
-                [--redis URL | --sentinels H:P,… --sentinel-name NAME] [--access-log] [--no-prober]
+                [--redis URL | --sentinels H:P,… --sentinel-name NAME] [--access-log FILE|-] [--no-prober]
                 [--redis-user NAME] [--redis-password-file FILE] [--sentinel-password-file FILE]
                 [--redis-ca-file FILE] [--redis-cert-file FILE --redis-key-file FILE]
                 [--log-level trace|debug|info|warn|error|fatal|silent]
