@@ -196,7 +196,7 @@ export const direct: Transport = (c) => http(c.host, c.port, c.path, { method: c
 export class Admin {
   constructor(readonly transport: Transport, readonly host: string, readonly port: number, readonly token?: string) {}
 
-  async call(action: string, body: Json = {}, timeoutMs = 10_000): Promise<{ status: number; body: Json }> {
+  async call(action: string, body: Json = {}, timeoutMs = 10_000): Promise<{ status: number; body: Json; headers: IncomingMessage['headers'] }> {
     const r = await this.transport({
       host: this.host, port: this.port, method: 'POST', path: `/api/${action}`, body: JSON.stringify(body), timeoutMs,
       headers: this.token ? { authorization: `Bearer ${this.token}` } : {},
@@ -207,7 +207,7 @@ export class Admin {
     } catch {
       parsed = { text: r.body };
     }
-    return { status: r.status, body: parsed };
+    return { status: r.status, body: parsed, headers: r.headers };
   }
 
   async api(action: string, body: Json = {}): Promise<Json> {
@@ -359,7 +359,7 @@ export class ClusterNode {
   private adminClient: Admin | undefined;
 
   /** POST /api/<action>: status and parsed reply, whatever they are. */
-  call(action: string, body: Json = {}): Promise<{ status: number; body: Json }> {
+  call(action: string, body: Json = {}): ReturnType<Admin['call']> {
     return this.admin.call(action, body);
   }
 

@@ -105,7 +105,7 @@ describe('dual-stack load balancers (issue 19)', function () {
   before(async () => {
     a = await Backend.start('a');
     b = await Backend.start('b');
-    node = await FulcrumNode.start({ workers: 2, extraArgs: ['--listen-host', `127.0.0.1,${V6}`, '--access-log'] });
+    node = await FulcrumNode.start({ workers: 2, extraArgs: ['--listen-host', `127.0.0.1,${V6}`, '--access-log', '-'] });
     [pDual, pV4, pTrust, pTls] = [await freePort(), await freePort(), await freePort(), await freePort()];
     dual = String((await node.write('CreateLoadBalancer', { LoadBalancerName: 'dual', AddressIpVersion: 'DualStack', ZoneMappings: [{ ZoneId: 'zone-a' }] })).LoadBalancerId);
     pair = await node.createGroup('pair');

@@ -29,6 +29,7 @@ export interface AdminServerOptions {
   audit?: AuditLog;
   onCommitted?(version: number): void;
   extraActions?: ExecutorOptions['extraActions'];
+  lastApplied?: ExecutorOptions['lastApplied'];
   /** Extra GET routes (metrics, console) mounted by the node. */
   routes?: Record<string, (req: IncomingMessage, res: ServerResponse) => void | Promise<void>>;
   log?(line: Record<string, unknown>): void;
@@ -70,7 +71,7 @@ export class AdminServer {
     if (opts.tokens?.length) this.tokens = new AdminTokens(opts.tokens);
     this.login = new ConsoleLogin(() => this.tokens, new ConsoleSessions());
     this.hosts = new HostPolicy(opts.host, opts.allowedHosts);
-    this.executor = new Executor({ store: opts.store, onCommitted: opts.onCommitted, extraActions: opts.extraActions });
+    this.executor = new Executor({ store: opts.store, onCommitted: opts.onCommitted, extraActions: opts.extraActions, lastApplied: opts.lastApplied });
     this.openapi = new OpenApi(this.executor, opts.accessKeys, opts.log);
     // requireHostHeader off: a request without Host gets the API's own 421 (HostPolicy).
     this.server = createServer({ maxHeaderSize: 16 * 1024, requireHostHeader: false }, (req, res) => {
@@ -166,6 +167,7 @@ export class AdminServer {
 
   private send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
     const text = JSON.stringify(body);
+    for (const [k, v] of Object.entries(headers ?? {})) res.setHeader(k, v);
     // Answered before the request body ended (a 413, a refusal): the connection can't carry
     // another request, and it must not close on bytes still coming (lingerClose). A request
     // without a body is not `complete` yet while the handler runs synchronously either.
@@ -278,7 +280,7 @@ export class AdminServer {
         req.resume();
         throw ct;
       }
-      if (!/^[A-Z][A-Za-z0-9]{1,63}$/.test(action)) throw apiError(Errors.InvalidAction, { action: action.slice(0, 64) });
+      if (!/^[A-Z][A-Za-z0-9]{1,63}$/.test(action)) throw this.executor.unknownAction(action.slice(0, 64));
       const body = parseJsonBody(await readBody(req));
       result = await this.executor.execute(action, body, requestId);
     } catch (e) {
@@ -298,7 +300,7 @@ export class AdminServer {
       });
     }
     // A 413 (or any answer before the body's end) closes with a lingering close (send).
-    this.send(res, result.status, result.body);
+    this.send(res, result.status, result.body, result.headers);
   }
 }
 

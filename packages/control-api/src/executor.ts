@@ -1,6 +1,6 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import {
-  stampVersion, ApiError, Errors, apiError, getAction, invalidParam, Params, type ActionEnv, type Collections,
+  stampVersion, ApiError, Errors, actionNames, apiError, getAction, invalidParam, unknownActionError, Params, type ActionEnv, type Collections,
   type Job, type ParamsOptions, type WriteOp,
 } from '@fulcrum/model';
 import '@fulcrum/model/actions/index';
@@ -24,6 +24,25 @@ export interface ExecuteResult {
   body: Record<string, unknown>;
   /** The resource a write created or changed (for the audit log). */
   resourceId?: string;
+  /** Extra response headers (a read answered from the node's last applied state). */
+  headers?: Record<string, string>;
+}
+
+/** The node's own copy of the state, for reads while the store is unreachable (API-8). */
+export interface LastAppliedState {
+  version: number;
+  data: Collections;
+  /** What the node's data plane runs (server statuses are relative to it). */
+  appliedVersion: number;
+  /** When the store last confirmed this version as current. */
+  confirmedAtMs: number;
+}
+
+/** The header a read answered from the node's last applied state carries (API-8). */
+export const STALE_STATE_HEADER = 'fulcrum-stale-state';
+
+function isStoreUnavailable(e: unknown): boolean {
+  return (e as { code?: unknown } | null)?.code === 'STORE_UNAVAILABLE';
 }
 
 const ID_ALPHABET = 'abcdefghijklmnopqrstuvwxyz0123456789';
@@ -64,6 +83,8 @@ export interface ExecutorOptions {
   onCommitted?(version: number): void;
   /** Actions the node adds (the prober's DescribeProberState / ReportHealthTransitions). */
   extraActions?: Record<string, BuiltinAction>;
+  /** The node's last applied state: reads answer from it while the store is unreachable. */
+  lastApplied?(): LastAppliedState | undefined;
 }
 
 /**
@@ -74,14 +95,15 @@ export class Executor {
   private readonly store: StateStore;
   private readonly onCommitted?: (version: number) => void;
   private readonly extraActions: Record<string, BuiltinAction>;
+  private readonly lastApplied?: () => LastAppliedState | undefined;
 
   constructor(opts: ExecutorOptions) {
     this.store = opts.store;
     this.onCommitted = opts.onCommitted;
     this.extraActions = opts.extraActions ?? {};
+    this.lastApplied = opts.lastApplied;
   }
 
-  /** The lowest version every live data plane has applied (API-4); the current one if no node runs. */
   /** Whether the action changes state: what the audit log records. */
   isWrite(action: string): boolean {
     const builtin = Object.hasOwn(this.extraActions, action) ? this.extraActions[action] : Object.hasOwn(builtinActions, action) ? builtinActions[action] : undefined;
@@ -89,6 +111,12 @@ export class Executor {
     return getAction(action)?.write ?? false;
   }
 
+  /** InvalidAction, naming the nearest action this API has when the name looks like a typo. */
+  unknownAction(action: string): ApiError {
+    return unknownActionError(action, [...actionNames(), ...Object.keys(builtinActions), ...Object.keys(this.extraActions)]);
+  }
+
+  /** The lowest version every live data plane has applied (API-4); the current one if no node runs. */
   async appliedVersion(current: number): Promise<number> {
     const nodes = await this.store.listNodes();
     if (nodes.length === 0) return current;
@@ -115,15 +143,34 @@ export class Executor {
       return { status: 200, body: { RequestId: requestId, ...reply } };
     }
     const def = getAction(action);
-    if (!def) throw apiError(Errors.InvalidAction, { action: action.slice(0, 100) });
+    if (!def) throw this.unknownAction(action);
 
     if (!def.write) {
-      const snap = await this.store.snapshot();
-      const env = this.env(await this.appliedVersion(snap.version));
+      let data: Collections;
+      let applied: number;
+      let stale: LastAppliedState | undefined;
+      try {
+        const snap = await this.store.snapshot();
+        data = snap.data;
+        applied = await this.appliedVersion(snap.version);
+      } catch (e) {
+        // Store unreachable: a read still answers, from what this node last applied, and says
+        // how old that is. Writes (below) still fail: they need the store.
+        stale = isStoreUnavailable(e) ? this.lastApplied?.() : undefined;
+        if (!stale) throw e;
+        data = stale.data;
+        applied = stale.appliedVersion;
+      }
       const p = new Params(params, '', wire);
-      const r = def.run(isolateCollections(snap.data), p, env);
+      const r = def.run(isolateCollections(data), p, this.env(applied));
       p.done();
-      return { status: 200, body: { RequestId: requestId, ...r.reply } };
+      if (!stale) return { status: 200, body: { RequestId: requestId, ...r.reply } };
+      const ageSeconds = Math.max(0, Math.round((Date.now() - stale.confirmedAtMs) / 100) / 10);
+      return {
+        status: 200,
+        body: { RequestId: requestId, ...r.reply, StaleState: { StateVersion: stale.version, AgeSeconds: ageSeconds } },
+        headers: { [STALE_STATE_HEADER]: `version=${stale.version}; age=${ageSeconds}` },
+      };
     }
 
     if (dryRun) {
@@ -200,7 +247,7 @@ export class Executor {
 
 /** Map any thrown value to an API reply; programmer errors become a 500 without a stack. */
 export function errorReply(e: unknown, requestId: string): ExecuteResult {
-  if ((e as { code?: unknown } | null)?.code === 'STORE_UNAVAILABLE') {
+  if (isStoreUnavailable(e)) {
     // D-3: the store is down; the data plane keeps serving, writes must wait.
     const u = apiError(Errors.ServiceUnavailable, { why: 'writes and consistent reads resume when it is back' });
     return { status: u.httpStatus, body: { Code: u.code, Message: u.message, RequestId: requestId } };

@@ -21,6 +21,8 @@ export interface ObservabilityInput {
   runtime: ProcessRuntime[];
   build: { version: string; nodeVersion: string };
   workers: { worker: number; version: number; activeConnections: number; requests: number; accepted: number; counters: Record<string, number>; pool: { idle: number; created: number; reused: number } }[];
+  /** Every live node's heartbeat as the store holds it (absent while the store is unreachable). */
+  peers?: { nodeId: string; zone: string; ageSeconds: number; appliedVersion: number }[];
 }
 
 /** A server's health as the console, the API listing and /metrics show it (BS-9). */

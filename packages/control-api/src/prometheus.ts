@@ -123,6 +123,19 @@ function runtimeFamilies(o: Out, node: string, x: ObservabilityInput): void {
   }
 }
 
+/**
+ * The cluster as this node reads it from the store: each live node's heartbeat age and the
+ * version its data plane applied. With fulcrum_config_version{kind="read"} they give the
+ * propagation lag (versions a node is behind) and stalled heartbeats on one dashboard.
+ */
+function peerFamilies(o: Out, node: string, x: ObservabilityInput): void {
+  if (!x.peers) return;
+  o.family('fulcrum_cluster_node_heartbeat_age_seconds', 'gauge', 'Seconds since each live node last wrote its heartbeat, as this node reads the store.');
+  for (const p of x.peers) o.sample('fulcrum_cluster_node_heartbeat_age_seconds', { node, peer: p.nodeId, zone: p.zone }, p.ageSeconds);
+  o.family('fulcrum_cluster_node_applied_version', 'gauge', 'The state version each live node\'s data plane has applied, from its heartbeat.');
+  for (const p of x.peers) o.sample('fulcrum_cluster_node_applied_version', { node, peer: p.nodeId, zone: p.zone }, p.appliedVersion);
+}
+
 export function renderPrometheus(x: ObservabilityInput): string {
   const o = new Out();
   const node = x.nodeId;
@@ -132,6 +145,7 @@ export function renderPrometheus(x: ObservabilityInput): string {
   o.family('fulcrum_config_version', 'gauge', 'State version this node has read and its workers have applied.');
   o.sample('fulcrum_config_version', { node, kind: 'read' }, x.stateVersion);
   o.sample('fulcrum_config_version', { node, kind: 'applied' }, x.appliedVersion);
+  peerFamilies(o, node, x);
   o.family('fulcrum_build_info', 'gauge', 'Always 1: the Fulcrum version and Node.js runtime this node runs.');
   o.sample('fulcrum_build_info', { node, version: x.build.version, node_version: x.build.nodeVersion }, 1);
   runtimeFamilies(o, node, x);

@@ -33,11 +33,21 @@ export class Coordinator {
   private resyncing: Promise<void> | undefined;
   private stopped = false;
   private readonly queue: ChangeEvent[] = [];
+  /** When the store last told us our version is current (an event, a resync, a version check). */
+  private confirmedMs = 0;
 
   constructor(private readonly opts: CoordinatorOptions) {}
 
   get stateVersion(): number {
     return this.version;
+  }
+
+  /**
+   * Since when the view may be out of date: the last moment the store confirmed it. While
+   * the store is unreachable, admin reads answer from the view and give this age (API-8).
+   */
+  get confirmedAtMs(): number {
+    return this.confirmedMs;
   }
 
   get state(): Collections | undefined {
@@ -77,6 +87,7 @@ export class Coordinator {
     }
     applyOps(this.view, ev.ops);
     this.version = ev.version;
+    this.confirmedMs = Date.now();
     this.schedulePublish();
   }
 
@@ -93,6 +104,7 @@ export class Coordinator {
       if (this.checkFailing) this.opts.log?.({ msg: 'the store is reachable again; resyncing' });
       this.checkFailing = false;
       if (v !== this.version) await this.resync();
+      else this.confirmedMs = Date.now();
     } catch (e) {
       if (!this.checkFailing) {
         this.opts.log?.({ level: 'warn', msg: 'store unreachable; serving the last known state (D-3)', error: (e as Error).message });
@@ -121,6 +133,7 @@ export class Coordinator {
       } finally {
         this.resyncing = undefined;
       }
+      this.confirmedMs = Date.now();
       // Events that arrived while resyncing: apply those that continue the sequence.
       const queued = this.queue.splice(0).sort((a, b) => a.version - b.version);
       for (const ev of queued) {

@@ -35,6 +35,9 @@ export class Heartbeat {
   private timer: NodeJS.Timeout | undefined;
   private failing = false;
   private readonly startedMs = Date.now();
+  /** The beat under way, and whether another must follow it (a nudge arrived meanwhile). */
+  private running: Promise<void> | undefined;
+  private again = false;
 
   constructor(private readonly o: HeartbeatOptions) {}
 
@@ -43,12 +46,38 @@ export class Heartbeat {
     this.timer = setInterval(() => void this.beat(), this.o.intervalMs);
   }
 
+  /**
+   * Beat now rather than at the next tick: the data plane has just applied a new version,
+   * and jobs wait for it in this record (API-8). Nudges during a beat fold into one more
+   * beat after it, so a burst of versions costs at most two store round trips.
+   */
+  nudge(): void {
+    if (!this.timer) return;
+    void this.beat();
+  }
+
   stop(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
+    this.again = false;
   }
 
-  async beat(): Promise<void> {
+  beat(): Promise<void> {
+    if (this.running) {
+      this.again = true;
+      return this.running;
+    }
+    this.running = this.beatOnce().finally(() => {
+      this.running = undefined;
+      if (this.again) {
+        this.again = false;
+        void this.beat();
+      }
+    });
+    return this.running;
+  }
+
+  private async beatOnce(): Promise<void> {
     const { store, source } = this.o;
     try {
       const rec: NodeRecord = {

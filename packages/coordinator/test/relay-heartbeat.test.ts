@@ -81,4 +81,34 @@ describe('affinity relay and heartbeat (embedded store)', () => {
     await hb.beat();
     assert.deepEqual(logs.map((l) => l.msg), ['heartbeat failed; serving the last known state', 'heartbeat restored: the store is reachable again']);
   });
+
+  it('heartbeat: a nudge writes the new applied version at once, and nudges during a beat fold into one more beat (API-8)', async () => {
+    let applied = 1;
+    let puts = 0;
+    const counting = Object.create(store) as EmbeddedStore;
+    counting.putNode = (rec, ttl) => {
+      puts++;
+      return store.putNode(rec, ttl);
+    };
+    const hb = new Heartbeat({
+      store: counting, nodeId: 'me', zone: 'zone-a', intervalMs: 60_000, ttlMs: 120_000,
+      source: { appliedVersion: () => applied, nodeLoad: () => ({}), listenErrors: [], shareLoad: () => undefined },
+    });
+    await hb.start();
+    assert.equal(puts, 1);
+    applied = 2;
+    hb.nudge();
+    hb.nudge();
+    hb.nudge();
+    // Long before the 60 s tick: one beat under way, one more folded from the other nudges.
+    const deadline = Date.now() + 2000;
+    while (puts < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 2));
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(puts, 2 + 1, 'three nudges cost two beats');
+    assert.equal((await store.listNodes()).find((n) => n.NodeId === 'me')?.AppliedVersion, 2);
+    hb.stop();
+    hb.nudge();
+    await new Promise((r) => setTimeout(r, 20));
+    assert.equal(puts, 3, 'a stopped heartbeat ignores nudges');
+  });
 });

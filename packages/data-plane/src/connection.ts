@@ -1,3 +1,4 @@
+import { Http1Access } from './http1-access.js';
 import type { Socket } from 'node:net';
 import {
   BodyKind, ForwardContext, HeadReader, HeaderId, Method, ReadStatus, buildForwardRequestHead,
@@ -45,6 +46,7 @@ export class ProxyConnection extends Http1Request implements EditInput, Upstream
     super(worker, socket, port, scheme);
     this.raw = socket instanceof RawSocket ? socket : null;
     this.peerIp = clientAddress(socket.remoteAddress);
+    if (worker.accessLog) this.access = new Http1Access(this, socket);
     this.onClientData = this.onClientData.bind(this);
     this.onClientRead = this.onClientRead.bind(this);
     this.onClientEnd = this.onClientEnd.bind(this);
@@ -78,6 +80,7 @@ export class ProxyConnection extends Http1Request implements EditInput, Upstream
    * must outlive this call is copied (isShared) or written out at once.
    */
   protected onClientRead(n: number, buf: Buffer): void {
+    this.bytesRead += n;
     if (this.state === S_HEAD) this.readHead(buf, 0, n);
     else if (this.state === S_BODY) this.forwardBody(buf, 0, n);
     else if (this.state === S_TUNNEL) {
@@ -134,11 +137,7 @@ export class ProxyConnection extends Http1Request implements EditInput, Upstream
     const req = this.req;
     this.worker.requests++;
     this.startedMs = performance.now();
-    if (this.worker.accessLog) {
-      this.bytesAtStart = this.bytesSent;
-      this.upSentMs = 0;
-      this.upHeadMs = 0;
-    }
+    this.access?.start(req);
     this.clientKeepAlive = req.keepAlive && !this.closeAfter;
     this.reqBodyDone = req.bodyKind === BodyKind.NONE;
     this.reqBodyLeft = req.bodyKind === BodyKind.LENGTH ? req.contentLength : 0;
@@ -198,7 +197,7 @@ export class ProxyConnection extends Http1Request implements EditInput, Upstream
     }
     // The request head and the body bytes that came with it are kept until the response
     // starts, so a connect failure or a stale pooled connection can be retried.
-    buildForwardRequestHead(req, this.fctx, this.slices, group.snap.keepalive, this.edits);
+    buildForwardRequestHead(req, this.fctx, this.slices, group.snap.keepalive, this.edits, this.access ? this.access.requestIdLine : null);
     this.requestHead = this.slices.toBuffer();
     this.firstBody = EMPTY;
     if (!this.reqBodyDone) {
@@ -355,6 +354,8 @@ export class ProxyConnection extends Http1Request implements EditInput, Upstream
       return;
     }
     this.state = S_HEAD;
+    // The next request's bytes count from here (its head arrives before startRequest).
+    this.access?.headStarts();
     this.respHeadDone = false;
     // The next request's own errors (400 on a bad pipelined head, 408) must still be sent.
     this.respStarted = false;
@@ -408,7 +409,9 @@ export class ProxyConnection extends Http1Request implements EditInput, Upstream
   protected toClient(buf: Buffer): boolean {
     return this.toClientRange(buf, 0, buf.length);
   }
-  protected bytesSent = 0;
+  bytesSent = 0;
+  /** Bytes from the client (the access log's bytesIn; pipelined requests count where they are read). */
+  bytesRead = 0;
 
   /** A response we make ourselves (fixed, redirect), keeping the connection if we can. */
   protected writeLocal(resp: Buffer, status: number): void {

@@ -14,6 +14,8 @@ export type PrimaryToWorker =
   | { t: 'external-load'; load: Record<string, number> }
   | { t: 'metrics-request'; id: number }
   | { t: 'affinity'; entries: LearnedAffinity[] }
+  /** SIGUSR1 on the node (logrotate): open the access log file again. */
+  | { t: 'reopen-logs' }
   | { t: 'shutdown'; graceMs: number };
 
 /**

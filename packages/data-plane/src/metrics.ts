@@ -1,23 +1,7 @@
+import { accessRecord, type ObservedExchange } from './access-record.js';
 import { DURATION_BUCKETS_US, bucketQuantile, type MetricSeries, type SeriesLevel } from '@fulcrum/model';
-import type { CompiledListener, CompiledRule, RuntimeGroup, RuntimeServer } from './routing-table.js';
 
-/** What a finished exchange (HTTP/1.1 connection or HTTP/2 stream) tells the metrics and access log. */
-export interface ObservedExchange {
-  readonly currentListener: CompiledListener | undefined;
-  readonly currentGroup: RuntimeGroup | undefined;
-  readonly currentServer: RuntimeServer | undefined;
-  readonly currentRule: CompiledRule | undefined;
-  readonly status: number;
-  /** performance.now() at the start of the request. */
-  readonly requestStartedMs: number;
-  readonly sourceIp: string;
-  readonly method: string;
-  readonly path: string;
-  /** Access log only (OB-2): bytes sent to the client for this exchange, when known. */
-  readonly bytesOut?: number;
-  /** Access log only (OB-2): ms from sending the request upstream to its response head, when there was one. */
-  readonly upstreamMs?: number;
-}
+export type { ObservedExchange } from './access-record.js';
 
 /**
  * Per-worker request metrics (OB-1): counts by status class and latency histograms per
@@ -119,13 +103,7 @@ export class WorkerMetrics {
     (cache.get(l) ?? this.make(l, 'listener', `l|${l.snap.id}`, { listener: l.snap.id })).record(cls, us);
     if (g) (cache.get(g) ?? this.make(g, 'group', `g|${g.snap.id}`, { group: g.snap.id })).record(cls, us);
     if (g && s) (cache.get(s) ?? this.make(s, 'server', `s|${g.snap.id}|${s.key}`, { group: g.snap.id, server: s.key })).record(cls, us);
-    if (accessLog) {
-      accessLog.log({
-        msg: 'access', client: c.sourceIp, listener: l.snap.id, rule: c.currentRule?.id, group: g?.snap.id,
-        server: s ? `${s.snap.ip}:${s.snap.port}` : undefined, method: c.method, path: c.path, status,
-        bytes: c.bytesOut, upstreamMs: c.upstreamMs, totalMs: us / 1000,
-      });
-    }
+    if (accessLog) accessLog.log(accessRecord(c, us / 1000));
   }
 
   snapshot(): SeriesSnapshot[] {

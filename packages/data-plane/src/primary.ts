@@ -13,11 +13,14 @@ export interface PrimaryOptions {
   listenHost: string;
   zone: string;
   nodeId: string;
-  accessLog?: boolean;
+  /** The access log's destination (`-` stdout, or a file every worker appends to); none: off. */
+  accessLog?: string;
   /** Entries a worker learned (SP-3): the node shares them (store) and relays them to every worker. */
   onLearned?(entries: LearnedAffinity[]): void;
   /** The entries a fresh (or replaced) worker starts with. */
   affinitySeed?(): LearnedAffinity[];
+  /** Every worker now runs `version` (or later): the node reports it at once, so jobs finish fast (API-8). */
+  onApplied?(version: number): void;
   log(line: Record<string, unknown>): void;
 }
 
@@ -81,7 +84,7 @@ export class DataPlanePrimary {
       FULCRUM_LISTEN_HOST: this.opts.listenHost,
       FULCRUM_ZONE: this.opts.zone,
       FULCRUM_NODE_ID: this.opts.nodeId,
-      FULCRUM_ACCESS_LOG: this.opts.accessLog ? '1' : '',
+      FULCRUM_ACCESS_LOG: this.opts.accessLog ?? '',
     });
     slot.worker = w;
     slot.applied = 0;
@@ -111,8 +114,10 @@ export class DataPlanePrimary {
         if (entries.length > 0) this.send(slot.worker, { t: 'affinity', entries });
       }
     } else if (m.t === 'applied') {
+      const before = this.appliedVersion();
       slot.applied = Math.max(slot.applied, m.version);
       const v = this.appliedVersion();
+      if (v > before) this.opts.onApplied?.(v);
       for (let i = this.appliedWaiters.length - 1; i >= 0; i--) {
         if (this.appliedWaiters[i]!.version <= v) this.appliedWaiters.splice(i, 1)[0]!.resolve();
       }
@@ -171,6 +176,11 @@ export class DataPlanePrimary {
   }
 
   /** Affinity entries learned anywhere in the cluster, to every worker. */
+  /** logrotate moved the access log: every worker opens the file again. */
+  reopenLogs(): void {
+    for (const s of this.slots) if (s.worker && s.ready) this.send(s.worker, { t: 'reopen-logs' });
+  }
+
   shareAffinity(entries: LearnedAffinity[]): void {
     if (entries.length === 0) return;
     for (const s of this.slots) if (s.worker && s.ready) this.send(s.worker, { t: 'affinity', entries });

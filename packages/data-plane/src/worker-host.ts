@@ -28,6 +28,8 @@ export interface ExchangeHost {
   readonly affinity: AffinityTable;
   readonly functions: FunctionPool;
   requests: number;
+  /** OB-2: exchanges record what the access log line needs only when it is on. */
+  readonly accessLog: boolean;
   log(line: Record<string, unknown>): void;
   observe(c: ObservedExchange): void;
 }
@@ -35,7 +37,6 @@ export interface ExchangeHost {
 /** An HTTP/1.1 connection also pools upstream connections, follows drains and leaves the worker's set. */
 export interface ConnectionHost extends ExchangeHost {
   readonly pool: UpstreamPool;
-  readonly accessLog: boolean;
   readonly shuttingDownNow: boolean;
   draining(server: RuntimeServer | undefined): boolean;
   connectionClosed(c: object): void;

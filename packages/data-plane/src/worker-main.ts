@@ -24,7 +24,7 @@ const worker = new ProxyWorker({
   listenHosts: (process.env.FULCRUM_LISTEN_HOST ?? '0.0.0.0').split(','),
   zone: process.env.FULCRUM_ZONE ?? 'zone-a',
   nodeId: process.env.FULCRUM_NODE_ID ?? 'node',
-  accessLog: process.env.FULCRUM_ACCESS_LOG === '1',
+  accessLog: process.env.FULCRUM_ACCESS_LOG || undefined,
   ticketKeys: ticketKeys(process.env.FULCRUM_TLS_TICKET_KEYS),
   onListenError: (port, error) => send({ t: 'listen-error', port, error }),
   onListening: (port) => send({ t: 'listening', port }),
@@ -45,6 +45,8 @@ process.on('message', (m: PrimaryToWorker) => {
     worker.affinity.merge(m.entries);
   } else if (m.t === 'external-load') {
     worker.setExternalLoad(m.load);
+  } else if (m.t === 'reopen-logs') {
+    worker.reopenLogs();
   } else if (m.t === 'shutdown') {
     worker.shutdown(m.graceMs).then(() => process.exit(0));
   }

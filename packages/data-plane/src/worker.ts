@@ -12,7 +12,7 @@ import { H2Frontend } from './h2/frontend.js';
 import { H2Upstreams } from './h2/upstreams.js';
 import { REUSE_PORT } from './listen-mode.js';
 import type { ConnectionHost, StreamHost, WorkerCounters } from './worker-host.js';
-import { Log, accessLogger, envLogLevel } from '@fulcrum/log';
+import { Log, accessLogTo, envLogLevel, type AccessLogSink } from '@fulcrum/log';
 import { hostsFor } from './listen-hosts.js';
 import { RawSocket, rawAcceptActive, takeOverAccept, type ClientSocket, type TcpHandle } from './raw-socket.js';
 
@@ -25,8 +25,8 @@ export interface ProxyWorkerOptions {
   onListenError?(port: number, error: string): void;
   /** A listener bound (clears an earlier bind failure of that port). */
   onListening?(port: number): void;
-  /** Write a JSON access log line per request to stdout (OB-2). */
-  accessLog?: boolean;
+  /** OB-2: the access log's destination, `-` for stdout or a file; none when off. */
+  accessLog?: string;
   /** TLS session ticket keys shared by the node's workers (48 bytes). */
   ticketKeys?: Buffer;
 }
@@ -78,7 +78,7 @@ export class ProxyWorker implements ConnectionHost, StreamHost {
   private readonly sweeper: NodeJS.Timeout;
   private readonly logger: Log;
   /** OB-2: the access log, a stream of its own (every line, whatever the log level); undefined when off. */
-  private readonly accessSink: { log(line: Record<string, unknown>): void } | undefined;
+  private readonly accessSink: AccessLogSink | undefined;
   private readonly open = new Map<number, OpenListener>();
   private readonly ticker: NodeJS.Timeout;
   private shuttingDown = false;
@@ -86,11 +86,8 @@ export class ProxyWorker implements ConnectionHost, StreamHost {
 
   constructor(readonly opts: ProxyWorkerOptions) {
     this.logger = new Log({ level: envLogLevel(), base: { worker: opts.workerId } });
-    if (opts.accessLog === true) {
-      const access = accessLogger({ base: { worker: opts.workerId } });
-      this.accessSink = { log: (line) => access.write(line) };
-    }
-    this.accessLog = opts.accessLog === true;
+    if (opts.accessLog) this.accessSink = accessLogTo(opts.accessLog, { worker: opts.workerId });
+    this.accessLog = this.accessSink !== undefined;
     this.ticker = setInterval(() => this.table?.tick(Date.now()), TICK_MS);
     this.ticker.unref();
     this.sweeper = setInterval(() => this.sweep(), SWEEP_MS);
@@ -122,6 +119,11 @@ export class ProxyWorker implements ConnectionHost, StreamHost {
   }
 
   /** A finished exchange: metrics and the access log line (OB-1, OB-2). */
+  /** SIGUSR1 on the node: the access log file was rotated. */
+  reopenLogs(): void {
+    this.accessSink?.reopen();
+  }
+
   observe(c: ObservedExchange): void {
     this.metrics.observe(c, this.accessSink);
   }

@@ -57,6 +57,24 @@ export function accessLogger(o: Omit<LogOptions, 'level'> = {}): Log {
   return new Log({ ...o, level: 'info', base: { log: 'access', ...(o.base ?? {}) } });
 }
 
+/** An access log that goes to stdout (`-`) or is appended to a file, which reopen() opens again. */
+export interface AccessLogSink {
+  log(line: LogLine): void;
+  /** After logrotate moved the file (SIGUSR1): write to a new file at the same path. */
+  reopen(): void;
+}
+
+export function accessLogTo(dest: string, base: Record<string, unknown> = {}): AccessLogSink {
+  if (dest === '-') {
+    const out = accessLogger({ base });
+    return { log: (line) => out.write(line), reopen: () => undefined };
+  }
+  // Every worker appends to the same file: O_APPEND keeps each line whole.
+  const file = pino.destination({ dest, append: true, sync: true, mkdir: true });
+  const out = accessLogger({ base, to: file });
+  return { log: (line) => out.write(line), reopen: () => file.reopen() };
+}
+
 /**
  * This process's level: FULCRUM_LOG_LEVEL, which `--log-level` sets for the whole process
  * tree (workers inherit it); info when unset. The CLI refuses a bad flag value; a bad

@@ -112,7 +112,7 @@ defineErrorFamily('OperationDenied', 403, 'The operation is denied: {why}.');
 defineErrorFamily('ResourceAlreadyExist', 409, 'The {suffix} already exists: {what}.');
 
 export const Errors = {
-  InvalidAction: defineError('InvalidAction.NotFound', 404, 'The action {action} does not exist.'),
+  InvalidAction: defineError('InvalidAction.NotFound', 404, 'The action {action} does not exist.{hint}'),
   MalformedJson: defineError('InvalidParameter.MalformedJson', 400, 'The request body is not valid JSON: {why}.'),
   BodyTooLarge: defineError('InvalidParameter.BodyTooLarge', 413, 'The request body is larger than {limit} bytes.'),
   UnsupportedMediaType: defineError('InvalidParameter.ContentType', 415, 'The request must be sent with Content-Type: application/json.'),

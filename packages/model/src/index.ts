@@ -14,3 +14,4 @@ export * from './validate/index.js';
 export * from './routing/index.js';
 export * from './slow-start.js';
 export * from './metrics.js';
+export * from './suggest.js';

@@ -1,4 +1,5 @@
 import { invalidParam, missingParam, familyError } from './errors.js';
+import { closestName } from './suggest.js';
 
 /**
  * Reads one action's parameters at the API boundary. Every getter validates and records the
@@ -165,7 +166,9 @@ export class Params {
   done(): void {
     for (const k of Object.keys(this.raw)) {
       if (!this.seen.has(k)) {
-        throw familyError('InvalidParameter', 'Unknown', { name: this.name(k), why: 'it is not a parameter of this action' });
+        const near = closestName(k, this.seen);
+        const why = `it is not a parameter of this action${near ? ` (did you mean ${this.name(near)}?)` : ''}`;
+        throw familyError('InvalidParameter', 'Unknown', { name: this.name(k), why });
       }
     }
     for (const c of this.children) c.done();

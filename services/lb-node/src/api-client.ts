@@ -1,3 +1,4 @@
+import { closestName } from '@fulcrum/model';
 import { clientTokenFromFile } from '@fulcrum/control-api/admin-tokens';
 
 /**
@@ -15,6 +16,9 @@ export interface ApiCallArgs {
 
 export class UsageError extends Error {}
 
+/** The client's own options; everything else capitalized is a parameter of the action. */
+const API_CLIENT_OPTIONS = ['endpoint', 'token', 'token-file', 'json'];
+
 export function parseApiArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): ApiCallArgs {
   let endpoint = env.FULCRUM_ENDPOINT ?? 'http://127.0.0.1:9090';
   let token = env.FULCRUM_TOKEN;
@@ -29,6 +33,11 @@ export function parseApiArgs(argv: string[], env: NodeJS.ProcessEnv = process.en
     }
     const eq = a.indexOf('=');
     const name = eq === -1 ? a.slice(2) : a.slice(2, eq);
+    // API parameters are capitalized (ALB's names); a lowercase one can only be a mistyped option.
+    if (/^[a-z]/.test(name) && !API_CLIENT_OPTIONS.includes(name)) {
+      const near = closestName(name, API_CLIENT_OPTIONS);
+      throw new UsageError(`unknown option --${name}${near ? ` (did you mean --${near}?)` : ''}; API parameters start with a capital letter (--ServerGroupName); see fulcrum api --help`);
+    }
     let value: string | undefined = eq === -1 ? undefined : a.slice(eq + 1);
     if (value === undefined) {
       value = argv[i + 1];

@@ -1,201 +1,61 @@
 import { parseArgs } from 'node:util';
-import { availableParallelism } from 'node:os';
+import { closestName } from '@fulcrum/model';
+import { StoreUnavailableError } from '@fulcrum/state';
 import { parseApiArgs, callApi, UsageError } from './api-client.js';
 import { startDemoBackends, parsePorts } from './demo-backends.js';
-import type { NodeOptions } from './node.js';
-import { parseSentinels } from './store-factory.js';
-import {
-  REDIS_CREDENTIAL_PARSE_OPTIONS, RedisCredentialError, StoreUnavailableError, credentialSources, resolveRedisOptions,
-} from '@fulcrum/state';
-import { readTokenFile, type TokenEntry } from '@fulcrum/control-api/admin-tokens';
-import { parseAllowedHosts } from '@fulcrum/control-api/request-guard';
-import { readAccessKeysFile, type AccessKey } from '@fulcrum/control-api/openapi/access-keys';
-import { settingsError, settingsHelp } from '@fulcrum/data-plane/settings';
-import { LOG_LEVELS, isLogLevel } from '@fulcrum/log';
-import { defaultListenHosts, parseListenHosts } from '@fulcrum/data-plane/listen-hosts';
-
-const HELP = `fulcrum — an application load balancer with Alibaba Cloud ALB semantics
-
-Usage:
-  fulcrum start [--config FILE] [--data-dir DIR] [--admin-host H] [--admin-port N]
-                [--listen-host H,…] [--workers N] [--node-id ID] [--zone ZONE] [--token-file F]
-                [--admin-allowed-host NAME,…] [--audit-log FILE] [--access-keys-file F]
-                [--redis URL | --sentinels H:P,… --sentinel-name NAME] [--access-log] [--no-prober]
-                [--redis-user NAME] [--redis-password-file FILE] [--sentinel-password-file FILE]
-                [--redis-ca-file FILE] [--redis-cert-file FILE --redis-key-file FILE]
-                [--log-level trace|debug|info|warn|error|fatal|silent]
-      Run a load balancer node: a cluster primary and one proxy worker per core, the
-      listeners of every instance, and the admin API (default 127.0.0.1:9090).
-      State lives in an embedded store under --data-dir (default ./.fulcrum), or in
-      Redis shared by every node (--redis, or Redis Sentinel with --sentinels).
-      --token-file lists admin bearer tokens, one a line (id:token names it in the audit
-      log); SIGHUP re-reads it and reopens --audit-log (default: stdout, "log":"audit").
-      The admin API answers only to its address, loopback names and --admin-allowed-host.
-      --access-keys-file lists AccessKeys ("name AccessKeyId AccessKeySecret" a line) that
-      may sign ALB OpenAPI calls at / (Alibaba Cloud SDKs, aliyun CLI, Terraform); SIGHUP
-      re-reads it.
-      Redis credentials come from files, never argv: --redis-password-file (the ACL user
-      from --redis-user), --sentinel-password-file for the Sentinels; a rediss:// URL (or
-      --redis-ca-file with --sentinels) speaks TLS and verifies the server against
-      --redis-ca-file, with an optional client certificate.
-      Listeners bind every --listen-host address (default 0.0.0.0, plus :: where the host
-      has IPv6); a DualStack instance's listeners also take the IPv6 ones.
-  fulcrum prober --endpoint URL [--token-file F]
-  fulcrum prober --redis URL | --sentinels H:P,… --sentinel-name NAME
-                 [--redis-user NAME] [--redis-password-file FILE] [--sentinel-password-file FILE]
-                 [--redis-ca-file FILE] [--redis-cert-file FILE --redis-key-file FILE]
-      The health-prober service: against one embedded-mode node through its admin API, or
-      in cluster mode through Redis, where several may run and one holds the lease.
-  fulcrum api [--endpoint URL] [--token T | --token-file F] <Action> [--Param value …] [--json '{…}']
-      Call the admin API (POST /api/<Action>) and print the JSON reply. Dotted names
-      build nested parameters: --Servers.1.ServerId 127.0.0.1 --Servers.1.Port 9001.
-      Exit status 0 on success, 1 on an API error (its Code on stderr).
-  fulcrum demo-backends [--ports 9001,9002] [--host 127.0.0.1]
-      Small HTTP servers that answer with their own name.
-  fulcrum quickstart
-      Demo backends on 9001 and 9002 plus a node on examples/quickstart.yaml
-      (what \`npm start\` runs): curl localhost:8080/
-  fulcrum --help
-
-Environment: FULCRUM_ENDPOINT, FULCRUM_TOKEN (for \`fulcrum api\`). The data plane's knobs
-(\`fulcrum start\` refuses a value out of range):
-${settingsHelp()}
-`;
+import { COMMANDS, COMMAND_HELP, fullHelp } from './cli-help.js';
+import { FULCRUM_VERSION } from './version.js';
+import { PortInUseError } from './port-in-use.js';
+import { QUICKSTART_OPTIONS, parseQuickstartArgs } from './quickstart-args.js';
+import { START_OPTION_NAMES, checkEnvKnobs, parseStartArgs } from './cli-start.js';
 
 function fail(msg: string): number {
   process.stderr.write(`fulcrum: ${msg}\n`);
   return 2;
 }
 
-function intOpt(name: string, v: string | undefined, min: number, max: number): number | undefined {
-  if (v === undefined) return undefined;
-  if (!/^[0-9]+$/.test(v) || Number(v) < min || Number(v) > max) throw new UsageError(`--${name} must be an integer from ${min} to ${max}, got "${v}"`);
-  return Number(v);
-}
+export { parseStartArgs } from './cli-start.js';
 
-/** Environment knobs the workers read are checked where the node starts: a bad value is a usage error, not a worker falling back. */
-function checkEnvKnobs(): void {
-  const e = settingsError();
-  if (e) throw new UsageError(e.message);
-}
+/** The options each command parses itself, for "did you mean" on an unknown one. */
+const OPTIONS: Record<string, readonly string[]> = {
+  start: START_OPTION_NAMES,
+  check: ['config'],
+  'demo-backends': ['ports', 'host'],
+  quickstart: QUICKSTART_OPTIONS,
+};
 
-/** `--listen-host` as the workers take it: validated addresses joined by commas (issue 19). */
-function listenHostsOpt(v: string | undefined): string {
-  if (v === undefined) return defaultListenHosts();
-  try {
-    return parseListenHosts(v).join(',');
-  } catch (e) {
-    throw new UsageError(`--listen-host ${(e as Error).message}`);
-  }
-}
-
-export function parseStartArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): NodeOptions & { warnings: string[] } {
-  const { values } = parseArgs({
-    args: argv,
-    strict: true,
-    allowPositionals: false,
-    options: {
-      config: { type: 'string' },
-      'data-dir': { type: 'string' },
-      'admin-host': { type: 'string' },
-      'admin-port': { type: 'string' },
-      'listen-host': { type: 'string' },
-      workers: { type: 'string' },
-      redis: { type: 'string' },
-      sentinels: { type: 'string' },
-      'sentinel-name': { type: 'string' },
-      'node-id': { type: 'string' },
-      zone: { type: 'string' },
-      'token-file': { type: 'string' },
-      'admin-allowed-host': { type: 'string', multiple: true },
-      'audit-log': { type: 'string' },
-      'access-keys-file': { type: 'string' },
-      'access-log': { type: 'boolean' },
-      'log-level': { type: 'string' },
-      'no-prober': { type: 'boolean' },
-      ...REDIS_CREDENTIAL_PARSE_OPTIONS,
-    },
-  });
-  if (values.redis && values.sentinels) throw new UsageError('give either --redis or --sentinels, not both');
-  if (values.sentinels && !values['sentinel-name']) throw new UsageError('--sentinels needs --sentinel-name (the monitored master name)');
-  if (values['sentinel-name'] && !values.sentinels) throw new UsageError('--sentinel-name goes with --sentinels');
-  if (values.redis && !/^rediss?:\/\/[^\s]+$/.test(values.redis)) throw new UsageError(`--redis takes a redis:// URL, got "${values.redis}"`);
-  let sentinels: { host: string; port: number }[] | undefined;
-  try {
-    sentinels = values.sentinels ? parseSentinels(values.sentinels) : undefined;
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
-  const { sources, names } = credentialSources(values, env);
-  let redis: ReturnType<typeof resolveRedisOptions> = { redisOptions: {}, warnings: [] };
-  if (values.redis || sentinels) {
-    try {
-      redis = resolveRedisOptions(sources, names, { url: values.redis, sentinels: sentinels !== undefined });
-    } catch (e) {
-      if (e instanceof RedisCredentialError) throw new UsageError(e.message);
-      throw e;
-    }
-  } else {
-    const given = Object.keys(values).find((k) => k in REDIS_CREDENTIAL_PARSE_OPTIONS);
-    if (given) throw new UsageError(`--${given} goes with --redis or --sentinels (cluster mode)`);
-  }
-  let tokens: TokenEntry[] | undefined;
-  let accessKeys: AccessKey[] | undefined;
-  let adminAllowedHosts: string[];
-  try {
-    if (values['token-file']) tokens = readTokenFile(values['token-file']);
-    if (values['access-keys-file'] !== undefined) accessKeys = readAccessKeysFile(values['access-keys-file']);
-    adminAllowedHosts = parseAllowedHosts(values['admin-allowed-host'] ?? []);
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
-  if (values['audit-log'] === '') throw new UsageError('--audit-log needs a file name');
-  checkEnvKnobs();
-  const logLevel = values['log-level'];
-  if (logLevel !== undefined) {
-    if (!isLogLevel(logLevel)) throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(', ')}, got "${logLevel}"`);
-    // The node's workers and prober inherit it with the environment.
-    process.env.FULCRUM_LOG_LEVEL = logLevel;
-  }
-  const zone = values.zone ?? 'zone-a';
-  if (!/^[A-Za-z][A-Za-z0-9._-]{0,63}$/.test(zone)) throw new UsageError(`--zone must be a name of letters, digits, . _ -, got "${zone}"`);
-  const nodeId = values['node-id'];
-  if (nodeId !== undefined && !/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(nodeId)) throw new UsageError(`--node-id must be 1–64 letters, digits, . _ -, got "${nodeId}"`);
-  return {
-    configFile: values.config,
-    dataDir: values['data-dir'] ?? './.fulcrum',
-    adminHost: values['admin-host'] ?? '127.0.0.1',
-    adminPort: intOpt('admin-port', values['admin-port'], 0, 65535) ?? 9090,
-    listenHost: listenHostsOpt(values['listen-host']),
-    workers: intOpt('workers', values.workers, 1, 256) ?? availableParallelism(),
-    nodeId,
-    zone,
-    tokenFile: values['token-file'],
-    tokens,
-    accessKeysFile: values['access-keys-file'],
-    accessKeys,
-    adminAllowedHosts,
-    auditLog: values['audit-log'],
-    redisUrl: values.redis,
-    sentinels,
-    sentinelName: values['sentinel-name'],
-    redisOptions: redis.redisOptions,
-    warnings: redis.warnings,
-    accessLog: values['access-log'] ?? false,
-    noProber: values['no-prober'] ?? false,
-  };
+/** `Unknown option '--cofig'…` from util.parseArgs, with the nearest option of the command. */
+function unknownOption(cmd: string, e: Error): string {
+  const m = /Unknown option '(-{1,2})([^']+)'/.exec(e.message);
+  if (!m) return `${e.message}; see fulcrum ${cmd} --help`;
+  const near = closestName(m[2]!, OPTIONS[cmd] ?? []);
+  return `unknown option ${m[1]}${m[2]}${near ? ` (did you mean --${near}?)` : ''}; see fulcrum ${cmd} --help`;
 }
 
 export async function main(argv: string[]): Promise<number | undefined> {
   const [cmd, ...rest] = argv;
+  // `fulcrum prober` parses its flags before it answers --help (a bad flag still fails).
+  if (cmd !== undefined && cmd !== 'prober' && Object.hasOwn(COMMAND_HELP, cmd) && (rest.includes('--help') || rest.includes('-h'))) {
+    process.stdout.write(COMMAND_HELP[cmd]!());
+    return 0;
+  }
   try {
     switch (cmd) {
       case undefined:
       case '--help':
       case '-h':
       case 'help':
-        process.stdout.write(HELP);
+        if (cmd === 'help' && rest[0] !== undefined && Object.hasOwn(COMMAND_HELP, rest[0])) {
+          process.stdout.write(COMMAND_HELP[rest[0]]!());
+          return 0;
+        }
+        process.stdout.write(fullHelp());
         return cmd === undefined ? 2 : 0;
+      case '--version':
+      case '-V':
+      case 'version':
+        process.stdout.write(`fulcrum ${FULCRUM_VERSION} (Node ${process.version})\n`);
+        return 0;
       case 'start': {
         const opts = parseStartArgs(rest);
         for (const w of opts.warnings) process.stderr.write(`fulcrum: warning: ${w}\n`);
@@ -210,11 +70,17 @@ export async function main(argv: string[]): Promise<number | undefined> {
         }
         return undefined;
       }
+      case 'check': {
+        const { values } = parseArgs({ args: rest, strict: true, allowPositionals: false, options: { config: { type: 'string' } } });
+        if (!values.config) throw new UsageError('check needs --config FILE');
+        const { checkConfig } = await import('./config-check.js');
+        return await checkConfig(values.config);
+      }
       case 'quickstart': {
-        if (rest.length) throw new UsageError('quickstart takes no options; use `fulcrum start` for a custom node');
+        parseQuickstartArgs(rest);
         checkEnvKnobs();
         const { runQuickstart } = await import('./quickstart.js');
-        await runQuickstart();
+        await runQuickstart(rest);
         return undefined;
       }
       case 'prober': {
@@ -248,13 +114,20 @@ export async function main(argv: string[]): Promise<number | undefined> {
         process.once('SIGTERM', stop);
         return undefined;
       }
-      default:
-        return fail(`unknown command "${cmd}"; see fulcrum --help`);
+      default: {
+        const near = closestName(cmd, COMMANDS);
+        return fail(`unknown command "${cmd}"${near ? `; did you mean "fulcrum ${near}"?` : ''} (see fulcrum --help)`);
+      }
     }
   } catch (e) {
     if (e instanceof UsageError) return fail(e.message);
+    if (e instanceof PortInUseError) {
+      process.stderr.write(`fulcrum: ${e.message}\n`);
+      return 1;
+    }
     const code = (e as { code?: string }).code;
-    if (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS')) return fail(`${(e as Error).message}; see fulcrum --help`);
+    if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') return fail(unknownOption(cmd!, e as Error));
+    if (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS')) return fail(`${(e as Error).message}; see fulcrum ${cmd} --help`);
     throw e;
   }
 }

@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { initialOps, type Settings } from '@fulcrum/model';
 import type { RedisOptions, StateStore } from '@fulcrum/state';
@@ -11,7 +10,10 @@ import { AffinityRelay, Coordinator, Heartbeat } from '@fulcrum/coordinator';
 import { DataPlanePrimary, WORKER_SCRIPT, lingerSocket, mergeSeries, runtimeFamilies, startRuntimeMetrics } from '@fulcrum/data-plane';
 import type { ServerResponse } from 'node:http';
 import type { AccessKey, TokenEntry } from '@fulcrum/control-api';
-import { ConfigApplier, loadConfigFile } from './config.js';
+import { ConfigApplier, ConfigError, loadConfigFile, type ApplyReport, type ConfigFile } from './config.js';
+import { watchConfig } from './config-watch.js';
+import { FULCRUM_VERSION } from './version.js';
+import { PortInUseError, isAddressInUse } from './port-in-use.js';
 import { Log, envLogLevel } from '@fulcrum/log';
 
 export interface NodeOptions {
@@ -41,9 +43,13 @@ export interface NodeOptions {
   /** Credentials and TLS for Redis (issue 18), read from files by the CLI. */
   redisOptions?: RedisOptions;
   /** JSON access log line per request on stdout (OB-2). */
-  accessLog?: boolean;
+  accessLog?: string;
   /** Embedded mode without the in-process prober (an external `fulcrum prober --endpoint` probes). */
   noProber?: boolean;
+  /** Adjusts the loaded config before it is applied (the quickstart's ports). */
+  configOverride?(cfg: ConfigFile): void;
+  /** Apply --config again whenever the file changes (SIGHUP always does). */
+  watchConfig?: boolean;
   /** SIGTERM: how long in-flight requests may take to finish. */
   shutdownGraceMs?: number;
 }
@@ -65,8 +71,6 @@ const BACKFILL_ATTEMPTS = 50;
 
 const newKeyHex = (): string => randomBytes(32).toString('hex');
 
-/** fulcrum_build_info's version: this package's (dist/src/node.js -> package.json). */
-const BUILD_VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 /**
  * A fresh store gets alb-default, vpc-local and the settings record (LR-0, SG-3). With
@@ -96,6 +100,10 @@ export async function ensureLoopSecret(store: StateStore): Promise<void> {
   throw new Error(`could not store the loop-marker secret: the store kept changing (${BACKFILL_ATTEMPTS} attempts)`);
 }
 
+function logApplied(file: string, r: ApplyReport, reason?: string): void {
+  log({ msg: 'config applied', file, reason, created: r.created.length, updated: r.updated.length, deleted: r.deleted.length, unchanged: r.unchanged.length });
+}
+
 function send(res: ServerResponse, type: string, body: string): void {
   res.writeHead(200, { 'content-type': type, 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store' });
   res.end(body);
@@ -116,6 +124,9 @@ export class LbNode {
   /** The console's live windows (OB-5), sampled from the workers' series every LIVE_SAMPLE_MS. */
   private readonly live = new LiveWindows();
   private liveTimer?: NodeJS.Timeout;
+  private configWatch?: { close(): void };
+  /** Re-applies of the config run one after the other. */
+  private configRun: Promise<void> = Promise.resolve();
 
   constructor(readonly opts: NodeOptions) {
     this.nodeId = opts.nodeId ?? `${hostname()}-${process.pid}`;
@@ -139,6 +150,15 @@ export class LbNode {
         audit: this.audit,
         log,
         extraActions: proberActions(store),
+        // Store unreachable: reads answer from what this node last applied (API-8).
+        lastApplied: () => {
+          const data = this.coordinator?.state;
+          if (!data) return undefined;
+          return {
+            version: this.coordinator.stateVersion, data,
+            appliedVersion: this.dataPlane.appliedVersion(), confirmedAtMs: this.coordinator.confirmedAtMs,
+          };
+        },
         lingerClose: (socket) => lingerSocket(socket),
         routes: {
           '/metrics': async (_req, res) => send(res, 'text/plain; version=0.0.4; charset=utf-8', renderPrometheus(await this.observe())),
@@ -152,7 +172,7 @@ export class LbNode {
           })),
           '/console/data.json': async (_req, res) => send(res, 'application/json', JSON.stringify(consoleData(await this.observe()))),
           '/console/live.json': (req, res) => send(res, 'application/json', JSON.stringify(liveReply(this.live, {
-            nodeId: this.nodeId, zone: this.opts.zone, version: BUILD_VERSION, stateVersion: this.coordinator.stateVersion,
+            nodeId: this.nodeId, zone: this.opts.zone, version: FULCRUM_VERSION, stateVersion: this.coordinator.stateVersion,
             appliedVersion: this.dataPlane.appliedVersion(), workers: this.dataPlane.workerPids().length,
             state: this.coordinator.state, load: this.dataPlane.nodeLoad(), now: Date.now(),
             chartGroup: new URL(req.url ?? '/', 'http://x').searchParams.get('group') ?? undefined,
@@ -165,18 +185,20 @@ export class LbNode {
         listenHost: this.opts.listenHost,
         zone: this.opts.zone,
         nodeId: this.nodeId,
-        accessLog: this.opts.accessLog ?? false,
+        accessLog: this.opts.accessLog,
         log,
         // Store down: learned entries still reach this node's workers (D-3).
         onLearned: (entries) => this.affinity.learned(entries),
         affinitySeed: () => this.affinity.seed(),
+        onApplied: () => this.heartbeat?.nudge(),
       });
       this.affinity = new AffinityRelay({ store, sink: this.dataPlane, log });
       await this.affinity.start();
       this.coordinator = new Coordinator({ store, sink: this.dataPlane, log });
       if (this.opts.configFile) {
-        const report = await new ConfigApplier(store, this.admin.executor).apply(loadConfigFile(this.opts.configFile));
-        log({ msg: 'config applied', file: this.opts.configFile, created: report.created.length, updated: report.updated.length, unchanged: report.unchanged.length });
+        const report = await new ConfigApplier(store).apply(this.loadConfig(this.opts.configFile));
+        logApplied(this.opts.configFile, report);
+        if (this.opts.watchConfig) this.configWatch = watchConfig(this.opts.configFile, () => void this.reapplyConfig('file changed'));
       }
       this.dataPlane.start();
       this.liveTimer = setInterval(() => void this.sampleLive(), LIVE_SAMPLE_MS).unref();
@@ -187,14 +209,19 @@ export class LbNode {
       }
       await this.dataPlane.waitApplied(this.coordinator.stateVersion, 10_000);
       this.heartbeat = new Heartbeat({
-        store, source: this, nodeId: this.nodeId, zone: this.opts.zone, address: this.opts.listenHost, version: BUILD_VERSION,
+        store, source: this, nodeId: this.nodeId, zone: this.opts.zone, address: this.opts.listenHost, version: FULCRUM_VERSION,
         intervalMs: HEARTBEAT_INTERVAL_MS, ttlMs: NODE_TTL_MS, log,
       });
       await this.heartbeat.start();
-      this.adminAddress = await this.admin.listen();
+      this.adminAddress = await this.admin.listen().catch((e: unknown) => {
+        throw isAddressInUse(e) ? new PortInUseError(this.opts.adminPort, 'the admin API', '--admin-port', 'FULCRUM_ADMIN_PORT') : e;
+      });
       log({ msg: 'admin API listening', url: `http://${this.adminAddress.host}:${this.adminAddress.port}/api/<Action>`, node: this.nodeId, zone: this.opts.zone });
+      log({ msg: 'listeners', urls: this.listenerUrls().map((l) => l.url), console: this.consoleUrl() });
     } catch (e) {
-      await store.close();
+      // Everything started so far stops: no heartbeat or resync keeps running on a closed store.
+      await this.stop().catch(() => undefined);
+      await store.close().catch(() => undefined);
       throw e;
     }
   }
@@ -206,8 +233,56 @@ export class LbNode {
    */
   reload(): void {
     this.audit?.reopen();
+    if (this.opts.configFile) void this.reapplyConfig('SIGHUP');
     reloadSecrets('admin tokens', 'tokens', this.opts.tokenFile, readTokenFile, (l) => this.admin.replaceTokens(l), (t) => t.id);
     reloadSecrets('access keys', 'keys', this.opts.accessKeysFile, readAccessKeysFile, (l) => this.admin.replaceAccessKeys(l), (k) => k.name);
+  }
+
+  private loadConfig(file: string): ReturnType<typeof loadConfigFile> {
+    const cfg = loadConfigFile(file);
+    this.opts.configOverride?.(cfg.data);
+    return cfg;
+  }
+
+  /** Where the listeners of every instance answer on this node (bound or not: see bindErrors). */
+  listenerUrls(): { port: number; url: string; bound: boolean }[] {
+    const state = this.coordinator.state;
+    if (!state) return [];
+    const hosts = this.opts.listenHost.split(',');
+    const failed = new Set(this.dataPlane.listenErrors.map((e) => e.port));
+    const out: { port: number; url: string; bound: boolean }[] = [];
+    for (const l of Object.values(state.listeners).sort((a, b) => a.ListenerPort - b.ListenerPort)) {
+      const dual = state.loadBalancers[l.LoadBalancerId]?.AddressIpVersion === 'DualStack';
+      for (const h of hosts) {
+        if (h.includes(':') && !dual) continue;
+        const host = h.includes(':') ? `[${h}]` : h;
+        out.push({ port: l.ListenerPort, url: `${l.ListenerProtocol.toLowerCase()}://${host}:${l.ListenerPort}/`, bound: !failed.has(l.ListenerPort) });
+      }
+    }
+    return out;
+  }
+
+  consoleUrl(): string {
+    const h = this.adminAddress.host.includes(':') ? `[${this.adminAddress.host}]` : this.adminAddress.host;
+    return `http://${h}:${this.adminAddress.port}/`;
+  }
+
+  /**
+   * CLI-5: apply the config file again (SIGHUP, or --watch on a change). All or nothing: a
+   * file with errors is logged, every error with its line, and the running state stays.
+   */
+  reapplyConfig(why: string): Promise<void> {
+    const file = this.opts.configFile;
+    if (!file || this.stopping) return this.configRun;
+    this.configRun = this.configRun.then(async () => {
+      try {
+        logApplied(file, await new ConfigApplier(this.store).apply(this.loadConfig(file)), why);
+      } catch (e) {
+        const errors = e instanceof ConfigError ? e.lines : [(e as Error).message];
+        log({ level: 'error', msg: 'config not applied; nothing changed', file, reason: why, errors });
+      }
+    });
+    return this.configRun;
   }
 
   /**
@@ -224,7 +299,14 @@ export class LbNode {
 
   /** Everything /metrics and the console show (OB-1, OB-3): the workers' merged series and our state view. */
   async observe(): Promise<ObservabilityInput> {
-    const [reports, primary] = await Promise.all([this.dataPlane.collect(), runtimeFamilies()]);
+    const now = Date.now();
+    const [reports, primary, peers] = await Promise.all([
+      this.dataPlane.collect(), runtimeFamilies(),
+      // Store down: no peer lines rather than no metrics (D-3).
+      this.store.listNodes().then((ns) => ns.map((n) => ({
+        nodeId: n.NodeId, zone: n.Zone, ageSeconds: Math.max(0, (now - n.LastSeenMs) / 1000), appliedVersion: n.AppliedVersion,
+      })), () => undefined),
+    ]);
     return {
       nodeId: this.nodeId,
       zone: this.opts.zone,
@@ -233,8 +315,9 @@ export class LbNode {
       state: this.coordinator.state,
       series: mergeSeries(reports.flatMap((r) => r.series)),
       runtime: [{ worker: 'primary', families: primary }, ...reports.map((r) => ({ worker: String(r.worker), families: r.runtime }))],
-      build: { version: BUILD_VERSION, nodeVersion: process.version },
+      build: { version: FULCRUM_VERSION, nodeVersion: process.version },
       workers: reports.map(({ series: _s, runtime: _r, ...w }) => w),
+      peers,
     };
   }
 
@@ -263,6 +346,7 @@ export class LbNode {
     this.stopping = true;
     this.heartbeat?.stop();
     clearInterval(this.liveTimer);
+    this.configWatch?.close();
     await this.prober?.stop();
     this.coordinator?.stop();
     this.affinity?.stop();
@@ -284,6 +368,8 @@ export async function runNode(opts: NodeOptions): Promise<LbNode> {
   process.once('SIGINT', () => shutdown('SIGINT'));
   process.on('SIGHUP', () => node.reload());
   process.on('SIGUSR2', () => void node.rollWorkers());
+  // logrotate: the workers reopen the access log file.
+  process.on('SIGUSR1', () => node.dataPlane.reopenLogs());
   return node;
 }
 

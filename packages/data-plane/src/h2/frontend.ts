@@ -40,7 +40,7 @@ export class H2Frontend implements ConnectionHost {
 
   onStream(conn: H2Connection, stream: H2Stream): void {
     try {
-      new H2Exchange(this.worker, this.port, stream, stream.fields, conn.remoteAddress, conn.remotePort).run();
+      new H2Exchange(this.worker, this.port, stream, stream.fields, conn.remoteAddress, conn.remotePort, conn.socket).run();
     } catch (e) {
       // A bug must cost one stream, not the worker and every connection on it.
       this.worker.log({ level: 'error', msg: 'h2 stream failed', error: String((e as Error)?.stack ?? e).slice(0, 2000) });

@@ -1,5 +1,7 @@
 import { constants, type ClientHttp2Stream, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http2';
 import type { H2Stream } from './stream.js';
+import type { Socket } from 'node:net';
+import { StreamAccess } from '../access-record.js';
 import type { CompiledListener, CompiledRule, RoutingTable, RuntimeGroup, RuntimeServer } from '../routing-table.js';
 import { MAX_TRIES } from '../server-choice.js';
 import { RouteDecision } from '../route-decision.js';
@@ -72,6 +74,8 @@ export abstract class H2StreamUpstream implements UpstreamSink {
   private bodyWaits = false;
   protected upStream: ClientHttp2Stream | undefined;
   protected upSession: UpstreamSession | undefined;
+  /** OB-2: the access log's facts of this stream (access-record.ts); none while the log is off. */
+  readonly access: StreamAccess | undefined;
   protected reqTrailers: IncomingHttpHeaders | undefined;
   /** performance.now() when the request went upstream and when its response head came (OB-2). */
   protected upSentMs = 0;
@@ -86,6 +90,8 @@ export abstract class H2StreamUpstream implements UpstreamSink {
     /** The peer as clientAddress spells it (the front end normalized it). */
     protected readonly peerIp: string,
     remotePort: number,
+    /** The connection's TLS socket: TLS version and SNI for the access log. */
+    socket?: Socket,
   ) {
     this.sourcePort = remotePort;
     this.authority = headers[':authority'] ?? headers.host ?? '';
@@ -96,6 +102,7 @@ export abstract class H2StreamUpstream implements UpstreamSink {
     this.query = q < 0 ? '' : this.target.slice(q + 1);
     this.method = headers[':method'] ?? 'GET';
     this.hasBody = !stream.endAfterHeaders;
+    this.access = worker.accessLog ? new StreamAccess(headers, socket) : undefined;
     stream.on('error', noop);
     stream.once('close', () => this.onClientClose());
     stream.on('trailers', (t: IncomingHttpHeaders) => {
@@ -161,6 +168,7 @@ export abstract class H2StreamUpstream implements UpstreamSink {
   /** HTTP / HTTPS groups: HTTP/1.1 to the backend through the worker's upstream pool (upstream-exchange.ts). */
   protected sendH1(server: RuntimeServer): void {
     const h = upstreamHeaders(this.headers, this.forwardInfo(false), this.edits);
+    this.access?.toBackend(h);
     this.chunkedUp = this.hasBody && h['content-length'] === undefined;
     const head = http1RequestHead(this.method, this.upTarget, this.edits?.host ?? this.authority, h, this.chunkedUp);
     const ux = UpstreamExchange.take(this.worker.pool, this);
@@ -179,6 +187,7 @@ export abstract class H2StreamUpstream implements UpstreamSink {
     this.bodyWaits = false;
     this.bodyTaken = true;
     const stream = this.stream;
+    this.access?.bodyIn(stream);
     stream.on('data', (c: Buffer) => {
       if (this.ux !== ux) return;
       let ok: boolean;
@@ -222,6 +231,7 @@ export abstract class H2StreamUpstream implements UpstreamSink {
     if (this.server && this.table) this.table.outcome(this.server, status < 500);
     const src = http1ResponseFields(resp);
     const h = downstreamHeaders(src, status);
+    this.access?.fromBackend(status, h);
     this.learnAffinity(src['set-cookie']);
     this.addStickyCookie(h);
     // No body: HEADERS ends the stream. Trailers can only follow a chunked body.
@@ -288,6 +298,7 @@ export abstract class H2StreamUpstream implements UpstreamSink {
     h[':path'] = this.upTarget;
     h[':scheme'] = 'http';
     h[':authority'] = this.edits?.host ?? this.authority;
+    this.access?.toBackend(h);
     let up: ClientHttp2Stream;
     try {
       up = us.session.request(h, { endStream: !this.hasBody, waitForTrailers: this.hasBody });
@@ -317,6 +328,7 @@ export abstract class H2StreamUpstream implements UpstreamSink {
           up.close(NGHTTP2_INTERNAL_ERROR);
         }
       });
+      this.access?.bodyIn(this.stream);
       this.stream.pipe(up);
     }
   }
@@ -331,6 +343,7 @@ export abstract class H2StreamUpstream implements UpstreamSink {
     const status = Number(rh[':status']) || 502;
     if (this.server && this.table) this.table.outcome(this.server, status < 500);
     const h = downstreamHeaders(rh, status);
+    this.access?.fromBackend(status, h);
     this.learnAffinity(rh['set-cookie']);
     this.addStickyCookie(h);
     // A trailers-only answer (gRPC errors) stays one HEADERS frame with END_STREAM.
@@ -344,6 +357,7 @@ export abstract class H2StreamUpstream implements UpstreamSink {
       return;
     }
     this.stream.once('wantTrailers', () => this.sendClientTrailers(this.upTrailers));
+    this.access?.bodyOut(up);
     up.pipe(this.stream);
   }
 

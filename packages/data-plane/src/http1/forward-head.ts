@@ -229,6 +229,8 @@ export function buildForwardRequestHead(
   out: HeadSlices,
   upstreamKeepAlive: boolean,
   edits: RequestEdits | null = null,
+  /** One more complete line (the access log's X-Request-Id when the client sent none). */
+  extraLine: Buffer | null = null,
 ): void {
   out.reset();
   const buf = head.buf;
@@ -279,7 +281,7 @@ export function buildForwardRequestHead(
   const xffIn = ctx.passXff && (seen & (1 << HeaderId.X_FORWARDED_FOR)) !== 0;
   const loopIn = (seen & (1 << HeaderId.X_FULCRUM_LOOP)) !== 0;
   const xfh = ctx.forwardHost && head.hostStart >= 0;
-  if (!xffIn && !loopIn && insert === null && !xfh) {
+  if (!xffIn && !loopIn && insert === null && !xfh && extraLine === null) {
     out.pushBuffer(ws ? ctx.tailUpgrade : upstreamKeepAlive ? ctx.tailKeepAlive : ctx.tailClose);
     return;
   }
@@ -294,6 +296,7 @@ export function buildForwardRequestHead(
   if (loopIn) pushLoop(out, head, ctx.loop);
   else out.pushBuffer(ctx.loop.line);
   if (insert !== null) out.pushBuffer(insert);
+  if (extraLine !== null) out.pushBuffer(extraLine);
   out.pushBuffer(ws ? END_UPGRADE : upstreamKeepAlive ? END_KEEP_ALIVE : END_CLOSE);
 }
 

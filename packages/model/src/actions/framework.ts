@@ -1,6 +1,7 @@
 import type { Collections, WriteOp } from '../state.js';
 import { Params } from '../params.js';
-import { invalidParam, Errors, apiError } from '../errors.js';
+import { invalidParam, Errors, apiError, type ApiError } from '../errors.js';
+import { closestName } from '../suggest.js';
 
 /**
  * Actions are pure: (state at one version, parameters, environment) -> the writes to commit
@@ -48,6 +49,12 @@ export function getAction(name: string): ActionDef | undefined {
   return registry.get(name);
 }
 
+/** InvalidAction for a name no action has, with the nearest known name when it looks like a typo. */
+export function unknownActionError(name: string, known: Iterable<string>): ApiError {
+  const near = closestName(name, known);
+  return apiError(Errors.InvalidAction, { action: name.slice(0, 100), hint: near ? ` Did you mean ${near}?` : '' });
+}
+
 export function actionNames(): string[] {
   return [...registry.keys()].sort();
 }
@@ -58,7 +65,7 @@ export function actionNames(): string[] {
  */
 export function runAction(name: string, state: Collections, params: unknown, env: ActionEnv): ActionResult {
   const def = registry.get(name);
-  if (!def) throw apiError(Errors.InvalidAction, { action: name });
+  if (!def) throw unknownActionError(name, actionNames());
   const p = new Params(params);
   const result = def.run(state, p, env);
   p.done();

@@ -142,13 +142,24 @@ class ServerEdit {
   /** Keys of servers newly added (not updated) in this call. */
   readonly newKeys: string[] = [];
   private readonly removedSeen = new Set<string>();
+  /**
+   * Position of each key in `servers` (a group holds one entry per key): lookups stay O(1)
+   * so a call adding hundreds of servers to a group of a thousand is not quadratic (API-8).
+   */
+  private index = new Map<string, number>();
 
   constructor(readonly group: ServerGroup) {
     this.servers = [...group.Servers];
+    this.reindex();
+  }
+
+  private reindex(): void {
+    this.index = new Map(this.servers.map((s, i) => [serverKey(s), i]));
   }
 
   private liveIndex(key: string): number {
-    return this.servers.findIndex((s) => s.Status !== 'Removing' && serverKey(s) === key);
+    const i = this.index.get(key);
+    return i !== undefined && this.servers[i]!.Status !== 'Removing' ? i : -1;
   }
 
   /** A server already Removing is replaced by the new entry (re-adding it). */
@@ -158,9 +169,13 @@ class ServerEdit {
     if (this.liveIndex(key) !== -1) throw duplicated('Server', `${key} is already in server group ${this.group.ServerGroupId}`);
     this.addedKeys.add(key);
     this.newKeys.push(key);
-    const old = this.servers.findIndex((x) => serverKey(x) === key);
-    if (old !== -1) this.servers.splice(old, 1);
+    const old = this.index.get(key);
     this.servers.push(s);
+    if (old === undefined) this.index.set(key, this.servers.length - 1);
+    else {
+      this.servers.splice(old, 1);
+      this.reindex();
+    }
   }
 
   remove(key: string): void {
@@ -192,12 +207,14 @@ function rampOpsForAdded(state: Collections, g: ServerGroup, added: readonly str
   const enabled = slowStartApplies(g, edition);
   const checks = g.HealthCheckConfig.HealthCheckEnabled;
   const ops: WriteOp[] = [];
-  const live = liveServers(g);
+  // The peers are the servers not added by this call, the same for every added one: built
+  // once, so adding hundreds of servers to a large group stays linear (API-8).
+  const addedSet = new Set(added);
+  const peers: RampPeer[] = liveServers(g).filter((s) => !addedSet.has(serverKey(s))).map((s) => {
+    const hk = healthKey(g.ServerGroupId, serverKey(s));
+    return { healthy: !checks || state.health[hk]?.Status === 'Healthy', weight: s.Weight, rampStartMs: state.ramps[hk]?.StartMs };
+  });
   for (const key of added) {
-    const peers: RampPeer[] = live.filter((s) => serverKey(s) !== key && !added.includes(serverKey(s))).map((s) => {
-      const hk = healthKey(g.ServerGroupId, serverKey(s));
-      return { healthy: !checks || state.health[hk]?.Status === 'Healthy', weight: s.Weight, rampStartMs: state.ramps[hk]?.StartMs };
-    });
     const next = nextRampState(STEADY, 'Added', { enabled, durationS: g.SlowStartConfig.SlowStartDuration, healthCheckEnabled: checks, peers, nowMs });
     const start = rampStartFromState(next);
     if (start !== undefined) {
