@@ -161,7 +161,10 @@ function spawnFulcrum(name: string, workers: number, port: number, adminPort: nu
   const cfg = join(dir, 'bench.yaml');
   writeFileSync(cfg, fulcrumConfig(port, ctx.backendPort));
   const bin = join(ctx.repoRoot, 'services/lb-node/bin/fulcrum.js');
-  const args = [bin, 'start', '--config', cfg, '--data-dir', join(dir, 'data'), '--admin-port', String(adminPort), '--listen-host', '127.0.0.1', '--workers', String(workers)];
+  // FULCRUM_BENCH_NODE_ARGS: Node flags for profiling (e.g. `--cpu-prof --cpu-prof-dir=/tmp/p`, or
+  // `--perf-basic-prof` for perf); the workers inherit them (cluster forks take execArgv).
+  const nodeArgs = (process.env.FULCRUM_BENCH_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
+  const args = [...nodeArgs, bin, 'start', '--config', cfg, '--data-dir', join(dir, 'data'), '--admin-port', String(adminPort), '--listen-host', '127.0.0.1', '--workers', String(workers)];
   return new Child(name, process.execPath, args, log);
 }
 
