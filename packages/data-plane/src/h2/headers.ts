@@ -1,5 +1,5 @@
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
-import type { ResponseHead } from '../http1/index.js';
+import { HeaderId, type ResponseHead } from '../http1/index.js';
 import type { RuleAction } from '@fulcrum/model';
 import type { MatchInput } from '../match.js';
 import { requestEdits, type EditInput } from '../responses.js';
@@ -201,20 +201,31 @@ export function http1RequestHead(method: string, target: string, host: string, h
   return Buffer.from(head, 'latin1');
 }
 
-/** A backend's HTTP/1.1 response fields as node spells them (lower-case; set-cookie and repeats as arrays; one content-length). */
-export function http1ResponseFields(resp: ResponseHead): IncomingHttpHeaders {
-  const out: Record<string, string | string[]> = {};
+/**
+ * A backend's HTTP/1.1 response fields for the HTTP/2 client, in one pass over the parsed
+ * head (per response: no intermediate object): names lower-cased, set-cookie and repeats as
+ * arrays, `:status` first. The parser already marked what never goes on (its HeaderIds):
+ * connection-specific fields, the names Connection nominates, a repeated identical
+ * content-length.
+ */
+export function http1DownstreamHeaders(resp: ResponseHead, status: number): OutgoingHttpHeaders {
+  const out: Record<string, string | string[] | number> = { ':status': status };
+  const ids = resp.hdrId;
   for (let i = 0; i < resp.headerCount; i++) {
+    if (DROP_ID[ids[i]!] === 1) continue;
     const name = resp.headerName(i).toLowerCase();
     const value = resp.headerValue(i);
     const prev = out[name];
-    if (prev === undefined) out[name] = name === 'set-cookie' ? [value] : value;
-    else if (name === 'content-length') continue; // identical repeats only (the parser refuses others)
+    if (prev === undefined) out[name] = ids[i] === HeaderId.SET_COOKIE ? [value] : value;
     else if (typeof prev === 'string') out[name] = [prev, value];
-    else prev.push(value);
+    else if (typeof prev === 'object') prev.push(value);
   }
   return out;
 }
+
+/** HeaderIds of response field lines an HTTP/2 client never gets (DROP_DOWNSTREAM, as the parser marks them). */
+const DROP_ID = new Uint8Array(256);
+for (const id of [HeaderId.CONNECTION, HeaderId.KEEP_ALIVE, HeaderId.PROXY_CONNECTION, HeaderId.TRANSFER_ENCODING, HeaderId.UPGRADE, HeaderId.TE, HeaderId.HTTP2_SETTINGS, HeaderId.NOMINATED, HeaderId.DUPLICATE]) DROP_ID[id] = 1;
 
 /** A chunked body's trailer section (CRLF-separated field lines) as fields. */
 export function http1Trailers(text: string): IncomingHttpHeaders {

@@ -7,7 +7,7 @@ import { MAX_TRIES } from '../server-choice.js';
 import { RouteDecision } from '../route-decision.js';
 import type { StreamHost } from '../worker-host.js';
 import type { UpstreamSession } from './upstreams.js';
-import { cleanTrailers, downstreamHeaders, hostOf, http1RequestHead, http1ResponseFields, http1Trailers, upstreamHeaders, type StreamEdits } from './headers.js';
+import { cleanTrailers, downstreamHeaders, hostOf, http1DownstreamHeaders, http1RequestHead, http1Trailers, upstreamHeaders, type StreamEdits } from './headers.js';
 import { UpstreamExchange, type UpstreamSink } from '../upstream-exchange.js';
 import { BodyKind, type ResponseHead } from '../http1/index.js';
 
@@ -229,10 +229,9 @@ export abstract class H2StreamUpstream implements UpstreamSink {
     this.upHeadMs = performance.now();
     const status = resp.status;
     if (this.server && this.table) this.table.outcome(this.server, status < 500);
-    const src = http1ResponseFields(resp);
-    const h = downstreamHeaders(src, status);
+    const h = http1DownstreamHeaders(resp, status);
     this.access?.fromBackend(status, h);
-    this.learnAffinity(src['set-cookie']);
+    this.learnAffinity(h['set-cookie'] as string[] | undefined);
     this.addStickyCookie(h);
     // No body: HEADERS ends the stream. Trailers can only follow a chunked body.
     const noBody = this.method === 'HEAD' || status === 204 || status === 304 || resp.bodyKind === BodyKind.NONE || (resp.bodyKind === BodyKind.LENGTH && resp.contentLength === 0);
