@@ -43,23 +43,26 @@ export const SETTINGS_MAX_HEADER_LIST_SIZE = 0x6;
 export const FRAME_HEADER = 9;
 export const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
 
-const SLAB = 16 * 1024;
-/**
- * One slab for every connection of the worker: a piece is never handed out twice (a full
- * slab is replaced, the old one lives while queued pieces reference it), and an idle
- * connection holds none.
- */
-let slab = Buffer.allocUnsafe(SLAB);
-let slabUsed = 0;
+/** Payloads up to this size are copied into the batch; larger DATA payloads are referenced. */
+const COPY_MAX = 1024;
+/** A batch's size: under half of Node's Buffer pool, so most batches are cut from the pool, not malloc'd. */
+const BATCH = 4000;
 
 /**
  * The frames a connection sends, gathered and written once per turn of the event loop: many
- * streams answering in the same turn share one TLS record and one write. Frame heads and
- * small control frames are cut from a slab instead of being allocated one by one; DATA
- * payloads are referenced, not copied, until the write.
+ * streams answering in the same turn share one TLS record and one write. Frames are written
+ * straight into a batch buffer (heads, control frames, header blocks, small DATA payloads:
+ * no object per frame, and the usual turn needs no concatenation); large DATA payloads are
+ * referenced, not copied, until the write. The batch is dropped after each write, so an
+ * idle connection holds no buffer.
  */
 export class FrameWriter {
+  /** Finished pieces, in order: cut batches and referenced payloads. */
   private chunks: Buffer[] = [];
+  private cur: Buffer | undefined;
+  /** cur[curStart, curLen) is filled but not yet cut into `chunks`. */
+  private curStart = 0;
+  private curLen = 0;
   private bytes = 0;
   private scheduled = false;
   /** Callbacks (stream writes) to run once their bytes left and the socket is not backed up. */
@@ -79,20 +82,32 @@ export class FrameWriter {
     return this.blocked;
   }
 
-  /** Room for n bytes from the slab (frame heads and small frames). */
-  private take(n: number): Buffer {
-    if (slabUsed + n > SLAB) {
-      slab = Buffer.allocUnsafe(SLAB);
-      slabUsed = 0;
-    }
-    const b = slab.subarray(slabUsed, slabUsed + n);
-    slabUsed += n;
-    return b;
+  /** Room for n more bytes in the batch; returns where they go (the caller fills cur, then commit(n)). */
+  private reserve(n: number): number {
+    const cur = this.cur;
+    if (cur !== undefined && cur.length - this.curLen >= n) return this.curLen;
+    this.cut();
+    this.cur = Buffer.allocUnsafe(Math.max(BATCH, n));
+    this.curStart = 0;
+    this.curLen = 0;
+    return 0;
   }
 
-  private push(b: Buffer): void {
-    this.chunks.push(b);
-    this.bytes += b.length;
+  private commit(n: number): void {
+    this.curLen += n;
+    this.bytes += n;
+    this.schedule();
+  }
+
+  /** What is filled in the batch becomes a piece (before a referenced payload, or at the write). */
+  private cut(): void {
+    if (this.curLen > this.curStart) {
+      this.chunks.push(this.cur!.subarray(this.curStart, this.curLen));
+      this.curStart = this.curLen;
+    }
+  }
+
+  private schedule(): void {
     if (!this.scheduled) {
       this.scheduled = true;
       setImmediate(this.flushNow);
@@ -100,83 +115,98 @@ export class FrameWriter {
   }
 
   head(type: number, flags: number, streamId: number, length: number): void {
-    const h = this.take(FRAME_HEADER);
-    writeHead(h, 0, type, flags, streamId, length);
-    this.push(h);
+    const at = this.reserve(FRAME_HEADER);
+    writeHead(this.cur!, at, type, flags, streamId, length);
+    this.commit(FRAME_HEADER);
   }
 
   /** A frame whose payload is copied (header blocks: the encoder reuses its buffer). */
   frameCopy(type: number, flags: number, streamId: number, payload: Buffer): void {
     const n = FRAME_HEADER + payload.length;
-    const b = n <= 1024 ? this.take(n) : Buffer.allocUnsafe(n);
-    writeHead(b, 0, type, flags, streamId, payload.length);
-    payload.copy(b, FRAME_HEADER);
-    this.push(b);
+    const at = this.reserve(n);
+    const b = this.cur!;
+    writeHead(b, at, type, flags, streamId, payload.length);
+    payload.copy(b, at + FRAME_HEADER);
+    this.commit(n);
   }
 
-  /** A DATA frame; the payload is referenced until the write. */
+  /** A DATA frame; a large payload is referenced until the write, a small one copied. */
   data(flags: number, streamId: number, payload: Buffer): void {
+    if (payload.length <= COPY_MAX) {
+      this.frameCopy(DATA, flags, streamId, payload);
+      return;
+    }
     this.head(DATA, flags, streamId, payload.length);
-    if (payload.length > 0) this.push(payload);
+    this.cut();
+    this.chunks.push(payload);
+    this.bytes += payload.length;
   }
 
   rst(streamId: number, code: number): void {
-    const b = this.take(FRAME_HEADER + 4);
-    writeHead(b, 0, RST_STREAM, 0, streamId, 4);
-    b.writeUInt32BE(code, FRAME_HEADER);
-    this.push(b);
+    const at = this.reserve(FRAME_HEADER + 4);
+    const b = this.cur!;
+    writeHead(b, at, RST_STREAM, 0, streamId, 4);
+    b.writeUInt32BE(code, at + FRAME_HEADER);
+    this.commit(FRAME_HEADER + 4);
   }
 
   windowUpdate(streamId: number, increment: number): void {
-    const b = this.take(FRAME_HEADER + 4);
-    writeHead(b, 0, WINDOW_UPDATE, 0, streamId, 4);
-    b.writeUInt32BE(increment, FRAME_HEADER);
-    this.push(b);
+    const at = this.reserve(FRAME_HEADER + 4);
+    const b = this.cur!;
+    writeHead(b, at, WINDOW_UPDATE, 0, streamId, 4);
+    b.writeUInt32BE(increment, at + FRAME_HEADER);
+    this.commit(FRAME_HEADER + 4);
   }
 
   goaway(lastStreamId: number, code: number): void {
-    const b = this.take(FRAME_HEADER + 8);
-    writeHead(b, 0, GOAWAY, 0, 0, 8);
-    b.writeUInt32BE(lastStreamId, FRAME_HEADER);
-    b.writeUInt32BE(code, FRAME_HEADER + 4);
-    this.push(b);
+    const at = this.reserve(FRAME_HEADER + 8);
+    const b = this.cur!;
+    writeHead(b, at, GOAWAY, 0, 0, 8);
+    b.writeUInt32BE(lastStreamId, at + FRAME_HEADER);
+    b.writeUInt32BE(code, at + FRAME_HEADER + 4);
+    this.commit(FRAME_HEADER + 8);
   }
 
   pingAck(payload: Buffer, offset: number): void {
-    const b = this.take(FRAME_HEADER + 8);
-    writeHead(b, 0, PING, ACK, 0, 8);
-    payload.copy(b, FRAME_HEADER, offset, offset + 8);
-    this.push(b);
+    const at = this.reserve(FRAME_HEADER + 8);
+    const b = this.cur!;
+    writeHead(b, at, PING, ACK, 0, 8);
+    payload.copy(b, at + FRAME_HEADER, offset, offset + 8);
+    this.commit(FRAME_HEADER + 8);
   }
 
   settings(pairs: readonly (readonly [number, number])[], ack: boolean): void {
-    const b = this.take(FRAME_HEADER + pairs.length * 6);
-    writeHead(b, 0, SETTINGS, ack ? ACK : 0, 0, pairs.length * 6);
-    let p = FRAME_HEADER;
+    const n = FRAME_HEADER + pairs.length * 6;
+    const at = this.reserve(n);
+    const b = this.cur!;
+    writeHead(b, at, SETTINGS, ack ? ACK : 0, 0, pairs.length * 6);
+    let p = at + FRAME_HEADER;
     for (const [id, v] of pairs) {
       b.writeUInt16BE(id, p);
       b.writeUInt32BE(v, p + 2);
       p += 6;
     }
-    this.push(b);
+    this.commit(n);
   }
 
   /** Run fn once what is queued now has been handed to the socket and the socket is not backed up. */
   whenWritten(fn: () => void): void {
     this.after.push(fn);
-    if (!this.scheduled) {
-      this.scheduled = true;
-      setImmediate(this.flushNow);
-    }
+    this.schedule();
   }
 
   readonly flushNow = (): void => {
     this.scheduled = false;
+    this.cut();
+    // The written bytes stay with the socket; the next turn starts a new batch.
+    this.cur = undefined;
+    this.curStart = 0;
+    this.curLen = 0;
     const chunks = this.chunks;
     if (chunks.length > 0) {
       const out = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, this.bytes);
       this.bytesWritten += out.length;
-      this.chunks = [];
+      chunks.length = 0;
       this.bytes = 0;
       if (!this.socket.destroyed) {
         this.socket.write(out);
