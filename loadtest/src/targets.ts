@@ -124,7 +124,7 @@ export async function startTarget(name: string, ctx: TargetContext): Promise<Tar
   return { name, url, child, tlsPort, adminUrl };
 }
 
-async function adminCall(adminUrl: string, action: string, body: Record<string, unknown>): Promise<Record<string, unknown>> {
+export async function adminCall(adminUrl: string, action: string, body: Record<string, unknown>): Promise<Record<string, unknown>> {
   // The node serves its listeners a moment before its admin API listens.
   for (let i = 0; ; i++) {
     try {
