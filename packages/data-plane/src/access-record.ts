@@ -154,6 +154,11 @@ export class StreamAccess implements AccessFacts {
   /** The backend's response body as it flows to the client. */
   bodyOut(body: NodeJS.ReadableStream): void {
     this.bytesOut = 0;
-    body.on('data', (c: Buffer) => (this.bytesOut! += c.length));
+    body.on('data', (c: Buffer) => this.sentOut(c.length));
+  }
+
+  /** Response body bytes relayed without a stream to watch (an HTTP/1.1 backend's, through UpstreamExchange). */
+  sentOut(n: number): void {
+    this.bytesOut = (this.bytesOut ?? 0) + n;
   }
 }
