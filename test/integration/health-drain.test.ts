@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
-import { FulcrumNode, RawClient, reqBytes, sleep, waitUntil } from './dp-helpers.js';
+import type { ClientHttp2Session } from 'node:http2';
+import { FulcrumNode, RawClient, forward, freePort, reqBytes, sleep, waitUntil } from './dp-helpers.js';
+import { h2session, selfSigned } from './features-h2-client.js';
 import {
   FAST_CHECKS, HealthBackend, STREAM_CHUNK_MS, StreamingGet, Traffic, countBy, groupWithListener, ipServer, load, removeServer, waitHealth,
 } from './health-helpers.js';
@@ -129,6 +131,61 @@ describe('connection draining through a running node (CD-1, CD-2, BS-7)', functi
     const cutAfterMs = s.endedMs - unhealthyMs;
     assert.equal(s.outcome, 'aborted', `cut, not completed (${s.chunks.length} chunks)`);
     assert.ok(cutAfterMs >= 1400 && cutAfterMs <= 3000, `cut ${cutAfterMs} ms after the Unhealthy verdict showed, expected ≈ 2000`);
+  });
+
+  /** One HTTP/2 GET on `session`, followed as it streams: the backend that answered, its chunks, how it ended. */
+  function h2Stream(session: ClientHttp2Session, path: string) {
+    const st = { backend: '', chunks: 0, endedMs: 0, rstCode: -1, complete: false, done: undefined as unknown as Promise<void> };
+    const req = session.request({ ':path': path, ':authority': 'health.test' });
+    req.on('response', (h) => { st.backend = String(h['x-backend'] ?? ''); });
+    req.on('data', () => { st.chunks++; });
+    req.on('error', () => undefined);
+    req.resume();
+    st.done = new Promise((resolve) => req.on('close', () => {
+      st.endedMs = Date.now();
+      st.rstCode = req.rstCode ?? -1;
+      // Node ends the readable on a reset too: only NO_ERROR is a completed response.
+      st.complete = st.rstCode === 0;
+      resolve();
+    }));
+    return st;
+  }
+
+  it('CD-1: an HTTP/2 stream on the removed server is reset (CANCEL) about ConnectionDrainTimeout (2 s) after the removal; the stream on the other server goes on', async () => {
+    const [a, b] = await pair('cd1-h2');
+    const groupId = await node.createGroup('cd1-h2', drainCfg(true, 2), false);
+    await node.api('AddServersToServerGroup', { ServerGroupId: groupId, Servers: [ipServer(a.port), ipServer(b.port)] });
+    const cert = selfSigned('health.test');
+    const certId = String((await node.write('UploadServerCertificate', { CertificateName: 'cd1-h2', Certificate: cert.cert, PrivateKey: cert.key })).CertificateId);
+    const port = await freePort();
+    await node.write('CreateListener', {
+      LoadBalancerId: 'alb-default', ListenerProtocol: 'HTTPS', ListenerPort: port, Http2Enabled: true,
+      Certificates: [{ CertificateId: certId }], DefaultActions: [forward(groupId)],
+    });
+    const session = await waitUntil('the HTTPS listener', async () => {
+      try {
+        return await h2session(port, 'health.test');
+      } catch {
+        return undefined;
+      }
+    }, 10_000, 100);
+    closers.push({ close: () => session.destroy() });
+    // Wrr with equal weights: two streams in a row land on the two servers.
+    const one = h2Stream(session, '/stream?ms=6000');
+    const two = h2Stream(session, '/stream?ms=6000');
+    await waitUntil('both streams flowing', () => (one.chunks > 0 && two.chunks > 0) || undefined, 5000, 10);
+    assert.notEqual(one.backend, two.backend, 'one stream on each server');
+    const [cut, kept] = one.backend === a.name ? [one, two] : [two, one];
+    const removeMs = Date.now();
+    await removeServer(node, groupId, a.port);
+    await cut.done;
+    const cutAfterMs = cut.endedMs - removeMs;
+    assert.equal(cut.complete, false, `reset, not completed (${cut.chunks} chunks)`);
+    assert.equal(cut.rstCode, 8, 'RST_STREAM CANCEL');
+    assert.ok(cutAfterMs >= 1700 && cutAfterMs <= 3000, `cut ${cutAfterMs} ms after the removal, expected ≈ 2000`);
+    assert.equal(kept.endedMs, 0, 'the stream on the remaining server is not cut');
+    await kept.done;
+    assert.equal(kept.complete, true, `the other stream completes (${kept.chunks} chunks)`);
   });
 
   it('CD-2: without draining a 6 s stream on a removed server is left to complete', async () => {

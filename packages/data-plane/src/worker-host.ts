@@ -42,6 +42,13 @@ export interface ConnectionHost extends ExchangeHost {
   connectionClosed(c: object): void;
 }
 
+/** An HTTP/2 stream's exchange as a drain sees it (CD-1): the server it is on, and the cut. */
+export interface DrainableStream {
+  readonly currentServer: RuntimeServer | undefined;
+  /** The drain deadline passed while it was still on the drained server: reset the stream; false when it had ended. */
+  drainCut(): boolean;
+}
+
 /** An HTTP/2 stream reaches HTTP/1.1 backends through the worker's pool, gRPC ones through its h2c sessions. */
 export interface StreamHost extends ExchangeHost {
   readonly pool: UpstreamPool;

@@ -11,7 +11,7 @@ import type { IoPath, WorkerReport } from './ipc.js';
 import { H2Frontend } from './h2/frontend.js';
 import { H2Upstreams } from './h2/upstreams.js';
 import { REUSE_PORT } from './listen-mode.js';
-import type { ConnectionHost, StreamHost, WorkerCounters } from './worker-host.js';
+import type { ConnectionHost, DrainableStream, StreamHost, WorkerCounters } from './worker-host.js';
 import { Log, accessLogTo, envLogLevel, type AccessLogSink } from '@fulcrum/log';
 import { hostsFor } from './listen-hosts.js';
 import { RawSocket, rawAcceptActive, takeOverAccept, type ClientSocket, type TcpHandle } from './raw-socket.js';
@@ -112,6 +112,7 @@ export class ProxyWorker implements ConnectionHost, StreamHost {
         c.drainServer = undefined;
       }
     }
+    if (this.streamDrains.length > 0) this.cutStreams(now);
   }
 
   log(line: Record<string, unknown>): void {
@@ -215,16 +216,41 @@ export class ProxyWorker implements ConnectionHost, StreamHost {
       }
     }
     if (gone.size === 0) return;
-    for (const c of this.conns) {
-      const s = c.currentServer;
-      if (!s || !gone.has(s) || c.drainDeadlineMs !== 0) continue;
+    /** When an exchange on s is cut (1: at the next sweep), or 0: s is not drained. */
+    const deadline = (s: RuntimeServer | undefined): number => {
+      if (!s || !gone.has(s)) return 0;
       const cfg = s.group.snap.drain;
-      if (!cfg.ConnectionDrainEnabled) continue;
+      if (!cfg.ConnectionDrainEnabled) return 0;
       const rec = snap.drains.find((d) => d.groupId === s.group.snap.id && d.key === s.key);
-      c.drainServer = s;
-      c.drainDeadlineMs = Math.max(1, rec ? rec.deadlineMs : now + cfg.ConnectionDrainTimeout * 1000);
-      if (c.drainDeadlineMs <= now) c.drainDeadlineMs = 1;
+      const at = rec ? rec.deadlineMs : now + cfg.ConnectionDrainTimeout * 1000;
+      return at <= now ? 1 : at;
+    };
+    for (const c of this.conns) {
+      if (c.drainDeadlineMs !== 0) continue;
+      const at = deadline(c.currentServer);
+      if (at === 0) continue;
+      c.drainServer = c.currentServer;
+      c.drainDeadlineMs = at;
     }
+    // HTTP/2 streams drain alike; there are few at a time, so they wait in a list of their own.
+    for (const ol of this.open.values()) {
+      ol.h2?.forEachStream((x) => {
+        const at = deadline(x.currentServer);
+        if (at !== 0) this.streamDrains.push({ x, server: x.currentServer!, at });
+      });
+    }
+  }
+
+  /** HTTP/2 streams on a drained server, cut at `at` if still on it (CD-1). */
+  private readonly streamDrains: { x: DrainableStream; server: RuntimeServer; at: number }[] = [];
+
+  private cutStreams(now: number): void {
+    const keep = this.streamDrains.filter((d) => {
+      if (d.at > now) return true;
+      if (d.x.currentServer === d.server && d.x.drainCut()) this.counters.drainCuts++;
+      return false;
+    });
+    this.streamDrains.splice(0, this.streamDrains.length, ...keep);
   }
 
   private openListener(l: SnapListener): Promise<void> {

@@ -247,6 +247,13 @@ export class H2Exchange extends H2StreamUpstream implements EditInput, RouteInpu
     this.reply(status, Buffer.from(text), 'text/plain; charset=utf-8', {});
   }
 
+  /** CD-1: still on a drained server at the drain deadline: the stream is reset (HTTP/1.1 closes the connection). */
+  drainCut(): boolean {
+    if (this.closed || this.stream.done) return false;
+    this.resetClient(NGHTTP2_CANCEL);
+    return true;
+  }
+
   protected resetClient(code: number): void {
     if (!this.closed && !this.stream.closed && !this.stream.destroyed) this.stream.close(code);
   }

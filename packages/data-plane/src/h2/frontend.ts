@@ -4,6 +4,7 @@ import { clientAddress } from '../client-address.js';
 import { H2Connection, type ConnectionHost } from './connection.js';
 import type { H2Stream } from './stream.js';
 import { INTERNAL_ERROR } from './frames.js';
+import type { DrainableStream } from '../worker-host.js';
 
 /**
  * HTTP/2 on an HTTPS listener (LR-1 Http2Enabled, H2-1). The listener's TLS server offers
@@ -40,12 +41,19 @@ export class H2Frontend implements ConnectionHost {
 
   onStream(conn: H2Connection, stream: H2Stream): void {
     try {
-      new H2Exchange(this.worker, this.port, stream, stream.fields, conn.remoteAddress, conn.remotePort, conn.socket).run();
+      const x = new H2Exchange(this.worker, this.port, stream, stream.fields, conn.remoteAddress, conn.remotePort, conn.socket);
+      stream.exchange = x;
+      x.run();
     } catch (e) {
       // A bug must cost one stream, not the worker and every connection on it.
       this.worker.log({ level: 'error', msg: 'h2 stream failed', error: String((e as Error)?.stack ?? e).slice(0, 2000) });
       stream.close(INTERNAL_ERROR);
     }
+  }
+
+  /** Every stream under way (drains look for those on a removed or unhealthy server). */
+  forEachStream(fn: (x: DrainableStream) => void): void {
+    for (const c of this.conns) for (const s of c.streams.values()) if (s.exchange !== undefined) fn(s.exchange);
   }
 
   connectionClosed(conn: H2Connection): void {

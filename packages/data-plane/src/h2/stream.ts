@@ -1,6 +1,7 @@
 import { Duplex } from 'node:stream';
 import type { FieldValue } from './hpack.js';
 import type { RequestFields } from './request-fields.js';
+import type { DrainableStream } from '../worker-host.js';
 
 /** What a stream needs from its connection (H2Connection). */
 export interface StreamOwner {
@@ -59,6 +60,8 @@ export class H2Stream extends Duplex {
   /** _final's callback while the end waits behind queued data. */
   finalCb: ((err?: Error | null) => void) | undefined;
   private waitForTrailers = false;
+  /** The exchange serving this stream (the front end sets it): what a drain looks at. */
+  exchange: DrainableStream | undefined;
 
   constructor(private readonly owner: StreamOwner, readonly id: number, sendWindow: number, recvWindow: number, readonly fields: RequestFields) {
     super({ allowHalfOpen: true, autoDestroy: false, emitClose: true, readableHighWaterMark: recvWindow });
