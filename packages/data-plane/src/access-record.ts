@@ -151,6 +151,11 @@ export class StreamAccess implements AccessFacts {
     body.on('data', (c: Buffer) => (this.bytesIn! += c.length));
   }
 
+  /** Response body bytes relayed to the client (the HTTP/1.1 upstream exchange's chunks). */
+  countOut(n: number): void {
+    this.bytesOut = (this.bytesOut ?? 0) + n;
+  }
+
   /** The backend's response body as it flows to the client. */
   bodyOut(body: NodeJS.ReadableStream): void {
     this.bytesOut = 0;

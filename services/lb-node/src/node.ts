@@ -122,7 +122,8 @@ export class LbNode {
   private prober?: HealthProber;
   private audit?: AuditLog;
   /** The console's live windows (OB-5), sampled from the workers' series every LIVE_SAMPLE_MS. */
-  private readonly live = new LiveWindows();
+  /** Constructed with the node, before its workers start: their first counts are all new. */
+  private readonly live = new LiveWindows(Date.now());
   private liveTimer?: NodeJS.Timeout;
   private configWatch?: { close(): void };
   /** Re-applies of the config run one after the other. */

@@ -248,6 +248,7 @@ export abstract class H2StreamUpstream implements UpstreamSink {
 
   upstreamBody(chunk: Buffer, last: boolean): boolean {
     if (this.closed || !this.responded) return true;
+    this.access?.countOut(chunk.length);
     if (last) {
       this.stream.endWith(chunk);
       return true;
