@@ -466,6 +466,23 @@ export class ProxyConnection extends Http1Request implements EditInput, Upstream
     else this.closeAfter = true, this.clientKeepAlive = false;
   }
 
+  /**
+   * The worker is retiring (shutdown, worker roll, upgrade): close after the next response,
+   * which says `Connection: close`. An idle connection closes only once it has been quiet for
+   * quietMs: closing it at once would cut a request the client may have just sent, while a
+   * client told to close before it reuses the connection simply opens a new one.
+   */
+  retire(quietMs: number): void {
+    this.closeAfter = true;
+    this.clientKeepAlive = false;
+    if (this.state !== S_HEAD || this.reader.pending) return;
+    const at = Date.now() + quietMs;
+    if (this.deadlineKind === T_NONE || (this.deadlineKind === T_IDLE && this.deadlineMs > at)) {
+      this.deadlineKind = T_IDLE;
+      this.deadlineMs = at;
+    }
+  }
+
   destroy(): void {
     if (this.state !== S_CLOSED) this.state = S_CLOSED;
     this.deadlineKind = T_NONE;

@@ -1,8 +1,9 @@
-import { readFileSync } from 'node:fs';
 import cluster, { type Worker } from 'node:cluster';
 import type { RoutingSnapshot } from '@fulcrum/model';
 import type { LearnedAffinity } from './affinity.js';
 import { REUSE_PORT } from './listen-mode.js';
+import { hostsFor } from './listen-hosts.js';
+import { SocketBank, type HeldSocket } from './socket-bank.js';
 import { encodeSnapshot, type IoPath, type PrimaryToWorker, type WorkerReport, type WorkerToPrimary } from './ipc.js';
 
 export interface PrimaryOptions {
@@ -52,6 +53,8 @@ export class DataPlanePrimary {
   private stopping = false;
   private readonly appliedWaiters: { version: number; resolve(): void }[] = [];
   listenErrors: { port: number; error: string }[] = [];
+  /** Copies of the workers' listening sockets, so they outlive any one worker (socket-bank.ts). */
+  readonly sockets = new SocketBank();
 
   constructor(private readonly opts: PrimaryOptions) {}
 
@@ -76,7 +79,7 @@ export class DataPlanePrimary {
     slot.worker = w;
     slot.applied = 0;
     slot.ready = false;
-    w.on('message', (m: WorkerToPrimary) => this.onMessage(slot, m));
+    w.on('message', (m: WorkerToPrimary, handle?: object) => this.onMessage(slot, m, handle));
     w.on('exit', (code, signal) => {
       if (slot.worker !== w) return;
       slot.worker = undefined;
@@ -91,10 +94,14 @@ export class DataPlanePrimary {
     });
   }
 
-  private onMessage(slot: WorkerSlot, m: WorkerToPrimary): void {
+  private onMessage(slot: WorkerSlot, m: WorkerToPrimary, handle?: object): void {
     if (m.t === 'ready') {
       slot.ready = true;
       slot.io = m.io;
+      // The slot's sockets first (IPC keeps the order): the snapshot's listeners open on them.
+      for (const s of this.sockets.forSlot(slot.id)) {
+        if (slot.worker?.isConnected()) slot.worker.send({ t: 'socket', port: s.port, host: s.host } satisfies PrimaryToWorker, s.handle as never);
+      }
       if (this.latest && slot.worker) this.send(slot.worker, { t: 'snapshot', bytes: this.latest });
       if (slot.worker && this.opts.affinitySeed) {
         const entries = this.opts.affinitySeed();
@@ -114,6 +121,8 @@ export class DataPlanePrimary {
       this.opts.onLearned?.(m.entries);
     } else if (m.t === 'load') {
       slot.load = m.load;
+    } else if (m.t === 'socket') {
+      if (handle) this.sockets.put({ slot: slot.id, port: m.port, host: m.host, handle });
     } else if (m.t === 'listening') {
       const before = this.listenErrors.length;
       this.listenErrors = this.listenErrors.filter((e) => e.port !== m.port);
@@ -136,6 +145,8 @@ export class DataPlanePrimary {
     if (snapshot.version < this.latestVersion) return;
     this.latest = encodeSnapshot(snapshot);
     this.latestVersion = snapshot.version;
+    const hosts = this.opts.listenHost.split(',');
+    this.sockets.keepOnly(new Set(snapshot.listeners.flatMap((l) => hostsFor(l.ipVersion, hosts).map((h) => `${l.port}|${h}`))));
     for (const s of this.slots) if (s.worker && s.ready) this.send(s.worker, { t: 'snapshot', bytes: this.latest });
   }
 
@@ -232,11 +243,8 @@ export class DataPlanePrimary {
   }
 
   private async roll(graceMs: number, startMs: number): Promise<number> {
-    if (REUSE_PORT && readMigrateReq() === '0') {
-      // A retiring worker's SO_REUSEPORT socket is closed; Linux resets the connections
-      // still queued on it unless it may move them to the other workers' sockets.
-      this.opts.log({ level: 'warn', msg: 'connections queued on a retiring worker may be reset: set net.ipv4.tcp_migrate_req=1, or FULCRUM_ACCEPT=primary' });
-    }
+    // No connection queued on a retiring worker's SO_REUSEPORT socket is reset: the socket is
+    // banked here and its replacement listens on the same one (socket-bank.ts).
     let replaced = 0;
     for (const slot of this.slots) {
       const old = slot.worker;
@@ -290,13 +298,18 @@ export class DataPlanePrimary {
   async stop(graceMs: number): Promise<void> {
     this.stopping = true;
     await Promise.all(this.slots.map((s) => (s.worker ? this.retire(s.worker, graceMs) : undefined)));
+    this.sockets.closeAll();
   }
-}
 
-function readMigrateReq(): string | undefined {
-  try {
-    return readFileSync('/proc/sys/net/ipv4/tcp_migrate_req', 'latin1').trim();
-  } catch {
-    return undefined;
+  /**
+   * Before start(): the listening sockets a node being upgraded handed over; each worker slot
+   * listens on its predecessor's sockets. Sockets of slots this node does not have are closed
+   * (their queues end with the old node), so an upgrade keeps --workers.
+   */
+  adopt(held: HeldSocket[]): void {
+    for (const s of held) {
+      if (s.slot >= 1 && s.slot <= this.opts.workers) this.sockets.put(s);
+      else (s.handle as { close?: () => void }).close?.();
+    }
   }
 }
