@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
-import { Agent, request } from 'node:http';
+import { request } from 'node:http';
 import { Backend, FulcrumNode, freePort } from './dp-helpers.js';
+import { get, startTraffic } from './traffic-loop.js';
 
 /**
  * SIGUSR2: the primary replaces its workers one at a time with fresh processes (a data-plane
@@ -36,24 +37,6 @@ for (const accept of ['reuseport', 'primary'] as const) describe(`SIGUSR2: rolli
     await app?.close();
   });
 
-  /** One GET; an idempotent request on a reused connection that closes before any answer is sent again once (RFC 9112 §9.3.1), as browsers do. */
-  function get(path: string, agent: Agent | false): Promise<{ status: number; body: string; retried: boolean }> {
-    const once = (): Promise<{ status: number; body: string }> => new Promise((resolve, reject) => {
-      const r = request({ host: '127.0.0.1', port, path, agent }, (res) => {
-        let body = '';
-        res.setEncoding('utf8').on('data', (c: string) => { body += c; });
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-        res.on('error', reject);
-      });
-      r.on('error', (e: Error & { reusedSocket?: boolean }) => reject(Object.assign(e, { reused: (r as unknown as { reusedSocket: boolean }).reusedSocket })));
-      r.end();
-    });
-    return once().then((x) => ({ ...x, retried: false }), (e: Error & { reused?: boolean }) => {
-      if (!e.reused) throw e;
-      return once().then((x) => ({ ...x, retried: true }));
-    });
-  }
-
   it('replaces every worker, loses no request, and lets a long one on a retiring worker finish', async () => {
     const status = await new Promise<{ DataPaths: { Accept: string }[] }>((resolve, reject) => {
       request(`${new URL(node.adminUrl).origin}/status`, (res) => {
@@ -64,27 +47,10 @@ for (const accept of ['reuseport', 'primary'] as const) describe(`SIGUSR2: rolli
     assert.ok(status.DataPaths.length === 2 && status.DataPaths.every((p) => p.Accept === accept), JSON.stringify(status.DataPaths));
     const before = node.workerPids().sort();
     assert.equal(before.length, 2);
-    const keepAlive = new Agent({ keepAlive: true, maxSockets: 4 });
-    let running = true;
-    const failures: string[] = [];
-    let done = 0;
-    let retried = 0;
-    const loop = async (agent: Agent | false) => {
-      while (running) {
-        try {
-          const r = await get('/', agent);
-          if (r.status !== 200 || r.body !== 'ok') failures.push(`status ${r.status}`);
-          done++;
-          if (r.retried) retried++;
-        } catch (e) {
-          failures.push((e as Error).message);
-        }
-      }
-    };
     // Kept-alive connections and a new connection per request.
-    const loops = [loop(keepAlive), loop(keepAlive), loop(keepAlive), loop(false), loop(false)];
+    const traffic = startTraffic(port, { keptAlive: 3, fresh: 2, expect: 'ok' });
     await new Promise((r) => setTimeout(r, 300));
-    const slow = get('/slow', false);
+    const slow = get(port, '/slow', false);
     await new Promise((r) => setTimeout(r, 200));
     process.kill(node.pid, 'SIGUSR2');
     const deadline = Date.now() + 40_000;
@@ -96,9 +62,7 @@ for (const accept of ['reuseport', 'primary'] as const) describe(`SIGUSR2: rolli
     }
     assert.ok(after.every((p) => !before.includes(p)), `workers before ${before}, now ${after}`);
     await new Promise((r) => setTimeout(r, 500));
-    running = false;
-    await Promise.all(loops);
-    keepAlive.destroy();
+    const { done, failures, retried } = await traffic.stop();
     const s = await slow;
     assert.deepEqual([s.status, s.body], [200, 'slow done'], 'the long request finished on its retiring worker');
     assert.deepEqual(failures, [], `${failures.length} of ${done + failures.length} requests failed`);

@@ -22,7 +22,7 @@ Usage:
                 [--redis URL | --sentinels H:P,… --sentinel-name NAME] [--access-log] [--no-prober]
                 [--redis-user NAME] [--redis-password-file FILE] [--sentinel-password-file FILE]
                 [--redis-ca-file FILE] [--redis-cert-file FILE --redis-key-file FILE]
-                [--log-level trace|debug|info|warn|error|fatal|silent]
+                [--log-level trace|debug|info|warn|error|fatal|silent] [--upgrade]
       Run a load balancer node: a cluster primary and one proxy worker per core, the
       listeners of every instance, and the admin API (default 127.0.0.1:9090).
       State lives in an embedded store under --data-dir (default ./.fulcrum), or in
@@ -36,6 +36,11 @@ Usage:
       --redis-ca-file, with an optional client certificate.
       Listeners bind every --listen-host address (default 0.0.0.0, plus :: where the host
       has IPv6); a DualStack instance's listeners also take the IPv6 ones.
+      --upgrade (same flags, same --data-dir, while a node runs there): the running node
+      starts a new node with this command line and the program now on disk, hands it every
+      listening socket and then its store, and once the new node serves, finishes its own
+      requests and exits. Prints the new node's pid; exit status 1 (the old node serving on)
+      when the new node cannot start. SIGUSR2 to a node replaces only its proxy workers.
   fulcrum prober --endpoint URL [--token-file F]
   fulcrum prober --redis URL | --sentinels H:P,… --sentinel-name NAME
                  [--redis-user NAME] [--redis-password-file FILE] [--sentinel-password-file FILE]
@@ -85,7 +90,7 @@ function listenHostsOpt(v: string | undefined): string {
   }
 }
 
-export function parseStartArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): NodeOptions & { warnings: string[] } {
+export function parseStartArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): NodeOptions & { warnings: string[]; upgrade: boolean } {
   const { values } = parseArgs({
     args: argv,
     strict: true,
@@ -108,6 +113,7 @@ export function parseStartArgs(argv: string[], env: NodeJS.ProcessEnv = process.
       'access-log': { type: 'boolean' },
       'log-level': { type: 'string' },
       'no-prober': { type: 'boolean' },
+      upgrade: { type: 'boolean' },
       ...REDIS_CREDENTIAL_PARSE_OPTIONS,
     },
   });
@@ -174,6 +180,7 @@ export function parseStartArgs(argv: string[], env: NodeJS.ProcessEnv = process.
     warnings: redis.warnings,
     accessLog: values['access-log'] ?? false,
     noProber: values['no-prober'] ?? false,
+    upgrade: values.upgrade ?? false,
   };
 }
 
@@ -190,9 +197,14 @@ export async function main(argv: string[]): Promise<number | undefined> {
       case 'start': {
         const opts = parseStartArgs(rest);
         for (const w of opts.warnings) process.stderr.write(`fulcrum: warning: ${w}\n`);
+        if (opts.upgrade) {
+          const { requestUpgrade } = await import('./upgrade-client.js');
+          return await requestUpgrade(opts.dataDir, rest.filter((a) => a !== '--upgrade'));
+        }
         const { runNode } = await import('./node.js');
+        const { isUpgradeTarget, receiveHandover } = await import('./upgrade-target.js');
         try {
-          await runNode(opts);
+          await runNode(opts, isUpgradeTarget() ? await receiveHandover() : undefined);
         } catch (e) {
           // Credentials refused, certificate untrusted, nothing listening: one line, exit 1.
           if (!(e instanceof StoreUnavailableError)) throw e;

@@ -13,6 +13,9 @@ import type { ServerResponse } from 'node:http';
 import type { TokenEntry } from '@fulcrum/control-api';
 import { ConfigApplier, loadConfigFile } from './config.js';
 import { Log, envLogLevel } from '@fulcrum/log';
+import { UpgradeSource } from './upgrade-source.js';
+import { announceServing } from './upgrade-target.js';
+import type { Handover } from './upgrade-protocol.js';
 
 export interface NodeOptions {
   configFile?: string;
@@ -102,7 +105,7 @@ export class LbNode {
   admin!: AdminServer;
   dataPlane!: DataPlanePrimary;
   coordinator!: Coordinator;
-  adminAddress!: { host: string; port: number };
+  adminAddress: { host: string; port: number } | undefined;
   private heartbeat?: Heartbeat;
   private affinity!: AffinityRelay;
   private stopping = false;
@@ -113,18 +116,45 @@ export class LbNode {
     this.nodeId = opts.nodeId ?? `${hostname()}-${process.pid}`;
   }
 
-  async start(): Promise<void> {
+  /**
+   * Start the node. With `handover` (fulcrum start --upgrade, upgrade-target.ts) the data
+   * plane's listening sockets and the admin API's are the old node's, taken over as they are.
+   */
+  async start(handover?: Handover): Promise<void> {
     startRuntimeMetrics();
+    this.dataPlane = new DataPlanePrimary({
+      workers: this.opts.workers,
+      exec: WORKER_SCRIPT,
+      listenHost: this.opts.listenHost,
+      zone: this.opts.zone,
+      nodeId: this.nodeId,
+      accessLog: this.opts.accessLog ?? false,
+      log,
+      // Store down: learned entries still reach this node's workers (D-3).
+      onLearned: (entries) => this.affinity.learned(entries),
+      affinitySeed: () => this.affinity.seed(),
+    });
+    if (handover) this.dataPlane.adopt(handover.sockets);
+    await this.startControl(handover?.admin, true);
+  }
+
+  /**
+   * The store and everything that uses it: the admin API, the coordinator feeding the data
+   * plane, affinity relay, prober, heartbeat. Run again after a failed upgrade, when the
+   * node had released its store to the new process (releaseControl).
+   */
+  private async startControl(adminHandle: object | undefined, first: boolean): Promise<void> {
     const store = createStore(this.opts, (msg) => log({ level: 'warn', msg }));
     await store.open();
     this.store = store;
     try {
       await seedStore(store);
-      this.audit = new AuditLog(this.opts.auditLog, (msg) => log({ level: 'error', msg }));
+      this.audit ??= new AuditLog(this.opts.auditLog, (msg) => log({ level: 'error', msg }));
       this.admin = new AdminServer({
         store,
         host: this.opts.adminHost,
-        port: this.opts.adminPort,
+        // After a failed upgrade: the port it had, even when --admin-port 0 chose it.
+        port: this.adminAddress?.port ?? this.opts.adminPort,
         tokens: this.opts.tokens,
         allowedHosts: this.opts.adminAllowedHosts,
         audit: this.audit,
@@ -144,26 +174,14 @@ export class LbNode {
           '/console/data.json': async (_req, res) => send(res, 'application/json', JSON.stringify(consoleData(await this.observe()))),
         },
       });
-      this.dataPlane = new DataPlanePrimary({
-        workers: this.opts.workers,
-        exec: WORKER_SCRIPT,
-        listenHost: this.opts.listenHost,
-        zone: this.opts.zone,
-        nodeId: this.nodeId,
-        accessLog: this.opts.accessLog ?? false,
-        log,
-        // Store down: learned entries still reach this node's workers (D-3).
-        onLearned: (entries) => this.affinity.learned(entries),
-        affinitySeed: () => this.affinity.seed(),
-      });
       this.affinity = new AffinityRelay({ store, sink: this.dataPlane, log });
       await this.affinity.start();
       this.coordinator = new Coordinator({ store, sink: this.dataPlane, log });
-      if (this.opts.configFile) {
+      if (this.opts.configFile && first) {
         const report = await new ConfigApplier(store, this.admin.executor).apply(loadConfigFile(this.opts.configFile));
         log({ msg: 'config applied', file: this.opts.configFile, created: report.created.length, updated: report.updated.length, unchanged: report.unchanged.length });
       }
-      this.dataPlane.start();
+      if (first) this.dataPlane.start();
       await this.coordinator.start();
       // D-1: in embedded mode the node probes its own servers; in cluster mode `fulcrum prober` does.
       if (store.kind === 'embedded' && !this.opts.noProber) {
@@ -175,12 +193,33 @@ export class LbNode {
         intervalMs: HEARTBEAT_INTERVAL_MS, ttlMs: NODE_TTL_MS, log,
       });
       await this.heartbeat.start();
-      this.adminAddress = await this.admin.listen();
+      this.adminAddress = await this.admin.listen(adminHandle);
       log({ msg: 'admin API listening', url: `http://${this.adminAddress.host}:${this.adminAddress.port}/api/<Action>`, node: this.nodeId, zone: this.opts.zone });
     } catch (e) {
       await store.close();
       throw e;
     }
+  }
+
+  /**
+   * Upgrade: hand the store to the new process. The admin API stops accepting (the new node
+   * accepts on the same socket; requests under way here finish), nothing here writes to the
+   * store any more, and the store is closed: the embedded one flushed and its data dir
+   * unlocked. The data plane keeps serving with the routing it has.
+   */
+  async releaseControl(graceMs: number): Promise<void> {
+    this.heartbeat?.stop();
+    await this.prober?.stop();
+    this.prober = undefined;
+    this.coordinator?.stop();
+    this.affinity?.stop();
+    await this.admin?.stopAccepting(graceMs);
+    await this.store?.close();
+  }
+
+  /** A failed upgrade: take the store back and serve the admin API again (on a fresh bind). */
+  resumeControl(): Promise<void> {
+    return this.startControl(undefined, false);
   }
 
   /**
@@ -257,11 +296,19 @@ export class LbNode {
   }
 }
 
-export async function runNode(opts: NodeOptions): Promise<LbNode> {
+export async function runNode(opts: NodeOptions, handover?: Handover): Promise<LbNode> {
   const node = new LbNode(opts);
-  await node.start();
+  await node.start(handover);
+  if (handover) announceServing();
+  const upgrades = new UpgradeSource({
+    dataDir: opts.dataDir, node, graceMs: opts.shutdownGraceMs ?? 10_000, startMs: 60_000, log,
+    onUpgraded: () => shutdown('upgrade'),
+  });
+  // Without its socket the node serves as ever; only --upgrade cannot reach it.
+  await upgrades.listen().catch((e: unknown) => log({ level: 'warn', msg: 'no upgrade socket: fulcrum start --upgrade cannot reach this node', error: String(e) }));
   const shutdown = (sig: string) => {
     log({ msg: 'stopping', signal: sig });
+    upgrades.close();
     node.stop().then(() => process.exit(0), () => process.exit(1));
   };
   process.once('SIGTERM', () => shutdown('SIGTERM'));
