@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Backend, FULCRUM_BIN, FulcrumNode, REPO_ROOT, freePort, waitUntil } from './dp-helpers.js';
+import { Backend, waitUntil, type FulcrumNode } from './dp-helpers.js';
+import { alive, killNodeGroup, nodeStatus as status, nodeWithListener, runUpgrade, slowBackend, startArgs as nodeArgs } from './upgrade-helpers.js';
 import { get, startTraffic } from './traffic-loop.js';
 import { startRedis, type RedisHandle } from './cluster-helpers.js';
 
@@ -18,41 +17,6 @@ import { startRedis, type RedisHandle } from './cluster-helpers.js';
 
 const WORKERS = 2;
 
-function startArgs(node: FulcrumNode): string[] {
-  // What FulcrumNode.start gave the node (the same flags, the same data dir).
-  return ['--data-dir', node.dataDir, '--admin-port', '0', '--workers', String(WORKERS), '--listen-host', '127.0.0.1'];
-}
-
-/** `fulcrum start --upgrade …` as an operator runs it: its exit status and output. */
-function runUpgrade(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const p = spawn(process.execPath, [FULCRUM_BIN, 'start', '--upgrade', ...args], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.setEncoding('utf8').on('data', (s: string) => { stdout += s; });
-    p.stderr.setEncoding('utf8').on('data', (s: string) => { stderr += s; });
-    p.once('exit', (code) => setTimeout(() => resolve({ code, stdout, stderr }), 50));
-  });
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function status(adminUrl: string): Promise<{ NodeId: string; Workers: number }> {
-  return new Promise((resolve, reject) => {
-    request(`${adminUrl}/status`, { agent: false }, (res) => {
-      let b = '';
-      res.setEncoding('utf8').on('data', (c: string) => { b += c; }).on('end', () => resolve(JSON.parse(b)));
-    }).on('error', reject).end();
-  });
-}
-
 for (const mode of ['embedded', 'redis'] as const) describe(`fulcrum start --upgrade (${mode} store)`, function () {
   this.timeout(120_000);
   let app: Backend;
@@ -63,22 +27,12 @@ for (const mode of ['embedded', 'redis'] as const) describe(`fulcrum start --upg
 
   before(async () => {
     if (mode === 'redis') redis = await startRedis();
-    app = await Backend.start('app', (req, res, rec) => {
-      req.resume();
-      req.on('end', () => {
-        const slow = rec.url.startsWith('/slow');
-        setTimeout(() => res.end(slow ? 'slow done' : 'ok'), slow ? 3000 : 0);
-      });
-    });
-    node = await FulcrumNode.start({ workers: WORKERS, extraArgs: redis ? ['--redis', redis.url] : [] });
-    const g = await node.createGroup('upgrade', {});
-    await node.addServers(g, [{ port: app.port }]);
-    port = await freePort();
-    await node.createListener(port, g);
+    app = await slowBackend(3000);
+    ({ node, port } = await nodeWithListener(app, WORKERS, redis ? ['--redis', redis.url] : []));
   });
 
   after(async () => {
-    if (newPid) try { process.kill(-newPid, 'SIGKILL'); } catch { /* gone */ }
+    killNodeGroup(newPid);
     await node?.kill();
     await app?.close();
     await redis?.stop();
@@ -94,11 +48,11 @@ for (const mode of ['embedded', 'redis'] as const) describe(`fulcrum start --upg
     await new Promise((r) => setTimeout(r, 200));
     // Acknowledged just before the upgrade.
     const written = String((await node.api('CreateServerGroup', { ServerGroupName: 'written-before', ServerGroupType: 'Ip', VpcId: 'vpc-local' })).ServerGroupId);
-    const up = await runUpgrade([...startArgs(node), ...(redis ? ['--redis', redis.url] : [])]);
+    const up = await runUpgrade([...nodeArgs(node, WORKERS), ...(redis ? ['--redis', redis.url] : [])]);
     assert.equal(up.code, 0, `upgrade: ${up.stdout}${up.stderr}`);
     const m = /new node \(pid (\d+)\) serves; the old node \(pid (\d+)\)/.exec(up.stdout);
-    assert.ok(m, up.stdout);
-    newPid = Number(m[1]);
+    assert.ok(m && up.newPid, up.stdout);
+    newPid = up.newPid;
     assert.equal(Number(m[2]), oldPid);
     assert.match(up.stderr, new RegExp(`listening sockets handed over \\(${WORKERS + 1}\\)`), 'one socket per worker and the admin API');
     assert.equal(await oldExit, 0, 'the old node exits 0');
@@ -130,11 +84,7 @@ describe('fulcrum start --upgrade that fails', function () {
 
   before(async () => {
     app = await Backend.start('app');
-    node = await FulcrumNode.start({ workers: WORKERS });
-    const g = await node.createGroup('upgrade', {});
-    await node.addServers(g, [{ port: app.port }]);
-    port = await freePort();
-    await node.createListener(port, g);
+    ({ node, port } = await nodeWithListener(app, WORKERS));
   });
 
   after(async () => {
@@ -148,7 +98,7 @@ describe('fulcrum start --upgrade that fails', function () {
     // The new node fails once it has the store: its config file does not parse.
     const bad = join(dir, 'bad.yaml');
     writeFileSync(bad, 'serverGroups: [\n');
-    const up = await runUpgrade([...startArgs(node), '--config', bad]);
+    const up = await runUpgrade([...nodeArgs(node, WORKERS), '--config', bad]);
     assert.equal(up.code, 1, up.stdout + up.stderr);
     assert.match(up.stderr, /upgrade failed; the running node goes on serving: the new node exited/);
     assert.ok(alive(node.pid));
@@ -161,10 +111,9 @@ describe('fulcrum start --upgrade that fails', function () {
     assert.ok(g2);
     assert.equal((await get(port, '/', false)).body, 'app');
     // A second upgrade, this time one that works, still can.
-    const ok = await runUpgrade(startArgs(node));
+    const ok = await runUpgrade(nodeArgs(node, WORKERS));
     assert.equal(ok.code, 0, ok.stdout + ok.stderr);
-    const newPid = Number(/pid (\d+)\) serves/.exec(ok.stdout)?.[1]);
-    try { process.kill(-newPid, 'SIGKILL'); } catch { /* gone */ }
+    killNodeGroup(ok.newPid);
   });
 
   it('tells the operator when no node runs on the data dir', async () => {

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
-import { Backend, FulcrumNode, freePort } from './dp-helpers.js';
+import type { Backend, FulcrumNode } from './dp-helpers.js';
+import { nodeWithListener, slowBackend } from './upgrade-helpers.js';
 import { get, startTraffic } from './traffic-loop.js';
 
 /**
@@ -18,18 +19,8 @@ for (const accept of ['reuseport', 'primary'] as const) describe(`SIGUSR2: rolli
   let port: number;
 
   before(async () => {
-    app = await Backend.start('app', (req, res, rec) => {
-      req.resume();
-      req.on('end', () => {
-        const slow = rec.url.startsWith('/slow');
-        setTimeout(() => res.end(slow ? 'slow done' : 'ok'), slow ? 2500 : 0);
-      });
-    });
-    node = await FulcrumNode.start({ workers: 2, env: { FULCRUM_ACCEPT: accept } });
-    const g = await node.createGroup('roll', {});
-    await node.addServers(g, [{ port: app.port }]);
-    port = await freePort();
-    await node.createListener(port, g);
+    app = await slowBackend(2500);
+    ({ node, port } = await nodeWithListener(app, 2, [], { FULCRUM_ACCEPT: accept }));
   });
 
   after(async () => {
