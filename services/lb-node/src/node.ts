@@ -51,6 +51,8 @@ export interface NodeOptions {
 /** How often the node refreshes its liveness record; three misses and it is gone. */
 export const HEARTBEAT_INTERVAL_MS = 500;
 export const NODE_TTL_MS = 3 * HEARTBEAT_INTERVAL_MS + 500;
+/** How long in-flight requests may take to finish when the node or a worker stops (SIGTERM, SIGUSR2, an upgrade). */
+export const SHUTDOWN_GRACE_MS = 10_000;
 
 let nodeLog: Log | undefined;
 /** The node's log (the primary's lines; workers write their own): made at first use, after --log-level. */
@@ -245,7 +247,7 @@ export class LbNode {
    */
   async rollWorkers(): Promise<number> {
     log({ msg: 'replacing workers', workers: this.opts.workers });
-    const n = await this.dataPlane.rollWorkers(this.opts.shutdownGraceMs ?? 10_000);
+    const n = await this.dataPlane.rollWorkers(this.opts.shutdownGraceMs ?? SHUTDOWN_GRACE_MS);
     log({ msg: 'workers replaced', replaced: n });
     return n;
   }
@@ -290,7 +292,7 @@ export class LbNode {
     this.coordinator?.stop();
     this.affinity?.stop();
     await this.admin?.close();
-    await this.dataPlane?.stop(this.opts.shutdownGraceMs ?? 10_000);
+    await this.dataPlane?.stop(this.opts.shutdownGraceMs ?? SHUTDOWN_GRACE_MS);
     await this.store?.close();
     this.audit?.close();
   }
@@ -301,7 +303,7 @@ export async function runNode(opts: NodeOptions, handover?: Handover): Promise<L
   await node.start(handover);
   if (handover) announceServing();
   const upgrades = new UpgradeSource({
-    dataDir: opts.dataDir, node, graceMs: opts.shutdownGraceMs ?? 10_000, startMs: 60_000, log,
+    dataDir: opts.dataDir, node, graceMs: opts.shutdownGraceMs ?? SHUTDOWN_GRACE_MS, startMs: 60_000, log,
     onUpgraded: () => shutdown('upgrade'),
   });
   // Without its socket the node serves as ever; only --upgrade cannot reach it.
