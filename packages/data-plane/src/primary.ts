@@ -3,7 +3,7 @@ import type { RoutingSnapshot } from '@fulcrum/model';
 import type { LearnedAffinity } from './affinity.js';
 import { REUSE_PORT } from './listen-mode.js';
 import { hostsFor } from './listen-hosts.js';
-import { SocketBank, type HeldSocket } from './socket-bank.js';
+import { SocketBank, closeHeld, type HeldSocket } from './socket-bank.js';
 import { encodeSnapshot, type IoPath, type PrimaryToWorker, type WorkerReport, type WorkerToPrimary } from './ipc.js';
 
 export interface PrimaryOptions {
@@ -30,6 +30,9 @@ interface WorkerSlot {
   load: Record<string, number>;
   io?: IoPath;
 }
+
+/** How long a crashed worker's sockets wait for its replacement before they are closed. */
+const ORPHAN_SOCKET_MS = 3000;
 
 /** How one worker moves bytes and gets its connections (shown in /status and by the bench). */
 export interface WorkerDataPath {
@@ -87,6 +90,13 @@ export class DataPlanePrimary {
       if (this.stopping) return;
       slot.restarts++;
       this.opts.log({ level: 'warn', msg: 'worker exited; replacing it', worker: slot.id, code, signal });
+      // Its sockets wait for the replacement, connections queued and all; one that does not
+      // come soon (crashing at start) must not leave that share of new connections waiting.
+      setTimeout(() => {
+        if (this.stopping || (slot.worker && slot.ready)) return;
+        const n = this.sockets.dropSlot(slot.id);
+        if (n > 0) this.opts.log({ level: 'warn', msg: 'worker not back: its listening sockets closed, the other workers take its share', worker: slot.id, sockets: n });
+      }, ORPHAN_SOCKET_MS).unref();
       // Back off a little if a worker keeps crashing at start.
       setTimeout(() => {
         if (!this.stopping) this.fork(slot);
@@ -309,7 +319,7 @@ export class DataPlanePrimary {
   adopt(held: HeldSocket[]): void {
     for (const s of held) {
       if (s.slot >= 1 && s.slot <= this.opts.workers) this.sockets.put(s);
-      else (s.handle as { close?: () => void }).close?.();
+      else closeHeld(s.handle);
     }
   }
 }

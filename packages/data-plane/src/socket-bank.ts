@@ -30,7 +30,7 @@ export class SocketBank {
   put(s: HeldSocket): void {
     const k = keyOf(s.slot, s.port, s.host);
     const old = this.byKey.get(k);
-    if (old && old.handle !== s.handle) closeHandle(old.handle);
+    if (old && old.handle !== s.handle) closeHeld(old.handle);
     this.byKey.set(k, s);
   }
 
@@ -47,16 +47,28 @@ export class SocketBank {
     for (const [k, s] of this.byKey) {
       if (wanted.has(`${s.port}|${s.host}`)) continue;
       this.byKey.delete(k);
-      closeHandle(s.handle);
+      closeHeld(s.handle);
     }
   }
 
+  /** Close one slot's sockets: Linux then spreads their listeners' new connections over the other workers. */
+  dropSlot(slot: number): number {
+    let n = 0;
+    for (const [k, s] of this.byKey) {
+      if (s.slot !== slot) continue;
+      this.byKey.delete(k);
+      closeHeld(s.handle);
+      n++;
+    }
+    return n;
+  }
+
   closeAll(): void {
-    for (const s of this.byKey.values()) closeHandle(s.handle);
+    for (const s of this.byKey.values()) closeHeld(s.handle);
     this.byKey.clear();
   }
 }
 
-function closeHandle(h: object): void {
+export function closeHeld(h: object): void {
   (h as { close?: () => void }).close?.();
 }
