@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { connect } from 'node:net';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,6 +18,23 @@ import { startRedis, type RedisHandle } from './cluster-helpers.js';
  */
 
 const WORKERS = 2;
+
+/** A raw admin connection that got one answer and stays open (HTTP/1.1 keep-alive); `closed` once the server ends it. */
+async function keptAliveAdmin(adminUrl: string): Promise<{ closed: Promise<void> }> {
+  const u = new URL(adminUrl);
+  const s = connect({ host: u.hostname, port: Number(u.port) });
+  await once(s, 'connect');
+  let got = '';
+  const answered = new Promise<void>((resolve) => s.on('data', (c: Buffer) => {
+    got += c.toString('latin1');
+    if (got.includes('"NodeId"')) resolve();
+  }));
+  const closed = new Promise<void>((resolve) => s.once('close', () => resolve()));
+  s.on('error', () => undefined);
+  s.write(`GET /status HTTP/1.1\r\nHost: ${u.host}\r\n\r\n`);
+  await answered;
+  return { closed };
+}
 
 for (const mode of ['embedded', 'redis'] as const) describe(`fulcrum start --upgrade (${mode} store)`, function () {
   this.timeout(120_000);
@@ -48,8 +67,13 @@ for (const mode of ['embedded', 'redis'] as const) describe(`fulcrum start --upg
     await new Promise((r) => setTimeout(r, 200));
     // Acknowledged just before the upgrade.
     const written = String((await node.api('CreateServerGroup', { ServerGroupName: 'written-before', ServerGroupType: 'Ip', VpcId: 'vpc-local' })).ServerGroupId);
+    // An admin client keeping its connection open must not hold the hand-over up.
+    const admin = await keptAliveAdmin(node.adminUrl);
+    const t0 = Date.now();
     const up = await runUpgrade([...nodeArgs(node, WORKERS), ...(redis ? ['--redis', redis.url] : [])]);
     assert.equal(up.code, 0, `upgrade: ${up.stdout}${up.stderr}`);
+    assert.ok(Date.now() - t0 < 5000, `the upgrade took ${Date.now() - t0} ms`);
+    await admin.closed;
     const m = /new node \(pid (\d+)\) serves; the old node \(pid (\d+)\)/.exec(up.stdout);
     assert.ok(m && up.newPid, up.stdout);
     newPid = up.newPid;

@@ -99,12 +99,16 @@ export class AdminServer {
    */
   stopAccepting(graceMs: number): Promise<void> {
     return new Promise((resolve) => {
+      // A kept-alive connection turns idle once its request is answered: close it then too.
+      const idle = setInterval(() => this.server.closeIdleConnections(), 50);
       const t = setTimeout(() => {
+        clearInterval(idle);
         this.server.closeAllConnections();
         resolve();
       }, graceMs);
       this.server.close(() => {
         clearTimeout(t);
+        clearInterval(idle);
         resolve();
       });
       this.server.closeIdleConnections();

@@ -301,13 +301,14 @@ export class LbNode {
 export async function runNode(opts: NodeOptions, handover?: Handover): Promise<LbNode> {
   const node = new LbNode(opts);
   await node.start(handover);
-  if (handover) announceServing();
   const upgrades = new UpgradeSource({
     dataDir: opts.dataDir, node, graceMs: opts.shutdownGraceMs ?? SHUTDOWN_GRACE_MS, startMs: 60_000, log,
     onUpgraded: () => shutdown('upgrade'),
   });
-  // Without its socket the node serves as ever; only --upgrade cannot reach it.
+  // Without its socket the node serves as ever; only --upgrade cannot reach it. A new node
+  // opens it before it says it serves, so the next upgrade can follow right away.
   await upgrades.listen().catch((e: unknown) => log({ level: 'warn', msg: 'no upgrade socket: fulcrum start --upgrade cannot reach this node', error: String(e) }));
+  if (handover) announceServing();
   const shutdown = (sig: string) => {
     log({ msg: 'stopping', signal: sig });
     upgrades.close();
