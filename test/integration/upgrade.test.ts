@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { connect } from 'node:net';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Backend, waitUntil, type FulcrumNode } from './dp-helpers.js';
@@ -96,6 +96,7 @@ for (const mode of ['embedded', 'redis'] as const) describe(`fulcrum start --upg
     assert.ok(alive(newPid) && !alive(oldPid));
     // The new node can be upgraded in turn: its own upgrade socket answers.
     assert.ok(existsSync(join(node.dataDir, 'upgrade.sock')));
+    assert.equal(statSync(join(node.dataDir, 'upgrade.sock')).mode & 0o777, 0o600, 'only the node\'s user may ask for an upgrade');
   });
 });
 
@@ -138,6 +139,21 @@ describe('fulcrum start --upgrade that fails', function () {
     const ok = await runUpgrade(nodeArgs(node, WORKERS));
     assert.equal(ok.code, 0, ok.stdout + ok.stderr);
     killNodeGroup(ok.newPid);
+  });
+
+  it('is refused by a node whose primary accepts (FULCRUM_ACCEPT=primary), which serves on', async () => {
+    const b = await Backend.start('b');
+    const { node: rr, port: rrPort } = await nodeWithListener(b, WORKERS, [], { FULCRUM_ACCEPT: 'primary' });
+    try {
+      const up = await runUpgrade(nodeArgs(rr, WORKERS));
+      assert.equal(up.code, 1, up.stdout + up.stderr);
+      assert.match(up.stderr, /upgrade failed; the running node goes on serving: this node accepts connections in its primary/);
+      assert.equal((await get(rrPort, '/', false)).body, 'b');
+      assert.ok((await status(rr.adminUrl)).NodeId);
+    } finally {
+      await rr.kill();
+      await b.close();
+    }
   });
 
   it('tells the operator when no node runs on the data dir', async () => {
