@@ -1,13 +1,14 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { childPids, sleep, waitUntil, type Backend, type FulcrumNode } from '../integration/dp-helpers.js';
+import { childPids, forward, freePort, sleep, waitUntil, type Backend, type FulcrumNode } from '../integration/dp-helpers.js';
+import { selfSigned } from '../integration/features-h2-client.js';
 import { get } from '../integration/traffic-loop.js';
 import { alive, killNodeGroup, nodeStatus, nodeWithListener, runUpgrade, slowBackend, startArgs } from '../integration/upgrade-helpers.js';
 
 /**
- * Drills: `fulcrum start --upgrade` and SIGUSR2 under wrk, 50 kept-alive connections or a new
- * connection per request, against a real node with two workers and a real backend on
- * loopback. Each must lose nothing: no socket error of any kind (connect, read, write,
+ * Drills: `fulcrum start --upgrade` and SIGUSR2 under wrk, 50 kept-alive connections (plain
+ * HTTP, and TLS on an HTTPS listener) or a new connection per request, against a real node
+ * with two workers and a real backend on loopback. Each must lose nothing: no socket error of any kind (connect, read, write,
  * timeout) and no non-2xx. An upgrade also keeps an API write acknowledged just before it,
  * and a 5 s response under way on the old node completes there.
  */
@@ -29,8 +30,8 @@ async function parseWrk(text: string): Promise<WrkCounts> {
 }
 
 /** wrk, one thread, `connections` connections for LOAD_S seconds; `close`: a new connection per request. */
-function startWrk(port: number, connections: number, close: boolean): Promise<WrkCounts & { text: string }> {
-  const args = ['-t1', `-c${connections}`, `-d${LOAD_S}s`, '--timeout', '3s', ...(close ? ['-H', 'Connection: close'] : []), `http://127.0.0.1:${port}/`];
+function startWrk(url: string, connections: number, close: boolean): Promise<WrkCounts & { text: string }> {
+  const args = ['-t1', `-c${connections}`, `-d${LOAD_S}s`, '--timeout', '3s', ...(close ? ['-H', 'Connection: close'] : []), url];
   return new Promise((resolve, reject) => {
     const p = spawn('wrk', args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let text = '';
@@ -44,12 +45,17 @@ function startWrk(port: number, connections: number, close: boolean): Promise<Wr
 function assertLossless(w: WrkCounts & { text: string }, what: string): void {
   assert.equal(w.errors + w.timeouts, 0, `${what}: socket errors\n${w.text}`);
   assert.equal(w.non2xx, 0, `${what}: non-2xx answers\n${w.text}`);
-  assert.ok(w.requests > 1000, `${what}: only ${w.requests} requests\n${w.text}`);
+  assert.ok(w.requests > 500, `${what}: only ${w.requests} requests\n${w.text}`);
   console.log(`      (${what}: ${w.requests} requests in ${LOAD_S} s, none failed)`);
 }
 
-for (const close of [false, true]) {
-  const load = close ? '50 connections, a new one per request' : '50 kept-alive connections';
+const DRILLS = [
+  { close: false, tls: false, load: '50 kept-alive connections' },
+  { close: true, tls: false, load: '50 connections, a new one per request' },
+  { close: false, tls: true, load: '50 kept-alive TLS connections (HTTPS listener)' },
+];
+
+for (const { close, tls, load } of DRILLS) {
   const connections = 50;
 
   describe(`chaos: upgrade and worker roll under wrk, ${load}`, function () {
@@ -57,11 +63,24 @@ for (const close of [false, true]) {
     let app: Backend;
     let node: FulcrumNode;
     let port: number;
+    /** What wrk loads: the HTTP listener, or an HTTPS one on the same group. */
+    let url: string;
     const started: number[] = [];
 
     before(async () => {
       app = await slowBackend(5000);
       ({ node, port } = await nodeWithListener(app, WORKERS));
+      url = `http://127.0.0.1:${port}/`;
+      if (tls) {
+        const c = selfSigned('drill.test');
+        const certId = String((await node.write('UploadServerCertificate', { CertificateName: 'drill', Certificate: c.cert, PrivateKey: c.key })).CertificateId);
+        const groupId = String((await node.api('ListServerGroups', { ServerGroupNames: ['handover'] }) as { ServerGroups: { ServerGroupId: string }[] }).ServerGroups[0]!.ServerGroupId);
+        const tlsPort = await freePort();
+        await node.write('CreateListener', {
+          LoadBalancerId: 'alb-default', ListenerProtocol: 'HTTPS', ListenerPort: tlsPort, Certificates: [{ CertificateId: certId }], DefaultActions: [forward(groupId)],
+        });
+        url = `https://127.0.0.1:${tlsPort}/`;
+      }
     });
 
     after(async () => {
@@ -72,7 +91,7 @@ for (const close of [false, true]) {
 
     it('SIGUSR2 replaces both workers and loses no request', async () => {
       const before = childPids(node.pid).sort();
-      const wrk = startWrk(port, connections, close);
+      const wrk = startWrk(url, connections, close);
       await sleep(2000);
       process.kill(node.pid, 'SIGUSR2');
       await waitUntil('both workers replaced', () => {
@@ -86,7 +105,7 @@ for (const close of [false, true]) {
       const oldPid = node.pid;
       const oldExit = new Promise<number | null>((resolve) => node.proc.once('exit', (code) => resolve(code)));
       const oldId = (await nodeStatus(node.adminUrl)).NodeId;
-      const wrk = startWrk(port, connections, close);
+      const wrk = startWrk(url, connections, close);
       await sleep(1500);
       const slow = get(port, '/slow', false);
       await sleep(300);
