@@ -307,8 +307,10 @@ export class DataPlanePrimary {
   /** Stop accepting, let in-flight requests finish up to graceMs, then exit the workers. */
   async stop(graceMs: number): Promise<void> {
     this.stopping = true;
-    await Promise.all(this.slots.map((s) => (s.worker ? this.retire(s.worker, graceMs) : undefined)));
+    // Our copies first: once the workers close theirs, the sockets are gone and new
+    // connections are refused at once (a client tries elsewhere) rather than queued for no one.
     this.sockets.closeAll();
+    await Promise.all(this.slots.map((s) => (s.worker ? this.retire(s.worker, graceMs) : undefined)));
   }
 
   /**
