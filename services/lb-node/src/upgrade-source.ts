@@ -113,7 +113,7 @@ export class UpgradeSource {
     log({ msg: 'upgrading: starting the new node', command: [req.execPath, ...req.args].join(' ') });
     const child = spawn(req.execPath, req.args, {
       cwd: req.cwd,
-      env: { ...req.env, [UPGRADE_ENV]: String(process.pid) },
+      env: { ...childEnv(req.env), [UPGRADE_ENV]: String(process.pid) },
       // Its log lines go where ours go; detached: it outlives us, in its own process group.
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       detached: true,
@@ -171,6 +171,13 @@ export class UpgradeSource {
     send(child, { t: 'sockets-sent', count });
     return count;
   }
+}
+
+/** The command's environment minus Node's own IPC and cluster markers, which are about the command's parent, not ours. */
+function childEnv(env: Record<string, string>): Record<string, string> {
+  const out = { ...env };
+  for (const k of ['NODE_UNIQUE_ID', 'NODE_CHANNEL_FD', 'NODE_CHANNEL_SERIALIZATION_MODE']) delete out[k];
+  return out;
 }
 
 function send(child: ChildProcess, m: ToSuccessor, handle?: object): void {
