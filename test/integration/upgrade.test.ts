@@ -118,6 +118,15 @@ describe('fulcrum start --upgrade that fails', function () {
     rmSync(dir, { recursive: true, force: true });
   });
 
+  it('refuses a bad flag before it asks the running node anything', async () => {
+    const before = (await status(node.adminUrl)).NodeId;
+    const up = await runUpgrade([...nodeArgs(node, WORKERS), '--workers', '0']);
+    assert.equal(up.code, 2, up.stdout + up.stderr);
+    assert.match(up.stderr, /--workers must be an integer from 1 to 256, got "0"/);
+    assert.doesNotMatch(up.stderr, /upgrade/);
+    assert.equal((await status(node.adminUrl)).NodeId, before, 'the same node serves');
+  });
+
   it('leaves the old node serving, store and admin API included, when the new node cannot start', async () => {
     const traffic = startTraffic(port, { keptAlive: 2, fresh: 1, expect: 'app' });
     // The new node fails once it has the store: its config file does not parse.
