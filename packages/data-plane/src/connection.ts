@@ -467,20 +467,16 @@ export class ProxyConnection extends Http1Request implements EditInput, Upstream
   }
 
   /**
-   * The worker is retiring (shutdown, worker roll, upgrade): close after the next response,
-   * which says `Connection: close`. An idle connection closes only once it has been quiet for
-   * quietMs: closing it at once would cut a request the client may have just sent, while a
-   * client told to close before it reuses the connection simply opens a new one.
+   * Worker retiring (shutdown, roll, upgrade): close after the next response, which says
+   * `Connection: close`; idle, close after quietMs of quiet, not at once, which could cut a
+   * request the client just sent (told to close first, a client simply opens a new one).
    */
   retire(quietMs: number): void {
     this.closeAfter = true;
     this.clientKeepAlive = false;
-    if (this.state !== S_HEAD || this.reader.pending) return;
     const at = Date.now() + quietMs;
-    if (this.deadlineKind === T_NONE || (this.deadlineKind === T_IDLE && this.deadlineMs > at)) {
-      this.deadlineKind = T_IDLE;
-      this.deadlineMs = at;
-    }
+    if (this.state !== S_HEAD || this.reader.pending || (this.deadlineKind !== T_NONE && this.deadlineKind !== T_IDLE)) return;
+    if (this.deadlineKind === T_NONE || this.deadlineMs > at) this.arm(T_IDLE, quietMs);
   }
 
   destroy(): void {
