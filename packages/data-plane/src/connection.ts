@@ -469,6 +469,19 @@ export class ProxyConnection extends Http1Request implements EditInput, Upstream
     else this.closeAfter = true, this.clientKeepAlive = false;
   }
 
+  /**
+   * Worker retiring (shutdown, roll, upgrade): close after the next response, which says
+   * `Connection: close`; idle, close after quietMs of quiet, not at once, which could cut a
+   * request the client just sent (told to close first, a client simply opens a new one).
+   */
+  retire(quietMs: number): void {
+    this.closeAfter = true;
+    this.clientKeepAlive = false;
+    const at = Date.now() + quietMs;
+    if (this.state !== S_HEAD || this.reader.pending || (this.deadlineKind !== T_NONE && this.deadlineKind !== T_IDLE)) return;
+    if (this.deadlineKind === T_NONE || this.deadlineMs > at) this.arm(T_IDLE, quietMs);
+  }
+
   destroy(): void {
     if (this.state !== S_CLOSED) this.state = S_CLOSED;
     this.deadlineKind = T_NONE;

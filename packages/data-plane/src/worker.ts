@@ -29,7 +29,15 @@ export interface ProxyWorkerOptions {
   accessLog?: string;
   /** TLS session ticket keys shared by the node's workers (48 bytes). */
   ticketKeys?: Buffer;
+  /**
+   * A listening socket this worker bound itself (its own SO_REUSEPORT socket): the primary
+   * keeps a copy so the socket, and the connections queued on it, outlive this worker.
+   */
+  onBound?(port: number, host: string, server: Server): void;
 }
+
+/** How long an idle client connection of a retiring worker may stay quiet before it is closed. */
+const RETIRE_QUIET_MS = 1000;
 
 interface OpenListener {
   port: number;
@@ -83,6 +91,8 @@ export class ProxyWorker implements ConnectionHost, StreamHost {
   private readonly ticker: NodeJS.Timeout;
   private shuttingDown = false;
   private stopping: Promise<void> | undefined;
+  /** Listening sockets handed to this worker (by `${port}|${host}`), used instead of binding anew. */
+  private readonly inherited = new Map<string, object>();
 
   constructor(readonly opts: ProxyWorkerOptions) {
     this.logger = new Log({ level: envLogLevel(), base: { worker: opts.workerId } });
@@ -289,8 +299,11 @@ export class ProxyWorker implements ConnectionHost, StreamHost {
       // exclusive: with its own SO_REUSEPORT socket the worker binds in-process (see REUSE_PORT).
       // ipv6Only: IPv4 clients stay on the IPv4 socket, which an Ipv4/DualStack switch never touches.
       const v6 = isIP(host) === 6;
-      server.listen({ port: l.port, host, ipv6Only: v6, reusePort: REUSE_PORT, exclusive: REUSE_PORT }, () => {
+      const held = this.inherited.get(`${l.port}|${host}`);
+      this.inherited.delete(`${l.port}|${host}`);
+      const onListening = () => {
         server.off('error', onErr);
+        if (!held) this.opts.onBound?.(l.port, host, server);
         // Plain HTTP on the proven fast path: connections skip net.Socket (raw-socket.ts).
         if (l.protocol === 'HTTP' && rawAcceptActive()) {
           takeOverAccept(server, (h: TcpHandle, noDelayInherited: boolean) => {
@@ -299,7 +312,9 @@ export class ProxyWorker implements ConnectionHost, StreamHost {
           });
         }
         resolve(true);
-      });
+      };
+      if (held) server.listen(held, onListening);
+      else server.listen({ port: l.port, host, ipv6Only: v6, reusePort: REUSE_PORT, exclusive: REUSE_PORT }, onListening);
     });
   }
 
@@ -320,22 +335,36 @@ export class ProxyWorker implements ConnectionHost, StreamHost {
     server.close();
   }
 
+  /**
+   * A listening socket of this slot that outlived the worker before (socket-bank.ts): the
+   * next bind of (port, host) listens on it, so its queued connections are served, not reset.
+   */
+  inherit(port: number, host: string, handle: object): void {
+    this.inherited.set(`${port}|${host}`, handle);
+  }
+
   private accept(socket: ClientSocket, port: number, scheme: 'http' | 'https'): void {
-    if (this.shuttingDown) {
-      socket.destroy();
-      return;
-    }
     const c = new ProxyConnection(this, socket, port, scheme);
     this.conns.add(c);
     c.start();
+    // Accepted while retiring (already queued when the listener stopped): served, then closed.
+    if (this.shuttingDown) c.retire(RETIRE_QUIET_MS);
   }
 
-  /** Stop a listener: no new connections; idle keep-alive connections close now, busy ones after their response. */
+  /**
+   * Stop a listener: no new connections; idle keep-alive connections close now, busy ones
+   * after their response. A retiring worker's connections close as `retire` says instead.
+   */
   private closeListener(ol: OpenListener): Promise<void> {
     this.open.delete(ol.port);
-    for (const c of this.conns) if (c.port === ol.port) c.closeWhenIdle();
+    for (const c of this.conns) if (c.port === ol.port) this.closeConnection(c);
     ol.h2?.close();
     return Promise.all([...ol.sockets.values()].map((server) => new Promise<void>((resolve) => server.close(() => resolve())))).then(() => undefined);
+  }
+
+  private closeConnection(c: ProxyConnection): void {
+    if (this.shuttingDown) c.retire(RETIRE_QUIET_MS);
+    else c.closeWhenIdle();
   }
 
   connectionClosed(c: ProxyConnection): void {
@@ -357,7 +386,7 @@ export class ProxyWorker implements ConnectionHost, StreamHost {
     // Stop accepting now. server.close() calls back only once its last connection is gone,
     // so the grace period is enforced by the loop below, not by waiting for it.
     const closed = Promise.all([...this.open.values()].map((ol) => this.closeListener(ol)));
-    for (const c of this.conns) c.closeWhenIdle();
+    for (const c of this.conns) this.closeConnection(c);
     const deadline = Date.now() + graceMs;
     while (this.conns.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     for (const c of this.conns) c.destroy();
