@@ -68,6 +68,12 @@ export class RouteDecision {
     st.triedCount = 0;
     st.groupCookie = undefined;
     if (!table || !listener) return this.local(503, 'This listener is not configured on this node.\n');
+    // AC-1: the client the rules see (the trusted X-Forwarded-For client where the listener
+    // takes it) is the one the listener's access control lists judge, before anything else.
+    if (listener.acl !== undefined && !listener.acl.admits(input.sourceIp)) {
+      host.counters.aclDenied++;
+      return this.local(403, 'Access to this listener is denied for your address.\n');
+    }
     if (input.passedHere(listener.loop)) {
       host.counters.loops++;
       host.log({ level: 'warn', msg: 'forwarding loop refused', listener: listener.snap.id, client: input.sourceIp, host: input.host, path: input.path });

@@ -5,6 +5,7 @@ import { buildPicker, eligibleServers, effectiveWeight, isRamping, maskWeights, 
 import { compileConditions, type MatchInput, type Matcher } from './match.js';
 import { CookieSigner } from './sticky.js';
 import { LoopMarker } from './loop-marker.js';
+import { AclFilter } from './acl.js';
 import { UpstreamPool } from './upstream-pool.js';
 import { settings } from './settings.js';
 
@@ -175,6 +176,8 @@ export interface CompiledListener {
   fwd: ForwardPolicy;
   /** BS-8 / TB-3: the deployment's marker for this listener's load balancer. */
   loop: LoopMarker;
+  /** AC-1: who may use the listener; undefined admits everyone. */
+  acl: AclFilter | undefined;
   rules: CompiledRule[];
 }
 
@@ -211,7 +214,7 @@ export class RoutingTable {
     for (const l of snapshot.listeners) {
       let loop = markers.get(l.loadBalancerId);
       if (loop === undefined) markers.set(l.loadBalancerId, (loop = new LoopMarker(l.loadBalancerId, snapshot.loopKeyHex)));
-      this.listeners.set(l.port, { snap: l, fwd: new ForwardPolicy(l.xff), loop, rules: l.rules.map((r) => this.compileRule(r.id, r.conditions, r.actions)) });
+      this.listeners.set(l.port, { snap: l, fwd: new ForwardPolicy(l.xff), loop, acl: l.acl ? new AclFilter(l.acl) : undefined, rules: l.rules.map((r) => this.compileRule(r.id, r.conditions, r.actions)) });
     }
   }
 

@@ -15,6 +15,8 @@ export interface WorkerCounters {
   timeouts: number;
   loops: number;
   drainCuts: number;
+  /** AC-1: requests refused by a listener's access control lists. */
+  aclDenied: number;
 }
 
 /**

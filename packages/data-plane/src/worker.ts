@@ -63,7 +63,7 @@ export class ProxyWorker implements ConnectionHost, StreamHost {
   /** Upstreams of HTTP/2 client streams (h1 agents, h2c sessions to gRPC servers). */
   readonly h2up = new H2Upstreams();
   readonly counters: WorkerCounters = {
-    responses: 0, badRequests: 0, badResponses: 0, upstreamErrors: 0, connectFailures: 0, timeouts: 0, loops: 0, drainCuts: 0,
+    responses: 0, badRequests: 0, badResponses: 0, upstreamErrors: 0, connectFailures: 0, timeouts: 0, loops: 0, drainCuts: 0, aclDenied: 0,
   };
   requests = 0;
   /** Client connections accepted (TCP, before TLS), over the worker's life. */

@@ -1,7 +1,7 @@
 import type { Collections } from './state.js';
 import { serverKey, healthKey } from './state.js';
 import type {
-  BackendProtocol, ConnectionDrainConfig, RuleAction, RuleCondition, Scheduler, ServerGroupType,
+  AclType, BackendProtocol, ConnectionDrainConfig, RuleAction, RuleCondition, Scheduler, ServerGroupType,
   Listener, ServerType, StickySessionConfig,
 } from './types.js';
 import { CLIENT_CERT_FIELDS, normalizeXff } from './validate/forwarded.js';
@@ -57,6 +57,11 @@ export interface SnapListener {
   http2: boolean;
   certs: SnapCert[];
   xff: SnapForwarded;
+  /**
+   * AC-1: the client blocks of the listener's associated ACLs, merged; absent when the
+   * listener has none or they hold no entry (ALB then forwards every request).
+   */
+  acl?: { type: AclType; entries: string[] };
   /** Rules by ascending priority; the listener's default actions come last as priority Infinity. */
   rules: SnapRule[];
 }
@@ -205,6 +210,7 @@ export function buildRoutingSnapshot(state: Collections, version: number, nowMs:
       http2: l.Http2Enabled,
       certs,
       xff: snapForwarded(l.XForwardedForConfig),
+      acl: snapAcl(state, l),
       rules,
     });
   }
@@ -222,6 +228,14 @@ export function buildRoutingSnapshot(state: Collections, version: number, nowMs:
     loopKeyHex: settings?.LoopSecret ?? '',
     listeners, groups, drains,
   };
+}
+
+function snapAcl(state: Collections, l: Listener): SnapListener['acl'] {
+  const c = l.AclConfig;
+  if (!c) return undefined;
+  const entries = new Set<string>();
+  for (const r of c.AclRelations) for (const e of state.acls[r.AclId]?.AclEntries ?? []) entries.add(e.Entry);
+  return entries.size ? { type: c.AclType, entries: [...entries] } : undefined;
 }
 
 function snapForwarded(stored: Listener['XForwardedForConfig'] | undefined): SnapForwarded {

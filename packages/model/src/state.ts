@@ -1,5 +1,5 @@
 import type {
-  Certificate, DrainRecord, FunctionDef, HealthCheckTemplate, HealthRecord, Instance, Listener,
+  Acl, Certificate, DrainRecord, FunctionDef, HealthCheckTemplate, HealthRecord, Instance, Listener,
   LoadBalancer, RampRecord, Rule, ServerGroup, Settings, Vpc,
 } from './types.js';
 
@@ -17,6 +17,8 @@ export interface Collections {
   listeners: Record<string, Listener>;
   rules: Record<string, Rule>;
   certificates: Record<string, Certificate>;
+  /** AC-1 access control lists. */
+  acls: Record<string, Acl>;
   functions: Record<string, FunctionDef>;
   /** key `${ServerGroupId}|${ServerKey}` */
   health: Record<string, HealthRecord>;
@@ -31,7 +33,7 @@ export type RecordOf<C extends CollectionName> = Collections[C][string];
 
 export const COLLECTION_NAMES: readonly CollectionName[] = [
   'loadBalancers', 'vpcs', 'instances', 'serverGroups', 'healthCheckTemplates', 'listeners',
-  'rules', 'certificates', 'functions', 'health', 'ramps', 'drains', 'settings',
+  'rules', 'certificates', 'acls', 'functions', 'health', 'ramps', 'drains', 'settings',
 ];
 
 export function emptyCollections(): Collections {

@@ -280,7 +280,36 @@ export interface Listener {
   Certificates: ListenerCertificate[];
   DefaultActions: RuleAction[];
   XForwardedForConfig: XForwardedForConfig;
+  /** AC-1: the access control lists associated with the listener; absent when none is. */
+  AclConfig?: ListenerAclConfig;
   Tags: Tag[];
+  CreateTime: string;
+}
+
+/** AC-1: a listener takes White lists or Black lists (never both), at most three. */
+export interface ListenerAclConfig {
+  AclType: AclType;
+  AclRelations: Array<{ AclId: string; Status: 'Associated' }>;
+}
+
+export type AclType = 'White' | 'Black';
+
+/** AC-1: one address or CIDR block of an access control list. */
+export interface AclEntry {
+  /** Canonical CIDR text (an address alone is stored as /32 or /128). */
+  Entry: string;
+  Description?: string;
+  Status: 'Available';
+}
+
+/** AC-1: an access control list, with its entries inside the record (at most 1,000). */
+export interface Acl {
+  AclId: string;
+  AclName: string;
+  AclStatus: 'Available';
+  ResourceGroupId: string;
+  Tags: Tag[];
+  AclEntries: AclEntry[];
   CreateTime: string;
 }
 

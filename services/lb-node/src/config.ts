@@ -1,6 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
-import { ApiError, checkQuotaOverride, DEFAULT_LOAD_BALANCER_ID, healthCheckFields, type Collections, type Settings } from '@fulcrum/model';
+import {
+  ACL_ENTRIES_PER_CALL, ApiError, canonicalAclEntry, checkQuotaOverride, DEFAULT_LOAD_BALANCER_ID, healthCheckFields,
+  type Collections, type Settings,
+} from '@fulcrum/model';
 import type { StateStore } from '@fulcrum/state';
 import { isolateCollections, type Executor } from '@fulcrum/control-api';
 
@@ -22,6 +25,10 @@ import { isolateCollections, type Executor } from '@fulcrum/control-api';
  *       ListenerProtocol: HTTP
  *       DefaultActions: [{ Type: ForwardGroup, ForwardGroupConfig: { ServerGroupTuples: [{ ServerGroupName: demo }] } }]
  *       Rules: [{ Priority: 10, RuleName: api, RuleConditions: [...], RuleActions: [...] }]
+ *       AclConfig: { AclType: White, AclNames: [office] }
+ *   acls:
+ *     - AclName: office
+ *       AclEntries: [{ Entry: 10.0.1.0/24, Description: office lan }]
  *
  * Anywhere a `ServerGroupId` is expected, `ServerGroupName` may stand instead; likewise
  * `VpcName` for `VpcId`, `LoadBalancerName` for `LoadBalancerId` and
@@ -34,12 +41,13 @@ export interface ConfigFile {
   healthCheckTemplates?: Record<string, unknown>[];
   serverGroups?: Record<string, unknown>[];
   loadBalancers?: Record<string, unknown>[];
+  acls?: Record<string, unknown>[];
   listeners?: Record<string, unknown>[];
 }
 
 export class ConfigError extends Error {}
 
-const TOP_KEYS = ['quotas', 'vpcs', 'instances', 'healthCheckTemplates', 'serverGroups', 'loadBalancers', 'listeners'];
+const TOP_KEYS = ['quotas', 'vpcs', 'instances', 'healthCheckTemplates', 'serverGroups', 'loadBalancers', 'acls', 'listeners'];
 
 export function loadConfigFile(path: string): ConfigFile {
   let text: string;
@@ -148,6 +156,7 @@ export class ConfigApplier {
     for (const [i, v] of (cfg.healthCheckTemplates ?? []).entries()) await this.applyTemplate(`healthCheckTemplates[${i}]`, v);
     for (const [i, v] of (cfg.serverGroups ?? []).entries()) await this.applyGroup(`serverGroups[${i}]`, v);
     for (const [i, v] of (cfg.loadBalancers ?? []).entries()) await this.applyLoadBalancer(`loadBalancers[${i}]`, v);
+    for (const [i, v] of (cfg.acls ?? []).entries()) await this.applyAcl(`acls[${i}]`, v);
     for (const [i, v] of (cfg.listeners ?? []).entries()) await this.applyListener(`listeners[${i}]`, v);
     return this.report;
   }
@@ -298,9 +307,67 @@ export class ConfigApplier {
     }
   }
 
+  /** AC-1: an ACL by name, its entries reconciled to the file's (at most 20 a call, as the API takes them). */
+  private async applyAcl(where: string, v: Obj): Promise<void> {
+    const { AclEntries: entries, ...attrs } = v;
+    const name = attrs.AclName;
+    if (typeof name !== 'string') throw new ConfigError(`${where}: AclName is required`);
+    if (entries !== undefined && !Array.isArray(entries)) throw new ConfigError(`${where}.AclEntries must be a list`);
+    let acl = Object.values(this.state.acls).find((a) => a.AclName === name);
+    if (!acl) {
+      const r = await this.call(where, 'CreateAcl', attrs);
+      acl = this.state.acls[r.AclId as string]!;
+      this.report.created.push(`acl ${name}`);
+    }
+    const aclId = acl.AclId;
+    const desired = ((entries ?? []) as Obj[]).map((e, i) => {
+      try {
+        return { ...e, Entry: canonicalAclEntry(`${where}.AclEntries[${i}].Entry`, String(e.Entry ?? '')) };
+      } catch (err) {
+        if (err instanceof ApiError) throw new ConfigError(`${where}.AclEntries[${i}]: ${err.message}`);
+        throw err;
+      }
+    });
+    const have = new Set(acl.AclEntries.map((e) => e.Entry));
+    const want = new Set(desired.map((e) => e.Entry));
+    const remove = acl.AclEntries.filter((e) => !want.has(e.Entry)).map((e) => e.Entry);
+    const add = desired.filter((e) => !have.has(e.Entry));
+    // Removing first keeps an ACL at its entry quota able to swap entries.
+    for (let i = 0; i < remove.length; i += ACL_ENTRIES_PER_CALL) {
+      await this.call(where, 'RemoveEntriesFromAcl', { AclId: aclId, Entries: remove.slice(i, i + ACL_ENTRIES_PER_CALL) });
+    }
+    for (let i = 0; i < add.length; i += ACL_ENTRIES_PER_CALL) {
+      await this.call(where, 'AddEntriesToAcl', { AclId: aclId, AclEntries: add.slice(i, i + ACL_ENTRIES_PER_CALL) });
+    }
+    if (remove.length || add.length) this.report.updated.push(`entries of acl ${name}`);
+    else if (!this.report.created.includes(`acl ${name}`)) this.report.unchanged.push(`acl ${name}`);
+  }
+
+  /** AC-1: the listener's ACLs (`AclType` with `AclNames` or `AclIds`) made what the file says. */
+  private async applyListenerAcls(where: string, listenerId: string, cfg: unknown): Promise<void> {
+    if (!cfg || typeof cfg !== 'object' || Array.isArray(cfg)) throw new ConfigError(`${where}: AclConfig must be a mapping with AclType and AclNames`);
+    const c = cfg as Obj;
+    const names = c.AclNames ?? [];
+    const givenIds = c.AclIds ?? [];
+    if (!Array.isArray(names) || !Array.isArray(givenIds)) throw new ConfigError(`${where}: AclConfig.AclNames and AclIds must be lists`);
+    const ids = [...givenIds.map(String), ...names.map((n) => {
+      const hit = Object.values(this.state.acls).find((a) => a.AclName === n);
+      if (!hit) throw new ConfigError(`${where}: no acls entry named ${String(n)}`);
+      return hit.AclId;
+    })];
+    const cur = this.state.listeners[listenerId]!.AclConfig;
+    const curIds = cur?.AclRelations.map((r) => r.AclId) ?? [];
+    const typeChanges = cur !== undefined && cur.AclType !== c.AclType;
+    const drop = typeChanges ? curIds : curIds.filter((id) => !ids.includes(id));
+    const add = ids.filter((id) => typeChanges || !curIds.includes(id));
+    if (drop.length) await this.call(where, 'DissociateAclsFromListener', { ListenerId: listenerId, AclIds: drop });
+    if (add.length) await this.call(where, 'AssociateAclsWithListener', { ListenerId: listenerId, AclType: c.AclType, AclIds: add });
+    if (drop.length || add.length) this.report.updated.push(`acls of listener ${listenerId}`);
+  }
+
   private async applyListener(where: string, raw: Obj): Promise<void> {
     const v = this.resolve('listeners', raw);
-    const { Rules: rules, ...attrs } = v;
+    const { Rules: rules, AclConfig: aclConfig, ...attrs } = v;
     if (attrs.LoadBalancerId === undefined) attrs.LoadBalancerId = DEFAULT_LOAD_BALANCER_ID;
     const port = Number(attrs.ListenerPort);
     if (!Number.isInteger(port)) throw new ConfigError(`${where}: ListenerPort is required`);
@@ -317,6 +384,7 @@ export class ConfigApplier {
       await this.call(where, 'UpdateListenerAttribute', upd);
       this.report.updated.push(`listener ${port}`);
     }
+    if (aclConfig !== undefined) await this.applyListenerAcls(`${where}.AclConfig`, l.ListenerId, aclConfig);
     if (rules === undefined) return;
     if (!Array.isArray(rules)) throw new ConfigError(`${where}.Rules must be a list`);
     const lid = l.ListenerId;

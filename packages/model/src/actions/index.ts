@@ -9,6 +9,7 @@ import './load-balancers.js';
 import './listeners.js';
 import './rules.js';
 import './certificates.js';
+import './acls.js';
 import './cookie-keys.js';
 
 export { getAction, actionNames, runAction } from './framework.js';

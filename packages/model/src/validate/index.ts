@@ -8,3 +8,4 @@ export * from './server-address.js';
 export * from './vpc-cidr.js';
 export * from './functions.js';
 export * from './forwarded.js';
+export * from './acl.js';
