@@ -31,7 +31,7 @@ listeners:
 `;
 }
 
-describe('API-7: ACLs in the YAML config (AC-1)', function () {
+describe('API-7: ACLs and TLS policies in the YAML config (AC-1, TP-1)', function () {
   this.timeout(60_000);
   after(async function () {
     await stopAll();
@@ -70,6 +70,27 @@ describe('API-7: ACLs in the YAML config (AC-1)', function () {
       assert.deepEqual(a2.AclConfig, { AclType: 'Black', AclRelations: [{ AclId: aclId, Status: 'Associated' }] });
     } finally {
       await three.stop();
+    }
+  });
+
+  it('TP-1: securityPolicies are seeded by name and brought to the file\'s versions and suites', async function () {
+    const dir = await tempDir();
+    const path = join(dir, 'fulcrum.yaml');
+    const policy = (ciphers: string) => `securityPolicies:\n  - { SecurityPolicyName: modern, TLSVersions: [TLSv1.2], Ciphers: [${ciphers}] }\n`;
+    await writeFile(path, policy('ECDHE-RSA-AES128-GCM-SHA256'));
+    const dataDir = await tempDir();
+    const one = await startNode({ dataDir, args: ['--config', path] });
+    const [sp] = (await ok(one.endpoint, 'ListSecurityPolicies', {})).SecurityPolicies as Obj[];
+    assert.deepEqual([sp!.SecurityPolicyName, sp!.Ciphers], ['modern', ['ECDHE-RSA-AES128-GCM-SHA256']]);
+    await one.stop();
+    await writeFile(path, policy('ECDHE-RSA-AES256-GCM-SHA384, ECDHE-RSA-AES128-GCM-SHA256'));
+    const two = await startNode({ dataDir, args: ['--config', path] });
+    try {
+      const [again] = (await ok(two.endpoint, 'ListSecurityPolicies', {})).SecurityPolicies as Obj[];
+      assert.equal(again!.SecurityPolicyId, sp!.SecurityPolicyId, 'the same policy, updated');
+      assert.deepEqual(again!.Ciphers, ['ECDHE-RSA-AES256-GCM-SHA384', 'ECDHE-RSA-AES128-GCM-SHA256']);
+    } finally {
+      await two.stop();
     }
   });
 

@@ -1,10 +1,11 @@
 import type { Collections } from './state.js';
 import { serverKey, healthKey } from './state.js';
 import type {
-  AclType, BackendProtocol, ConnectionDrainConfig, RuleAction, RuleCondition, Scheduler, ServerGroupType,
+  AclType, BackendProtocol, TlsVersion, ConnectionDrainConfig, RuleAction, RuleCondition, Scheduler, ServerGroupType,
   Listener, ServerType, StickySessionConfig,
 } from './types.js';
 import { CLIENT_CERT_FIELDS, normalizeXff } from './validate/forwarded.js';
+import { DEFAULT_TLS_POLICY_ID, tlsPolicyOf } from './validate/tls-policy.js';
 
 /**
  * The immutable routing snapshot a proxy worker reads (ARCHITECTURE.md). The node's
@@ -62,6 +63,8 @@ export interface SnapListener {
    * listener has none or they hold no entry (ALB then forwards every request).
    */
   acl?: { type: AclType; entries: string[] };
+  /** TP-1: HTTPS only: the versions and suites of the listener's security policy. */
+  tls?: { versions: TlsVersion[]; ciphers: string[] };
   /** Rules by ascending priority; the listener's default actions come last as priority Infinity. */
   rules: SnapRule[];
 }
@@ -211,6 +214,7 @@ export function buildRoutingSnapshot(state: Collections, version: number, nowMs:
       certs,
       xff: snapForwarded(l.XForwardedForConfig),
       acl: snapAcl(state, l),
+      tls: snapTls(state, l),
       rules,
     });
   }
@@ -228,6 +232,13 @@ export function buildRoutingSnapshot(state: Collections, version: number, nowMs:
     loopKeyHex: settings?.LoopSecret ?? '',
     listeners, groups, drains,
   };
+}
+
+function snapTls(state: Collections, l: Listener): SnapListener['tls'] {
+  if (l.ListenerProtocol !== 'HTTPS') return undefined;
+  // A policy deleted under a listener cannot happen (DeleteSecurityPolicy refuses); the default is the fallback.
+  const p = tlsPolicyOf(state, l.SecurityPolicyId ?? DEFAULT_TLS_POLICY_ID) ?? tlsPolicyOf(state, DEFAULT_TLS_POLICY_ID)!;
+  return { versions: p.TLSVersions, ciphers: p.Ciphers };
 }
 
 function snapAcl(state: Collections, l: Listener): SnapListener['acl'] {

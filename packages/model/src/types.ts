@@ -280,6 +280,8 @@ export interface Listener {
   Certificates: ListenerCertificate[];
   DefaultActions: RuleAction[];
   XForwardedForConfig: XForwardedForConfig;
+  /** TP-1: HTTPS only; a system policy's name or a custom policy's id (default tls_cipher_policy_1_0). */
+  SecurityPolicyId?: string;
   /** AC-1: the access control lists associated with the listener; absent when none is. */
   AclConfig?: ListenerAclConfig;
   Tags: Tag[];
@@ -293,6 +295,20 @@ export interface ListenerAclConfig {
 }
 
 export type AclType = 'White' | 'Black';
+
+export type TlsVersion = 'TLSv1.0' | 'TLSv1.1' | 'TLSv1.2' | 'TLSv1.3';
+
+/** TP-1: a custom TLS security policy. */
+export interface SecurityPolicy {
+  SecurityPolicyId: string;
+  SecurityPolicyName: string;
+  SecurityPolicyStatus: 'Available';
+  TLSVersions: TlsVersion[];
+  Ciphers: string[];
+  ResourceGroupId: string;
+  Tags: Tag[];
+  CreateTime: string;
+}
 
 /** AC-1: one address or CIDR block of an access control list. */
 export interface AclEntry {

@@ -26,6 +26,9 @@ import { isolateCollections, type Executor } from '@fulcrum/control-api';
  *       DefaultActions: [{ Type: ForwardGroup, ForwardGroupConfig: { ServerGroupTuples: [{ ServerGroupName: demo }] } }]
  *       Rules: [{ Priority: 10, RuleName: api, RuleConditions: [...], RuleActions: [...] }]
  *       AclConfig: { AclType: White, AclNames: [office] }
+ *       SecurityPolicyName: modern        # or SecurityPolicyId: tls_cipher_policy_1_2
+ *   securityPolicies:
+ *     - { SecurityPolicyName: modern, TLSVersions: [TLSv1.2, TLSv1.3], Ciphers: [...] }
  *   acls:
  *     - AclName: office
  *       AclEntries: [{ Entry: 10.0.1.0/24, Description: office lan }]
@@ -42,12 +45,13 @@ export interface ConfigFile {
   serverGroups?: Record<string, unknown>[];
   loadBalancers?: Record<string, unknown>[];
   acls?: Record<string, unknown>[];
+  securityPolicies?: Record<string, unknown>[];
   listeners?: Record<string, unknown>[];
 }
 
 export class ConfigError extends Error {}
 
-const TOP_KEYS = ['quotas', 'vpcs', 'instances', 'healthCheckTemplates', 'serverGroups', 'loadBalancers', 'acls', 'listeners'];
+const TOP_KEYS = ['quotas', 'vpcs', 'instances', 'healthCheckTemplates', 'serverGroups', 'loadBalancers', 'acls', 'securityPolicies', 'listeners'];
 
 export function loadConfigFile(path: string): ConfigFile {
   let text: string;
@@ -129,6 +133,8 @@ export class ConfigApplier {
         out.VpcId = this.idOf(where, 'vpcs', 'VpcName', v);
       } else if (k === 'LoadBalancerName' && !('LoadBalancerId' in o) && where !== 'loadBalancers') {
         out.LoadBalancerId = this.idOf(where, 'loadBalancers', 'LoadBalancerName', v);
+      } else if (k === 'SecurityPolicyName' && !('SecurityPolicyId' in o) && where === 'listeners') {
+        out.SecurityPolicyId = this.idOf(where, 'securityPolicies', 'SecurityPolicyName', v);
       } else if (k === 'HealthCheckTemplateName' && !('HealthCheckTemplateId' in o) && where !== 'healthCheckTemplates') {
         out.HealthCheckTemplateId = this.idOf(where, 'healthCheckTemplates', 'HealthCheckTemplateName', v);
       } else if (Array.isArray(v)) {
@@ -140,8 +146,10 @@ export class ConfigApplier {
     return out;
   }
 
-  private idOf(where: string, c: 'serverGroups' | 'vpcs' | 'loadBalancers' | 'healthCheckTemplates', nameKey: string, name: unknown): string {
-    const idKey = { serverGroups: 'ServerGroupId', vpcs: 'VpcId', loadBalancers: 'LoadBalancerId', healthCheckTemplates: 'HealthCheckTemplateId' }[c];
+  private idOf(where: string, c: 'serverGroups' | 'vpcs' | 'loadBalancers' | 'healthCheckTemplates' | 'securityPolicies', nameKey: string, name: unknown): string {
+    const idKey = {
+      serverGroups: 'ServerGroupId', vpcs: 'VpcId', loadBalancers: 'LoadBalancerId', healthCheckTemplates: 'HealthCheckTemplateId', securityPolicies: 'SecurityPolicyId',
+    }[c];
     const hit = Object.values(this.state[c] as unknown as Record<string, Obj>).find((r) => r[nameKey] === name);
     if (!hit) throw new ConfigError(`${where}: no ${c} entry named ${String(name)}`);
     return hit[idKey] as string;
@@ -157,6 +165,7 @@ export class ConfigApplier {
     for (const [i, v] of (cfg.serverGroups ?? []).entries()) await this.applyGroup(`serverGroups[${i}]`, v);
     for (const [i, v] of (cfg.loadBalancers ?? []).entries()) await this.applyLoadBalancer(`loadBalancers[${i}]`, v);
     for (const [i, v] of (cfg.acls ?? []).entries()) await this.applyAcl(`acls[${i}]`, v);
+    for (const [i, v] of (cfg.securityPolicies ?? []).entries()) await this.applySecurityPolicy(`securityPolicies[${i}]`, v);
     for (const [i, v] of (cfg.listeners ?? []).entries()) await this.applyListener(`listeners[${i}]`, v);
     return this.report;
   }
@@ -341,6 +350,24 @@ export class ConfigApplier {
     }
     if (remove.length || add.length) this.report.updated.push(`entries of acl ${name}`);
     else if (!this.report.created.includes(`acl ${name}`)) this.report.unchanged.push(`acl ${name}`);
+  }
+
+  /** TP-1: a custom TLS policy by name, created or brought to the file's versions and suites. */
+  private async applySecurityPolicy(where: string, v: Obj): Promise<void> {
+    const name = v.SecurityPolicyName;
+    if (typeof name !== 'string') throw new ConfigError(`${where}: SecurityPolicyName is required`);
+    const hit = Object.values(this.state.securityPolicies).find((x) => x.SecurityPolicyName === name);
+    if (!hit) {
+      await this.call(where, 'CreateSecurityPolicy', v);
+      this.report.created.push(`security policy ${name}`);
+    } else if (covers(hit as unknown as Obj, v)) {
+      this.report.unchanged.push(`security policy ${name}`);
+    } else {
+      const upd: Obj = { SecurityPolicyId: hit.SecurityPolicyId };
+      for (const k of ['TLSVersions', 'Ciphers']) if (k in v) upd[k] = v[k];
+      await this.call(where, 'UpdateSecurityPolicyAttribute', upd);
+      this.report.updated.push(`security policy ${name}`);
+    }
   }
 
   /** AC-1: the listener's ACLs (`AclType` with `AclNames` or `AclIds`) made what the file says. */

@@ -5,7 +5,8 @@ import { defineAction, paginate, byCreation, isoTime } from './framework.js';
 import { duplicated, familyError, inUse, invalidParam, notFound, operationDenied, resourceAlreadyExists } from '../errors.js';
 import { enforceQuota } from '../quotas.js';
 import { readId, readName, readResourceGroupId } from '../validate/names.js';
-import { matchTags, readTagFilter, readTags } from '../validate/tags.js';
+import { readTags } from '../validate/tags.js';
+import { readResourceFilter } from '../validate/resource-filter.js';
 import { ACL_ENTRIES_PER_CALL, canonicalAclEntry, readAclEntry } from '../validate/acl.js';
 import { listenerOf, readIdList } from '../routing/lookups.js';
 
@@ -112,13 +113,8 @@ defineAction({
   name: 'ListAcls',
   write: false,
   run(state, p) {
-    const ids = readIdList(p, 'AclIds', 20);
-    const names = p.strs('AclNames', { max: 10, item: { min: 1, max: 128 } });
-    const rg = readResourceGroupId(p);
-    const tags = readTagFilter(p);
-    const items = Object.values(state.acls).filter((a) =>
-      (!ids || ids.includes(a.AclId)) && (!names || names.includes(a.AclName)) &&
-      (rg === undefined || a.ResourceGroupId === rg) && matchTags(a.Tags, tags));
+    const wanted = readResourceFilter(p, 'AclIds', 'AclNames');
+    const items = Object.values(state.acls).filter((a) => wanted(a.AclId, a.AclName, a));
     const { page, ...rest } = paginate(byCreation(items, (a) => a.AclId), p);
     return { reply: { Acls: page.map(aclView), ...rest } };
   },

@@ -10,6 +10,7 @@ import './listeners.js';
 import './rules.js';
 import './certificates.js';
 import './acls.js';
+import './security-policies.js';
 import './cookie-keys.js';
 
 export { getAction, actionNames, runAction } from './framework.js';

@@ -9,3 +9,5 @@ export * from './vpc-cidr.js';
 export * from './functions.js';
 export * from './forwarded.js';
 export * from './acl.js';
+export * from './tls-policy.js';
+export * from './resource-filter.js';
