@@ -14,6 +14,7 @@ import { RawSocket, type ClientSocket } from './raw-socket.js';
 import { closeClient, type Linger } from './linger.js';
 import { settings } from './settings.js';
 import { clientAddress } from './client-address.js';
+import { clientCertHeaders } from './client-cert.js';
 import { Http1Request } from './http1-request.js';
 import {
   CLOSED_REQUEST_HEAD, CLOSED_RESPONSE_HEAD, EMPTY, MAX_SPARE_HEADS, S_BODY, S_CLOSED, S_HEAD, S_TUNNEL, S_WAIT,
@@ -188,6 +189,7 @@ export class ProxyConnection extends Http1Request implements EditInput, Upstream
         proto: this.scheme,
         port: this.port,
         instanceId: listener.snap.loadBalancerId, loop: listener.loop,
+        clientCert: clientCertHeaders(this.socket, listener.snap.xff),
       });
       this.fctxFor = listener.snap;
     }

@@ -22,6 +22,18 @@ const NO_VERSION: Record<TlsVersion, number> = {
   'TLSv1.2': constants.SSL_OP_NO_TLSv1_2, 'TLSv1.3': constants.SSL_OP_NO_TLSv1_3,
 };
 
+/**
+ * Everything the listener's TLS needs: options for each secure context (the policy, TP-1, and
+ * the CA certificates of mutual TLS, TP-2) and for the server (whether to ask for and insist
+ * on a client certificate: with CaEnabled a client without a valid one fails the handshake).
+ */
+export function listenerTls(l: SnapListener): { context: Partial<ListenerTlsOptions> & { ca?: string[] }; server: { requestCert: boolean; rejectUnauthorized: boolean } } {
+  const context: Partial<ListenerTlsOptions> & { ca?: string[] } = l.tls ? listenerTlsOptions(l.tls) : {};
+  const mutual = l.mtls !== undefined && l.mtls.ca.length > 0;
+  if (mutual) context.ca = l.mtls!.ca;
+  return { context, server: { requestCert: mutual, rejectUnauthorized: mutual } };
+}
+
 export function listenerTlsOptions(tls: NonNullable<SnapListener['tls']>): ListenerTlsOptions {
   const idx = tls.versions.map((v) => ORDER.indexOf(v)).filter((i) => i >= 0).sort();
   const lo = idx[0] ?? 2;

@@ -8,7 +8,7 @@ import { AffinityTable } from './affinity.js';
 import { WorkerMetrics, type ObservedExchange } from './metrics.js';
 import { FunctionPool } from './functions.js';
 import type { IoPath, WorkerReport } from './ipc.js';
-import { listenerTlsOptions, type ListenerTlsOptions } from './tls-options.js';
+import { listenerTls, type ListenerTlsOptions } from './tls-options.js';
 import { H2Frontend } from './h2/frontend.js';
 import { H2Upstreams } from './h2/upstreams.js';
 import { REUSE_PORT } from './listen-mode.js';
@@ -227,8 +227,8 @@ export class ProxyWorker implements ConnectionHost, StreamHost {
   private openListener(l: SnapListener): Promise<void> {
     let ol: OpenListener;
     if (l.protocol === 'HTTPS') {
-      const policy = l.tls ? listenerTlsOptions(l.tls) : {};
-      const contexts = buildContexts(l, policy);
+      const tlsOpts = listenerTls(l);
+      const contexts = buildContexts(l, tlsOpts.context);
       const h2 = l.http2 ? new H2Frontend(this, l.port) : undefined;
       // tls.Server ignores `secureContext`: a client sending no SNI gets the certificate given here.
       const defCert = l.certs.find((c) => c.isDefault) ?? l.certs[0];
@@ -240,7 +240,8 @@ export class ProxyWorker implements ConnectionHost, StreamHost {
           cert: defCert?.cert,
           key: defCert?.key,
           ALPNProtocols: h2 ? ['h2', 'http/1.1'] : ['http/1.1'],
-          ...policy,
+          ...tlsOpts.context,
+          ...tlsOpts.server,
         } as Parameters<typeof createTlsServer>[0]);
         tls.on('secureConnection', (s: TLSSocket) => {
           if (h2 && s.alpnProtocol === 'h2' && !this.shuttingDown) h2.accept(s);
@@ -369,10 +370,10 @@ export class ProxyWorker implements ConnectionHost, StreamHost {
 }
 
 function signatureOf(l: SnapListener): string {
-  return `${l.protocol}|${l.http2 ? 'h2' : 'h1'}|${l.certs.map((c) => `${c.id}:${c.isDefault}`).join(',')}|${JSON.stringify(l.tls ?? null)}`;
+  return `${l.protocol}|${l.http2 ? 'h2' : 'h1'}|${l.certs.map((c) => `${c.id}:${c.isDefault}`).join(',')}|${JSON.stringify([l.tls ?? null, l.mtls ?? null])}`;
 }
 
-function buildContexts(l: SnapListener, policy: Partial<ListenerTlsOptions>): NonNullable<OpenListener['contexts']> {
+function buildContexts(l: SnapListener, policy: Partial<ListenerTlsOptions> & { ca?: string[] }): NonNullable<OpenListener['contexts']> {
   const byName = new Map<string, SecureContext>();
   const wildcard: [string, SecureContext][] = [];
   let def: SecureContext | undefined;

@@ -4,7 +4,7 @@ import type {
   AclType, BackendProtocol, TlsVersion, ConnectionDrainConfig, RuleAction, RuleCondition, Scheduler, ServerGroupType,
   Listener, ServerType, StickySessionConfig,
 } from './types.js';
-import { CLIENT_CERT_FIELDS, normalizeXff } from './validate/forwarded.js';
+import { CLIENT_CERT_FIELDS, normalizeXff, type ClientCertField } from './validate/forwarded.js';
 import { DEFAULT_TLS_POLICY_ID, tlsPolicyOf } from './validate/tls-policy.js';
 
 /**
@@ -63,6 +63,8 @@ export interface SnapListener {
    * listener has none or they hold no entry (ALB then forwards every request).
    */
   acl?: { type: AclType; entries: string[] };
+  /** TP-2: with CaEnabled: the CA certificates (PEM) a client's certificate must chain to. */
+  mtls?: { ca: string[] };
   /** TP-1: HTTPS only: the versions and suites of the listener's security policy. */
   tls?: { versions: TlsVersion[]; ciphers: string[] };
   /** Rules by ascending priority; the listener's default actions come last as priority Infinity. */
@@ -86,6 +88,8 @@ export interface SnapForwarded {
   trusted: string[];
   /** Lower-case header names of the enabled client-certificate fields. */
   certHeaders: string[];
+  /** TP-2: the enabled client-certificate facts and the header each goes out under (the alias as configured). */
+  certFields?: Array<[ClientCertField, string]>;
 }
 
 export interface SnapRule {
@@ -215,6 +219,7 @@ export function buildRoutingSnapshot(state: Collections, version: number, nowMs:
       xff: snapForwarded(l.XForwardedForConfig),
       acl: snapAcl(state, l),
       tls: snapTls(state, l),
+      mtls: snapMtls(state, l),
       rules,
     });
   }
@@ -232,6 +237,12 @@ export function buildRoutingSnapshot(state: Collections, version: number, nowMs:
     loopKeyHex: settings?.LoopSecret ?? '',
     listeners, groups, drains,
   };
+}
+
+function snapMtls(state: Collections, l: Listener): SnapListener['mtls'] {
+  if (l.ListenerProtocol !== 'HTTPS' || !l.CaEnabled) return undefined;
+  const ca = (l.CaCertificates ?? []).map((c) => state.caCertificates[c.CertificateId]?.Certificate).filter((x): x is string => !!x);
+  return { ca };
 }
 
 function snapTls(state: Collections, l: Listener): SnapListener['tls'] {
@@ -265,5 +276,8 @@ function snapForwarded(stored: Listener['XForwardedForConfig'] | undefined): Sna
     certHeaders: CLIENT_CERT_FIELDS
       .filter((k) => x[`XForwardedForClientCert${k}Enabled`])
       .map((k) => x[`XForwardedForClientCert${k}Alias`].toLowerCase()),
+    certFields: CLIENT_CERT_FIELDS
+      .filter((k) => x[`XForwardedForClientCert${k}Enabled`])
+      .map((k): [ClientCertField, string] => [k, x[`XForwardedForClientCert${k}Alias`]]),
   };
 }

@@ -280,6 +280,9 @@ export interface Listener {
   Certificates: ListenerCertificate[];
   DefaultActions: RuleAction[];
   XForwardedForConfig: XForwardedForConfig;
+  /** TP-2: HTTPS only: clients must present a certificate issued by one of CaCertificates. */
+  CaEnabled?: boolean;
+  CaCertificates?: Array<{ CertificateId: string }>;
   /** TP-1: HTTPS only; a system policy's name or a custom policy's id (default tls_cipher_policy_1_0). */
   SecurityPolicyId?: string;
   /** AC-1: the access control lists associated with the listener; absent when none is. */
@@ -295,6 +298,18 @@ export interface ListenerAclConfig {
 }
 
 export type AclType = 'White' | 'Black';
+
+/** TP-2: a CA certificate (bundle) that client certificates of mutual-TLS listeners are checked against. */
+export interface CaCertificate {
+  CertificateId: string;
+  CertificateName: string;
+  /** PEM: one or more CA certificates. */
+  Certificate: string;
+  CommonName?: string;
+  NotAfter: string;
+  Fingerprint: string;
+  CreateTime: string;
+}
 
 export type TlsVersion = 'TLSv1.0' | 'TLSv1.1' | 'TLSv1.2' | 'TLSv1.3';
 

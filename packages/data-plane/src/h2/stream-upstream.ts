@@ -7,6 +7,7 @@ import { MAX_TRIES } from '../server-choice.js';
 import { RouteDecision } from '../route-decision.js';
 import type { StreamHost } from '../worker-host.js';
 import type { UpstreamSession } from './upstreams.js';
+import { clientCertHeaders } from '../client-cert.js';
 import { cleanTrailers, downstreamHeaders, hostOf, upstreamHeaders, type StreamEdits } from './headers.js';
 
 /** What a stream needs from the worker that owns it. */
@@ -137,6 +138,7 @@ export abstract class H2StreamUpstream {
     return {
       clientIp: this.peerIp, clientPort: this.sourcePort, port: this.port,
       instanceId: this.listener!.snap.loadBalancerId, loop: this.listener!.loop, keepTeTrailers, fwd: this.listener!.fwd,
+      clientCert: this.stream.session?.socket ? clientCertHeaders(this.stream.session.socket, this.listener!.snap.xff) : [],
     };
   }
 

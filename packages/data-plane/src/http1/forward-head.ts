@@ -61,6 +61,8 @@ export interface ForwardContextOptions {
   readonly policy?: ForwardPolicy;
   /** The client's source port (X-Forwarded-Client-srcport). */
   readonly clientPort?: number;
+  /** TP-2: the client certificate's [header, value] pairs the listener forwards. */
+  readonly clientCert?: ReadonlyArray<readonly [string, string]>;
   readonly xff?: boolean;
   readonly xffProto?: boolean;
   readonly xffPort?: boolean;
@@ -116,7 +118,8 @@ export class ForwardContext {
       (f.proto ? `X-Forwarded-Proto: ${o.proto}\r\n` : '') +
       (f.port ? `X-Forwarded-Port: ${o.port}\r\n` : '') +
       (f.clientSrcPort ? `X-Forwarded-Client-srcport: ${o.clientPort ?? 0}\r\n` : '') +
-      (f.slbId ? `SLB-ID: ${o.instanceId}\r\n` : ''),
+      (f.slbId ? `SLB-ID: ${o.instanceId}\r\n` : '') +
+      (o.clientCert ?? []).map(([n, v]) => `${n}: ${v}\r\n`).join(''),
     );
     this.loop = o.loop;
     const common = Buffer.concat([this.xffLine, this.protoPortLines, o.loop.line]);

@@ -11,6 +11,7 @@ import './rules.js';
 import './certificates.js';
 import './acls.js';
 import './security-policies.js';
+import './ca-certificates.js';
 import './cookie-keys.js';
 
 export { getAction, actionNames, runAction } from './framework.js';

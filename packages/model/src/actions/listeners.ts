@@ -10,6 +10,7 @@ import { readId } from '../validate/names.js';
 import { readTags } from '../validate/tags.js';
 import { normalizeXff, readXForwardedFor, XFF_DEFAULTS } from '../validate/forwarded.js';
 import { DEFAULT_TLS_POLICY_ID, readListenerSecurityPolicy } from '../validate/tls-policy.js';
+import { readMutualTls } from '../validate/mutual-tls.js';
 import { parseDefaultActions } from '../routing/actions.js';
 import { checkAttachmentQuotas, checkCompatOfActions, checkForwardActions, projectState } from '../routing/attachment.js';
 import { listenerOf, loadBalancerOf, loadBalancerOfListener, readIdList, rulesOfListener } from '../routing/lookups.js';
@@ -104,6 +105,7 @@ defineAction({
     if (description) listener.ListenerDescription = description;
     const policy = readListenerSecurityPolicy(state, p, protocol);
     if (protocol === 'HTTPS') listener.SecurityPolicyId = policy ?? DEFAULT_TLS_POLICY_ID;
+    readMutualTls(state, p, protocol, listener);
     checkForwardActions(state, lb, listener, listener.DefaultActions);
     const ops = [put(listener)];
     checkAttachmentQuotas(state, projectState(state, ops), [lb.LoadBalancerId], groupsOfActions(listener.DefaultActions));
@@ -139,6 +141,7 @@ defineAction({
     }
     const policy = readListenerSecurityPolicy(state, p, l.ListenerProtocol);
     if (policy !== undefined) next.SecurityPolicyId = policy;
+    readMutualTls(state, p, l.ListenerProtocol, next);
     const defaults = parseDefaultActions(p, false);
     if (defaults) next.DefaultActions = defaults;
     next.XForwardedForConfig = readXForwardedFor(p, normalizeXff(l.XForwardedForConfig), l.ListenerProtocol);

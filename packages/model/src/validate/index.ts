@@ -11,3 +11,4 @@ export * from './forwarded.js';
 export * from './acl.js';
 export * from './tls-policy.js';
 export * from './resource-filter.js';
+export * from './mutual-tls.js';
