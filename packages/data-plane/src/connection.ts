@@ -148,6 +148,7 @@ export class ProxyConnection extends Http1Request implements EditInput, Upstream
     this.held = EMPTY;
     this.heldStart = 0;
     this.setCookie = null;
+    this.respEdits = null;
     this.learnCookie = '';
     this.retriedStale = false;
     this.server = undefined;
@@ -171,7 +172,7 @@ export class ProxyConnection extends Http1Request implements EditInput, Upstream
       // Fixed responses and redirects need the request body read (and dropped) first.
       this.state = S_WAIT;
       const resp = final.type === 'fixed'
-        ? fixedResponse(final.status, final.body, final.contentType, this.clientKeepAlive, req.method === Method.HEAD)
+        ? fixedResponse(final.status, final.body, final.contentType, this.clientKeepAlive, req.method === Method.HEAD, final.headers)
         : buildRedirect(final.action, this, this.scheme, this.port, this.clientKeepAlive);
       this.skipBody(restBuf, restStart, restEnd);
       this.writeLocal(resp, final.type === 'fixed' ? final.status : Number(final.action.HttpCode ?? 302));
@@ -214,6 +215,7 @@ export class ProxyConnection extends Http1Request implements EditInput, Upstream
     this.state = this.reqBodyDone ? S_WAIT : S_BODY;
     if (this.state === S_BODY) this.socket.pause(); // until the upstream is connected
     this.setCookie = setCookieLines(d.insertCookie, this.groupCookie);
+    this.respEdits = d.respEdits;
     if (d.kind === Route.FUNCTION) this.startFunction(d.server!);
     else this.send(d.server!);
   }

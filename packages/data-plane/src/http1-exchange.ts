@@ -1,3 +1,4 @@
+import { h1ResponseEdits, type ResponseEdits } from './response-edits.js';
 import {
   BodyKind, ChunkedTracker, ReadStatus, ReqFlag, ClientConnection as ConnMode, DEFAULT_H1_LIMITS, HeadReader,
   HeadSlices, RequestHead, ResponseHead, buildClientResponseHead, parseResponseHead,
@@ -86,6 +87,8 @@ export abstract class Http1Exchange {
   protected server: RuntimeServer | undefined;
   protected edits: RuleEdits | null = null;
   protected setCookie: Buffer | null = null;
+  /** TC-3 / TC-4: changes to the response head, or null. */
+  protected respEdits: ResponseEdits | null = null;
   protected learnCookie = '';
   // ChoiceState (server-choice.ts): servers tried, the Sch hash, a sticky pick.
   readonly tried = new Int32Array(MAX_TRIES + 1);
@@ -345,7 +348,8 @@ export abstract class Http1Exchange {
     }
     const mode = this.clientKeepAlive && !this.worker.draining(this.server) ? ConnMode.KEEP_ALIVE : ConnMode.CLOSE;
     if (mode === ConnMode.CLOSE) this.clientKeepAlive = false;
-    buildClientResponseHead(resp, this.slices, mode, this.setCookie);
+    const edits = this.respEdits === null ? null : h1ResponseEdits(this.respEdits, this.setCookie);
+    buildClientResponseHead(resp, this.slices, mode, edits ? edits.lines : this.setCookie, edits?.remove ?? null);
     if (resp.bodyKind === BodyKind.NONE) {
       this.worker.counters.responses++;
       this.writeSlices();

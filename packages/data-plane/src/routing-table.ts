@@ -6,6 +6,7 @@ import { compileConditions, type MatchInput, type Matcher } from './match.js';
 import { CookieSigner } from './sticky.js';
 import { LoopMarker } from './loop-marker.js';
 import { AclFilter } from './acl.js';
+import { CorsPolicy } from './cors.js';
 import { UpstreamPool } from './upstream-pool.js';
 import { settings } from './settings.js';
 
@@ -159,7 +160,11 @@ export type FinalAction =
      */
     groupSticky: { timeoutS: number; tokens: string[] } | undefined;
   }
-  | { type: 'fixed'; status: number; body: Buffer; contentType: string }
+  | {
+    type: 'fixed'; status: number; body: Buffer; contentType: string;
+    /** Extra fields (a CORS preflight answer, TC-3). */
+    headers?: Array<[string, string]>;
+  }
   | { type: 'redirect'; action: NonNullable<RuleAction['RedirectConfig']> };
 
 export interface CompiledRule {
@@ -167,6 +172,8 @@ export interface CompiledRule {
   match: Matcher;
   /** InsertHeader / RemoveHeader / Rewrite in Order. */
   pre: RuleAction[];
+  /** TC-3: the rule's Cors action. */
+  cors: CorsPolicy | undefined;
   final: FinalAction;
 }
 
@@ -220,6 +227,7 @@ export class RoutingTable {
 
   private compileRule(id: string, conditions: SnapListener['rules'][number]['conditions'], actions: RuleAction[]): CompiledRule {
     const pre: RuleAction[] = [];
+    let cors: CorsPolicy | undefined;
     let final: FinalAction = { type: 'fixed', status: 503, body: Buffer.from('no action\n'), contentType: 'text/plain' };
     for (const a of actions) {
       if (a.Type === 'ForwardGroup' && a.ForwardGroupConfig) {
@@ -238,9 +246,11 @@ export class RoutingTable {
         final = { type: 'fixed', status: Number(c.HttpCode), body: Buffer.from(c.Content ?? ''), contentType: c.ContentType ?? 'text/plain' };
       } else if (a.Type === 'Redirect' && a.RedirectConfig) {
         final = { type: 'redirect', action: a.RedirectConfig };
+      } else if (a.Type === 'Cors' && a.CorsConfig) {
+        cors = new CorsPolicy(a.CorsConfig);
       } else pre.push(a);
     }
-    return { id, match: compileConditions(conditions), pre, final };
+    return { id, match: compileConditions(conditions), pre, cors, final };
   }
 
   /** Cluster-wide Wlc: load on each server from other workers and nodes. */

@@ -193,7 +193,17 @@ export interface RewriteConfig {
   Query?: string;
 }
 
-export type ActionType = 'ForwardGroup' | 'Redirect' | 'FixedResponse' | 'InsertHeader' | 'RemoveHeader' | 'Rewrite';
+export type ActionType = 'ForwardGroup' | 'Redirect' | 'FixedResponse' | 'InsertHeader' | 'RemoveHeader' | 'Rewrite' | 'Cors';
+
+/** TC-3: ALB's CorsConfig. */
+export interface CorsConfig {
+  AllowOrigin: string[];
+  AllowMethods?: string[];
+  AllowHeaders?: string[];
+  ExposeHeaders?: string[];
+  AllowCredentials: 'on' | 'off';
+  MaxAge?: number;
+}
 
 export interface RuleAction {
   Order: number;
@@ -204,6 +214,7 @@ export interface RuleAction {
   InsertHeaderConfig?: InsertHeaderConfig;
   RemoveHeaderConfig?: RemoveHeaderConfig;
   RewriteConfig?: RewriteConfig;
+  CorsConfig?: CorsConfig;
 }
 
 export type ConditionType = 'Host' | 'Path' | 'Header' | 'QueryString' | 'Method' | 'Cookie' | 'SourceIp';

@@ -1,3 +1,4 @@
+import { headerObject } from '../response-edits.js';
 import { constants, type OutgoingHttpHeaders } from 'node:http2';
 import type { CompiledListener, CompiledRule, RuntimeGroup, RuntimeServer } from '../routing-table.js';
 import { cookieValue } from '../match.js';
@@ -84,7 +85,7 @@ export class H2Exchange extends H2StreamUpstream implements EditInput, RouteInpu
     }
     const final = d.final!;
     if (final.type === 'fixed') {
-      this.reply(final.status, final.body, final.contentType, {});
+      this.reply(final.status, final.body, final.contentType, headerObject(final.headers));
       return;
     }
     if (final.type === 'redirect') {
@@ -102,6 +103,7 @@ export class H2Exchange extends H2StreamUpstream implements EditInput, RouteInpu
     }
     this.upTarget = this.edits?.target ?? this.target;
     this.setCookie = d.insertCookie;
+    this.respEdits = d.respEdits;
     this.timer = setTimeout(() => this.onTimeout(), this.listener!.snap.requestTimeoutS * 1000);
     if (d.kind === Route.FUNCTION) this.startFunction(d.server!);
     else this.send(d.server!);

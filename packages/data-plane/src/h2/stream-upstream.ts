@@ -8,6 +8,7 @@ import { RouteDecision } from '../route-decision.js';
 import type { StreamHost } from '../worker-host.js';
 import type { UpstreamSession } from './upstreams.js';
 import { clientCertHeaders } from '../client-cert.js';
+import { applyToHeaders, type ResponseEdits } from '../response-edits.js';
 import { cleanTrailers, downstreamHeaders, hostOf, upstreamHeaders, type StreamEdits } from './headers.js';
 
 /** What a stream needs from the worker that owns it. */
@@ -57,6 +58,8 @@ export abstract class H2StreamUpstream {
   stuck = false;
   groupCookie: string | undefined = undefined;
   protected setCookie: string | undefined;
+  /** TC-3 / TC-4: changes to the response head, or null. */
+  protected respEdits: ResponseEdits | null = null;
   protected timer: NodeJS.Timeout | undefined;
   /** Response headers went to the client. */
   protected responded = false;
@@ -208,7 +211,7 @@ export abstract class H2StreamUpstream {
     this.clearTimer();
     const status = res.statusCode ?? 502;
     if (this.server && this.table) this.table.outcome(this.server, status < 500);
-    const h = downstreamHeaders(res.headers, status);
+    const h = applyToHeaders(downstreamHeaders(res.headers, status), this.respEdits);
     this.learnAffinity(res.headers['set-cookie']);
     this.addStickyCookie(h);
     const noBody = this.method === 'HEAD' || status === 204 || status === 304;
@@ -300,7 +303,7 @@ export abstract class H2StreamUpstream {
     this.clearTimer();
     const status = Number(rh[':status']) || 502;
     if (this.server && this.table) this.table.outcome(this.server, status < 500);
-    const h = downstreamHeaders(rh, status);
+    const h = applyToHeaders(downstreamHeaders(rh, status), this.respEdits);
     this.learnAffinity(rh['set-cookie']);
     this.addStickyCookie(h);
     // A trailers-only answer (gRPC errors) stays one HEADERS frame with END_STREAM.

@@ -5,6 +5,7 @@ import type {
 import { duplicated, invalidParam } from '../errors.js';
 import { headerNameProblem, hostPatternProblem, printableProblem } from './conditions.js';
 import { ID_PATTERN } from '../validate/names.js';
+import { parseCorsConfig } from './cors.js';
 
 /**
  * LR-2 rule actions and listener default actions: parsing, validation and normalization
@@ -16,7 +17,7 @@ import { ID_PATTERN } from '../validate/names.js';
  * and the final action is always the last element.
  */
 
-export const ACTION_TYPES = ['ForwardGroup', 'Redirect', 'FixedResponse', 'InsertHeader', 'RemoveHeader', 'Rewrite'] as const satisfies readonly ActionType[];
+export const ACTION_TYPES = ['ForwardGroup', 'Redirect', 'FixedResponse', 'InsertHeader', 'RemoveHeader', 'Rewrite', 'Cors'] as const satisfies readonly ActionType[];
 export const FINAL_ACTION_TYPES: readonly ActionType[] = ['ForwardGroup', 'Redirect', 'FixedResponse'];
 /** Largest action list of any edition (Standard); `EDITION_RULE_LIMITS` narrows it for Basic. */
 export const MAX_RULE_ACTIONS = 5;
@@ -196,6 +197,8 @@ function parseAction(ap: Params): RuleAction {
       return { Order: order, Type: type, RemoveHeaderConfig: { Key: parseHeaderKey(ap.obj('RemoveHeaderConfig', { required: true })) } };
     case 'Rewrite':
       return { Order: order, Type: type, RewriteConfig: parseRewrite(ap.obj('RewriteConfig', { required: true })) };
+    case 'Cors':
+      return { Order: order, Type: type, CorsConfig: parseCorsConfig(ap.obj('CorsConfig', { required: true })) };
   }
 }
 
@@ -227,6 +230,9 @@ export function parseRuleActions(p: Params, required: boolean, key = 'RuleAction
   }
   const extras = actions.slice(0, -1);
   if (extras.filter((a) => a.Type === 'Rewrite').length > 1) throw invalidParam(name, 'may contain one Rewrite action');
+  if (extras.filter((a) => a.Type === 'Cors').length > 1) throw invalidParam(name, 'may contain one Cors action');
+  // TC-3: the load balancer answers preflights itself, but the actual requests go on.
+  if (final.Type === 'Redirect' && extras.some((a) => a.Type === 'Cors')) throw invalidParam(name, 'a Cors action needs a ForwardGroup or FixedResponse action, not Redirect');
   if (final.Type !== 'ForwardGroup') {
     const needsForward = extras.find((a) => a.Type === 'Rewrite' || a.Type === 'InsertHeader' || a.Type === 'RemoveHeader');
     if (needsForward) {
