@@ -2,8 +2,9 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import type { ClientHttp2Session } from 'node:http2';
-import { Backend, FulcrumNode, forward, freePort, get, exchange, reqBytes } from './dp-helpers.js';
-import { h2request, h2session, selfSigned } from './features-h2-client.js';
+import { Backend, forward, get, exchange, reqBytes, type FulcrumNode } from './dp-helpers.js';
+import { h2request, h2session } from './features-h2-client.js';
+import { twoListeners } from './two-listeners.js';
 
 const run = promisify(execFile);
 
@@ -36,18 +37,10 @@ describe('Cors rule action (TC-3)', function () {
       res.writeHead(200, { 'content-type': 'text/plain', 'access-control-allow-origin': '*', vary: 'Accept-Encoding' });
       res.end('api');
     });
-    node = await FulcrumNode.start({ workers: 1 });
-    const gid = await node.createGroup('cors-group', {}, false);
-    await node.addServers(gid, [{ port: backend.port }], false);
-    port = await freePort();
-    const lid = await node.createListener(port, gid, {}, false);
-    const cert = selfSigned('example.test');
-    const certId = String((await node.api('UploadServerCertificate', { CertificateName: 'cors', Certificate: cert.cert, PrivateKey: cert.key })).CertificateId);
-    h2Port = await freePort();
-    const h2Lid = String((await node.api('CreateListener', {
-      LoadBalancerId: 'alb-default', ListenerProtocol: 'HTTPS', ListenerPort: h2Port, Certificates: [{ CertificateId: certId }], DefaultActions: [forward(gid)],
-    })).ListenerId);
-    for (const l of [lid, h2Lid]) {
+    const bench = await twoListeners('cors', backend);
+    ({ node, port, h2Port } = bench);
+    const gid = bench.groupId;
+    for (const l of bench.listenerIds) {
       await node.write('CreateRule', {
         ListenerId: l, RuleName: 'api', Priority: 1,
         RuleConditions: [{ Type: 'Path', PathConfig: { Values: ['/api/*'] } }],

@@ -1,4 +1,5 @@
 import { h1ResponseEdits, type ResponseEdits } from './response-edits.js';
+import { responseEditsFor } from './response-rules.js';
 import {
   BodyKind, ChunkedTracker, ReadStatus, ReqFlag, ClientConnection as ConnMode, DEFAULT_H1_LIMITS, HeadReader,
   HeadSlices, RequestHead, ResponseHead, buildClientResponseHead, parseResponseHead,
@@ -348,7 +349,8 @@ export abstract class Http1Exchange {
     }
     const mode = this.clientKeepAlive && !this.worker.draining(this.server) ? ConnMode.KEEP_ALIVE : ConnMode.CLOSE;
     if (mode === ConnMode.CLOSE) this.clientKeepAlive = false;
-    const edits = this.respEdits === null ? null : h1ResponseEdits(this.respEdits, this.setCookie);
+    const all = responseEditsFor(this.listener?.responseRules, this.respEdits, { status: resp.status, header: (n) => resp.getHeader(n) });
+    const edits = all === null ? null : h1ResponseEdits(all, this.setCookie);
     buildClientResponseHead(resp, this.slices, mode, edits ? edits.lines : this.setCookie, edits?.remove ?? null);
     if (resp.bodyKind === BodyKind.NONE) {
       this.worker.counters.responses++;

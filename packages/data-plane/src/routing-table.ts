@@ -7,6 +7,7 @@ import { CookieSigner } from './sticky.js';
 import { LoopMarker } from './loop-marker.js';
 import { AclFilter } from './acl.js';
 import { CorsPolicy } from './cors.js';
+import { compileResponseRules, type CompiledResponseRule } from './response-rules.js';
 import { UpstreamPool } from './upstream-pool.js';
 import { settings } from './settings.js';
 
@@ -186,6 +187,8 @@ export interface CompiledListener {
   /** AC-1: who may use the listener; undefined admits everyone. */
   acl: AclFilter | undefined;
   rules: CompiledRule[];
+  /** TC-4: rules with Direction Response, by priority. */
+  responseRules: CompiledResponseRule[];
 }
 
 /** The listener's first rule (in priority order, the default last) whose conditions the request meets. */
@@ -221,7 +224,7 @@ export class RoutingTable {
     for (const l of snapshot.listeners) {
       let loop = markers.get(l.loadBalancerId);
       if (loop === undefined) markers.set(l.loadBalancerId, (loop = new LoopMarker(l.loadBalancerId, snapshot.loopKeyHex)));
-      this.listeners.set(l.port, { snap: l, fwd: new ForwardPolicy(l.xff), loop, acl: l.acl ? new AclFilter(l.acl) : undefined, rules: l.rules.map((r) => this.compileRule(r.id, r.conditions, r.actions)) });
+      this.listeners.set(l.port, { snap: l, fwd: new ForwardPolicy(l.xff), loop, acl: l.acl ? new AclFilter(l.acl) : undefined, responseRules: compileResponseRules(l.responseRules), rules: l.rules.map((r) => this.compileRule(r.id, r.conditions, r.actions)) });
     }
   }
 

@@ -1,7 +1,7 @@
 import type { Collections } from './state.js';
 import { serverKey, healthKey } from './state.js';
 import type {
-  AclType, BackendProtocol, TlsVersion, ConnectionDrainConfig, RuleAction, RuleCondition, Scheduler, ServerGroupType,
+  AclType, BackendProtocol, TlsVersion, Rule, ConnectionDrainConfig, RuleAction, RuleCondition, Scheduler, ServerGroupType,
   Listener, ServerType, StickySessionConfig,
 } from './types.js';
 import { CLIENT_CERT_FIELDS, normalizeXff, type ClientCertField } from './validate/forwarded.js';
@@ -69,6 +69,8 @@ export interface SnapListener {
   tls?: { versions: TlsVersion[]; ciphers: string[] };
   /** Rules by ascending priority; the listener's default actions come last as priority Infinity. */
   rules: SnapRule[];
+  /** TC-4: rules with Direction Response, by ascending priority (the first that matches applies). */
+  responseRules?: SnapRule[];
 }
 
 /** TB-2 / LR-3: the listener's XForwardedForConfig as the data plane needs it. */
@@ -196,10 +198,10 @@ export function buildRoutingSnapshot(state: Collections, version: number, nowMs:
   const listeners: SnapListener[] = [];
   for (const l of Object.values(state.listeners)) {
     if (l.ListenerStatus === 'Stopped' || l.ListenerProtocol === 'QUIC') continue;
-    const rules: SnapRule[] = Object.values(state.rules)
-      .filter((r) => r.ListenerId === l.ListenerId)
-      .sort((a, b) => a.Priority - b.Priority)
-      .map((r) => ({ id: r.RuleId, priority: r.Priority, conditions: r.RuleConditions, actions: [...r.RuleActions].sort((a, b) => a.Order - b.Order) }));
+    const toSnap = (r: Rule): SnapRule => ({ id: r.RuleId, priority: r.Priority, conditions: r.RuleConditions, actions: [...r.RuleActions].sort((a, b) => a.Order - b.Order) });
+    const mine = Object.values(state.rules).filter((r) => r.ListenerId === l.ListenerId).sort((a, b) => a.Priority - b.Priority);
+    const rules: SnapRule[] = mine.filter((r) => r.Direction !== 'Response').map(toSnap);
+    const responseRules = mine.filter((r) => r.Direction === 'Response').map(toSnap);
     rules.push({ id: 'default', priority: Number.MAX_SAFE_INTEGER, conditions: [], actions: l.DefaultActions });
     const certs: SnapCert[] = [];
     l.Certificates.forEach((c, i) => {
@@ -219,6 +221,7 @@ export function buildRoutingSnapshot(state: Collections, version: number, nowMs:
       xff: snapForwarded(l.XForwardedForConfig),
       acl: snapAcl(state, l),
       tls: snapTls(state, l),
+      ...(responseRules.length ? { responseRules } : {}),
       mtls: snapMtls(state, l),
       rules,
     });

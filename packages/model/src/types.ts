@@ -217,7 +217,7 @@ export interface RuleAction {
   CorsConfig?: CorsConfig;
 }
 
-export type ConditionType = 'Host' | 'Path' | 'Header' | 'QueryString' | 'Method' | 'Cookie' | 'SourceIp';
+export type ConditionType = 'Host' | 'Path' | 'Header' | 'QueryString' | 'Method' | 'Cookie' | 'SourceIp' | 'ResponseStatusCode' | 'ResponseHeader';
 
 export interface KeyValues {
   Key: string;
@@ -237,6 +237,10 @@ export interface RuleCondition {
   HeaderConfig?: KeyValues;
   QueryStringConfig?: { Values: KeyValuePair[] };
   CookieConfig?: { Values: KeyValuePair[] };
+  /** TC-4 (Direction Response): status codes (`404`) or ranges (`500-599`). */
+  ResponseStatusCodeConfig?: { Values: string[] };
+  /** TC-4 (Direction Response): a response header's first value. */
+  ResponseHeaderConfig?: KeyValues;
 }
 
 export interface ListenerCertificate {
@@ -363,6 +367,8 @@ export interface Rule {
   Priority: number;
   RuleConditions: RuleCondition[];
   RuleActions: RuleAction[];
+  /** TC-4: `Response` rules edit responses; absent means `Request`. */
+  Direction?: 'Request' | 'Response';
   RuleStatus: 'Available' | 'Configuring';
   CreateTime: string;
 }

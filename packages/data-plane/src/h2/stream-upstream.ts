@@ -9,7 +9,8 @@ import type { StreamHost } from '../worker-host.js';
 import type { UpstreamSession } from './upstreams.js';
 import { clientCertHeaders } from '../client-cert.js';
 import { applyToHeaders, type ResponseEdits } from '../response-edits.js';
-import { cleanTrailers, downstreamHeaders, hostOf, upstreamHeaders, type StreamEdits } from './headers.js';
+import { responseEditsFor } from '../response-rules.js';
+import { cleanTrailers, downstreamHeaders, hostOf, joined, upstreamHeaders, type StreamEdits } from './headers.js';
 
 /** What a stream needs from the worker that owns it. */
 export type H2Host = StreamHost;
@@ -137,6 +138,11 @@ export abstract class H2StreamUpstream {
     else this.sendH1(server);
   }
 
+  /** TC-3 / TC-4: the edits for this response (CORS decided with the request, response rules). */
+  private editsFor(status: number, h: IncomingHttpHeaders): ResponseEdits | null {
+    return responseEditsFor(this.listener?.responseRules, this.respEdits, { status, header: (n) => joined(h[n]) });
+  }
+
   protected forwardInfo(keepTeTrailers: boolean) {
     return {
       clientIp: this.peerIp, clientPort: this.sourcePort, port: this.port,
@@ -211,7 +217,7 @@ export abstract class H2StreamUpstream {
     this.clearTimer();
     const status = res.statusCode ?? 502;
     if (this.server && this.table) this.table.outcome(this.server, status < 500);
-    const h = applyToHeaders(downstreamHeaders(res.headers, status), this.respEdits);
+    const h = applyToHeaders(downstreamHeaders(res.headers, status), this.editsFor(status, res.headers));
     this.learnAffinity(res.headers['set-cookie']);
     this.addStickyCookie(h);
     const noBody = this.method === 'HEAD' || status === 204 || status === 304;
@@ -303,7 +309,7 @@ export abstract class H2StreamUpstream {
     this.clearTimer();
     const status = Number(rh[':status']) || 502;
     if (this.server && this.table) this.table.outcome(this.server, status < 500);
-    const h = applyToHeaders(downstreamHeaders(rh, status), this.respEdits);
+    const h = applyToHeaders(downstreamHeaders(rh, status), this.editsFor(status, rh));
     this.learnAffinity(rh['set-cookie']);
     this.addStickyCookie(h);
     // A trailers-only answer (gRPC errors) stays one HEADERS frame with END_STREAM.

@@ -6,3 +6,4 @@ export * from './attachment.js';
 export * from './certificate-pem.js';
 export * from './lookups.js';
 export * from './cors.js';
+export * from './response-rules.js';
