@@ -473,6 +473,8 @@ export class ProxyConnection extends Http1Request implements EditInput, Upstream
   destroy(): void {
     if (this.state !== S_CLOSED) this.state = S_CLOSED;
     this.deadlineKind = T_NONE;
+    this.comp?.destroy();
+    this.comp = null;
     this.dropUpstream();
     this.socket.destroy();
   }

@@ -56,6 +56,8 @@ export interface SnapListener {
   idleTimeoutS: number;
   requestTimeoutS: number;
   http2: boolean;
+  /** GZ-1: compress responses (GzipEnabled). */
+  gzip?: boolean;
   certs: SnapCert[];
   xff: SnapForwarded;
   /**
@@ -217,6 +219,7 @@ export function buildRoutingSnapshot(state: Collections, version: number, nowMs:
       idleTimeoutS: l.IdleTimeout,
       requestTimeoutS: l.RequestTimeout,
       http2: l.Http2Enabled,
+      gzip: l.GzipEnabled,
       certs,
       xff: snapForwarded(l.XForwardedForConfig),
       acl: snapAcl(state, l),

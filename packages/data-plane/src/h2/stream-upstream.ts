@@ -8,7 +8,8 @@ import { RouteDecision } from '../route-decision.js';
 import type { StreamHost } from '../worker-host.js';
 import type { UpstreamSession } from './upstreams.js';
 import { clientCertHeaders } from '../client-cert.js';
-import { applyToHeaders, type ResponseEdits } from '../response-edits.js';
+import { applyToHeaders, mergeEdits, type ResponseEdits } from '../response-edits.js';
+import { compressionEdits, compressionForHeaders, createCompressor } from '../compression.js';
 import { responseEditsFor } from '../response-rules.js';
 import { cleanTrailers, downstreamHeaders, hostOf, joined, upstreamHeaders, type StreamEdits } from './headers.js';
 
@@ -217,7 +218,9 @@ export abstract class H2StreamUpstream {
     this.clearTimer();
     const status = res.statusCode ?? 502;
     if (this.server && this.table) this.table.outcome(this.server, status < 500);
-    const h = applyToHeaders(downstreamHeaders(res.headers, status), this.editsFor(status, res.headers));
+    const enc = compressionForHeaders(this.listener?.snap.gzip, this.method, joined(this.headers['accept-encoding']), status, res.headers);
+    const h = applyToHeaders(downstreamHeaders(res.headers, status), mergeEdits(this.editsFor(status, res.headers), enc && compressionEdits(enc, joined(res.headers.etag))));
+    if (enc) delete h['content-length'];
     this.learnAffinity(res.headers['set-cookie']);
     this.addStickyCookie(h);
     const noBody = this.method === 'HEAD' || status === 204 || status === 304;
@@ -242,7 +245,8 @@ export abstract class H2StreamUpstream {
       // The backend went away mid-body: the client must not take a cut body for a whole one.
       if (!res.complete) this.resetClient(NGHTTP2_INTERNAL_ERROR);
     });
-    res.pipe(this.stream);
+    if (enc) res.pipe(createCompressor(enc)).pipe(this.stream);
+    else res.pipe(this.stream);
   }
 
   /** gRPC groups: an HTTP/2 stream on the server's h2c session. */

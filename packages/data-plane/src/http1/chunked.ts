@@ -77,6 +77,8 @@ export class ChunkedTracker {
   dataBytes = 0;
   /** Total bytes consumed for this message (framing included). */
   consumed = 0;
+  /** Receives the chunk data (framing excluded) as it passes, when set (GZ-1 re-encodes it). */
+  sink: ((buf: Uint8Array, start: number, end: number) => void) | null = null;
 
   private state = S_SIZE_FIRST;
   private remaining = 0;
@@ -111,6 +113,7 @@ export class ChunkedTracker {
     this.trailerFields = 0;
     this.nameLen = 0;
     this.forbidMask = 0;
+    this.sink = null;
   }
 
   /**
@@ -131,9 +134,11 @@ export class ChunkedTracker {
         if (avail < rem) {
           this.remaining = rem - avail;
           this.dataBytes += avail;
+          if (this.sink !== null) this.sink(buf, p, end);
           p = end;
           break;
         }
+        if (this.sink !== null && rem > 0) this.sink(buf, p, p + rem);
         p += rem;
         this.dataBytes += rem;
         this.remaining = 0;

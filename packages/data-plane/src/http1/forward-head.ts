@@ -320,6 +320,8 @@ export function buildClientResponseHead(
   conn: ClientConnectionValue,
   setCookieLines: Buffer | null = null,
   removeNames: readonly string[] | null = null,
+  /** GZ-1: the body is re-encoded and sent chunked: the backend's framing fields go. */
+  reframe = false,
 ): void {
   out.reset();
   const buf = head.buf;
@@ -338,7 +340,7 @@ export function buildClientResponseHead(
     let drop = DROP_DOWNSTREAM[id] === 1;
     if (!drop) {
       if (id === HeaderId.UPGRADE) drop = status !== 101;
-      else if (id === HeaderId.CONTENT_LENGTH || id === HeaderId.TRANSFER_ENCODING) drop = noBodyFields;
+      else if (id === HeaderId.CONTENT_LENGTH || id === HeaderId.TRANSFER_ENCODING) drop = noBodyFields || reframe;
       if (!drop && names !== null) drop = removed(head, i, names);
     }
     if (drop) {
