@@ -32,7 +32,7 @@ const DEFAULT_OUT = join(REPO_ROOT, 'loadtest/results/latest.json');
 const TLS_LOAD_SCRIPT = join(REPO_ROOT, 'loadtest/dist/src/tls-load.js');
 
 /** Tables in this order: keep-alive (autocannon, wrk), new connection per request, new TLS connection per request. */
-const TOOL_ORDER: LoadResult['tool'][] = ['autocannon', 'wrk', 'wrk-close', 'tls-new', 'tls-resume'];
+const TOOL_ORDER: LoadResult['tool'][] = ['autocannon', 'wrk', 'wrk-close', 'tls-new', 'tls-resume', 'gzip'];
 
 /** Connections each worker of a Fulcrum target has accepted so far (its /metrics), by worker id order. */
 async function acceptedByWorker(t: Target): Promise<number[] | undefined> {
@@ -183,8 +183,9 @@ async function bench(opts: BenchOptions, workDir: string): Promise<boolean> {
   const closeTargets = wrkPath && opts.scenarios.includes('close') ? targets.filter((t) => opts.closeTargets.includes(t.name)) : [];
   if (opts.scenarios.includes('close') && !wrkPath) notes.push('close scenario skipped: wrk is not installed');
   const tlsTargets = cert ? targets.filter((t) => opts.tlsTargets.includes(t.name) && t.tlsPort !== undefined) : [];
+  const gzipTargets = opts.scenarios.includes('gzip') ? targets.filter((t) => opts.gzipTargets.includes(t.name)) : [];
   const perRun = opts.warmupS + opts.durationS + 1;
-  const runsPerRound = acTargets.length + wrkTargets.length + closeTargets.length + 2 * tlsTargets.length;
+  const runsPerRound = acTargets.length + wrkTargets.length + closeTargets.length + 2 * tlsTargets.length + gzipTargets.length;
   const estimateS = opts.rounds * perRun * runsPerRound;
   say(
     `\n${opts.rounds} round(s) × ${runsPerRound} run(s) (${acTargets.length} autocannon, ${wrkTargets.length} wrk, ${closeTargets.length} wrk Connection: close, ${2 * tlsTargets.length} new-TLS), ` +
@@ -197,6 +198,8 @@ async function bench(opts: BenchOptions, workDir: string): Promise<boolean> {
     switch (tool) {
       case 'autocannon':
         return runAutocannon(t.url, opts.connections, seconds);
+      case 'gzip':
+        return runAutocannon(t.url, opts.connections, seconds, true);
       case 'wrk':
         return runWrk(wrkPath!, t.url, opts.connections, seconds, workDir, seq++);
       case 'wrk-close':
@@ -238,6 +241,7 @@ async function bench(opts: BenchOptions, workDir: string): Promise<boolean> {
     for (const t of closeTargets) await measure(round, t, 'wrk-close');
     for (const t of tlsTargets) await measure(round, t, 'tls-new');
     for (const t of tlsTargets) await measure(round, t, 'tls-resume');
+    for (const t of gzipTargets) await measure(round, t, 'gzip');
   }
 
   if (tlsGroupSeen.size > 0) {
@@ -251,6 +255,7 @@ async function bench(opts: BenchOptions, workDir: string): Promise<boolean> {
     'wrk-close': `close: wrk -t1 -c${opts.closeConnections} -H 'Connection: close', a new connection per request`,
     'tls-new': `tls-new: ${opts.tlsConnections} loops, a new TLS connection per request, full handshakes (src/tls-load.ts)`,
     'tls-resume': `tls-resume: the same, resuming the previous session (TLS 1.3 ticket)`,
+    gzip: `gzip: autocannon, ${opts.connections} kept-alive connections, GET /json (10 KB JSON) with Accept-Encoding: gzip, compressed by the proxy`,
   };
   const tables = TOOL_ORDER.map((tool) => ({ tool, rows: summarize(runs, order, tool, tool === 'autocannon' ? failures : new Map()).filter((r) => r.runs > 0 || tool === 'autocannon') }))
     .filter((t) => t.rows.some((r) => r.runs > 0) || (t.tool === 'autocannon' && t.rows.length > 0));

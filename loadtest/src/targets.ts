@@ -235,6 +235,12 @@ events {
 
 http {
     access_log off;
+    # gzip scenario (GZ-1): compress JSON as Fulcrum does (its gzip level is 4; nginx's default is 1).
+    gzip on;
+    gzip_types application/json;
+    gzip_min_length 1024;
+    gzip_comp_level 4;
+    gzip_vary on;
     keepalive_timeout 120s;
     keepalive_requests 1000000;
     client_body_temp_path ${prefix}/client_body;

@@ -1,4 +1,4 @@
-import { constants, createBrotliCompress, createGzip, type BrotliCompress, type Gzip } from 'node:zlib';
+import { brotliCompressSync, constants, createBrotliCompress, createGzip, gzipSync, type BrotliCompress, type Gzip } from 'node:zlib';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { ResponseEdits } from './response-edits.js';
 
@@ -76,10 +76,18 @@ export function chooseEncoding(x: CompressionInput): Encoding | null {
   return negotiate(x.acceptEncoding);
 }
 
+const BROTLI_PARAMS = { params: { [constants.BROTLI_PARAM_QUALITY]: BROTLI_QUALITY, [constants.BROTLI_PARAM_MODE]: constants.BROTLI_MODE_TEXT } };
+
 export function createCompressor(e: Encoding): Gzip | BrotliCompress {
-  return e === 'gzip'
-    ? createGzip({ level: GZIP_LEVEL })
-    : createBrotliCompress({ params: { [constants.BROTLI_PARAM_QUALITY]: BROTLI_QUALITY, [constants.BROTLI_PARAM_MODE]: constants.BROTLI_MODE_TEXT } });
+  return e === 'gzip' ? createGzip({ level: GZIP_LEVEL }) : createBrotliCompress(BROTLI_PARAMS);
+}
+
+/**
+ * A body that is all here compressed in one call: no zlib stream object (each costs a
+ * handle and its window) for the common small response. Bounded by the worker's read buffer.
+ */
+export function compressWhole(e: Encoding, body: Uint8Array): Buffer {
+  return e === 'gzip' ? gzipSync(body, { level: GZIP_LEVEL }) : brotliCompressSync(body, BROTLI_PARAMS);
 }
 
 /** A strong validator no longer names the bytes sent; a weak one still names the representation. */

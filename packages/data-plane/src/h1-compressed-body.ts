@@ -69,3 +69,11 @@ export function h1Compression(l: SnapListener | undefined, req: RequestHead, res
     contentRange: resp.getHeader('content-range') !== undefined, cacheControl: resp.getHeader('cache-control'),
   });
 }
+
+const CHUNKED_LINE = Buffer.from('Transfer-Encoding: chunked\r\n', 'latin1');
+
+/** The framing lines of a compressed response (after any Set-Cookie lines): its length when compressed whole, else chunked. */
+export function compressedFraming(setCookie: Buffer | null, whole: Buffer | null): Buffer {
+  const line = whole === null ? CHUNKED_LINE : Buffer.from(`Content-Length: ${whole.length}\r\n`, 'latin1');
+  return setCookie === null ? line : Buffer.concat([setCookie, line]);
+}

@@ -1,6 +1,6 @@
 import { h1ResponseEdits, mergeEdits, type ResponseEdits } from './response-edits.js';
-import { compressionEdits, type Encoding } from './compression.js';
-import { H1CompressedBody, h1Compression } from './h1-compressed-body.js';
+import { compressionEdits, compressWhole, type Encoding } from './compression.js';
+import { H1CompressedBody, compressedFraming, h1Compression } from './h1-compressed-body.js';
 import { responseEditsFor } from './response-rules.js';
 import {
   BodyKind, ChunkedTracker, ReadStatus, ReqFlag, ClientConnection as ConnMode, DEFAULT_H1_LIMITS, HeadReader,
@@ -357,9 +357,12 @@ export abstract class Http1Exchange {
     const ruled = responseEditsFor(this.listener?.responseRules, this.respEdits, { status: resp.status, header: (n) => resp.getHeader(n) });
     const enc = h1Compression(this.listener?.snap, this.req, resp);
     const all = enc === null ? ruled : mergeEdits(ruled, compressionEdits(enc, resp.getHeader('etag')));
-    const edits = all === null ? null : h1ResponseEdits(all, enc === null ? this.setCookie : concatLines(this.setCookie, CHUNKED_LINE));
+    // A whole body already here is compressed at once and sent with its length (no zlib stream).
+    const zbody = enc !== null && resp.bodyKind === BodyKind.LENGTH && restEnd - restStart >= resp.contentLength
+      ? compressWhole(enc, restBuf.subarray(restStart, restStart + resp.contentLength)) : null;
+    const edits = all === null ? null : h1ResponseEdits(all, enc === null ? this.setCookie : compressedFraming(this.setCookie, zbody));
     buildClientResponseHead(resp, this.slices, mode, edits ? edits.lines : this.setCookie, edits?.remove ?? null, enc !== null);
-    if (enc !== null) this.startCompression(enc);
+    if (enc !== null && zbody === null) this.startCompression(enc);
     if (resp.bodyKind === BodyKind.NONE) {
       this.worker.counters.responses++;
       this.writeSlices();
@@ -378,7 +381,8 @@ export abstract class Http1Exchange {
       return;
     }
     this.worker.counters.responses++;
-    if (this.comp === null) this.writeHeadWithBody(restBuf, restStart, restStart + n);
+    if (zbody !== null) this.writeHeadWithBody(zbody, 0, zbody.length);
+    else if (this.comp === null) this.writeHeadWithBody(restBuf, restStart, restStart + n);
     else {
       if (!this.writeSlices()) this.up?.pause();
       if (this.respKind !== BodyKind.CHUNKED) this.comp.push(restBuf, restStart, restStart + n);
@@ -476,12 +480,6 @@ export abstract class Http1Exchange {
     }
   }
 
-}
-
-const CHUNKED_LINE = Buffer.from('Transfer-Encoding: chunked\r\n', 'latin1');
-
-function concatLines(a: Buffer | null, b: Buffer): Buffer {
-  return a === null ? b : Buffer.concat([a, b]);
 }
 
 /** The Set-Cookie field lines to add to the response (SERVERID, FULCRUMGROUP), or null. */
