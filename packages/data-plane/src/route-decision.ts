@@ -100,6 +100,11 @@ export class RouteDecision {
       this.respEdits = cors.actual(input.header('origin'));
       if (final.type === 'fixed' && this.respEdits !== null) final = { ...final, headers: this.respEdits.insert };
     }
+    // TC-1: over the rule's share of its limit: refused at once, nothing reaches a backend.
+    if (rule.limit !== undefined && !rule.limit.allow(input.sourceIp, Date.now())) {
+      host.counters.trafficLimited++;
+      return this.local(503, 'Too many requests for this service right now; try again shortly.\n');
+    }
     this.final = final;
     if (final.type === 'fixed') {
       this.kind = Route.FIXED;

@@ -1,5 +1,5 @@
 import { ForwardPolicy } from './forward-policy.js';
-import type { RoutingSnapshot, SnapGroup, SnapListener, SnapServer, RuleAction } from '@fulcrum/model';
+import type { RoutingSnapshot, SnapGroup, SnapListener, SnapServer, RuleAction, TrafficLimitConfig } from '@fulcrum/model';
 import { DEFAULT_COOKIE_TIMEOUT_S } from '@fulcrum/model';
 import { buildPicker, eligibleServers, effectiveWeight, isRamping, maskWeights, requestKeyHasher, type Picker, type RequestKey } from '@fulcrum/scheduling';
 import { compileConditions, type MatchInput, type Matcher } from './match.js';
@@ -7,6 +7,7 @@ import { CookieSigner } from './sticky.js';
 import { LoopMarker } from './loop-marker.js';
 import { AclFilter } from './acl.js';
 import { CorsPolicy } from './cors.js';
+import { RuleLimiter, limitKey } from './traffic-limit.js';
 import { compileResponseRules, type CompiledResponseRule } from './response-rules.js';
 import { UpstreamPool } from './upstream-pool.js';
 import { settings } from './settings.js';
@@ -175,6 +176,8 @@ export interface CompiledRule {
   pre: RuleAction[];
   /** TC-3: the rule's Cors action. */
   cors: CorsPolicy | undefined;
+  /** TC-1: the rule's TrafficLimit action (its state outlives snapshots). */
+  limit: RuleLimiter | undefined;
   final: FinalAction;
 }
 
@@ -202,9 +205,13 @@ export class RoutingTable {
   readonly listeners = new Map<number, CompiledListener>();
   readonly groups = new Map<string, RuntimeGroup>();
   readonly signer: CookieSigner;
+  /** TC-1: the rules' limiters by rule id; an unchanged limit keeps its buckets across snapshots. */
+  readonly limiters = new Map<string, RuleLimiter>();
+  private readonly previousLimiters: ReadonlyMap<string, RuleLimiter> | undefined;
 
   constructor(readonly snapshot: RoutingSnapshot, ctx: WorkerContext, previous: RoutingTable | undefined) {
     this.version = snapshot.version;
+    this.previousLimiters = previous?.limiters;
     this.signer = new CookieSigner(snapshot.cookieKeyHex, snapshot.cookieTokenKeyHex, snapshot.retiredCookieKeys);
     for (const g of Object.values(snapshot.groups)) {
       const prev = previous?.groups.get(g.id);
@@ -231,6 +238,7 @@ export class RoutingTable {
   private compileRule(id: string, conditions: SnapListener['rules'][number]['conditions'], actions: RuleAction[]): CompiledRule {
     const pre: RuleAction[] = [];
     let cors: CorsPolicy | undefined;
+    let limit: RuleLimiter | undefined;
     let final: FinalAction = { type: 'fixed', status: 503, body: Buffer.from('no action\n'), contentType: 'text/plain' };
     for (const a of actions) {
       if (a.Type === 'ForwardGroup' && a.ForwardGroupConfig) {
@@ -251,13 +259,23 @@ export class RoutingTable {
         final = { type: 'redirect', action: a.RedirectConfig };
       } else if (a.Type === 'Cors' && a.CorsConfig) {
         cors = new CorsPolicy(a.CorsConfig);
+      } else if (a.Type === 'TrafficLimit' && a.TrafficLimitConfig) {
+        limit = this.limiterFor(id, a.TrafficLimitConfig);
       } else pre.push(a);
     }
-    return { id, match: compileConditions(conditions), pre, cors, final };
+    return { id, match: compileConditions(conditions), pre, cors, limit, final };
   }
 
-  /** Cluster-wide Wlc: load on each server from other workers and nodes. */
+  private limiterFor(ruleId: string, cfg: TrafficLimitConfig): RuleLimiter {
+    const old = this.previousLimiters?.get(ruleId);
+    const l = old !== undefined && old.cfg.QPS === cfg.QPS && old.cfg.PerIpQps === cfg.PerIpQps ? old : new RuleLimiter(limitKey(ruleId), cfg);
+    this.limiters.set(ruleId, l);
+    return l;
+  }
+
+  /** Cluster-wide Wlc: load on each server from other workers and nodes; TC-1 arrivals elsewhere. */
   applyExternalLoad(load: Record<string, number>): void {
+    for (const l of this.limiters.values()) l.setElsewhere(load);
     for (const g of this.groups.values()) {
       const hooks = g.picker.load;
       if (hooks === null) continue;

@@ -17,6 +17,8 @@ export interface WorkerCounters {
   drainCuts: number;
   /** AC-1: requests refused by a listener's access control lists. */
   aclDenied: number;
+  /** TC-1: requests refused by a rule's TrafficLimit. */
+  trafficLimited: number;
 }
 
 /**

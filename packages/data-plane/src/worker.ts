@@ -64,7 +64,7 @@ export class ProxyWorker implements ConnectionHost, StreamHost {
   /** Upstreams of HTTP/2 client streams (h1 agents, h2c sessions to gRPC servers). */
   readonly h2up = new H2Upstreams();
   readonly counters: WorkerCounters = {
-    responses: 0, badRequests: 0, badResponses: 0, upstreamErrors: 0, connectFailures: 0, timeouts: 0, loops: 0, drainCuts: 0, aclDenied: 0,
+    responses: 0, badRequests: 0, badResponses: 0, upstreamErrors: 0, connectFailures: 0, timeouts: 0, loops: 0, drainCuts: 0, aclDenied: 0, trafficLimited: 0,
   };
   requests = 0;
   /** Client connections accepted (TCP, before TLS), over the worker's life. */
@@ -148,6 +148,9 @@ export class ProxyWorker implements ConnectionHost, StreamHost {
     for (const g of this.table.groups.values()) {
       for (const s of g.servers) if (s.active > 0) out[`${g.snap.id}|${s.key}`] = s.active;
     }
+    // TC-1: arrivals per limited rule travel with the load (traffic-limit.ts).
+    const now = Date.now();
+    for (const l of this.table.limiters.values()) l.report(now, out);
     return out;
   }
 

@@ -193,7 +193,13 @@ export interface RewriteConfig {
   Query?: string;
 }
 
-export type ActionType = 'ForwardGroup' | 'Redirect' | 'FixedResponse' | 'InsertHeader' | 'RemoveHeader' | 'Rewrite' | 'Cors';
+export type ActionType = 'ForwardGroup' | 'Redirect' | 'FixedResponse' | 'InsertHeader' | 'RemoveHeader' | 'Rewrite' | 'Cors' | 'TrafficLimit';
+
+/** TC-1: ALB's TrafficLimitConfig: requests per second for the rule, and per client IP. */
+export interface TrafficLimitConfig {
+  QPS?: number;
+  PerIpQps?: number;
+}
 
 /** TC-3: ALB's CorsConfig. */
 export interface CorsConfig {
@@ -215,6 +221,7 @@ export interface RuleAction {
   RemoveHeaderConfig?: RemoveHeaderConfig;
   RewriteConfig?: RewriteConfig;
   CorsConfig?: CorsConfig;
+  TrafficLimitConfig?: TrafficLimitConfig;
 }
 
 export type ConditionType = 'Host' | 'Path' | 'Header' | 'QueryString' | 'Method' | 'Cookie' | 'SourceIp' | 'ResponseStatusCode' | 'ResponseHeader';

@@ -1,8 +1,8 @@
 import type { Params } from '../params.js';
 import type {
-  ActionType, FixedResponseConfig, ForwardGroupConfig, InsertHeaderConfig, RedirectConfig, RewriteConfig, RuleAction,
+  ActionType, FixedResponseConfig, ForwardGroupConfig, InsertHeaderConfig, RedirectConfig, RewriteConfig, RuleAction, TrafficLimitConfig,
 } from '../types.js';
-import { duplicated, invalidParam } from '../errors.js';
+import { duplicated, invalidParam, missingParam } from '../errors.js';
 import { headerNameProblem, hostPatternProblem, printableProblem } from './conditions.js';
 import { ID_PATTERN } from '../validate/names.js';
 import { parseCorsConfig } from './cors.js';
@@ -17,7 +17,7 @@ import { parseCorsConfig } from './cors.js';
  * and the final action is always the last element.
  */
 
-export const ACTION_TYPES = ['ForwardGroup', 'Redirect', 'FixedResponse', 'InsertHeader', 'RemoveHeader', 'Rewrite', 'Cors'] as const satisfies readonly ActionType[];
+export const ACTION_TYPES = ['ForwardGroup', 'Redirect', 'FixedResponse', 'InsertHeader', 'RemoveHeader', 'Rewrite', 'Cors', 'TrafficLimit'] as const satisfies readonly ActionType[];
 export const FINAL_ACTION_TYPES: readonly ActionType[] = ['ForwardGroup', 'Redirect', 'FixedResponse'];
 /** Largest action list of any edition (Standard); `EDITION_RULE_LIMITS` narrows it for Basic. */
 export const MAX_RULE_ACTIONS = 5;
@@ -181,6 +181,18 @@ function parseRewrite(cfg: Params): RewriteConfig {
   return { Host: host, Path: path, Query: query };
 }
 
+/** TC-1: ALB's limits, 1 to 1,000,000 requests a second; at least one, the per-IP one not above the rule's. */
+function parseTrafficLimit(cfg: Params): TrafficLimitConfig {
+  const qps = cfg.int('QPS', { min: 1, max: 1_000_000 });
+  const perIp = cfg.int('PerIpQps', { min: 1, max: 1_000_000 });
+  if (qps === undefined && perIp === undefined) throw missingParam(cfg.name('QPS'));
+  if (qps !== undefined && perIp !== undefined && perIp > qps) throw invalidParam(cfg.name('PerIpQps'), `must not exceed QPS (${qps})`);
+  const out: TrafficLimitConfig = {};
+  if (qps !== undefined) out.QPS = qps;
+  if (perIp !== undefined) out.PerIpQps = perIp;
+  return out;
+}
+
 function parseAction(ap: Params): RuleAction {
   const order = ap.int('Order', { required: true, min: 1, max: 50000 });
   const type = ap.enum('Type', ACTION_TYPES, { required: true });
@@ -199,6 +211,8 @@ function parseAction(ap: Params): RuleAction {
       return { Order: order, Type: type, RewriteConfig: parseRewrite(ap.obj('RewriteConfig', { required: true })) };
     case 'Cors':
       return { Order: order, Type: type, CorsConfig: parseCorsConfig(ap.obj('CorsConfig', { required: true })) };
+    case 'TrafficLimit':
+      return { Order: order, Type: type, TrafficLimitConfig: parseTrafficLimit(ap.obj('TrafficLimitConfig', { required: true })) };
   }
 }
 
@@ -231,6 +245,9 @@ export function parseRuleActions(p: Params, required: boolean, key = 'RuleAction
   const extras = actions.slice(0, -1);
   if (extras.filter((a) => a.Type === 'Rewrite').length > 1) throw invalidParam(name, 'may contain one Rewrite action');
   if (extras.filter((a) => a.Type === 'Cors').length > 1) throw invalidParam(name, 'may contain one Cors action');
+  if (extras.filter((a) => a.Type === 'TrafficLimit').length > 1) throw invalidParam(name, 'may contain one TrafficLimit action');
+  // TC-1: a limit protects backends; the requests it lets through must be forwarded.
+  if (final.Type !== 'ForwardGroup' && extras.some((a) => a.Type === 'TrafficLimit')) throw invalidParam(name, `a TrafficLimit action needs a ForwardGroup action, not ${final.Type}`);
   // TC-3: the load balancer answers preflights itself, but the actual requests go on.
   if (final.Type === 'Redirect' && extras.some((a) => a.Type === 'Cors')) throw invalidParam(name, 'a Cors action needs a ForwardGroup or FixedResponse action, not Redirect');
   if (final.Type !== 'ForwardGroup') {
