@@ -1,49 +1,12 @@
 import assert from 'node:assert/strict';
-import { Agent, request } from 'node:http';
 import { Backend, FulcrumNode, forward, freePort, type Json } from './dp-helpers.js';
+import { hammer } from './hammer.js';
 
 /**
  * TrafficLimit (TC-1) through a real node with two workers on loopback (T-1): clients
  * hammer a limited rule over many connections (so both workers take a part) and the 200s
  * counted over 10 s must come within ±10% of the configured rate; the rest are 503 at once.
  */
-
-interface Tally {
-  ok: number;
-  limited: number;
-  other: number;
-  maxLimitedMs: number;
-}
-
-/** `connections` loops of GET `path` from `from` until `untilMs`; counts only what ends after `fromMs`. */
-async function hammer(port: number, path: string, connections: number, fromMs: number, untilMs: number, from = '127.0.0.1'): Promise<Tally> {
-  const agent = new Agent({ keepAlive: true, maxSockets: connections });
-  const t: Tally = { ok: 0, limited: 0, other: 0, maxLimitedMs: 0 };
-  const one = () => new Promise<void>((resolve) => {
-    const started = Date.now();
-    const req = request({ host: '127.0.0.1', port, path, agent, localAddress: from }, (res) => {
-      res.resume();
-      res.on('end', () => {
-        const now = Date.now();
-        if (now >= fromMs && now < untilMs) {
-          if (res.statusCode === 200) t.ok++;
-          else if (res.statusCode === 503) {
-            t.limited++;
-            t.maxLimitedMs = Math.max(t.maxLimitedMs, now - started);
-          } else t.other++;
-        }
-        resolve();
-      });
-    });
-    req.on('error', () => { t.other++; resolve(); });
-    req.end();
-  });
-  await Promise.all(Array.from({ length: connections }, async () => {
-    while (Date.now() < untilMs) await one();
-  }));
-  agent.destroy();
-  return t;
-}
 
 describe('TrafficLimit rule action (TC-1)', function () {
   this.timeout(120_000);
@@ -82,7 +45,7 @@ describe('TrafficLimit rule action (TC-1)', function () {
   it('TC-1: QPS per rule across two workers: 200s within ±10% of 60/s over 10 s, the excess 503 at once', async () => {
     const now = Date.now();
     // 2 s to let the workers learn each other's share, then 10 s counted.
-    const t = await hammer(port, '/limited', 16, now + 2000, now + 12_000);
+    const t = await hammer('127.0.0.1', port, '/limited', 16, now + 2000, now + 12_000);
     const rate = t.ok / 10;
     assert.ok(rate >= 54 && rate <= 66, `${rate.toFixed(1)} requests/s passed (limit 60): ${JSON.stringify(t)}`);
     assert.ok(t.limited > t.ok, 'the clients asked for far more than the limit');
@@ -95,8 +58,8 @@ describe('TrafficLimit rule action (TC-1)', function () {
   it('TC-1: PerIpQps per client IP: two clients each get their own 25/s (±10%)', async () => {
     const now = Date.now();
     const [a, b] = await Promise.all([
-      hammer(port, '/per-ip', 8, now + 2000, now + 12_000, '127.0.0.2'),
-      hammer(port, '/per-ip', 8, now + 2000, now + 12_000, '127.0.0.3'),
+      hammer('127.0.0.1', port, '/per-ip', 8, now + 2000, now + 12_000, '127.0.0.2'),
+      hammer('127.0.0.1', port, '/per-ip', 8, now + 2000, now + 12_000, '127.0.0.3'),
     ]);
     for (const [name, t] of [['127.0.0.2', a], ['127.0.0.3', b]] as const) {
       const rate = t.ok / 10;
