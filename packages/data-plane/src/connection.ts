@@ -212,6 +212,8 @@ export class ProxyConnection extends Http1Request implements EditInput, Upstream
       restStart += n;
     }
     if (restStart < restEnd) this.hold(restBuf, restStart, restEnd);
+    // TC-2: the copy goes as forwarded, with the body only when all of it is here.
+    if (rule.mirror !== undefined) this.worker.mirror.send(rule.mirror, this.requestHead, this.reqBodyDone ? this.firstBody : null);
     this.state = this.reqBodyDone ? S_WAIT : S_BODY;
     if (this.state === S_BODY) this.socket.pause(); // until the upstream is connected
     this.setCookie = setCookieLines(d.insertCookie, this.groupCookie);

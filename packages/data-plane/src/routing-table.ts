@@ -178,6 +178,8 @@ export interface CompiledRule {
   cors: CorsPolicy | undefined;
   /** TC-1: the rule's TrafficLimit action (its state outlives snapshots). */
   limit: RuleLimiter | undefined;
+  /** TC-2: the group the rule's TrafficMirror copies requests to. */
+  mirror: RuntimeGroup | undefined;
   final: FinalAction;
 }
 
@@ -239,6 +241,7 @@ export class RoutingTable {
     const pre: RuleAction[] = [];
     let cors: CorsPolicy | undefined;
     let limit: RuleLimiter | undefined;
+    let mirror: RuntimeGroup | undefined;
     let final: FinalAction = { type: 'fixed', status: 503, body: Buffer.from('no action\n'), contentType: 'text/plain' };
     for (const a of actions) {
       if (a.Type === 'ForwardGroup' && a.ForwardGroupConfig) {
@@ -261,9 +264,11 @@ export class RoutingTable {
         cors = new CorsPolicy(a.CorsConfig);
       } else if (a.Type === 'TrafficLimit' && a.TrafficLimitConfig) {
         limit = this.limiterFor(id, a.TrafficLimitConfig);
+      } else if (a.Type === 'TrafficMirror' && a.TrafficMirrorConfig) {
+        mirror = this.groups.get(a.TrafficMirrorConfig.MirrorGroupConfig.ServerGroupTuples[0]!.ServerGroupId);
       } else pre.push(a);
     }
-    return { id, match: compileConditions(conditions), pre, cors, limit, final };
+    return { id, match: compileConditions(conditions), pre, cors, limit, mirror, final };
   }
 
   private limiterFor(ruleId: string, cfg: TrafficLimitConfig): RuleLimiter {

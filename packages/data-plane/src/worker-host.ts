@@ -2,6 +2,7 @@ import type { AffinityTable } from './affinity.js';
 import type { FunctionPool } from './functions.js';
 import type { H2Upstreams } from './h2/upstreams.js';
 import type { ObservedExchange } from './metrics.js';
+import type { Mirror } from './mirror.js';
 import type { RoutingTable, RuntimeServer } from './routing-table.js';
 import type { UpstreamPool } from './upstream-pool.js';
 
@@ -19,6 +20,11 @@ export interface WorkerCounters {
   aclDenied: number;
   /** TC-1: requests refused by a rule's TrafficLimit. */
   trafficLimited: number;
+  /** TC-2: copies sent to a mirror group, dropped (queue full), skipped (body not at hand or too big), failed. */
+  mirrored: number;
+  mirrorDropped: number;
+  mirrorSkipped: number;
+  mirrorFailed: number;
 }
 
 /**
@@ -31,6 +37,8 @@ export interface ExchangeHost {
   readonly counters: WorkerCounters;
   readonly affinity: AffinityTable;
   readonly functions: FunctionPool;
+  /** TC-2: the worker's mirror sender. */
+  readonly mirror: Mirror;
   requests: number;
   log(line: Record<string, unknown>): void;
   observe(c: ObservedExchange): void;

@@ -9,6 +9,7 @@ import { WorkerMetrics, type ObservedExchange } from './metrics.js';
 import { FunctionPool } from './functions.js';
 import type { IoPath, WorkerReport } from './ipc.js';
 import { listenerTls, type ListenerTlsOptions } from './tls-options.js';
+import { Mirror } from './mirror.js';
 import { H2Frontend } from './h2/frontend.js';
 import { H2Upstreams } from './h2/upstreams.js';
 import { REUSE_PORT } from './listen-mode.js';
@@ -64,8 +65,10 @@ export class ProxyWorker implements ConnectionHost, StreamHost {
   /** Upstreams of HTTP/2 client streams (h1 agents, h2c sessions to gRPC servers). */
   readonly h2up = new H2Upstreams();
   readonly counters: WorkerCounters = {
-    responses: 0, badRequests: 0, badResponses: 0, upstreamErrors: 0, connectFailures: 0, timeouts: 0, loops: 0, drainCuts: 0, aclDenied: 0, trafficLimited: 0,
+    responses: 0, badRequests: 0, badResponses: 0, upstreamErrors: 0, connectFailures: 0, timeouts: 0, loops: 0, drainCuts: 0,
+    aclDenied: 0, trafficLimited: 0, mirrored: 0, mirrorDropped: 0, mirrorSkipped: 0, mirrorFailed: 0,
   };
+  readonly mirror = new Mirror(this.counters);
   requests = 0;
   /** Client connections accepted (TCP, before TLS), over the worker's life. */
   accepted = 0;

@@ -193,7 +193,13 @@ export interface RewriteConfig {
   Query?: string;
 }
 
-export type ActionType = 'ForwardGroup' | 'Redirect' | 'FixedResponse' | 'InsertHeader' | 'RemoveHeader' | 'Rewrite' | 'Cors' | 'TrafficLimit';
+export type ActionType = 'ForwardGroup' | 'Redirect' | 'FixedResponse' | 'InsertHeader' | 'RemoveHeader' | 'Rewrite' | 'Cors' | 'TrafficLimit' | 'TrafficMirror';
+
+/** TC-2: ALB's TrafficMirrorConfig: copies go to one mirror server group. */
+export interface TrafficMirrorConfig {
+  TargetType: 'ForwardGroupMirror';
+  MirrorGroupConfig: { ServerGroupTuples: Array<{ ServerGroupId: string }> };
+}
 
 /** TC-1: ALB's TrafficLimitConfig: requests per second for the rule, and per client IP. */
 export interface TrafficLimitConfig {
@@ -222,6 +228,7 @@ export interface RuleAction {
   RewriteConfig?: RewriteConfig;
   CorsConfig?: CorsConfig;
   TrafficLimitConfig?: TrafficLimitConfig;
+  TrafficMirrorConfig?: TrafficMirrorConfig;
 }
 
 export type ConditionType = 'Host' | 'Path' | 'Header' | 'QueryString' | 'Method' | 'Cookie' | 'SourceIp' | 'ResponseStatusCode' | 'ResponseHeader';

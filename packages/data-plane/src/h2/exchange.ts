@@ -1,4 +1,3 @@
-import { headerObject } from '../response-edits.js';
 import { constants, type OutgoingHttpHeaders } from 'node:http2';
 import type { CompiledListener, CompiledRule, RuntimeGroup, RuntimeServer } from '../routing-table.js';
 import { cookieValue } from '../match.js';
@@ -8,7 +7,9 @@ import type { LoopMarker } from '../loop-marker.js';
 import { FunctionCall } from '../function-call.js';
 import type { EditInput } from '../responses.js';
 import { H2StreamUpstream } from './stream-upstream.js';
-import { LOOP_HEADER, joined, redirectLocation, streamEdits } from './headers.js';
+import { LOOP_HEADER, joined, redirectLocation, streamEdits, upstreamHeaders } from './headers.js';
+import { headerObject } from '../response-edits.js';
+import { mirrorHead } from '../mirror.js';
 
 const { NGHTTP2_CANCEL, NGHTTP2_INTERNAL_ERROR } = constants;
 
@@ -102,6 +103,8 @@ export class H2Exchange extends H2StreamUpstream implements EditInput, RouteInpu
       return;
     }
     this.upTarget = this.edits?.target ?? this.target;
+    // TC-2: a copy of a request without a body (a body streams; it is not copied on HTTP/2).
+    if (d.rule!.mirror) w.mirror.send(d.rule!.mirror, mirrorHead(this.method, this.upTarget, this.edits?.host ?? this.authority, upstreamHeaders(this.headers, this.forwardInfo(false), this.edits)), this.stream.endAfterHeaders ? EMPTY : null);
     this.setCookie = d.insertCookie;
     this.respEdits = d.respEdits;
     this.timer = setTimeout(() => this.onTimeout(), this.listener!.snap.requestTimeoutS * 1000);

@@ -1,6 +1,6 @@
 import type { Params } from '../params.js';
 import type {
-  ActionType, FixedResponseConfig, ForwardGroupConfig, InsertHeaderConfig, RedirectConfig, RewriteConfig, RuleAction, TrafficLimitConfig,
+  ActionType, FixedResponseConfig, ForwardGroupConfig, InsertHeaderConfig, RedirectConfig, RewriteConfig, RuleAction, TrafficLimitConfig, TrafficMirrorConfig,
 } from '../types.js';
 import { duplicated, invalidParam, missingParam } from '../errors.js';
 import { headerNameProblem, hostPatternProblem, printableProblem } from './conditions.js';
@@ -17,7 +17,7 @@ import { parseCorsConfig } from './cors.js';
  * and the final action is always the last element.
  */
 
-export const ACTION_TYPES = ['ForwardGroup', 'Redirect', 'FixedResponse', 'InsertHeader', 'RemoveHeader', 'Rewrite', 'Cors', 'TrafficLimit'] as const satisfies readonly ActionType[];
+export const ACTION_TYPES = ['ForwardGroup', 'Redirect', 'FixedResponse', 'InsertHeader', 'RemoveHeader', 'Rewrite', 'Cors', 'TrafficLimit', 'TrafficMirror'] as const satisfies readonly ActionType[];
 export const FINAL_ACTION_TYPES: readonly ActionType[] = ['ForwardGroup', 'Redirect', 'FixedResponse'];
 /** Largest action list of any edition (Standard); `EDITION_RULE_LIMITS` narrows it for Basic. */
 export const MAX_RULE_ACTIONS = 5;
@@ -193,6 +193,15 @@ function parseTrafficLimit(cfg: Params): TrafficLimitConfig {
   return out;
 }
 
+/** TC-2: ALB's TrafficMirrorConfig: TargetType ForwardGroupMirror and exactly one mirror group. */
+function parseTrafficMirror(cfg: Params): TrafficMirrorConfig {
+  cfg.enum('TargetType', ['ForwardGroupMirror'] as const, { required: true });
+  const group = cfg.obj('MirrorGroupConfig', { required: true });
+  const tuples = group.objs('ServerGroupTuples', { required: true, min: 1, max: 1 })!;
+  const id = tuples[0]!.str('ServerGroupId', { required: true, min: 1, max: 128, pattern: ID_PATTERN, patternWhy: 'must be a server group id' });
+  return { TargetType: 'ForwardGroupMirror', MirrorGroupConfig: { ServerGroupTuples: [{ ServerGroupId: id }] } };
+}
+
 function parseAction(ap: Params): RuleAction {
   const order = ap.int('Order', { required: true, min: 1, max: 50000 });
   const type = ap.enum('Type', ACTION_TYPES, { required: true });
@@ -213,6 +222,8 @@ function parseAction(ap: Params): RuleAction {
       return { Order: order, Type: type, CorsConfig: parseCorsConfig(ap.obj('CorsConfig', { required: true })) };
     case 'TrafficLimit':
       return { Order: order, Type: type, TrafficLimitConfig: parseTrafficLimit(ap.obj('TrafficLimitConfig', { required: true })) };
+    case 'TrafficMirror':
+      return { Order: order, Type: type, TrafficMirrorConfig: parseTrafficMirror(ap.obj('TrafficMirrorConfig', { required: true })) };
   }
 }
 
@@ -246,6 +257,8 @@ export function parseRuleActions(p: Params, required: boolean, key = 'RuleAction
   if (extras.filter((a) => a.Type === 'Rewrite').length > 1) throw invalidParam(name, 'may contain one Rewrite action');
   if (extras.filter((a) => a.Type === 'Cors').length > 1) throw invalidParam(name, 'may contain one Cors action');
   if (extras.filter((a) => a.Type === 'TrafficLimit').length > 1) throw invalidParam(name, 'may contain one TrafficLimit action');
+  if (extras.filter((a) => a.Type === 'TrafficMirror').length > 1) throw invalidParam(name, 'may contain one TrafficMirror action');
+  if (final.Type !== 'ForwardGroup' && extras.some((a) => a.Type === 'TrafficMirror')) throw invalidParam(name, `a TrafficMirror action copies forwarded requests, so it needs a ForwardGroup action, not ${final.Type}`);
   // TC-1: a limit protects backends; the requests it lets through must be forwarded.
   if (final.Type !== 'ForwardGroup' && extras.some((a) => a.Type === 'TrafficLimit')) throw invalidParam(name, `a TrafficLimit action needs a ForwardGroup action, not ${final.Type}`);
   // TC-3: the load balancer answers preflights itself, but the actual requests go on.
