@@ -2,7 +2,6 @@ import { connect as tcpConnect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import type { OutgoingHttpHeaders } from 'node:http';
 import type { RuntimeGroup } from './routing-table.js';
-import type { WorkerCounters } from './worker-host.js';
 
 /**
  * TC-2: a rule's TrafficMirror. A copy of each matching request — the head as it is
@@ -17,11 +16,19 @@ export const MAX_IN_FLIGHT = 64;
 export const MAX_BODY_BYTES = 64 * 1024;
 const TIMEOUT_MS = 5000;
 
+/** The worker's counts the mirror keeps (part of WorkerCounters). */
+export interface MirrorCounters {
+  mirrored: number;
+  mirrorDropped: number;
+  mirrorSkipped: number;
+  mirrorFailed: number;
+}
+
 export class Mirror {
   private inFlight = 0;
   private next = 0;
 
-  constructor(private readonly counters: WorkerCounters) {}
+  constructor(private readonly counters: MirrorCounters) {}
 
   /**
    * Send a copy of a request to `group` (one of its eligible servers in turn). `body` null:

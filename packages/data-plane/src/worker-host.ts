@@ -2,12 +2,15 @@ import type { AffinityTable } from './affinity.js';
 import type { FunctionPool } from './functions.js';
 import type { H2Upstreams } from './h2/upstreams.js';
 import type { ObservedExchange } from './metrics.js';
-import type { Mirror } from './mirror.js';
+import type { Mirror, MirrorCounters } from './mirror.js';
 import type { RoutingTable, RuntimeServer } from './routing-table.js';
 import type { UpstreamPool } from './upstream-pool.js';
 
-/** A worker's counts of answered and failed exchanges (reported to the primary). */
-export interface WorkerCounters {
+/**
+ * A worker's counts of answered and failed exchanges (reported to the primary); TC-2's copies
+ * sent to a mirror group, dropped (too many under way), skipped (body not at hand or too big), failed.
+ */
+export interface WorkerCounters extends MirrorCounters {
   responses: number;
   badRequests: number;
   badResponses: number;
@@ -20,11 +23,6 @@ export interface WorkerCounters {
   aclDenied: number;
   /** TC-1: requests refused by a rule's TrafficLimit. */
   trafficLimited: number;
-  /** TC-2: copies sent to a mirror group, dropped (queue full), skipped (body not at hand or too big), failed. */
-  mirrored: number;
-  mirrorDropped: number;
-  mirrorSkipped: number;
-  mirrorFailed: number;
 }
 
 /**
