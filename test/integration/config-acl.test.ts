@@ -94,6 +94,39 @@ describe('API-7: ACLs and TLS policies in the YAML config (AC-1, TP-1)', functio
     }
   });
 
+  it('TC-1..TC-4: rules with Cors, TrafficLimit and Direction Response are seeded, and a second start writes nothing', async function () {
+    const port = await freePort();
+    const dir = await tempDir();
+    const path = join(dir, 'fulcrum.yaml');
+    const text = config(port, ['10.0.1.0/24'], 'Black').replace('    AclConfig:', `    Rules:
+      - Priority: 1
+        RuleName: api
+        RuleConditions: [{ Type: Path, PathConfig: { Values: ["/api/*"] } }]
+        RuleActions:
+          - { Order: 1, Type: Cors, CorsConfig: { AllowOrigin: ["https://app.example.com"] } }
+          - { Order: 2, Type: TrafficLimit, TrafficLimitConfig: { QPS: 100 } }
+          - { Order: 3, Type: ForwardGroup, ForwardGroupConfig: { ServerGroupTuples: [{ ServerGroupName: acl-demo }] } }
+      - Priority: 1
+        RuleName: hide
+        Direction: Response
+        RuleConditions: [{ Type: ResponseStatusCode, ResponseStatusCodeConfig: { Values: ["200-299"] } }]
+        RuleActions: [{ Order: 1, Type: RemoveHeader, RemoveHeaderConfig: { Key: X-Powered-By } }]
+    AclConfig:`);
+    await writeFile(path, text);
+    const dataDir = await tempDir();
+    const one = await startNode({ dataDir, args: ['--config', path] });
+    const rules = (await ok(one.endpoint, 'ListRules', {})).Rules as Obj[];
+    assert.deepEqual(rules.map((r) => [r.RuleName, r.Direction ?? 'Request']).sort(), [['api', 'Request'], ['hide', 'Response']]);
+    const version = (await ok(one.endpoint, 'ListNodes')).StateVersion as number;
+    await one.stop();
+    const two = await startNode({ dataDir, args: ['--config', path] });
+    try {
+      assert.equal((await ok(two.endpoint, 'ListNodes')).StateVersion, version, 'the same file writes nothing');
+    } finally {
+      await two.stop();
+    }
+  });
+
   it('AC-1: a bad entry in the file is named with its place and stops the start', async function () {
     const dir = await tempDir();
     const path = join(dir, 'fulcrum.yaml');

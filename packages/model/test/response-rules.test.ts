@@ -22,6 +22,8 @@ describe('response rules (TC-4)', () => {
     assert.deepEqual(snap.responseRules!.map((r) => r.id), [id]);
     assert.ok(!snap.rules.some((r) => r.id === id), 'a response rule is never matched against requests');
     lab.fails('CreateRule', { ...responseRule(listenerId), RuleName: 'twin' }, 'ResourceAlreadyExist.Priority');
+    lab.ok('UpdateRuleAttribute', { RuleId: id, Direction: 'Response', RuleName: 'resp-2' });
+    lab.fails('UpdateRuleAttribute', { RuleId: id, Direction: 'Request' }, 'InvalidParameter.Direction');
   });
 
   const refused: Array<[string, Record<string, unknown>, string]> = [

@@ -418,7 +418,9 @@ export class ConfigApplier {
     for (const [i, r] of (rules as Obj[]).entries()) {
       const w = `${where}.Rules[${i}]`;
       const prio = Number(r.Priority);
-      const hit = Object.values(this.state.rules).find((x) => x.ListenerId === lid && x.Priority === prio);
+      // TC-4: request and response rules have separate priorities.
+      const dir = r.Direction === 'Response' ? 'Response' : 'Request';
+      const hit = Object.values(this.state.rules).find((x) => x.ListenerId === lid && x.Priority === prio && (x.Direction ?? 'Request') === dir);
       if (!hit) {
         await this.call(w, 'CreateRule', { ...r, ListenerId: lid });
         this.report.created.push(`rule ${prio} of listener ${port}`);

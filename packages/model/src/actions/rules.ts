@@ -38,7 +38,11 @@ interface RuleSpec {
  * actions the rule takes; an update keeps the rule's direction.
  */
 function parseRuleSpec(p: Params, required: boolean, existing?: Direction): RuleSpec {
-  const direction = existing ?? p.enum('Direction', ['Request', 'Response'] as const) ?? 'Request';
+  const given = p.enum('Direction', ['Request', 'Response'] as const);
+  if (existing !== undefined && given !== undefined && given !== existing) {
+    throw invalidParam('Direction', `cannot change: the rule is a ${existing} rule; create a new rule instead`);
+  }
+  const direction = existing ?? given ?? 'Request';
   const response = direction === 'Response';
   return {
     Direction: direction,
