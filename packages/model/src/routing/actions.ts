@@ -12,8 +12,8 @@ import { parseCorsConfig } from './cors.js';
  * (without the state: `attachment.ts` checks the groups a ForwardGroup names).
  *
  * A rule has exactly one final action — ForwardGroup, Redirect or FixedResponse — with the
- * largest Order; the extra actions (InsertHeader, RemoveHeader, Rewrite) run before it in
- * ascending Order. Stored actions are sorted by Order, so the data plane runs them as stored
+ * largest Order; the extra actions (InsertHeader, RemoveHeader, Rewrite, and TC-1..TC-3's
+ * TrafficLimit, TrafficMirror, Cors) run before it in ascending Order. Stored actions are sorted by Order, so the data plane runs them as stored
  * and the final action is always the last element.
  */
 
@@ -202,6 +202,17 @@ function parseTrafficMirror(cfg: Params): TrafficMirrorConfig {
   return { TargetType: 'ForwardGroupMirror', MirrorGroupConfig: { ServerGroupTuples: [{ ServerGroupId: id }] } };
 }
 
+const ONCE_PER_RULE: readonly ActionType[] = ['Rewrite', 'Cors', 'TrafficLimit', 'TrafficMirror'];
+/** Why an extra action needs a ForwardGroup (Cors may also precede a FixedResponse: TC-3). */
+const NEEDS_FORWARD: Partial<Record<ActionType, string>> = {
+  Rewrite: 'changes the request sent to a backend',
+  InsertHeader: 'changes the request sent to a backend',
+  RemoveHeader: 'changes the request sent to a backend',
+  Cors: 'answers for a backend',
+  TrafficLimit: 'protects the backends its requests go to',
+  TrafficMirror: 'copies forwarded requests',
+};
+
 function parseAction(ap: Params): RuleAction {
   const order = ap.int('Order', { required: true, min: 1, max: 50000 });
   const type = ap.enum('Type', ACTION_TYPES, { required: true });
@@ -229,9 +240,10 @@ function parseAction(ap: Params): RuleAction {
 
 /**
  * Read a rule's `RuleActions` and check how they combine: unique Orders; exactly one final
- * action, ordered last; Rewrite at most once and only before a ForwardGroup; InsertHeader and
- * RemoveHeader only before a ForwardGroup (they change the request sent to a backend), each
- * header named once. Returns the actions sorted by Order, or undefined when absent and not
+ * action, ordered last; Rewrite, Cors, TrafficLimit and TrafficMirror at most once each;
+ * Rewrite, InsertHeader, RemoveHeader, TrafficLimit and TrafficMirror only before a
+ * ForwardGroup, Cors before a ForwardGroup or FixedResponse (NEEDS_FORWARD); each header named
+ * once. Returns the actions sorted by Order, or undefined when absent and not
  * required (an update).
  */
 export function parseRuleActions(p: Params, required: boolean, key = 'RuleActions'): RuleAction[] | undefined {
@@ -254,21 +266,12 @@ export function parseRuleActions(p: Params, required: boolean, key = 'RuleAction
     throw invalidParam(name, `the ${final.Type} action must have the largest Order: it runs last`);
   }
   const extras = actions.slice(0, -1);
-  if (extras.filter((a) => a.Type === 'Rewrite').length > 1) throw invalidParam(name, 'may contain one Rewrite action');
-  if (extras.filter((a) => a.Type === 'Cors').length > 1) throw invalidParam(name, 'may contain one Cors action');
-  if (extras.filter((a) => a.Type === 'TrafficLimit').length > 1) throw invalidParam(name, 'may contain one TrafficLimit action');
-  if (extras.filter((a) => a.Type === 'TrafficMirror').length > 1) throw invalidParam(name, 'may contain one TrafficMirror action');
-  if (final.Type !== 'ForwardGroup' && extras.some((a) => a.Type === 'TrafficMirror')) throw invalidParam(name, `a TrafficMirror action copies forwarded requests, so it needs a ForwardGroup action, not ${final.Type}`);
-  // TC-1: a limit protects backends; the requests it lets through must be forwarded.
-  if (final.Type !== 'ForwardGroup' && extras.some((a) => a.Type === 'TrafficLimit')) throw invalidParam(name, `a TrafficLimit action needs a ForwardGroup action, not ${final.Type}`);
-  // TC-3: the load balancer answers preflights itself, but the actual requests go on.
-  if (final.Type === 'Redirect' && extras.some((a) => a.Type === 'Cors')) throw invalidParam(name, 'a Cors action needs a ForwardGroup or FixedResponse action, not Redirect');
-  if (final.Type !== 'ForwardGroup') {
-    const needsForward = extras.find((a) => a.Type === 'Rewrite' || a.Type === 'InsertHeader' || a.Type === 'RemoveHeader');
-    if (needsForward) {
-      throw invalidParam(name, `a ${needsForward.Type} action changes the request sent to a backend, so it needs a ForwardGroup action, not ${final.Type}`);
-    }
+  // Extra actions a rule may hold once each, and those that need a ForwardGroup to act on.
+  for (const t of ONCE_PER_RULE) {
+    if (extras.filter((a) => a.Type === t).length > 1) throw invalidParam(name, `may contain one ${t} action`);
   }
+  const needsForward = final.Type === 'ForwardGroup' ? undefined : extras.find((a) => NEEDS_FORWARD[a.Type] !== undefined && !(a.Type === 'Cors' && final.Type === 'FixedResponse'));
+  if (needsForward) throw invalidParam(name, `a ${needsForward.Type} action ${NEEDS_FORWARD[needsForward.Type]}, so it needs a ForwardGroup action, not ${final.Type}`);
   const headers = new Set<string>();
   for (const a of extras) {
     const k = (a.InsertHeaderConfig?.Key ?? a.RemoveHeaderConfig?.Key)?.toLowerCase();
