@@ -151,6 +151,8 @@ async function addFulcrumTlsListener(adminUrl: string, port: number, cert: Bench
   });
   await adminCall(adminUrl, 'CreateListener', {
     LoadBalancerId: 'alb-default', ListenerProtocol: 'HTTPS', ListenerPort: port, Certificates: [{ CertificateId }],
+    // TLS 1.3 as HAProxy and nginx speak it (ALB's default policy, tls_cipher_policy_1_0, stops at 1.2; TP-1).
+    SecurityPolicyId: 'tls_cipher_policy_1_2_strict_with_1_3',
     DefaultActions: [{ Order: 1, Type: 'ForwardGroup', ForwardGroupConfig: { ServerGroupTuples: [{ ServerGroupId: group.ServerGroupId }] } }],
   });
 }
