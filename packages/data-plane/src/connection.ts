@@ -15,6 +15,7 @@ import { RawSocket, type ClientSocket } from './raw-socket.js';
 import { closeClient, type Linger } from './linger.js';
 import { settings } from './settings.js';
 import { clientAddress } from './client-address.js';
+import { clientCertHeaders } from './client-cert.js';
 import { Http1Request } from './http1-request.js';
 import {
   CLOSED_REQUEST_HEAD, CLOSED_RESPONSE_HEAD, EMPTY, MAX_SPARE_HEADS, S_BODY, S_CLOSED, S_HEAD, S_TUNNEL, S_WAIT,
@@ -146,6 +147,7 @@ export class ProxyConnection extends Http1Request implements EditInput, Upstream
     this.held = EMPTY;
     this.heldStart = 0;
     this.setCookie = null;
+    this.respEdits = null;
     this.learnCookie = '';
     this.retriedStale = false;
     this.server = undefined;
@@ -169,7 +171,7 @@ export class ProxyConnection extends Http1Request implements EditInput, Upstream
       // Fixed responses and redirects need the request body read (and dropped) first.
       this.state = S_WAIT;
       const resp = final.type === 'fixed'
-        ? fixedResponse(final.status, final.body, final.contentType, this.clientKeepAlive, req.method === Method.HEAD)
+        ? fixedResponse(final.status, final.body, final.contentType, this.clientKeepAlive, req.method === Method.HEAD, final.headers)
         : buildRedirect(final.action, this, this.scheme, this.port, this.clientKeepAlive);
       this.skipBody(restBuf, restStart, restEnd);
       this.writeLocal(resp, final.type === 'fixed' ? final.status : Number(final.action.HttpCode ?? 302));
@@ -187,6 +189,7 @@ export class ProxyConnection extends Http1Request implements EditInput, Upstream
         proto: this.scheme,
         port: this.port,
         instanceId: listener.snap.loadBalancerId, loop: listener.loop,
+        clientCert: clientCertHeaders(this.socket, listener.snap.xff),
       });
       this.fctxFor = listener.snap;
     }
@@ -208,9 +211,12 @@ export class ProxyConnection extends Http1Request implements EditInput, Upstream
       restStart += n;
     }
     if (restStart < restEnd) this.hold(restBuf, restStart, restEnd);
+    // TC-2: the copy goes as forwarded, with the body only when all of it is here.
+    if (rule.mirror !== undefined) this.worker.mirror.send(rule.mirror, this.requestHead, this.reqBodyDone ? this.firstBody : null);
     this.state = this.reqBodyDone ? S_WAIT : S_BODY;
     if (this.state === S_BODY) this.socket.pause(); // until the upstream is connected
     this.setCookie = setCookieLines(d.insertCookie, this.groupCookie);
+    this.respEdits = d.respEdits;
     if (d.kind === Route.FUNCTION) this.startFunction(d.server!);
     else this.send(d.server!);
   }
@@ -485,6 +491,8 @@ export class ProxyConnection extends Http1Request implements EditInput, Upstream
   destroy(): void {
     if (this.state !== S_CLOSED) this.state = S_CLOSED;
     this.deadlineKind = T_NONE;
+    this.comp?.destroy();
+    this.comp = null;
     this.dropUpstream();
     this.socket.destroy();
   }

@@ -8,6 +8,8 @@ import { AffinityTable } from './affinity.js';
 import { WorkerMetrics, type ObservedExchange } from './metrics.js';
 import { FunctionPool } from './functions.js';
 import type { IoPath, WorkerReport } from './ipc.js';
+import { listenerTls, type ListenerTlsOptions } from './tls-options.js';
+import { Mirror } from './mirror.js';
 import { H2Frontend } from './h2/frontend.js';
 import { H2Upstreams } from './h2/upstreams.js';
 import { REUSE_PORT } from './listen-mode.js';
@@ -74,7 +76,9 @@ export class ProxyWorker implements ConnectionHost, StreamHost {
   readonly h2up = new H2Upstreams();
   readonly counters: WorkerCounters = {
     responses: 0, badRequests: 0, badResponses: 0, upstreamErrors: 0, connectFailures: 0, timeouts: 0, loops: 0, drainCuts: 0,
+    aclDenied: 0, trafficLimited: 0, mirrored: 0, mirrorDropped: 0, mirrorSkipped: 0, mirrorFailed: 0,
   };
+  readonly mirror = new Mirror(this.counters);
   requests = 0;
   /** Client connections accepted (TCP, before TLS), over the worker's life. */
   accepted = 0;
@@ -161,6 +165,9 @@ export class ProxyWorker implements ConnectionHost, StreamHost {
     for (const g of this.table.groups.values()) {
       for (const s of g.servers) if (s.active > 0) out[`${g.snap.id}|${s.key}`] = s.active;
     }
+    // TC-1: arrivals per limited rule travel with the load (traffic-limit.ts).
+    const now = Date.now();
+    for (const l of this.table.limiters.values()) l.report(now, out);
     return out;
   }
 
@@ -240,7 +247,8 @@ export class ProxyWorker implements ConnectionHost, StreamHost {
   private openListener(l: SnapListener): Promise<void> {
     let ol: OpenListener;
     if (l.protocol === 'HTTPS') {
-      const contexts = buildContexts(l);
+      const tlsOpts = listenerTls(l);
+      const contexts = buildContexts(l, tlsOpts.context);
       const h2 = l.http2 ? new H2Frontend(this, l.port) : undefined;
       // tls.Server ignores `secureContext`: a client sending no SNI gets the certificate given here.
       const defCert = l.certs.find((c) => c.isDefault) ?? l.certs[0];
@@ -253,6 +261,8 @@ export class ProxyWorker implements ConnectionHost, StreamHost {
           key: defCert?.key,
           ALPNProtocols: h2 ? ['h2', 'http/1.1'] : ['http/1.1'],
           ticketKeys: this.opts.ticketKeys,
+          ...tlsOpts.context,
+          ...tlsOpts.server,
         } as Parameters<typeof createTlsServer>[0]);
         tls.on('secureConnection', (s: TLSSocket) => {
           if (h2 && s.alpnProtocol === 'h2' && !this.shuttingDown) h2.accept(s);
@@ -400,15 +410,15 @@ export class ProxyWorker implements ConnectionHost, StreamHost {
 }
 
 function signatureOf(l: SnapListener): string {
-  return `${l.protocol}|${l.http2 ? 'h2' : 'h1'}|${l.certs.map((c) => `${c.id}:${c.isDefault}`).join(',')}`;
+  return `${l.protocol}|${l.http2 ? 'h2' : 'h1'}|${l.certs.map((c) => `${c.id}:${c.isDefault}`).join(',')}|${JSON.stringify([l.tls ?? null, l.mtls ?? null])}`;
 }
 
-function buildContexts(l: SnapListener): NonNullable<OpenListener['contexts']> {
+function buildContexts(l: SnapListener, policy: Partial<ListenerTlsOptions> & { ca?: string[] }): NonNullable<OpenListener['contexts']> {
   const byName = new Map<string, SecureContext>();
   const wildcard: [string, SecureContext][] = [];
   let def: SecureContext | undefined;
   for (const c of l.certs) {
-    const ctx = createSecureContext({ cert: c.cert, key: c.key });
+    const ctx = createSecureContext({ cert: c.cert, key: c.key, ...policy });
     if (c.isDefault || !def) def = ctx;
     for (const n of c.names) {
       const name = n.toLowerCase();
@@ -416,7 +426,7 @@ function buildContexts(l: SnapListener): NonNullable<OpenListener['contexts']> {
       else byName.set(name, ctx);
     }
   }
-  return { byName, wildcard, def: def ?? createSecureContext({}) };
+  return { byName, wildcard, def: def ?? createSecureContext(policy) };
 }
 
 function pickContext(c: NonNullable<OpenListener['contexts']>, servername: string): SecureContext {
