@@ -32,7 +32,7 @@ const DEFAULT_OUT = join(REPO_ROOT, 'loadtest/results/latest.json');
 const TLS_LOAD_SCRIPT = join(REPO_ROOT, 'loadtest/dist/src/tls-load.js');
 
 /** Tables in this order: keep-alive (autocannon, wrk), new connection per request, new TLS connection per request. */
-const TOOL_ORDER: LoadResult['tool'][] = ['autocannon', 'wrk', 'wrk-close', 'tls-new', 'tls-resume', 'wrk-https', 'h2load'];
+const TOOL_ORDER: LoadResult['tool'][] = ['autocannon', 'wrk', 'wrk-close', 'tls-new', 'tls-resume', 'wrk-https', 'h2load', 'gzip'];
 
 /** Connections each worker of a Fulcrum target has accepted so far (its /metrics), by worker id order. */
 async function acceptedByWorker(t: Target): Promise<number[] | undefined> {
@@ -191,8 +191,9 @@ async function bench(opts: BenchOptions, workDir: string): Promise<boolean> {
   if (opts.scenarios.includes('https') && !wrkPath) notes.push('https scenario skipped: wrk is not installed');
   const h2loadPath = tools.paths.h2load;
   const h2Targets = h2loadPath && opts.scenarios.includes('h2') ? tlsCapable : [];
+  const gzipTargets = opts.scenarios.includes('gzip') ? targets.filter((t) => opts.gzipTargets.includes(t.name)) : [];
   const perRun = opts.warmupS + opts.durationS + 1;
-  const runsPerRound = acTargets.length + wrkTargets.length + closeTargets.length + 2 * tlsTargets.length + httpsTargets.length + h2Targets.length;
+  const runsPerRound = acTargets.length + wrkTargets.length + closeTargets.length + 2 * tlsTargets.length + httpsTargets.length + h2Targets.length + gzipTargets.length;
   const estimateS = opts.rounds * perRun * runsPerRound;
   say(
     `\n${opts.rounds} round(s) × ${runsPerRound} run(s) (${acTargets.length} autocannon, ${wrkTargets.length} wrk, ${closeTargets.length} wrk Connection: close, ${2 * tlsTargets.length} new-TLS, ${httpsTargets.length} wrk https, ${h2Targets.length} h2load), ` +
@@ -205,6 +206,8 @@ async function bench(opts: BenchOptions, workDir: string): Promise<boolean> {
     switch (tool) {
       case 'autocannon':
         return runAutocannon(t.url, opts.connections, seconds);
+      case 'gzip':
+        return runAutocannon(t.url, opts.connections, seconds, true);
       case 'wrk':
         return runWrk(wrkPath!, t.url, opts.connections, seconds, workDir, seq++);
       case 'wrk-close':
@@ -252,6 +255,7 @@ async function bench(opts: BenchOptions, workDir: string): Promise<boolean> {
     for (const t of tlsTargets) await measure(round, t, 'tls-resume');
     for (const t of httpsTargets) await measure(round, t, 'wrk-https');
     for (const t of h2Targets) await measure(round, t, 'h2load');
+    for (const t of gzipTargets) await measure(round, t, 'gzip');
   }
 
   if (tlsGroupSeen.size > 0) {
@@ -267,6 +271,7 @@ async function bench(opts: BenchOptions, workDir: string): Promise<boolean> {
     'tls-resume': `tls-resume: the same, resuming the previous session (TLS 1.3 ticket)`,
     'wrk-https': `https: wrk -t1 -c${opts.connections}, kept-alive HTTP/1.1 over TLS`,
     h2load: `h2: h2load -t1 -c${opts.h2Clients} -m${opts.h2Streams}, HTTP/2 over TLS (percentiles from its per-request log)`,
+    gzip: `gzip: autocannon, ${opts.connections} kept-alive connections, GET /json (10 KB JSON) with Accept-Encoding: gzip, compressed by the proxy`,
   };
   const tables = TOOL_ORDER.map((tool) => ({ tool, rows: summarize(runs, order, tool, tool === 'autocannon' ? failures : new Map()).filter((r) => r.runs > 0 || tool === 'autocannon') }))
     .filter((t) => t.rows.some((r) => r.runs > 0) || (t.tool === 'autocannon' && t.rows.length > 0));

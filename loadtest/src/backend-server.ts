@@ -40,11 +40,16 @@ function main(): void {
   const bodyBytes = Math.max(1, Number(process.argv[3] ?? 100));
   const body = 'fulcrum-bench '.padEnd(bodyBytes - 1, '.').slice(0, bodyBytes - 1) + '\n';
   const RESPONSE = Buffer.from(`HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: ${bodyBytes}\r\n\r\n${body}`, 'latin1');
+  // The gzip scenario (GZ-1) asks for /json: 10 KB of JSON, which proxies compress.
+  const json = JSON.stringify(Array.from({ length: 110 }, (_, i) => ({ id: i, name: `item-${i}`, tags: ['alpha', 'beta'], price: i * 1.25, ok: i % 2 === 0 })));
+  const JSON_RESPONSE = Buffer.from(`HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(json)}\r\n\r\n${json}`, 'utf8');
   const server = createServer({ noDelay: true }, (socket) => {
     const state = { tail: 0 };
     socket.on('data', (chunk: Buffer) => {
       const n = countHeads(chunk, state);
-      if (n === 1) socket.write(RESPONSE);
+      // The bench never pipelines /json: one head in the read says which body it wants.
+      const r = n === 1 && chunk.includes(' /json ') ? JSON_RESPONSE : RESPONSE;
+      if (n === 1) socket.write(r);
       else if (n > 1) socket.write(Buffer.concat(new Array<Buffer>(n).fill(RESPONSE)));
     });
     socket.on('error', () => socket.destroy());

@@ -11,7 +11,7 @@ export interface LoadResult {
    * connection per request (wrk-close: wrk with Connection: close), a new TLS connection
    * per request with full handshakes (tls-new) or resumed sessions (tls-resume).
    */
-  tool: 'autocannon' | 'wrk' | 'wrk-close' | 'tls-new' | 'tls-resume' | 'wrk-https' | 'h2load';
+  tool: 'autocannon' | 'wrk' | 'wrk-close' | 'tls-new' | 'tls-resume' | 'wrk-https' | 'h2load' | 'gzip';
   /** 2xx responses: what req/s counts, so fast error answers never look like speed. */
   okResponses: number;
   elapsedS: number;
@@ -34,12 +34,16 @@ function latencyHistogram(): hdr.Histogram {
  * autocannon in this process, pipelining 1. Every response's time goes into our own
  * hdr histogram in µs (autocannon's keeps whole milliseconds, too coarse on loopback).
  */
-export function runAutocannon(url: string, connections: number, durationS: number): Promise<LoadResult> {
+export function runAutocannon(url: string, connections: number, durationS: number, gzip = false): Promise<LoadResult> {
   return new Promise((resolve, reject) => {
     const hist = latencyHistogram();
     let ok = 0;
     const started = process.hrtime.bigint();
-    const instance = autocannon({ url, connections, pipelining: 1, duration: durationS, timeout: 10 }, (err, result) => {
+    // gzip (GZ-1): the 10 KB JSON the backend serves on /json, asked for compressed.
+    const opts = gzip
+      ? { url: new URL('/json', url).href, headers: { 'accept-encoding': 'gzip' } }
+      : { url };
+    const instance = autocannon({ ...opts, connections, pipelining: 1, duration: durationS, timeout: 10 }, (err, result) => {
       const elapsedS = Number(process.hrtime.bigint() - started) / 1e9;
       if (err) {
         hist.destroy();
@@ -49,7 +53,7 @@ export function runAutocannon(url: string, connections: number, durationS: numbe
       const statusCodes: Record<string, number> = {};
       for (const [code, s] of Object.entries(result.statusCodeStats ?? {})) statusCodes[code] = s.count;
       const out: LoadResult = {
-        tool: 'autocannon',
+        tool: gzip ? 'gzip' : 'autocannon',
         okResponses: ok,
         elapsedS,
         rps: ok / elapsedS,

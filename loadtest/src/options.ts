@@ -19,6 +19,8 @@ export interface BenchOptions {
   closeTargets: string[];
   closeConnections: number;
   tlsTargets: string[];
+  /** GZ-1: targets of the gzip scenario (10 KB JSON, Accept-Encoding: gzip). */
+  gzipTargets: string[];
   tlsConnections: number;
   /** Key exchange groups the TLS client offers (OpenSSL list), or 'default' for its own offer. */
   tlsGroups: string;
@@ -27,7 +29,7 @@ export interface BenchOptions {
   h2Streams: number;
 }
 
-export const SCENARIOS = ['keepalive', 'close', 'tls', 'https', 'h2'] as const;
+export const SCENARIOS = ['keepalive', 'close', 'tls', 'https', 'h2', 'gzip'] as const;
 export type Scenario = (typeof SCENARIOS)[number];
 
 export const USAGE = `npm run bench -- [options]
@@ -47,7 +49,7 @@ p50/p99, each proxy's own CPU µs per request (from /proc) and the ratios.
   --no-wrk            no wrk runs
   --install           apt-get install haproxy/nginx/wrk when missing (with sudo -n when not
                       root); without it a missing peer is skipped with a note
-  --scenarios a,b     which of keepalive,close,tls,https,h2 to run (default all):
+  --scenarios a,b     which of keepalive,close,tls,https,h2,gzip to run (default all):
                         keepalive  autocannon (and wrk) on kept-alive connections
                         close      wrk -H 'Connection: close': a new connection per request
                         tls        a new TLS connection per request, full handshakes
@@ -55,12 +57,15 @@ p50/p99, each proxy's own CPU µs per request (from /proc) and the ratios.
                         https      wrk on kept-alive HTTP/1.1 connections over TLS
                         h2         h2load (nghttp2-client): HTTP/2 over TLS, --h2-clients
                                    connections with --h2-streams concurrent streams each
+                        gzip       autocannon GET /json (a 10 KB JSON body) with
+                                   Accept-Encoding: gzip: the proxy compresses
   --close-targets a,b targets of the close scenario (default fulcrum-1w,haproxy,nginx,fulcrum-Nw)
   --close-connections N  wrk connections in the close scenario (default 20)
   --tls-targets a,b   targets of the tls, https and h2 scenarios (default fulcrum-1w,haproxy,nginx)
   --h2-clients N      h2load clients in the h2 scenario (default 10)
   --h2-streams N      concurrent streams per h2load client (default 10)
   --tls-connections N concurrent TLS connections (default 16)
+  --gzip-targets a,b  targets of the gzip scenario (default fulcrum-1w,nginx)
   --tls-groups LIST   key exchange groups the TLS client offers (default X25519:P-256, so every
                       target does the same work: Node's OpenSSL 3.5 would otherwise choose
                       the hybrid post-quantum X25519MLKEM768, which an OpenSSL 3.0 HAProxy
@@ -111,6 +116,7 @@ export function parseOptions(argv: string[], defaultOut: string): BenchOptions |
       'close-targets': { type: 'string' },
       'close-connections': { type: 'string' },
       'tls-targets': { type: 'string' },
+      'gzip-targets': { type: 'string' },
       'tls-connections': { type: 'string' },
       'tls-groups': { type: 'string' },
       'h2-clients': { type: 'string' },
@@ -131,6 +137,10 @@ export function parseOptions(argv: string[], defaultOut: string): BenchOptions |
   const wrkTargets = (list(values['wrk-targets']) ?? ['direct', 'fulcrum-1w', 'haproxy']).map(resolve);
   const closeTargets = (list(values['close-targets']) ?? ['fulcrum-1w', 'haproxy', 'nginx', 'fulcrum-Nw']).map(resolve);
   const tlsTargets = (list(values['tls-targets']) ?? ['fulcrum-1w', 'haproxy', 'nginx']).map(resolve);
+  const gzipTargets = (list(values['gzip-targets']) ?? ['fulcrum-1w', 'nginx']).map(resolve);
+  for (const t of gzipTargets) {
+    if (t !== 'nginx' && fulcrumWorkers(t) === undefined) throw new UsageError(`--gzip-targets: "${t}" does not compress (fulcrum-<N>w and nginx do)`);
+  }
   const scenarios = list(values.scenarios) ?? [...SCENARIOS];
   for (const sc of scenarios) {
     if (!(SCENARIOS as readonly string[]).includes(sc)) throw new UsageError(`unknown scenario "${sc}"; known: ${SCENARIOS.join(', ')}`);
@@ -160,6 +170,7 @@ export function parseOptions(argv: string[], defaultOut: string): BenchOptions |
     closeTargets: [...new Set(closeTargets)].filter((t) => targets.includes(t)),
     closeConnections: positiveInt('close-connections', values['close-connections'], 20),
     tlsTargets: [...new Set(tlsTargets)].filter((t) => targets.includes(t)),
+    gzipTargets: [...new Set(gzipTargets)].filter((t) => targets.includes(t)),
     tlsConnections: positiveInt('tls-connections', values['tls-connections'], 16),
     tlsGroups: tlsGroups(values['tls-groups']),
     h2Clients: positiveInt('h2-clients', values['h2-clients'], 10),

@@ -105,7 +105,7 @@ function sum(xs: number[]): number {
  * scenario: keep-alive and a new connection per request within 1.5×, a new TLS connection
  * per request (full or resumed handshake) within 1.3×.
  */
-const CPU_LIMIT: Record<LoadResult['tool'], number> = { autocannon: 1.5, wrk: 1.5, 'wrk-close': 1.5, 'tls-new': 1.3, 'tls-resume': 1.3, 'wrk-https': 1.3, h2load: 1.5 };
+const CPU_LIMIT: Record<LoadResult['tool'], number> = { autocannon: 1.5, wrk: 1.5, 'wrk-close': 1.5, 'tls-new': 1.3, 'tls-resume': 1.3, 'wrk-https': 1.3, h2load: 1.5, gzip: 1.5 };
 
 export function goals(rows: Summary[]): Goal[] {
   const out: Goal[] = [];

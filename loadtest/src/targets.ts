@@ -151,6 +151,8 @@ async function addFulcrumTlsListener(adminUrl: string, port: number, cert: Bench
   });
   await adminCall(adminUrl, 'CreateListener', {
     LoadBalancerId: 'alb-default', ListenerProtocol: 'HTTPS', ListenerPort: port, Certificates: [{ CertificateId }],
+    // TLS 1.3 as HAProxy and nginx speak it (ALB's default policy, tls_cipher_policy_1_0, stops at 1.2; TP-1).
+    SecurityPolicyId: 'tls_cipher_policy_1_2_strict_with_1_3',
     DefaultActions: [{ Order: 1, Type: 'ForwardGroup', ForwardGroupConfig: { ServerGroupTuples: [{ ServerGroupId: group.ServerGroupId }] } }],
   });
 }
@@ -238,6 +240,12 @@ events {
 
 http {
     access_log off;
+    # gzip scenario (GZ-1): compress JSON as Fulcrum does (its gzip level is 4; nginx's default is 1).
+    gzip on;
+    gzip_types application/json;
+    gzip_min_length 1024;
+    gzip_comp_level 4;
+    gzip_vary on;
     keepalive_timeout 120s;
     keepalive_requests 1000000;
     client_body_temp_path ${prefix}/client_body;

@@ -85,8 +85,11 @@ describe('docker-compose.yml with credentials (issue 18, D-4)', function () {
     }
     for (const n of names) {
       for (const s of services[n]!.secrets ?? []) assert.ok(compose.secrets[s], `${n}: secret ${s} is declared`);
-      for (const k of Object.keys(services[n]!.environment ?? {})) {
-        assert.doesNotMatch(k, /PASS|SECRET|TOKEN|AUTH|KEY/, `${n}: no secret in the environment (${k})`);
+      for (const [k, v] of Object.entries(services[n]!.environment ?? {})) {
+        // A *_FILE variable names a mounted secret (Grafana's __FILE convention); Grafana's
+        // anonymous-viewer switches are settings, not credentials.
+        if (/_FILE$/.test(k)) assert.match(String(v), /^\/run\/secrets\/[A-Za-z0-9_]+$/, `${n}: ${k} points at a mounted secret`);
+        else if (!/^GF_AUTH_ANONYMOUS_/.test(k)) assert.doesNotMatch(k, /PASS|SECRET|TOKEN|AUTH|KEY/, `${n}: no secret in the environment (${k})`);
       }
       const text = JSON.stringify(services[n]!.command ?? []);
       assert.doesNotMatch(text, /rediss?:\/\/[^"/]*:[^"/]*@/, `${n}: no password inside a Redis URL`);

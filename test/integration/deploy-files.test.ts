@@ -11,7 +11,7 @@ import { parse as parseYaml } from 'yaml';
 import { parseStartArgs } from '@fulcrum/lb-node/cli';
 import { parsePorts } from '@fulcrum/lb-node/demo-backends';
 import { ConfigApplier, loadConfigFile } from '@fulcrum/lb-node/config';
-import { seedStore } from '@fulcrum/lb-node/node';
+import { SHUTDOWN_GRACE_MS, seedStore } from '@fulcrum/lb-node/node';
 import { EmbeddedStore } from '@fulcrum/state';
 
 /**
@@ -526,6 +526,24 @@ describe('deployment files (D-4)', function () {
       } finally {
         await store.close();
         await rm(dir, { recursive: true, force: true });
+      }
+    });
+
+    it('D-4: the documented rolling upgrade replaces every named node, each waited for by its health check, with time for its requests to finish', function () {
+      const composeText = readFileSync(join(REPO, 'docker-compose.yml'), 'utf8');
+      const readme = readFileSync(join(REPO, 'README.md'), 'utf8');
+      const section = readme.slice(readme.indexOf('### Upgrading the cluster'), readme.indexOf('### The same cluster without Docker'));
+      assert.ok(section.length > 0, 'README has "Upgrading the cluster"');
+      for (const [where, text] of [['docker-compose.yml', composeText], ['README', section]] as const) {
+        const loop = /for n in ([a-z0-9 -]+); do\s+docker compose up -d --no-deps --wait "\$n"/.exec(text);
+        assert.ok(loop, `${where}: the one-node-at-a-time loop`);
+        assert.deepEqual(loop[1]!.trim().split(/\s+/).sort(), [...namedNodes].sort(), `${where}: the loop names every named node`);
+      }
+      assert.match(section, /fulcrum start --upgrade/, 'nodes on hosts upgrade in place');
+      for (const n of nodes) {
+        assert.ok(services[n]!.healthcheck, `${n}: --wait waits for its health check`);
+        const grace = /^(\d+)s$/.exec(String(services[n]!.stop_grace_period ?? ''));
+        assert.ok(grace && Number(grace[1]) * 1000 > SHUTDOWN_GRACE_MS, `${n}: stop_grace_period ${String(services[n]!.stop_grace_period)} outlasts the node's ${SHUTDOWN_GRACE_MS} ms shutdown grace`);
       }
     });
 

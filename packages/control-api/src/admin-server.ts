@@ -84,14 +84,47 @@ export class AdminServer {
     this.server.requestTimeout = 30_000;
   }
 
-  listen(): Promise<{ host: string; port: number }> {
+  /**
+   * Listen on the configured address, or on `handle`: the listening socket a node being
+   * upgraded handed over (its libuv handle), so connections queued on it are served.
+   */
+  listen(handle?: object): Promise<{ host: string; port: number }> {
     return new Promise((resolve, reject) => {
       this.server.once('error', reject);
-      this.server.listen(this.opts.port, this.opts.host, () => {
+      const onListening = () => {
         this.server.off('error', reject);
         const a = this.server.address();
         resolve({ host: this.opts.host, port: typeof a === 'object' && a ? a.port : this.opts.port });
+      };
+      if (handle) this.server.listen(handle, onListening);
+      else this.server.listen(this.opts.port, this.opts.host, onListening);
+    });
+  }
+
+  /** The listening socket's libuv handle, to hand to the node that upgrades this one. */
+  listeningHandle(): object | undefined {
+    return (this.server as unknown as { _handle?: object | null })._handle ?? undefined;
+  }
+
+  /**
+   * Stop accepting (another process may go on accepting on a copy of the socket) and let
+   * requests under way finish, up to graceMs; idle kept-alive connections close now.
+   */
+  stopAccepting(graceMs: number): Promise<void> {
+    return new Promise((resolve) => {
+      // A kept-alive connection turns idle once its request is answered: close it then too.
+      const idle = setInterval(() => this.server.closeIdleConnections(), 50);
+      const t = setTimeout(() => {
+        clearInterval(idle);
+        this.server.closeAllConnections();
+        resolve();
+      }, graceMs);
+      this.server.close(() => {
+        clearTimeout(t);
+        clearInterval(idle);
+        resolve();
       });
+      this.server.closeIdleConnections();
     });
   }
 

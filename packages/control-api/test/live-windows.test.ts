@@ -69,6 +69,13 @@ describe('console live windows (OB-5)', () => {
     assert.ok(a.p50Ms > 0.5 && a.p50Ms <= 1 && a.p99Ms > 0.5 && a.p99Ms <= 1, `${a.p50Ms} ${a.p99Ms}`);
   });
 
+  it('started with the node: requests counted before the first sample are in the windows', () => {
+    const w = new LiveWindows(1_000_000);
+    w.sample(1_002_000, worker1([cum('group', undefined, 40, 0), cum('server', 'Ip:127.0.0.1:1', 40, 0)]));
+    assert.equal(w.groups(1_002_000, members)[G]!.w1m.requests, 40);
+    assert.equal(w.groups(1_002_000, members)[G]!.w10s.rps, 20);
+  });
+
   it('error rates count 5xx answers; a restarted worker (counts going down) never gives negative rates', () => {
     const w = new LiveWindows();
     let at = { t: 5_000_000, a: 0, b: 0 };

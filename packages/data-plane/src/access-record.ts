@@ -151,14 +151,14 @@ export class StreamAccess implements AccessFacts {
     body.on('data', (c: Buffer) => (this.bytesIn! += c.length));
   }
 
+  /** Response body bytes relayed to the client (the HTTP/1.1 upstream exchange's chunks). */
+  countOut(n: number): void {
+    this.bytesOut = (this.bytesOut ?? 0) + n;
+  }
+
   /** The backend's response body as it flows to the client. */
   bodyOut(body: NodeJS.ReadableStream): void {
     this.bytesOut = 0;
-    body.on('data', (c: Buffer) => this.sentOut(c.length));
-  }
-
-  /** Response body bytes relayed without a stream to watch (an HTTP/1.1 backend's, through UpstreamExchange). */
-  sentOut(n: number): void {
-    this.bytesOut = (this.bytesOut ?? 0) + n;
+    body.on('data', (c: Buffer) => this.countOut(c.length));
   }
 }

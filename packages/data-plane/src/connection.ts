@@ -4,7 +4,7 @@ import {
   BodyKind, ForwardContext, HeadReader, HeaderId, Method, ReadStatus, buildForwardRequestHead,
   h1ErrorReason, h1ErrorStatus, parseRequestHead, RequestHead, ResponseHead,
 } from './http1/index.js';
-import type { CompiledListener, CompiledRule, RuntimeGroup, RuntimeServer } from './routing-table.js';
+import type { RuntimeServer } from './routing-table.js';
 import type { RetryState } from './server-choice.js';
 import { Route, type RouteInput } from './route-decision.js';
 import type { UpstreamOwner } from './upstream-pool.js';
@@ -15,6 +15,7 @@ import { RawSocket, type ClientSocket } from './raw-socket.js';
 import { closeClient, type Linger } from './linger.js';
 import { settings } from './settings.js';
 import { clientAddress } from './client-address.js';
+import { clientCertHeaders } from './client-cert.js';
 import { Http1Request } from './http1-request.js';
 import {
   CLOSED_REQUEST_HEAD, CLOSED_RESPONSE_HEAD, EMPTY, MAX_SPARE_HEADS, S_BODY, S_CLOSED, S_HEAD, S_TUNNEL, S_WAIT,
@@ -113,7 +114,11 @@ export class ProxyConnection extends Http1Request implements EditInput, Upstream
       return;
     }
     const rd = this.reader;
-    if (this.req === CLOSED_REQUEST_HEAD) this.takeHeads();
+    if (this.req === CLOSED_REQUEST_HEAD) {
+      // Its heads went back while the connection was idle (finishExchange).
+      this.req = spareRequestHeads.pop() ?? new RequestHead();
+      this.resp = spareResponseHeads.pop() ?? new ResponseHead();
+    }
     let err: number;
     if (isShared(rd.buf)) {
       // The request head outlives this read (rules, retries, logs): its own copy.
@@ -147,6 +152,7 @@ export class ProxyConnection extends Http1Request implements EditInput, Upstream
     this.held = EMPTY;
     this.heldStart = 0;
     this.setCookie = null;
+    this.respEdits = null;
     this.learnCookie = '';
     this.retriedStale = false;
     this.server = undefined;
@@ -170,7 +176,7 @@ export class ProxyConnection extends Http1Request implements EditInput, Upstream
       // Fixed responses and redirects need the request body read (and dropped) first.
       this.state = S_WAIT;
       const resp = final.type === 'fixed'
-        ? fixedResponse(final.status, final.body, final.contentType, this.clientKeepAlive, req.method === Method.HEAD)
+        ? fixedResponse(final.status, final.body, final.contentType, this.clientKeepAlive, req.method === Method.HEAD, final.headers)
         : buildRedirect(final.action, this, this.scheme, this.port, this.clientKeepAlive);
       this.skipBody(restBuf, restStart, restEnd);
       this.writeLocal(resp, final.type === 'fixed' ? final.status : Number(final.action.HttpCode ?? 302));
@@ -188,6 +194,7 @@ export class ProxyConnection extends Http1Request implements EditInput, Upstream
         proto: this.scheme,
         port: this.port,
         instanceId: listener.snap.loadBalancerId, loop: listener.loop,
+        clientCert: clientCertHeaders(this.socket, listener.snap.xff),
       });
       this.fctxFor = listener.snap;
     }
@@ -209,9 +216,12 @@ export class ProxyConnection extends Http1Request implements EditInput, Upstream
       restStart += n;
     }
     if (restStart < restEnd) this.hold(restBuf, restStart, restEnd);
+    // TC-2: the copy goes as forwarded, with the body only when all of it is here.
+    if (rule.mirror !== undefined) this.worker.mirror.send(rule.mirror, this.requestHead, this.reqBodyDone ? this.firstBody : null);
     this.state = this.reqBodyDone ? S_WAIT : S_BODY;
     if (this.state === S_BODY) this.socket.pause(); // until the upstream is connected
     this.setCookie = setCookieLines(d.insertCookie, this.groupCookie);
+    this.respEdits = d.respEdits;
     if (d.kind === Route.FUNCTION) this.startFunction(d.server!);
     else this.send(d.server!);
   }
@@ -367,11 +377,6 @@ export class ProxyConnection extends Http1Request implements EditInput, Upstream
     this.answerHeld();
   }
 
-  /** A request's bytes arrived on a connection whose heads went back while it was idle. */
-  private takeHeads(): void {
-    this.req = spareRequestHeads.pop() ?? new RequestHead();
-    this.resp = spareResponseHeads.pop() ?? new ResponseHead();
-  }
 
   /**
    * Serve the pipelined requests held during the last exchange, in a loop rather than by
@@ -446,25 +451,6 @@ export class ProxyConnection extends Http1Request implements EditInput, Upstream
 
   lastStatus = 0;
 
-  get status(): number {
-    return this.respHeadDone ? this.resp.status : this.lastStatus;
-  }
-  get requestStartedMs(): number {
-    return this.startedMs;
-  }
-  get currentServer(): RuntimeServer | undefined {
-    return this.server;
-  }
-  get currentGroup(): RuntimeGroup | undefined {
-    return this.group;
-  }
-  get currentRule(): CompiledRule | undefined {
-    return this.rule;
-  }
-  get currentListener(): CompiledListener | undefined {
-    return this.listener;
-  }
-
   /** Our FIN after what we wrote, then a lingering close (linger.ts); `sentAll`: the client asked to close and sent nothing more. */
   protected endClient(sentAll = false): void {
     this.state = S_CLOSED;
@@ -479,9 +465,24 @@ export class ProxyConnection extends Http1Request implements EditInput, Upstream
     else this.closeAfter = true, this.clientKeepAlive = false;
   }
 
+  /**
+   * Worker retiring (shutdown, roll, upgrade): close after the next response, which says
+   * `Connection: close`; idle, close after quietMs of quiet, not at once, which could cut a
+   * request the client just sent (told to close first, a client simply opens a new one).
+   */
+  retire(quietMs: number): void {
+    this.closeAfter = true;
+    this.clientKeepAlive = false;
+    const at = Date.now() + quietMs;
+    if (this.state !== S_HEAD || this.reader.pending || (this.deadlineKind !== T_NONE && this.deadlineKind !== T_IDLE)) return;
+    if (this.deadlineKind === T_NONE || this.deadlineMs > at) this.arm(T_IDLE, quietMs);
+  }
+
   destroy(): void {
     if (this.state !== S_CLOSED) this.state = S_CLOSED;
     this.deadlineKind = T_NONE;
+    this.comp?.destroy();
+    this.comp = null;
     this.dropUpstream();
     this.socket.destroy();
   }

@@ -1,3 +1,7 @@
+import { h1ResponseEdits, mergeEdits, type ResponseEdits } from './response-edits.js';
+import { compressionEdits, compressWhole, type Encoding } from './compression.js';
+import { H1CompressedBody, compressedFraming, h1Compression } from './h1-compressed-body.js';
+import { responseEditsFor } from './response-rules.js';
 import {
   BodyKind, ChunkedTracker, ReadStatus, ReqFlag, ClientConnection as ConnMode, DEFAULT_H1_LIMITS, HeadReader,
   HeadSlices, RequestHead, ResponseHead, buildClientResponseHead, parseResponseHead,
@@ -87,6 +91,10 @@ export abstract class Http1Exchange {
   protected server: RuntimeServer | undefined;
   protected edits: RuleEdits | null = null;
   protected setCookie: Buffer | null = null;
+  /** TC-3 / TC-4: changes to the response head, or null. */
+  protected respEdits: ResponseEdits | null = null;
+  /** GZ-1: the response body being compressed, or null. */
+  protected comp: H1CompressedBody | null = null;
   protected learnCookie = '';
   // ChoiceState (server-choice.ts): servers tried, the Sch hash, a sticky pick.
   readonly tried = new Int32Array(MAX_TRIES + 1);
@@ -226,7 +234,8 @@ export abstract class Http1Exchange {
       // A close-delimited response ends with the connection.
       this.detachUpstream()?.destroy();
       this.clientKeepAlive = false;
-      this.finishExchange();
+      if (this.comp !== null) this.comp.end();
+      else this.finishExchange();
       return;
     }
     this.upstreamFailed();
@@ -341,7 +350,17 @@ export abstract class Http1Exchange {
     }
     const mode = this.clientKeepAlive && !this.worker.draining(this.server) ? ConnMode.KEEP_ALIVE : ConnMode.CLOSE;
     if (mode === ConnMode.CLOSE) this.clientKeepAlive = false;
-    buildClientResponseHead(resp, this.slices, mode, this.access ? this.access.responseLines(this.setCookie, resp) : this.setCookie);
+    // Lines added to the client's head: the sticky cookie, and the request id for the access log (OB-2).
+    const extra = this.access ? this.access.responseLines(this.setCookie, resp) : this.setCookie;
+    const ruled = responseEditsFor(this.listener?.responseRules, this.respEdits, { status: resp.status, header: (n) => resp.getHeader(n) });
+    const enc = h1Compression(this.listener?.snap, this.req, resp);
+    const all = enc === null ? ruled : mergeEdits(ruled, compressionEdits(enc, resp.getHeader('etag')));
+    // A whole body already here is compressed at once and sent with its length (no zlib stream).
+    const zbody = enc !== null && resp.bodyKind === BodyKind.LENGTH && restEnd - restStart >= resp.contentLength
+      ? compressWhole(enc, restBuf.subarray(restStart, restStart + resp.contentLength)) : null;
+    const edits = all === null ? null : h1ResponseEdits(all, enc === null ? extra : compressedFraming(extra, zbody));
+    buildClientResponseHead(resp, this.slices, mode, edits ? edits.lines : extra, edits?.remove ?? null, enc !== null);
+    if (enc !== null && zbody === null) this.startCompression(enc);
     if (resp.bodyKind === BodyKind.NONE) {
       this.worker.counters.responses++;
       this.writeSlices();
@@ -360,7 +379,12 @@ export abstract class Http1Exchange {
       return;
     }
     this.worker.counters.responses++;
-    this.writeHeadWithBody(restBuf, restStart, restStart + n);
+    if (zbody !== null) this.writeHeadWithBody(zbody, 0, zbody.length);
+    else if (this.comp === null) this.writeHeadWithBody(restBuf, restStart, restStart + n);
+    else {
+      if (!this.writeSlices()) this.up?.pause();
+      if (this.respKind !== BodyKind.CHUNKED) this.comp.push(restBuf, restStart, restStart + n);
+    }
     this.afterResponseBytes(restStart + n < restEnd);
   }
 
@@ -390,7 +414,7 @@ export abstract class Http1Exchange {
 
   protected forwardResponseBody(buf: Buffer, start: number, end: number): void {
     if (start >= end) {
-      if (this.respKind === BodyKind.LENGTH && this.respBodyLeft === 0) this.maybeFinish();
+      if (this.respKind === BodyKind.LENGTH && this.respBodyLeft === 0) this.bodyComplete();
       return;
     }
     const n = this.responseBodyBytes(buf, start, end);
@@ -400,7 +424,9 @@ export abstract class Http1Exchange {
       this.destroy();
       return;
     }
-    if (n > 0 && !this.toClientRange(buf, start, start + n)) this.up?.pause();
+    if (this.comp !== null) {
+      if (this.respKind !== BodyKind.CHUNKED) this.comp.push(buf, start, start + n);
+    } else if (n > 0 && !this.toClientRange(buf, start, start + n)) this.up?.pause();
     this.afterResponseBytes(start + n < end);
   }
 
@@ -419,8 +445,24 @@ export abstract class Http1Exchange {
   protected afterResponseBytes(extra: boolean): void {
     if (extra) this.upReusable = false;
     if ((this.respKind === BodyKind.LENGTH && this.respBodyLeft === 0) || (this.respKind === BodyKind.CHUNKED && this.respChunks.done)) {
-      this.maybeFinish();
+      this.bodyComplete();
     }
+  }
+
+  /** The backend's body is complete: finish now, or once the compressor has sent its last bytes. */
+  protected bodyComplete(): void {
+    if (this.comp === null) this.maybeFinish();
+    else this.comp.end();
+  }
+
+  private startCompression(enc: Encoding): void {
+    const c = new H1CompressedBody(enc, (b) => this.toClient(b), () => this.up?.pause(), () => {
+      if (this.comp !== c) return;
+      this.comp = null;
+      this.maybeFinish();
+    });
+    this.comp = c;
+    if (this.respKind === BodyKind.CHUNKED) this.respChunks.sink = { payload: (b, s, e) => c.push(b, s, e), trailers: () => {} };
   }
 
   /** The response is complete; the exchange ends once the request body has gone too. */

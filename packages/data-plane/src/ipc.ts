@@ -16,7 +16,9 @@ export type PrimaryToWorker =
   | { t: 'affinity'; entries: LearnedAffinity[] }
   /** SIGUSR1 on the node (logrotate): open the access log file again. */
   | { t: 'reopen-logs' }
-  | { t: 'shutdown'; graceMs: number };
+  | { t: 'shutdown'; graceMs: number }
+  /** With a listening socket's handle: this slot's socket for (port, host), to listen on (socket-bank.ts). */
+  | { t: 'socket'; port: number; host: string };
 
 /**
  * A worker's socket I/O path: `raw` (the fast path, with accepted plain-TCP connections
@@ -36,7 +38,9 @@ export type WorkerToPrimary =
   | { t: 'load'; load: Record<string, number> }
   | { t: 'metrics'; id: number; report: WorkerReport }
   /** SP-3 cookie values this worker learned. */
-  | { t: 'learned'; entries: LearnedAffinity[] };
+  | { t: 'learned'; entries: LearnedAffinity[] }
+  /** With the handle of a listening socket the worker bound: the primary keeps it (socket-bank.ts). */
+  | { t: 'socket'; port: number; host: string };
 
 /** What a worker reports when /metrics is scraped. */
 export interface WorkerReport {

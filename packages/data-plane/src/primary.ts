@@ -4,6 +4,8 @@ import cluster, { type Worker } from 'node:cluster';
 import type { RoutingSnapshot } from '@fulcrum/model';
 import type { LearnedAffinity } from './affinity.js';
 import { REUSE_PORT } from './listen-mode.js';
+import { hostsFor } from './listen-hosts.js';
+import { SocketBank, closeHeld, type HeldSocket } from './socket-bank.js';
 import { encodeSnapshot, type IoPath, type PrimaryToWorker, type WorkerReport, type WorkerToPrimary } from './ipc.js';
 
 export interface PrimaryOptions {
@@ -34,6 +36,9 @@ interface WorkerSlot {
   io?: IoPath;
 }
 
+/** How long a crashed worker's sockets wait for its replacement before they are closed. */
+const ORPHAN_SOCKET_MS = 3000;
+
 /** How one worker moves bytes and gets its connections (shown in /status and by the bench). */
 export interface WorkerDataPath {
   worker: number;
@@ -56,6 +61,8 @@ export class DataPlanePrimary {
   private stopping = false;
   private readonly appliedWaiters: { version: number; resolve(): void }[] = [];
   listenErrors: { port: number; error: string }[] = [];
+  /** Copies of the workers' listening sockets, so they outlive any one worker (socket-bank.ts). */
+  readonly sockets = new SocketBank();
 
   constructor(private readonly opts: PrimaryOptions) {}
 
@@ -89,7 +96,7 @@ export class DataPlanePrimary {
     slot.worker = w;
     slot.applied = 0;
     slot.ready = false;
-    w.on('message', (m: WorkerToPrimary) => this.onMessage(slot, m));
+    w.on('message', (m: WorkerToPrimary, handle?: object) => this.onMessage(slot, m, handle));
     w.on('exit', (code, signal) => {
       if (slot.worker !== w) return;
       slot.worker = undefined;
@@ -97,6 +104,13 @@ export class DataPlanePrimary {
       if (this.stopping) return;
       slot.restarts++;
       this.opts.log({ level: 'warn', msg: 'worker exited; replacing it', worker: slot.id, code, signal });
+      // Its sockets wait for the replacement, connections queued and all; one that does not
+      // come soon (crashing at start) must not leave that share of new connections waiting.
+      setTimeout(() => {
+        if (this.stopping || (slot.worker && slot.ready)) return;
+        const n = this.sockets.dropSlot(slot.id);
+        if (n > 0) this.opts.log({ level: 'warn', msg: 'worker not back: its listening sockets closed, the other workers take its share', worker: slot.id, sockets: n });
+      }, ORPHAN_SOCKET_MS).unref();
       // Back off a little if a worker keeps crashing at start.
       setTimeout(() => {
         if (!this.stopping) this.fork(slot);
@@ -104,10 +118,14 @@ export class DataPlanePrimary {
     });
   }
 
-  private onMessage(slot: WorkerSlot, m: WorkerToPrimary): void {
+  private onMessage(slot: WorkerSlot, m: WorkerToPrimary, handle?: object): void {
     if (m.t === 'ready') {
       slot.ready = true;
       slot.io = m.io;
+      // The slot's sockets first (IPC keeps the order): the snapshot's listeners open on them.
+      for (const s of this.sockets.forSlot(slot.id)) {
+        if (slot.worker?.isConnected()) slot.worker.send({ t: 'socket', port: s.port, host: s.host } satisfies PrimaryToWorker, s.handle as never);
+      }
       if (this.latest && slot.worker) this.send(slot.worker, { t: 'snapshot', bytes: this.latest });
       if (slot.worker && this.opts.affinitySeed) {
         const entries = this.opts.affinitySeed();
@@ -129,6 +147,8 @@ export class DataPlanePrimary {
       this.opts.onLearned?.(m.entries);
     } else if (m.t === 'load') {
       slot.load = m.load;
+    } else if (m.t === 'socket') {
+      if (handle) this.sockets.put({ slot: slot.id, port: m.port, host: m.host, handle });
     } else if (m.t === 'listening') {
       const before = this.listenErrors.length;
       this.listenErrors = this.listenErrors.filter((e) => e.port !== m.port);
@@ -151,6 +171,8 @@ export class DataPlanePrimary {
     if (snapshot.version < this.latestVersion) return;
     this.latest = encodeSnapshot(snapshot);
     this.latestVersion = snapshot.version;
+    const hosts = this.opts.listenHost.split(',');
+    this.sockets.keepOnly(new Set(snapshot.listeners.flatMap((l) => hostsFor(l.ipVersion, hosts).map((h) => `${l.port}|${h}`))));
     for (const s of this.slots) if (s.worker && s.ready) this.send(s.worker, { t: 'snapshot', bytes: this.latest });
   }
 
@@ -252,11 +274,8 @@ export class DataPlanePrimary {
   }
 
   private async roll(graceMs: number, startMs: number): Promise<number> {
-    if (REUSE_PORT && readMigrateReq() === '0') {
-      // A retiring worker's SO_REUSEPORT socket is closed; Linux resets the connections
-      // still queued on it unless it may move them to the other workers' sockets.
-      this.opts.log({ level: 'warn', msg: 'connections queued on a retiring worker may be reset: set net.ipv4.tcp_migrate_req=1, or FULCRUM_ACCEPT=primary' });
-    }
+    // No connection queued on a retiring worker's SO_REUSEPORT socket is reset: the socket is
+    // banked here and its replacement listens on the same one (socket-bank.ts).
     let replaced = 0;
     for (const slot of this.slots) {
       const old = slot.worker;
@@ -309,14 +328,21 @@ export class DataPlanePrimary {
   /** Stop accepting, let in-flight requests finish up to graceMs, then exit the workers. */
   async stop(graceMs: number): Promise<void> {
     this.stopping = true;
+    // Our copies first: once the workers close theirs, the sockets are gone and new
+    // connections are refused at once (a client tries elsewhere) rather than queued for no one.
+    this.sockets.closeAll();
     await Promise.all(this.slots.map((s) => (s.worker ? this.retire(s.worker, graceMs) : undefined)));
   }
-}
 
-function readMigrateReq(): string | undefined {
-  try {
-    return readFileSync('/proc/sys/net/ipv4/tcp_migrate_req', 'latin1').trim();
-  } catch {
-    return undefined;
+  /**
+   * Before start(): the listening sockets a node being upgraded handed over; each worker slot
+   * listens on its predecessor's sockets. Sockets of slots this node does not have are closed
+   * (their queues end with the old node), so an upgrade keeps --workers.
+   */
+  adopt(held: HeldSocket[]): void {
+    for (const s of held) {
+      if (s.slot >= 1 && s.slot <= this.opts.workers) this.sockets.put(s);
+      else closeHeld(s.handle);
+    }
   }
 }

@@ -26,9 +26,10 @@ export function errorResponse(status: number, reason: string, body: string): Buf
   return b;
 }
 
-export function fixedResponse(status: number, body: Buffer, contentType: string, keepAlive: boolean, isHead: boolean): Buffer {
+export function fixedResponse(status: number, body: Buffer, contentType: string, keepAlive: boolean, isHead: boolean, extra?: ReadonlyArray<readonly [string, string]>): Buffer {
+  const lines = extra && extra.length > 0 ? encodeHeaderLines(extra).toString('latin1') : '';
   const head = Buffer.from(
-    `HTTP/1.1 ${status} ${reasonOf(status, '')}\r\ncontent-type: ${contentType}\r\ncontent-length: ${body.length}\r\nconnection: ${keepAlive ? 'keep-alive' : 'close'}\r\n\r\n`,
+    `HTTP/1.1 ${status} ${reasonOf(status, '')}\r\ncontent-type: ${contentType}\r\ncontent-length: ${body.length}\r\n${lines}connection: ${keepAlive ? 'keep-alive' : 'close'}\r\n\r\n`,
     'latin1',
   );
   return isHead || body.length === 0 ? head : Buffer.concat([head, body]);

@@ -3,6 +3,8 @@ import type { MatchInput } from './match.js';
 import { matchRule, type CompiledListener, type CompiledRule, type FinalAction, type RoutingTable, type RuntimeGroup, type RuntimeServer } from './routing-table.js';
 import { chooseGroup, chooseServer, insertCookieFor, retryTarget, type ChoiceInput, type ChoiceState, type RetryState } from './server-choice.js';
 import type { ExchangeHost } from './worker-host.js';
+import { CorsPolicy } from './cors.js';
+import type { ResponseEdits } from './response-edits.js';
 
 /** What a decision says to do with the request (RouteDecision.kind). */
 export const Route = {
@@ -44,6 +46,8 @@ export class RouteDecision {
   server: RuntimeServer | undefined = undefined;
   /** SERVERID Set-Cookie value for a server the scheduler picked (SP-2, SP-4), if any. */
   insertCookie: string | undefined = undefined;
+  /** Changes to the response head decided with the request (TC-3 CORS headers), or null. */
+  respEdits: ResponseEdits | null = null;
 
   private local(status: number, message: string): this {
     this.kind = Route.LOCAL;
@@ -65,9 +69,16 @@ export class RouteDecision {
     this.group = undefined;
     this.server = undefined;
     this.insertCookie = undefined;
+    this.respEdits = null;
     st.triedCount = 0;
     st.groupCookie = undefined;
     if (!table || !listener) return this.local(503, 'This listener is not configured on this node.\n');
+    // AC-1: the client the rules see (the trusted X-Forwarded-For client where the listener
+    // takes it) is the one the listener's access control lists judge, before anything else.
+    if (listener.acl !== undefined && !listener.acl.admits(input.sourceIp)) {
+      host.counters.aclDenied++;
+      return this.local(403, 'Access to this listener is denied for your address.\n');
+    }
     if (input.passedHere(listener.loop)) {
       host.counters.loops++;
       host.log({ level: 'warn', msg: 'forwarding loop refused', listener: listener.snap.id, client: input.sourceIp, host: input.host, path: input.path });
@@ -76,7 +87,24 @@ export class RouteDecision {
     const rule = matchRule(listener, input);
     this.rule = rule;
     if (!rule) return this.local(503, 'No rule matched.\n');
-    const final = rule.final;
+    let final = rule.final;
+    const cors = rule.cors;
+    if (cors !== undefined) {
+      // TC-3: a preflight is ours to answer; an actual request gets its CORS headers.
+      if (CorsPolicy.isPreflight(input.method, (n) => input.header(n))) {
+        const a = cors.preflight((n) => input.header(n));
+        this.final = { type: 'fixed', status: a.status, body: a.body, contentType: 'text/plain; charset=utf-8', headers: a.headers };
+        this.kind = Route.FIXED;
+        return this;
+      }
+      this.respEdits = cors.actual(input.header('origin'));
+      if (final.type === 'fixed' && this.respEdits !== null) final = { ...final, headers: this.respEdits.insert };
+    }
+    // TC-1: over the rule's share of its limit: refused at once, nothing reaches a backend.
+    if (rule.limit !== undefined && !rule.limit.allow(input.sourceIp, Date.now())) {
+      host.counters.trafficLimited++;
+      return this.local(503, 'Too many requests for this service right now; try again shortly.\n');
+    }
     this.final = final;
     if (final.type === 'fixed') {
       this.kind = Route.FIXED;

@@ -1,10 +1,14 @@
 import { ForwardPolicy } from './forward-policy.js';
-import type { RoutingSnapshot, SnapGroup, SnapListener, SnapServer, RuleAction } from '@fulcrum/model';
+import type { RoutingSnapshot, SnapGroup, SnapListener, SnapServer, RuleAction, TrafficLimitConfig } from '@fulcrum/model';
 import { DEFAULT_COOKIE_TIMEOUT_S } from '@fulcrum/model';
 import { buildPicker, eligibleServers, effectiveWeight, isRamping, maskWeights, requestKeyHasher, type Picker, type RequestKey } from '@fulcrum/scheduling';
 import { compileConditions, type MatchInput, type Matcher } from './match.js';
 import { CookieSigner } from './sticky.js';
 import { LoopMarker } from './loop-marker.js';
+import { AclFilter } from './acl.js';
+import { CorsPolicy } from './cors.js';
+import { RuleLimiter, limitKey } from './traffic-limit.js';
+import { compileResponseRules, type CompiledResponseRule } from './response-rules.js';
 import { UpstreamPool } from './upstream-pool.js';
 import { settings } from './settings.js';
 
@@ -158,7 +162,11 @@ export type FinalAction =
      */
     groupSticky: { timeoutS: number; tokens: string[] } | undefined;
   }
-  | { type: 'fixed'; status: number; body: Buffer; contentType: string }
+  | {
+    type: 'fixed'; status: number; body: Buffer; contentType: string;
+    /** Extra fields (a CORS preflight answer, TC-3). */
+    headers?: Array<[string, string]>;
+  }
   | { type: 'redirect'; action: NonNullable<RuleAction['RedirectConfig']> };
 
 export interface CompiledRule {
@@ -166,6 +174,12 @@ export interface CompiledRule {
   match: Matcher;
   /** InsertHeader / RemoveHeader / Rewrite in Order. */
   pre: RuleAction[];
+  /** TC-3: the rule's Cors action. */
+  cors: CorsPolicy | undefined;
+  /** TC-1: the rule's TrafficLimit action (its state outlives snapshots). */
+  limit: RuleLimiter | undefined;
+  /** TC-2: the group the rule's TrafficMirror copies requests to. */
+  mirror: RuntimeGroup | undefined;
   final: FinalAction;
 }
 
@@ -175,7 +189,11 @@ export interface CompiledListener {
   fwd: ForwardPolicy;
   /** BS-8 / TB-3: the deployment's marker for this listener's load balancer. */
   loop: LoopMarker;
+  /** AC-1: who may use the listener; undefined admits everyone. */
+  acl: AclFilter | undefined;
   rules: CompiledRule[];
+  /** TC-4: rules with Direction Response, by priority. */
+  responseRules: CompiledResponseRule[];
 }
 
 /** The listener's first rule (in priority order, the default last) whose conditions the request meets. */
@@ -189,9 +207,13 @@ export class RoutingTable {
   readonly listeners = new Map<number, CompiledListener>();
   readonly groups = new Map<string, RuntimeGroup>();
   readonly signer: CookieSigner;
+  /** TC-1: the rules' limiters by rule id; an unchanged limit keeps its buckets across snapshots. */
+  readonly limiters = new Map<string, RuleLimiter>();
+  private readonly previousLimiters: ReadonlyMap<string, RuleLimiter> | undefined;
 
   constructor(readonly snapshot: RoutingSnapshot, ctx: WorkerContext, previous: RoutingTable | undefined) {
     this.version = snapshot.version;
+    this.previousLimiters = previous?.limiters;
     this.signer = new CookieSigner(snapshot.cookieKeyHex, snapshot.cookieTokenKeyHex, snapshot.retiredCookieKeys);
     for (const g of Object.values(snapshot.groups)) {
       const prev = previous?.groups.get(g.id);
@@ -211,12 +233,15 @@ export class RoutingTable {
     for (const l of snapshot.listeners) {
       let loop = markers.get(l.loadBalancerId);
       if (loop === undefined) markers.set(l.loadBalancerId, (loop = new LoopMarker(l.loadBalancerId, snapshot.loopKeyHex)));
-      this.listeners.set(l.port, { snap: l, fwd: new ForwardPolicy(l.xff), loop, rules: l.rules.map((r) => this.compileRule(r.id, r.conditions, r.actions)) });
+      this.listeners.set(l.port, { snap: l, fwd: new ForwardPolicy(l.xff), loop, acl: l.acl ? new AclFilter(l.acl) : undefined, responseRules: compileResponseRules(l.responseRules), rules: l.rules.map((r) => this.compileRule(r.id, r.conditions, r.actions)) });
     }
   }
 
   private compileRule(id: string, conditions: SnapListener['rules'][number]['conditions'], actions: RuleAction[]): CompiledRule {
     const pre: RuleAction[] = [];
+    let cors: CorsPolicy | undefined;
+    let limit: RuleLimiter | undefined;
+    let mirror: RuntimeGroup | undefined;
     let final: FinalAction = { type: 'fixed', status: 503, body: Buffer.from('no action\n'), contentType: 'text/plain' };
     for (const a of actions) {
       if (a.Type === 'ForwardGroup' && a.ForwardGroupConfig) {
@@ -235,13 +260,27 @@ export class RoutingTable {
         final = { type: 'fixed', status: Number(c.HttpCode), body: Buffer.from(c.Content ?? ''), contentType: c.ContentType ?? 'text/plain' };
       } else if (a.Type === 'Redirect' && a.RedirectConfig) {
         final = { type: 'redirect', action: a.RedirectConfig };
+      } else if (a.Type === 'Cors' && a.CorsConfig) {
+        cors = new CorsPolicy(a.CorsConfig);
+      } else if (a.Type === 'TrafficLimit' && a.TrafficLimitConfig) {
+        limit = this.limiterFor(id, a.TrafficLimitConfig);
+      } else if (a.Type === 'TrafficMirror' && a.TrafficMirrorConfig) {
+        mirror = this.groups.get(a.TrafficMirrorConfig.MirrorGroupConfig.ServerGroupTuples[0]!.ServerGroupId);
       } else pre.push(a);
     }
-    return { id, match: compileConditions(conditions), pre, final };
+    return { id, match: compileConditions(conditions), pre, cors, limit, mirror, final };
   }
 
-  /** Cluster-wide Wlc: load on each server from other workers and nodes. */
+  private limiterFor(ruleId: string, cfg: TrafficLimitConfig): RuleLimiter {
+    const old = this.previousLimiters?.get(ruleId);
+    const l = old !== undefined && old.cfg.QPS === cfg.QPS && old.cfg.PerIpQps === cfg.PerIpQps ? old : new RuleLimiter(limitKey(ruleId), cfg);
+    this.limiters.set(ruleId, l);
+    return l;
+  }
+
+  /** Cluster-wide Wlc: load on each server from other workers and nodes; TC-1 arrivals elsewhere. */
   applyExternalLoad(load: Record<string, number>): void {
+    for (const l of this.limiters.values()) l.setElsewhere(load);
     for (const g of this.groups.values()) {
       const hooks = g.picker.load;
       if (hooks === null) continue;

@@ -69,9 +69,7 @@ export class UpstreamExchange implements UpstreamOwner, ChunkSink {
   /** The whole request went out: only then may the connection carry another. */
   private reqDone = false;
 
-  private constructor() {
-    this.chunks.sink = this;
-  }
+  private constructor() {}
 
   /** Back to the free list, state cleared for the next request. */
   private recycle(): void {
@@ -227,7 +225,11 @@ export class UpstreamExchange implements UpstreamOwner, ChunkSink {
     const resp = this.resp;
     this.kind = resp.bodyKind;
     this.left = resp.bodyKind === BodyKind.LENGTH ? resp.contentLength : 0;
-    if (resp.bodyKind === BodyKind.CHUNKED) this.chunks.reset();
+    if (resp.bodyKind === BodyKind.CHUNKED) {
+      this.chunks.reset();
+      // reset() clears the sink (HTTP/1.1's tracker only decodes when it compresses): this one always decodes.
+      this.chunks.sink = this;
+    }
     this.sink.upstreamHead(resp);
     if (this.up === null) return;
     if (this.kind === BodyKind.NONE) this.finish(restStart < restEnd, '');

@@ -2,11 +2,15 @@ import type { AffinityTable } from './affinity.js';
 import type { FunctionPool } from './functions.js';
 import type { H2Upstreams } from './h2/upstreams.js';
 import type { ObservedExchange } from './metrics.js';
+import type { Mirror, MirrorCounters } from './mirror.js';
 import type { RoutingTable, RuntimeServer } from './routing-table.js';
 import type { UpstreamPool } from './upstream-pool.js';
 
-/** A worker's counts of answered and failed exchanges (reported to the primary). */
-export interface WorkerCounters {
+/**
+ * A worker's counts of answered and failed exchanges (reported to the primary); TC-2's copies
+ * sent to a mirror group, dropped (too many under way), skipped (body not at hand or too big), failed.
+ */
+export interface WorkerCounters extends MirrorCounters {
   responses: number;
   badRequests: number;
   badResponses: number;
@@ -15,6 +19,10 @@ export interface WorkerCounters {
   timeouts: number;
   loops: number;
   drainCuts: number;
+  /** AC-1: requests refused by a listener's access control lists. */
+  aclDenied: number;
+  /** TC-1: requests refused by a rule's TrafficLimit. */
+  trafficLimited: number;
 }
 
 /**
@@ -27,6 +35,8 @@ export interface ExchangeHost {
   readonly counters: WorkerCounters;
   readonly affinity: AffinityTable;
   readonly functions: FunctionPool;
+  /** TC-2: the worker's mirror sender. */
+  readonly mirror: Mirror;
   requests: number;
   /** OB-2: exchanges record what the access log line needs only when it is on. */
   readonly accessLog: boolean;

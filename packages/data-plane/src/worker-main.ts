@@ -2,6 +2,7 @@ import { ProxyWorker } from './worker.js';
 import { fastIoLogLine, proveFastIo, proveRawAccept } from './fast-io-proof.js';
 import { decodeSnapshot, type PrimaryToWorker, type WorkerToPrimary } from './ipc.js';
 import { runtimeFamilies, startRuntimeMetrics } from './runtime-metrics.js';
+import { REUSE_PORT } from './listen-mode.js';
 
 /**
  * Entry of a proxy worker process (forked by DataPlanePrimary). Shared-nothing: it holds
@@ -28,10 +29,20 @@ const worker = new ProxyWorker({
   ticketKeys: ticketKeys(process.env.FULCRUM_TLS_TICKET_KEYS),
   onListenError: (port, error) => send({ t: 'listen-error', port, error }),
   onListening: (port) => send({ t: 'listening', port }),
+  // Our own SO_REUSEPORT socket: a copy goes to the primary (socket-bank.ts). Its libuv handle
+  // travels as a bare handle, so the primary holds the socket open without accepting on it.
+  onBound: REUSE_PORT
+    ? (port, host, server) => {
+      const handle = (server as unknown as { _handle?: object })._handle;
+      if (handle && process.connected) process.send!({ t: 'socket', port, host } satisfies WorkerToPrimary, handle as never);
+    }
+    : undefined,
 });
 
-process.on('message', (m: PrimaryToWorker) => {
-  if (m.t === 'snapshot') {
+process.on('message', (m: PrimaryToWorker, handle?: object) => {
+  if (m.t === 'socket') {
+    if (handle) worker.inherit(m.port, m.host, handle);
+  } else if (m.t === 'snapshot') {
     const snap = decodeSnapshot(m.bytes);
     worker.apply(snap).then(() => send({ t: 'applied', version: snap.version }), (e: unknown) => {
       process.stderr.write(`worker: applying snapshot ${snap.version} failed: ${String((e as Error)?.stack ?? e)}\n`);

@@ -8,6 +8,8 @@ import { AffinityTable } from './affinity.js';
 import { WorkerMetrics, type ObservedExchange } from './metrics.js';
 import { FunctionPool } from './functions.js';
 import type { IoPath, WorkerReport } from './ipc.js';
+import { listenerTls, type ListenerTlsOptions } from './tls-options.js';
+import { Mirror } from './mirror.js';
 import { H2Frontend } from './h2/frontend.js';
 import { H2Upstreams } from './h2/upstreams.js';
 import { REUSE_PORT } from './listen-mode.js';
@@ -29,7 +31,15 @@ export interface ProxyWorkerOptions {
   accessLog?: string;
   /** TLS session ticket keys shared by the node's workers (48 bytes). */
   ticketKeys?: Buffer;
+  /**
+   * A listening socket this worker bound itself (its own SO_REUSEPORT socket): the primary
+   * keeps a copy so the socket, and the connections queued on it, outlive this worker.
+   */
+  onBound?(port: number, host: string, server: Server): void;
 }
+
+/** How long an idle client connection of a retiring worker may stay quiet before it is closed. */
+const RETIRE_QUIET_MS = 1000;
 
 interface OpenListener {
   port: number;
@@ -66,7 +76,9 @@ export class ProxyWorker implements ConnectionHost, StreamHost {
   readonly h2up = new H2Upstreams();
   readonly counters: WorkerCounters = {
     responses: 0, badRequests: 0, badResponses: 0, upstreamErrors: 0, connectFailures: 0, timeouts: 0, loops: 0, drainCuts: 0,
+    aclDenied: 0, trafficLimited: 0, mirrored: 0, mirrorDropped: 0, mirrorSkipped: 0, mirrorFailed: 0,
   };
+  readonly mirror = new Mirror(this.counters);
   requests = 0;
   /** Client connections accepted (TCP, before TLS), over the worker's life. */
   accepted = 0;
@@ -83,6 +95,8 @@ export class ProxyWorker implements ConnectionHost, StreamHost {
   private readonly ticker: NodeJS.Timeout;
   private shuttingDown = false;
   private stopping: Promise<void> | undefined;
+  /** Listening sockets handed to this worker (by `${port}|${host}`), used instead of binding anew. */
+  private readonly inherited = new Map<string, object>();
 
   constructor(readonly opts: ProxyWorkerOptions) {
     this.logger = new Log({ level: envLogLevel(), base: { worker: opts.workerId } });
@@ -152,6 +166,9 @@ export class ProxyWorker implements ConnectionHost, StreamHost {
     for (const g of this.table.groups.values()) {
       for (const s of g.servers) if (s.active > 0) out[`${g.snap.id}|${s.key}`] = s.active;
     }
+    // TC-1: arrivals per limited rule travel with the load (traffic-limit.ts).
+    const now = Date.now();
+    for (const l of this.table.limiters.values()) l.report(now, out);
     return out;
   }
 
@@ -256,7 +273,8 @@ export class ProxyWorker implements ConnectionHost, StreamHost {
   private openListener(l: SnapListener): Promise<void> {
     let ol: OpenListener;
     if (l.protocol === 'HTTPS') {
-      const contexts = buildContexts(l);
+      const tlsOpts = listenerTls(l);
+      const contexts = buildContexts(l, tlsOpts.context);
       const h2 = l.http2 ? new H2Frontend(this, l.port) : undefined;
       // tls.Server ignores `secureContext`: a client sending no SNI gets the certificate given here.
       const defCert = l.certs.find((c) => c.isDefault) ?? l.certs[0];
@@ -269,6 +287,8 @@ export class ProxyWorker implements ConnectionHost, StreamHost {
           key: defCert?.key,
           ALPNProtocols: h2 ? ['h2', 'http/1.1'] : ['http/1.1'],
           ticketKeys: this.opts.ticketKeys,
+          ...tlsOpts.context,
+          ...tlsOpts.server,
         } as Parameters<typeof createTlsServer>[0]);
         tls.on('secureConnection', (s: TLSSocket) => {
           if (h2 && s.alpnProtocol === 'h2' && !this.shuttingDown) h2.accept(s);
@@ -315,8 +335,11 @@ export class ProxyWorker implements ConnectionHost, StreamHost {
       // exclusive: with its own SO_REUSEPORT socket the worker binds in-process (see REUSE_PORT).
       // ipv6Only: IPv4 clients stay on the IPv4 socket, which an Ipv4/DualStack switch never touches.
       const v6 = isIP(host) === 6;
-      server.listen({ port: l.port, host, ipv6Only: v6, reusePort: REUSE_PORT, exclusive: REUSE_PORT }, () => {
+      const held = this.inherited.get(`${l.port}|${host}`);
+      this.inherited.delete(`${l.port}|${host}`);
+      const onListening = () => {
         server.off('error', onErr);
+        if (!held) this.opts.onBound?.(l.port, host, server);
         // Plain HTTP on the proven fast path: connections skip net.Socket (raw-socket.ts).
         if (l.protocol === 'HTTP' && rawAcceptActive()) {
           takeOverAccept(server, (h: TcpHandle, noDelayInherited: boolean) => {
@@ -325,7 +348,9 @@ export class ProxyWorker implements ConnectionHost, StreamHost {
           });
         }
         resolve(true);
-      });
+      };
+      if (held) server.listen(held, onListening);
+      else server.listen({ port: l.port, host, ipv6Only: v6, reusePort: REUSE_PORT, exclusive: REUSE_PORT }, onListening);
     });
   }
 
@@ -346,22 +371,36 @@ export class ProxyWorker implements ConnectionHost, StreamHost {
     server.close();
   }
 
+  /**
+   * A listening socket of this slot that outlived the worker before (socket-bank.ts): the
+   * next bind of (port, host) listens on it, so its queued connections are served, not reset.
+   */
+  inherit(port: number, host: string, handle: object): void {
+    this.inherited.set(`${port}|${host}`, handle);
+  }
+
   private accept(socket: ClientSocket, port: number, scheme: 'http' | 'https'): void {
-    if (this.shuttingDown) {
-      socket.destroy();
-      return;
-    }
     const c = new ProxyConnection(this, socket, port, scheme);
     this.conns.add(c);
     c.start();
+    // Accepted while retiring (already queued when the listener stopped): served, then closed.
+    if (this.shuttingDown) c.retire(RETIRE_QUIET_MS);
   }
 
-  /** Stop a listener: no new connections; idle keep-alive connections close now, busy ones after their response. */
+  /**
+   * Stop a listener: no new connections; idle keep-alive connections close now, busy ones
+   * after their response. A retiring worker's connections close as `retire` says instead.
+   */
   private closeListener(ol: OpenListener): Promise<void> {
     this.open.delete(ol.port);
-    for (const c of this.conns) if (c.port === ol.port) c.closeWhenIdle();
+    for (const c of this.conns) if (c.port === ol.port) this.closeConnection(c);
     ol.h2?.close();
     return Promise.all([...ol.sockets.values()].map((server) => new Promise<void>((resolve) => server.close(() => resolve())))).then(() => undefined);
+  }
+
+  private closeConnection(c: ProxyConnection): void {
+    if (this.shuttingDown) c.retire(RETIRE_QUIET_MS);
+    else c.closeWhenIdle();
   }
 
   connectionClosed(c: ProxyConnection): void {
@@ -383,7 +422,7 @@ export class ProxyWorker implements ConnectionHost, StreamHost {
     // Stop accepting now. server.close() calls back only once its last connection is gone,
     // so the grace period is enforced by the loop below, not by waiting for it.
     const closed = Promise.all([...this.open.values()].map((ol) => this.closeListener(ol)));
-    for (const c of this.conns) c.closeWhenIdle();
+    for (const c of this.conns) this.closeConnection(c);
     const deadline = Date.now() + graceMs;
     while (this.conns.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     for (const c of this.conns) c.destroy();
@@ -397,15 +436,15 @@ export class ProxyWorker implements ConnectionHost, StreamHost {
 }
 
 function signatureOf(l: SnapListener): string {
-  return `${l.protocol}|${l.http2 ? 'h2' : 'h1'}|${l.certs.map((c) => `${c.id}:${c.isDefault}`).join(',')}`;
+  return `${l.protocol}|${l.http2 ? 'h2' : 'h1'}|${l.certs.map((c) => `${c.id}:${c.isDefault}`).join(',')}|${JSON.stringify([l.tls ?? null, l.mtls ?? null])}`;
 }
 
-function buildContexts(l: SnapListener): NonNullable<OpenListener['contexts']> {
+function buildContexts(l: SnapListener, policy: Partial<ListenerTlsOptions> & { ca?: string[] }): NonNullable<OpenListener['contexts']> {
   const byName = new Map<string, SecureContext>();
   const wildcard: [string, SecureContext][] = [];
   let def: SecureContext | undefined;
   for (const c of l.certs) {
-    const ctx = createSecureContext({ cert: c.cert, key: c.key });
+    const ctx = createSecureContext({ cert: c.cert, key: c.key, ...policy });
     if (c.isDefault || !def) def = ctx;
     for (const n of c.names) {
       const name = n.toLowerCase();
@@ -413,7 +452,7 @@ function buildContexts(l: SnapListener): NonNullable<OpenListener['contexts']> {
       else byName.set(name, ctx);
     }
   }
-  return { byName, wildcard, def: def ?? createSecureContext({}) };
+  return { byName, wildcard, def: def ?? createSecureContext(policy) };
 }
 
 function pickContext(c: NonNullable<OpenListener['contexts']>, servername: string): SecureContext {

@@ -110,6 +110,7 @@ defineErrorFamily('QuotaExceeded', 400, 'The quota {suffix} is exceeded: the lim
 defineErrorFamily('DuplicatedParam', 400, 'Duplicated {suffix}: {what}.');
 defineErrorFamily('OperationDenied', 403, 'The operation is denied: {why}.');
 defineErrorFamily('ResourceAlreadyExist', 409, 'The {suffix} already exists: {what}.');
+defineErrorFamily('ResourceAlreadyAssociated', 409, 'The {suffix} is already associated: {what}.');
 
 export const Errors = {
   InvalidAction: defineError('InvalidAction.NotFound', 404, 'The action {action} does not exist.{hint}'),

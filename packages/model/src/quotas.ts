@@ -28,6 +28,10 @@ export const QUOTAS = {
   ServerGroupRulesNum: { name: 'ServerGroupRulesNum', def: 50, max: 100, what: 'forwarding rules that refer to one server group' },
   RuleServerGroupWeight: { name: 'RuleServerGroupWeight', def: 100, max: 10000, what: 'weight of a server group in a forwarding rule' },
   ServerGroupServersNum: { name: 'ServerGroupServersNum', def: 1000, max: 1000, what: 'servers in one server group' },
+  AclsNum: { name: 'AclsNum', def: 50, max: 200, what: 'access control lists' },
+  AclEntriesNum: { name: 'AclEntriesNum', def: 1000, max: 1000, what: 'entries in one access control list' },
+  ListenerAclsNum: { name: 'ListenerAclsNum', def: 3, max: 3, what: 'access control lists associated with one listener' },
+  SecurityPoliciesNum: { name: 'SecurityPoliciesNum', def: 50, max: 200, what: 'custom TLS security policies' },
   HealthCheckTemplatesNum: { name: 'HealthCheckTemplatesNum', def: 50, max: 50, what: 'health check templates' },
 } as const satisfies Record<string, QuotaDef>;
 

@@ -7,6 +7,9 @@ export function groupsOfActions(actions: readonly RuleAction[]): string[] {
   for (const a of actions) {
     if (a.Type === 'ForwardGroup' && a.ForwardGroupConfig) {
       for (const t of a.ForwardGroupConfig.ServerGroupTuples) out.push(t.ServerGroupId);
+    } else if (a.Type === 'TrafficMirror' && a.TrafficMirrorConfig) {
+      // TC-2: a mirror group is in use as much as a forward group (SG-9, SG-10).
+      for (const t of a.TrafficMirrorConfig.MirrorGroupConfig.ServerGroupTuples) out.push(t.ServerGroupId);
     }
   }
   return out;

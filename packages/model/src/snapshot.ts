@@ -1,10 +1,11 @@
 import type { Collections } from './state.js';
 import { serverKey, healthKey } from './state.js';
 import type {
-  BackendProtocol, ConnectionDrainConfig, RuleAction, RuleCondition, Scheduler, ServerGroupType,
+  AclType, BackendProtocol, TlsVersion, Rule, ConnectionDrainConfig, RuleAction, RuleCondition, Scheduler, ServerGroupType,
   Listener, ServerType, StickySessionConfig,
 } from './types.js';
-import { CLIENT_CERT_FIELDS, normalizeXff } from './validate/forwarded.js';
+import { CLIENT_CERT_FIELDS, normalizeXff, type ClientCertField } from './validate/forwarded.js';
+import { DEFAULT_TLS_POLICY_ID, tlsPolicyOf } from './validate/tls-policy.js';
 
 /**
  * The immutable routing snapshot a proxy worker reads (ARCHITECTURE.md). The node's
@@ -55,10 +56,23 @@ export interface SnapListener {
   idleTimeoutS: number;
   requestTimeoutS: number;
   http2: boolean;
+  /** GZ-1: compress responses (GzipEnabled). */
+  gzip?: boolean;
   certs: SnapCert[];
   xff: SnapForwarded;
+  /**
+   * AC-1: the client blocks of the listener's associated ACLs, merged; absent when the
+   * listener has none or they hold no entry (ALB then forwards every request).
+   */
+  acl?: { type: AclType; entries: string[] };
+  /** TP-2: with CaEnabled: the CA certificates (PEM) a client's certificate must chain to. */
+  mtls?: { ca: string[] };
+  /** TP-1: HTTPS only: the versions and suites of the listener's security policy. */
+  tls?: { versions: TlsVersion[]; ciphers: string[] };
   /** Rules by ascending priority; the listener's default actions come last as priority Infinity. */
   rules: SnapRule[];
+  /** TC-4: rules with Direction Response, by ascending priority (the first that matches applies). */
+  responseRules?: SnapRule[];
 }
 
 /** TB-2 / LR-3: the listener's XForwardedForConfig as the data plane needs it. */
@@ -78,6 +92,8 @@ export interface SnapForwarded {
   trusted: string[];
   /** Lower-case header names of the enabled client-certificate fields. */
   certHeaders: string[];
+  /** TP-2: the enabled client-certificate facts and the header each goes out under (the alias as configured). */
+  certFields?: Array<[ClientCertField, string]>;
 }
 
 export interface SnapRule {
@@ -184,10 +200,10 @@ export function buildRoutingSnapshot(state: Collections, version: number, nowMs:
   const listeners: SnapListener[] = [];
   for (const l of Object.values(state.listeners)) {
     if (l.ListenerStatus === 'Stopped' || l.ListenerProtocol === 'QUIC') continue;
-    const rules: SnapRule[] = Object.values(state.rules)
-      .filter((r) => r.ListenerId === l.ListenerId)
-      .sort((a, b) => a.Priority - b.Priority)
-      .map((r) => ({ id: r.RuleId, priority: r.Priority, conditions: r.RuleConditions, actions: [...r.RuleActions].sort((a, b) => a.Order - b.Order) }));
+    const toSnap = (r: Rule): SnapRule => ({ id: r.RuleId, priority: r.Priority, conditions: r.RuleConditions, actions: [...r.RuleActions].sort((a, b) => a.Order - b.Order) });
+    const mine = Object.values(state.rules).filter((r) => r.ListenerId === l.ListenerId).sort((a, b) => a.Priority - b.Priority);
+    const rules: SnapRule[] = mine.filter((r) => r.Direction !== 'Response').map(toSnap);
+    const responseRules = mine.filter((r) => r.Direction === 'Response').map(toSnap);
     rules.push({ id: 'default', priority: Number.MAX_SAFE_INTEGER, conditions: [], actions: l.DefaultActions });
     const certs: SnapCert[] = [];
     l.Certificates.forEach((c, i) => {
@@ -203,8 +219,13 @@ export function buildRoutingSnapshot(state: Collections, version: number, nowMs:
       idleTimeoutS: l.IdleTimeout,
       requestTimeoutS: l.RequestTimeout,
       http2: l.Http2Enabled,
+      gzip: l.GzipEnabled,
       certs,
       xff: snapForwarded(l.XForwardedForConfig),
+      acl: snapAcl(state, l),
+      tls: snapTls(state, l),
+      ...(responseRules.length ? { responseRules } : {}),
+      mtls: snapMtls(state, l),
       rules,
     });
   }
@@ -224,6 +245,27 @@ export function buildRoutingSnapshot(state: Collections, version: number, nowMs:
   };
 }
 
+function snapMtls(state: Collections, l: Listener): SnapListener['mtls'] {
+  if (l.ListenerProtocol !== 'HTTPS' || !l.CaEnabled) return undefined;
+  const ca = (l.CaCertificates ?? []).map((c) => state.caCertificates[c.CertificateId]?.Certificate).filter((x): x is string => !!x);
+  return { ca };
+}
+
+function snapTls(state: Collections, l: Listener): SnapListener['tls'] {
+  if (l.ListenerProtocol !== 'HTTPS') return undefined;
+  // A policy deleted under a listener cannot happen (DeleteSecurityPolicy refuses); the default is the fallback.
+  const p = tlsPolicyOf(state, l.SecurityPolicyId ?? DEFAULT_TLS_POLICY_ID) ?? tlsPolicyOf(state, DEFAULT_TLS_POLICY_ID)!;
+  return { versions: p.TLSVersions, ciphers: p.Ciphers };
+}
+
+function snapAcl(state: Collections, l: Listener): SnapListener['acl'] {
+  const c = l.AclConfig;
+  if (!c) return undefined;
+  const entries = new Set<string>();
+  for (const r of c.AclRelations) for (const e of state.acls[r.AclId]?.AclEntries ?? []) entries.add(e.Entry);
+  return entries.size ? { type: c.AclType, entries: [...entries] } : undefined;
+}
+
 function snapForwarded(stored: Listener['XForwardedForConfig'] | undefined): SnapForwarded {
   const x = normalizeXff(stored);
   const trusted = x.XForwardedForClientSourceIpsTrusted ? x.XForwardedForClientSourceIpsTrusted.split(',') : [];
@@ -240,5 +282,8 @@ function snapForwarded(stored: Listener['XForwardedForConfig'] | undefined): Sna
     certHeaders: CLIENT_CERT_FIELDS
       .filter((k) => x[`XForwardedForClientCert${k}Enabled`])
       .map((k) => x[`XForwardedForClientCert${k}Alias`].toLowerCase()),
+    certFields: CLIENT_CERT_FIELDS
+      .filter((k) => x[`XForwardedForClientCert${k}Enabled`])
+      .map((k): [ClientCertField, string] => [k, x[`XForwardedForClientCert${k}Alias`]]),
   };
 }

@@ -1,5 +1,5 @@
 import type {
-  Certificate, DrainRecord, FunctionDef, HealthCheckTemplate, HealthRecord, Instance, Listener,
+  Acl, CaCertificate, Certificate, SecurityPolicy, DrainRecord, FunctionDef, HealthCheckTemplate, HealthRecord, Instance, Listener,
   LoadBalancer, RampRecord, Rule, ServerGroup, Settings, Vpc,
 } from './types.js';
 
@@ -17,6 +17,12 @@ export interface Collections {
   listeners: Record<string, Listener>;
   rules: Record<string, Rule>;
   certificates: Record<string, Certificate>;
+  /** AC-1 access control lists. */
+  acls: Record<string, Acl>;
+  /** TP-2 CA certificates for mutual TLS. */
+  caCertificates: Record<string, CaCertificate>;
+  /** TP-1 custom TLS security policies (system policies are constants, not records). */
+  securityPolicies: Record<string, SecurityPolicy>;
   functions: Record<string, FunctionDef>;
   /** key `${ServerGroupId}|${ServerKey}` */
   health: Record<string, HealthRecord>;
@@ -31,7 +37,7 @@ export type RecordOf<C extends CollectionName> = Collections[C][string];
 
 export const COLLECTION_NAMES: readonly CollectionName[] = [
   'loadBalancers', 'vpcs', 'instances', 'serverGroups', 'healthCheckTemplates', 'listeners',
-  'rules', 'certificates', 'functions', 'health', 'ramps', 'drains', 'settings',
+  'rules', 'certificates', 'caCertificates', 'acls', 'securityPolicies', 'functions', 'health', 'ramps', 'drains', 'settings',
 ];
 
 export function emptyCollections(): Collections {

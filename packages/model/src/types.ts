@@ -193,7 +193,29 @@ export interface RewriteConfig {
   Query?: string;
 }
 
-export type ActionType = 'ForwardGroup' | 'Redirect' | 'FixedResponse' | 'InsertHeader' | 'RemoveHeader' | 'Rewrite';
+export type ActionType = 'ForwardGroup' | 'Redirect' | 'FixedResponse' | 'InsertHeader' | 'RemoveHeader' | 'Rewrite' | 'Cors' | 'TrafficLimit' | 'TrafficMirror';
+
+/** TC-2: ALB's TrafficMirrorConfig: copies go to one mirror server group. */
+export interface TrafficMirrorConfig {
+  TargetType: 'ForwardGroupMirror';
+  MirrorGroupConfig: { ServerGroupTuples: Array<{ ServerGroupId: string }> };
+}
+
+/** TC-1: ALB's TrafficLimitConfig: requests per second for the rule, and per client IP. */
+export interface TrafficLimitConfig {
+  QPS?: number;
+  PerIpQps?: number;
+}
+
+/** TC-3: ALB's CorsConfig. */
+export interface CorsConfig {
+  AllowOrigin: string[];
+  AllowMethods?: string[];
+  AllowHeaders?: string[];
+  ExposeHeaders?: string[];
+  AllowCredentials: 'on' | 'off';
+  MaxAge?: number;
+}
 
 export interface RuleAction {
   Order: number;
@@ -204,9 +226,12 @@ export interface RuleAction {
   InsertHeaderConfig?: InsertHeaderConfig;
   RemoveHeaderConfig?: RemoveHeaderConfig;
   RewriteConfig?: RewriteConfig;
+  CorsConfig?: CorsConfig;
+  TrafficLimitConfig?: TrafficLimitConfig;
+  TrafficMirrorConfig?: TrafficMirrorConfig;
 }
 
-export type ConditionType = 'Host' | 'Path' | 'Header' | 'QueryString' | 'Method' | 'Cookie' | 'SourceIp';
+export type ConditionType = 'Host' | 'Path' | 'Header' | 'QueryString' | 'Method' | 'Cookie' | 'SourceIp' | 'ResponseStatusCode' | 'ResponseHeader';
 
 export interface KeyValues {
   Key: string;
@@ -226,6 +251,10 @@ export interface RuleCondition {
   HeaderConfig?: KeyValues;
   QueryStringConfig?: { Values: KeyValuePair[] };
   CookieConfig?: { Values: KeyValuePair[] };
+  /** TC-4 (Direction Response): status codes (`404`) or ranges (`500-599`). */
+  ResponseStatusCodeConfig?: { Values: string[] };
+  /** TC-4 (Direction Response): a response header's first value. */
+  ResponseHeaderConfig?: KeyValues;
 }
 
 export interface ListenerCertificate {
@@ -280,7 +309,67 @@ export interface Listener {
   Certificates: ListenerCertificate[];
   DefaultActions: RuleAction[];
   XForwardedForConfig: XForwardedForConfig;
+  /** TP-2: HTTPS only: clients must present a certificate issued by one of CaCertificates. */
+  CaEnabled?: boolean;
+  CaCertificates?: Array<{ CertificateId: string }>;
+  /** TP-1: HTTPS only; a system policy's name or a custom policy's id (default tls_cipher_policy_1_0). */
+  SecurityPolicyId?: string;
+  /** AC-1: the access control lists associated with the listener; absent when none is. */
+  AclConfig?: ListenerAclConfig;
   Tags: Tag[];
+  CreateTime: string;
+}
+
+/** AC-1: a listener takes White lists or Black lists (never both), at most three. */
+export interface ListenerAclConfig {
+  AclType: AclType;
+  AclRelations: Array<{ AclId: string; Status: 'Associated' }>;
+}
+
+export type AclType = 'White' | 'Black';
+
+/** TP-2: a CA certificate (bundle) that client certificates of mutual-TLS listeners are checked against. */
+export interface CaCertificate {
+  CertificateId: string;
+  CertificateName: string;
+  /** PEM: one or more CA certificates. */
+  Certificate: string;
+  CommonName?: string;
+  NotAfter: string;
+  Fingerprint: string;
+  CreateTime: string;
+}
+
+export type TlsVersion = 'TLSv1.0' | 'TLSv1.1' | 'TLSv1.2' | 'TLSv1.3';
+
+/** TP-1: a custom TLS security policy. */
+export interface SecurityPolicy {
+  SecurityPolicyId: string;
+  SecurityPolicyName: string;
+  SecurityPolicyStatus: 'Available';
+  TLSVersions: TlsVersion[];
+  Ciphers: string[];
+  ResourceGroupId: string;
+  Tags: Tag[];
+  CreateTime: string;
+}
+
+/** AC-1: one address or CIDR block of an access control list. */
+export interface AclEntry {
+  /** Canonical CIDR text (an address alone is stored as /32 or /128). */
+  Entry: string;
+  Description?: string;
+  Status: 'Available';
+}
+
+/** AC-1: an access control list, with its entries inside the record (at most 1,000). */
+export interface Acl {
+  AclId: string;
+  AclName: string;
+  AclStatus: 'Available';
+  ResourceGroupId: string;
+  Tags: Tag[];
+  AclEntries: AclEntry[];
   CreateTime: string;
 }
 
@@ -292,6 +381,8 @@ export interface Rule {
   Priority: number;
   RuleConditions: RuleCondition[];
   RuleActions: RuleAction[];
+  /** TC-4: `Response` rules edit responses; absent means `Request`. */
+  Direction?: 'Request' | 'Response';
   RuleStatus: 'Available' | 'Configuring';
   CreateTime: string;
 }

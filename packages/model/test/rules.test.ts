@@ -221,7 +221,9 @@ describe('CreateRule actions (LR-2)', () => {
     ['a ForwardGroup weight of -1', [forwardAction(1, ['sg-web', -1])], 'InvalidParameter.Weight'],
     ['a ForwardGroup to a missing group', [forwardAction(1, 'sg-missing')], 'ResourceNotFound.ServerGroup'],
     ['a group stickiness timeout of 86401', [{ Order: 1, Type: 'ForwardGroup', ForwardGroupConfig: { ServerGroupTuples: [{ ServerGroupId: 'sg-web' }], ServerGroupStickySession: { Enabled: true, Timeout: 86401 } } }], 'InvalidParameter.Timeout'],
-    ['an action type ALB has but Fulcrum does not', [{ Order: 1, Type: 'TrafficMirror', TrafficMirrorConfig: {} }, forwardAction(2, 'sg-web')], 'InvalidParameter.Type'],
+    ['an action type that is not ALB\'s', [{ Order: 1, Type: 'Waf', WafConfig: {} }, forwardAction(2, 'sg-web')], 'InvalidParameter.Type'],
+    ['a TrafficMirror without its target (TC-2)', [{ Order: 1, Type: 'TrafficMirror', TrafficMirrorConfig: {} }, forwardAction(2, 'sg-web')], 'MissingParameter.TargetType'],
+    ['a TrafficMirror to a missing group (TC-2)', [{ Order: 1, Type: 'TrafficMirror', TrafficMirrorConfig: { TargetType: 'ForwardGroupMirror', MirrorGroupConfig: { ServerGroupTuples: [{ ServerGroupId: 'sg-missing' }] } } }, forwardAction(2, 'sg-web')], 'ResourceNotFound.ServerGroup'],
   ];
   for (const [what, actions, code] of refused) {
     it(`LR-2: ${what} is refused (${code})`, () => {

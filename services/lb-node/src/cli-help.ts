@@ -11,7 +11,7 @@ const START = `  fulcrum start [--config FILE [--watch]] [--data-dir DIR] [--adm
                 [--redis URL | --sentinels H:P,… --sentinel-name NAME] [--access-log FILE|-] [--no-prober]
                 [--redis-user NAME] [--redis-password-file FILE] [--sentinel-password-file FILE]
                 [--redis-ca-file FILE] [--redis-cert-file FILE --redis-key-file FILE]
-                [--log-level trace|debug|info|warn|error|fatal|silent]
+                [--log-level trace|debug|info|warn|error|fatal|silent] [--upgrade]
       Run a load balancer node: a cluster primary and one proxy worker per core, the
       listeners of every instance, and the admin API (default 127.0.0.1:9090).
       State lives in an embedded store under --data-dir (default ./.fulcrum), or in
@@ -30,6 +30,11 @@ const START = `  fulcrum start [--config FILE [--watch]] [--data-dir DIR] [--adm
       has IPv6); a DualStack instance's listeners also take the IPv6 ones.
       --config FILE seeds or reconciles the state from YAML, all or nothing; SIGHUP applies
       it again, and so does every change of the file with --watch.
+      --upgrade (same flags, same --data-dir, while a node runs there): the running node
+      starts a new node with this command line and the program now on disk, hands it every
+      listening socket and then its store, and once the new node serves, finishes its own
+      requests and exits. Prints the new node's pid; exit status 1 (the old node serving on)
+      when the new node cannot start. SIGUSR2 to a node replaces only its proxy workers.
 `;
 
 const CHECK = `  fulcrum check --config FILE

@@ -43,6 +43,7 @@ export const START_FLAGS: readonly StartFlag[] = [
   { flag: 'access-log', arg: 'FILE|-', about: 'one JSON line per request, to FILE (SIGUSR1 reopens it) or - for stdout' },
   { flag: 'log-level', arg: 'LEVEL', about: `how much to log: ${LOG_LEVELS.join(', ')} (default info)` },
   { flag: 'no-prober', about: 'embedded mode without the in-process prober (an external one probes)' },
+  { flag: 'upgrade', about: 'replace the node running on --data-dir: it hands over its listening sockets, then its store' },
 ];
 
 export const envName = (flag: string): string => `FULCRUM_${flag.toUpperCase().replaceAll('-', '_')}`;
@@ -86,7 +87,7 @@ function withEnvironment(given: Record<string, string | boolean | (string | bool
       [k: string]: unknown;
       config?: string; watch?: boolean; 'data-dir'?: string; 'admin-host'?: string; 'admin-port'?: string; 'listen-host'?: string;
       workers?: string; 'node-id'?: string; zone?: string; 'token-file'?: string; 'admin-allowed-host'?: string[]; 'audit-log'?: string; 'access-keys-file'?: string;
-      redis?: string; sentinels?: string; 'sentinel-name'?: string; 'access-log'?: string; 'log-level'?: string; 'no-prober'?: boolean;
+      redis?: string; sentinels?: string; 'sentinel-name'?: string; 'access-log'?: string; 'log-level'?: string; 'no-prober'?: boolean; upgrade?: boolean;
     },
     fromEnv,
   };
@@ -125,7 +126,7 @@ function accessLogOpt(v: string | undefined): string | undefined {
  * `fulcrum start`'s arguments, each flag taking its value from its `FULCRUM_*` variable when
  * the command line does not give it (the flag wins).
  */
-export function parseStartArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): NodeOptions & { warnings: string[] } {
+export function parseStartArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): NodeOptions & { warnings: string[]; upgrade: boolean } {
   const { values: given } = parseArgs({ args: argv, strict: true, allowPositionals: false, options: PARSE_OPTIONS });
   const { values, fromEnv } = withEnvironment(given, env);
   try {
@@ -143,7 +144,7 @@ export function parseStartArgs(argv: string[], env: NodeJS.ProcessEnv = process.
 
 type StartValues = ReturnType<typeof withEnvironment>['values'];
 
-function parseStartValues(values: StartValues, env: NodeJS.ProcessEnv): NodeOptions & { warnings: string[] } {
+function parseStartValues(values: StartValues, env: NodeJS.ProcessEnv): NodeOptions & { warnings: string[]; upgrade: boolean } {
   if (values.redis && values.sentinels) throw new UsageError('give either --redis or --sentinels, not both');
   if (values.sentinels && !values['sentinel-name']) throw new UsageError('--sentinels needs --sentinel-name (the monitored master name)');
   if (values['sentinel-name'] && !values.sentinels) throw new UsageError('--sentinel-name goes with --sentinels');
@@ -213,6 +214,7 @@ function parseStartValues(values: StartValues, env: NodeJS.ProcessEnv): NodeOpti
     warnings: redis.warnings,
     accessLog: accessLogOpt(values['access-log']),
     noProber: values['no-prober'] ?? false,
+    upgrade: values.upgrade ?? false,
   };
 }
 

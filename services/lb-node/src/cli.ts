@@ -59,9 +59,14 @@ export async function main(argv: string[]): Promise<number | undefined> {
       case 'start': {
         const opts = parseStartArgs(rest);
         for (const w of opts.warnings) process.stderr.write(`fulcrum: warning: ${w}\n`);
+        if (opts.upgrade) {
+          const { requestUpgrade } = await import('./upgrade-client.js');
+          return await requestUpgrade(opts.dataDir, rest.filter((a) => a !== '--upgrade'));
+        }
         const { runNode } = await import('./node.js');
+        const { isUpgradeTarget, receiveHandover } = await import('./upgrade-target.js');
         try {
-          await runNode(opts);
+          await runNode(opts, isUpgradeTarget() ? await receiveHandover() : undefined);
         } catch (e) {
           // Credentials refused, certificate untrusted, nothing listening: one line, exit 1.
           if (!(e instanceof StoreUnavailableError)) throw e;

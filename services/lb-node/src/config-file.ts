@@ -14,6 +14,8 @@ export interface ConfigFile {
   healthCheckTemplates?: Record<string, unknown>[];
   serverGroups?: Record<string, unknown>[];
   loadBalancers?: Record<string, unknown>[];
+  acls?: Record<string, unknown>[];
+  securityPolicies?: Record<string, unknown>[];
   listeners?: Record<string, unknown>[];
 }
 
@@ -38,7 +40,7 @@ export class ConfigError extends Error {
   }
 }
 
-const TOP_KEYS = ['prune', 'quotas', 'vpcs', 'instances', 'healthCheckTemplates', 'serverGroups', 'loadBalancers', 'listeners'];
+const TOP_KEYS = ['prune', 'quotas', 'vpcs', 'instances', 'healthCheckTemplates', 'serverGroups', 'loadBalancers', 'acls', 'securityPolicies', 'listeners'];
 const MAX_ALIASES = 100;
 
 /** `serverGroups[1].Servers`: how messages name an entry. */

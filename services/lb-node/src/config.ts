@@ -2,6 +2,8 @@ import { ApiError, checkQuotaOverride, DEFAULT_LOAD_BALANCER_ID, healthCheckFiel
 import type { StateStore } from '@fulcrum/state';
 import { ConfigError, type ConfigFile, type ConfigIssue, type ConfigPath, type LoadedConfig } from './config-file.js';
 import { ConfigPlan } from './config-plan.js';
+import { covers, same } from './config-compare.js';
+import { EntryError, applyAcl, applyListenerAcls, applySecurityPolicy, type ApplyContext } from './config-security.js';
 
 export { ConfigError, loadConfigFile, type ConfigFile } from './config-file.js';
 
@@ -33,22 +35,7 @@ export { ConfigError, loadConfigFile, type ConfigFile } from './config-file.js';
  */
 
 type Obj = Record<string, unknown>;
-
-function same(a: unknown, b: unknown): boolean {
-  if (a === b) return true;
-  if (typeof a === 'number' || typeof b === 'number') return String(a) === String(b);
-  if (typeof a === 'boolean' || typeof b === 'boolean') return String(a) === String(b);
-  if (Array.isArray(a) && Array.isArray(b)) return a.length === b.length && a.every((x, i) => same(x, b[i]));
-  if (a && b && typeof a === 'object' && typeof b === 'object') {
-    return Object.keys(a).every((k) => same((a as Obj)[k], (b as Obj)[k]));
-  }
-  return false;
-}
-
-/** Every desired field equals the stored one (stored records may carry more fields). */
-function covers(stored: Obj, desired: Obj): boolean {
-  return Object.keys(desired).every((k) => same(desired[k], stored[k]));
-}
+export type { ConfigIssue };
 
 export interface ApplyReport {
   created: string[];
@@ -57,25 +44,18 @@ export interface ApplyReport {
   deleted: string[];
 }
 
-/** An entry's error, thrown to stop that entry; the applier records it and goes on with the next. */
-class EntryError extends Error {
-  constructor(readonly issue: ConfigIssue) {
-    super(issue.message);
-  }
-}
-
 /** How often a commit is retried when another write moved the version meanwhile. */
 const COMMIT_ATTEMPTS = 5;
 
-export class ConfigApplier {
-  private report: ApplyReport = { created: [], updated: [], unchanged: [], deleted: [] };
+export class ConfigApplier implements ApplyContext {
+  report: ApplyReport = { created: [], updated: [], unchanged: [], deleted: [] };
   private plan!: ConfigPlan;
   private issues: ConfigIssue[] = [];
 
   /** Without a store, `check` validates against the state a fresh store starts with. */
   constructor(private readonly store?: StateStore) {}
 
-  private get state() {
+  get state() {
     return this.plan.state;
   }
 
@@ -118,11 +98,13 @@ export class ConfigApplier {
     each('healthCheckTemplates', (p, v) => this.applyTemplate(p, v));
     each('serverGroups', (p, v) => this.applyGroup(p, v));
     each('loadBalancers', (p, v) => this.applyLoadBalancer(p, v));
+    each('acls', (p, v) => applyAcl(this, p, v));
+    each('securityPolicies', (p, v) => applySecurityPolicy(this, p, v));
     each('listeners', (p, v) => this.applyListener(p, v));
     if (cfg.prune === true && this.issues.length === 0) this.entry(['prune'], () => this.prune(cfg));
   }
 
-  private entry(path: ConfigPath, fn: () => void): void {
+  entry(path: ConfigPath, fn: () => void): void {
     try {
       fn();
     } catch (e) {
@@ -133,7 +115,7 @@ export class ConfigApplier {
   }
 
   /** Run an action on the plan; an ApiError becomes this entry's error, positioned at the parameter it names. */
-  private call(path: ConfigPath, action: string, body: Obj, root: ConfigPath = path): Obj {
+  call(path: ConfigPath, action: string, body: Obj, root: ConfigPath = path): Obj {
     try {
       return this.plan.run(action, body);
     } catch (e) {
@@ -154,6 +136,8 @@ export class ConfigApplier {
         out.VpcId = this.idOf(path, 'vpcs', 'VpcName', v);
       } else if (k === 'LoadBalancerName' && !('LoadBalancerId' in o) && path[0] !== 'loadBalancers') {
         out.LoadBalancerId = this.idOf(path, 'loadBalancers', 'LoadBalancerName', v);
+      } else if (k === 'SecurityPolicyName' && !('SecurityPolicyId' in o) && path[0] === 'listeners') {
+        out.SecurityPolicyId = this.idOf(path, 'securityPolicies', 'SecurityPolicyName', v);
       } else if (k === 'HealthCheckTemplateName' && !('HealthCheckTemplateId' in o) && path[0] !== 'healthCheckTemplates') {
         out.HealthCheckTemplateId = this.idOf(path, 'healthCheckTemplates', 'HealthCheckTemplateName', v);
       } else if (Array.isArray(v)) {
@@ -165,8 +149,10 @@ export class ConfigApplier {
     return out;
   }
 
-  private idOf(path: ConfigPath, c: 'serverGroups' | 'vpcs' | 'loadBalancers' | 'healthCheckTemplates', nameKey: string, name: unknown): string {
-    const idKey = { serverGroups: 'ServerGroupId', vpcs: 'VpcId', loadBalancers: 'LoadBalancerId', healthCheckTemplates: 'HealthCheckTemplateId' }[c];
+  private idOf(path: ConfigPath, c: 'serverGroups' | 'vpcs' | 'loadBalancers' | 'healthCheckTemplates' | 'securityPolicies', nameKey: string, name: unknown): string {
+    const idKey = {
+      serverGroups: 'ServerGroupId', vpcs: 'VpcId', loadBalancers: 'LoadBalancerId', healthCheckTemplates: 'HealthCheckTemplateId', securityPolicies: 'SecurityPolicyId',
+    }[c];
     const hit = Object.values(this.state[c] as unknown as Record<string, Obj>).find((r) => r[nameKey] === name);
     if (!hit) throw new EntryError({ path: [...path, nameKey], message: `no ${c} entry named ${String(name)}` });
     return hit[idKey] as string;
@@ -335,7 +321,7 @@ export class ConfigApplier {
   private applyListener(path: ConfigPath, raw: Obj): void {
     const port = this.listenerPort(path, raw);
     const v = this.resolve(path, raw);
-    const { Rules: rules, ...attrs } = v;
+    const { Rules: rules, AclConfig: aclConfig, ...attrs } = v;
     if (attrs.LoadBalancerId === undefined) attrs.LoadBalancerId = DEFAULT_LOAD_BALANCER_ID;
     let l = Object.values(this.state.listeners).find((x) => x.LoadBalancerId === attrs.LoadBalancerId && x.ListenerPort === port);
     if (!l) {
@@ -350,6 +336,7 @@ export class ConfigApplier {
       this.call(path, 'UpdateListenerAttribute', upd);
       this.report.updated.push(`listener ${port}`);
     }
+    if (aclConfig !== undefined) applyListenerAcls(this, [...path, 'AclConfig'], l.ListenerId, aclConfig);
     if (rules === undefined) return;
     if (!Array.isArray(rules)) throw new EntryError({ path: [...path, 'Rules'], message: 'Rules must be a list' });
     const lid = l.ListenerId;
@@ -357,7 +344,9 @@ export class ConfigApplier {
       const w = [...path, 'Rules', i];
       this.entry(w, () => {
         const prio = Number(r.Priority);
-        const hit = Object.values(this.state.rules).find((x) => x.ListenerId === lid && x.Priority === prio);
+        // TC-4: request and response rules have priorities of their own.
+        const dir = r.Direction === 'Response' ? 'Response' : 'Request';
+        const hit = Object.values(this.state.rules).find((x) => x.ListenerId === lid && x.Priority === prio && (x.Direction ?? 'Request') === dir);
         if (!hit) {
           this.call(w, 'CreateRule', { ...r, ListenerId: lid });
           this.report.created.push(`rule ${prio} of listener ${port}`);

@@ -15,6 +15,9 @@ import { watchConfig } from './config-watch.js';
 import { FULCRUM_VERSION } from './version.js';
 import { PortInUseError, isAddressInUse } from './port-in-use.js';
 import { Log, envLogLevel } from '@fulcrum/log';
+import { UpgradeSource } from './upgrade-source.js';
+import { announceServing } from './upgrade-target.js';
+import type { Handover } from './upgrade-protocol.js';
 
 export interface NodeOptions {
   configFile?: string;
@@ -59,6 +62,8 @@ export const HEARTBEAT_INTERVAL_MS = 500;
 /** How often the console's live windows take the workers' counts: its poll interval. */
 const LIVE_SAMPLE_MS = 2000;
 export const NODE_TTL_MS = 3 * HEARTBEAT_INTERVAL_MS + 500;
+/** How long in-flight requests may take to finish when the node or a worker stops (SIGTERM, SIGUSR2, an upgrade). */
+export const SHUTDOWN_GRACE_MS = 10_000;
 
 let nodeLog: Log | undefined;
 /** The node's log (the primary's lines; workers write their own): made at first use, after --log-level. */
@@ -115,14 +120,15 @@ export class LbNode {
   admin!: AdminServer;
   dataPlane!: DataPlanePrimary;
   coordinator!: Coordinator;
-  adminAddress!: { host: string; port: number };
+  adminAddress: { host: string; port: number } | undefined;
   private heartbeat?: Heartbeat;
   private affinity!: AffinityRelay;
   private stopping = false;
   private prober?: HealthProber;
   private audit?: AuditLog;
   /** The console's live windows (OB-5), sampled from the workers' series every LIVE_SAMPLE_MS. */
-  private readonly live = new LiveWindows();
+  /** Constructed with the node, before its workers start: their first counts are all new. */
+  private readonly live = new LiveWindows(Date.now());
   private liveTimer?: NodeJS.Timeout;
   private configWatch?: { close(): void };
   /** Re-applies of the config run one after the other. */
@@ -132,18 +138,46 @@ export class LbNode {
     this.nodeId = opts.nodeId ?? `${hostname()}-${process.pid}`;
   }
 
-  async start(): Promise<void> {
+  /**
+   * Start the node. With `handover` (fulcrum start --upgrade, upgrade-target.ts) the data
+   * plane's listening sockets and the admin API's are the old node's, taken over as they are.
+   */
+  async start(handover?: Handover): Promise<void> {
     startRuntimeMetrics();
+    this.dataPlane = new DataPlanePrimary({
+      workers: this.opts.workers,
+      exec: WORKER_SCRIPT,
+      listenHost: this.opts.listenHost,
+      zone: this.opts.zone,
+      nodeId: this.nodeId,
+      accessLog: this.opts.accessLog,
+      log,
+      // Store down: learned entries still reach this node's workers (D-3).
+      onLearned: (entries) => this.affinity.learned(entries),
+      affinitySeed: () => this.affinity.seed(),
+      onApplied: () => this.heartbeat?.nudge(),
+    });
+    if (handover) this.dataPlane.adopt(handover.sockets);
+    await this.startControl(handover?.admin, true);
+  }
+
+  /**
+   * The store and everything that uses it: the admin API, the coordinator feeding the data
+   * plane, affinity relay, prober, heartbeat. Run again after a failed upgrade, when the
+   * node had released its store to the new process (releaseControl).
+   */
+  private async startControl(adminHandle: object | undefined, first: boolean): Promise<void> {
     const store = createStore(this.opts, (msg) => log({ level: 'warn', msg }));
     await store.open();
     this.store = store;
     try {
       await seedStore(store);
-      this.audit = new AuditLog(this.opts.auditLog, (msg) => log({ level: 'error', msg }));
+      this.audit ??= new AuditLog(this.opts.auditLog, (msg) => log({ level: 'error', msg }));
       this.admin = new AdminServer({
         store,
         host: this.opts.adminHost,
-        port: this.opts.adminPort,
+        // After a failed upgrade: the port it had, even when --admin-port 0 chose it.
+        port: this.adminAddress?.port ?? this.opts.adminPort,
         tokens: this.opts.tokens,
         accessKeys: this.opts.accessKeys,
         allowedHosts: this.opts.adminAllowedHosts,
@@ -179,29 +213,18 @@ export class LbNode {
           }))),
         },
       });
-      this.dataPlane = new DataPlanePrimary({
-        workers: this.opts.workers,
-        exec: WORKER_SCRIPT,
-        listenHost: this.opts.listenHost,
-        zone: this.opts.zone,
-        nodeId: this.nodeId,
-        accessLog: this.opts.accessLog,
-        log,
-        // Store down: learned entries still reach this node's workers (D-3).
-        onLearned: (entries) => this.affinity.learned(entries),
-        affinitySeed: () => this.affinity.seed(),
-        onApplied: () => this.heartbeat?.nudge(),
-      });
       this.affinity = new AffinityRelay({ store, sink: this.dataPlane, log });
       await this.affinity.start();
       this.coordinator = new Coordinator({ store, sink: this.dataPlane, log });
-      if (this.opts.configFile) {
+      if (this.opts.configFile && first) {
         const report = await new ConfigApplier(store).apply(this.loadConfig(this.opts.configFile));
         logApplied(this.opts.configFile, report);
         if (this.opts.watchConfig) this.configWatch = watchConfig(this.opts.configFile, () => void this.reapplyConfig('file changed'));
       }
-      this.dataPlane.start();
-      this.liveTimer = setInterval(() => void this.sampleLive(), LIVE_SAMPLE_MS).unref();
+      if (first) {
+        this.dataPlane.start();
+        this.liveTimer = setInterval(() => void this.sampleLive(), LIVE_SAMPLE_MS).unref();
+      }
       await this.coordinator.start();
       // D-1: in embedded mode the node probes its own servers; in cluster mode `fulcrum prober` does.
       if (store.kind === 'embedded' && !this.opts.noProber) {
@@ -213,7 +236,7 @@ export class LbNode {
         intervalMs: HEARTBEAT_INTERVAL_MS, ttlMs: NODE_TTL_MS, log,
       });
       await this.heartbeat.start();
-      this.adminAddress = await this.admin.listen().catch((e: unknown) => {
+      this.adminAddress = await this.admin.listen(adminHandle).catch((e: unknown) => {
         throw isAddressInUse(e) ? new PortInUseError(this.opts.adminPort, 'the admin API', '--admin-port', 'FULCRUM_ADMIN_PORT') : e;
       });
       log({ msg: 'admin API listening', url: `http://${this.adminAddress.host}:${this.adminAddress.port}/api/<Action>`, node: this.nodeId, zone: this.opts.zone });
@@ -224,6 +247,27 @@ export class LbNode {
       await store.close().catch(() => undefined);
       throw e;
     }
+  }
+
+  /**
+   * Upgrade: hand the store to the new process. The admin API stops accepting (the new node
+   * accepts on the same socket; requests under way here finish), nothing here writes to the
+   * store any more, and the store is closed: the embedded one flushed and its data dir
+   * unlocked. The data plane keeps serving with the routing it has.
+   */
+  async releaseControl(graceMs: number): Promise<void> {
+    this.heartbeat?.stop();
+    await this.prober?.stop();
+    this.prober = undefined;
+    this.coordinator?.stop();
+    this.affinity?.stop();
+    await this.admin?.stopAccepting(graceMs);
+    await this.store?.close();
+  }
+
+  /** A failed upgrade: take the store back and serve the admin API again (on a fresh bind). */
+  resumeControl(): Promise<void> {
+    return this.startControl(undefined, false);
   }
 
   /**
@@ -263,8 +307,9 @@ export class LbNode {
   }
 
   consoleUrl(): string {
-    const h = this.adminAddress.host.includes(':') ? `[${this.adminAddress.host}]` : this.adminAddress.host;
-    return `http://${h}:${this.adminAddress.port}/`;
+    const a = this.adminAddress!;
+    const h = a.host.includes(':') ? `[${a.host}]` : a.host;
+    return `http://${h}:${a.port}/`;
   }
 
   /**
@@ -292,7 +337,7 @@ export class LbNode {
    */
   async rollWorkers(): Promise<number> {
     log({ msg: 'replacing workers', workers: this.opts.workers });
-    const n = await this.dataPlane.rollWorkers(this.opts.shutdownGraceMs ?? 10_000);
+    const n = await this.dataPlane.rollWorkers(this.opts.shutdownGraceMs ?? SHUTDOWN_GRACE_MS);
     log({ msg: 'workers replaced', replaced: n });
     return n;
   }
@@ -351,17 +396,26 @@ export class LbNode {
     this.coordinator?.stop();
     this.affinity?.stop();
     await this.admin?.close();
-    await this.dataPlane?.stop(this.opts.shutdownGraceMs ?? 10_000);
+    await this.dataPlane?.stop(this.opts.shutdownGraceMs ?? SHUTDOWN_GRACE_MS);
     await this.store?.close();
     this.audit?.close();
   }
 }
 
-export async function runNode(opts: NodeOptions): Promise<LbNode> {
+export async function runNode(opts: NodeOptions, handover?: Handover): Promise<LbNode> {
   const node = new LbNode(opts);
-  await node.start();
+  await node.start(handover);
+  const upgrades = new UpgradeSource({
+    dataDir: opts.dataDir, node, graceMs: opts.shutdownGraceMs ?? SHUTDOWN_GRACE_MS, startMs: 60_000, log,
+    onUpgraded: () => shutdown('upgrade'),
+  });
+  // Without its socket the node serves as ever; only --upgrade cannot reach it. A new node
+  // opens it before it says it serves, so the next upgrade can follow right away.
+  await upgrades.listen().catch((e: unknown) => log({ level: 'warn', msg: 'no upgrade socket: fulcrum start --upgrade cannot reach this node', error: String(e) }));
+  if (handover) announceServing();
   const shutdown = (sig: string) => {
     log({ msg: 'stopping', signal: sig });
+    upgrades.close();
     node.stop().then(() => process.exit(0), () => process.exit(1));
   };
   process.once('SIGTERM', () => shutdown('SIGTERM'));

@@ -74,6 +74,15 @@ export class LiveWindows {
   /** The first sample: the baseline the first differences are taken against. */
   private firstT = 0;
 
+  /**
+   * `startedAt`: when the workers' counts were zero (the node's start). Then the first sample's
+   * counts are all new — a request served before the first sample (2 s after the start) is
+   * counted. Without it the first sample is only a baseline.
+   */
+  constructor(startedAt?: number) {
+    if (startedAt !== undefined) this.firstT = startedAt;
+  }
+
   /** Take every worker's series (cumulative) at time t. */
   sample(t: number, reports: readonly WorkerSeries[]): void {
     const first = this.firstT === 0;

@@ -7,7 +7,9 @@ import type { LoopMarker } from '../loop-marker.js';
 import { FunctionCall } from '../function-call.js';
 import type { EditInput } from '../responses.js';
 import { H2StreamUpstream } from './stream-upstream.js';
-import { LOOP_HEADER, joined, redirectLocation, streamEdits } from './headers.js';
+import { LOOP_HEADER, joined, redirectLocation, streamEdits, upstreamHeaders } from './headers.js';
+import { headerObject } from '../response-edits.js';
+import { mirrorHead } from '../mirror.js';
 
 const { NGHTTP2_CANCEL, NGHTTP2_INTERNAL_ERROR } = constants;
 
@@ -84,7 +86,7 @@ export class H2Exchange extends H2StreamUpstream implements EditInput, RouteInpu
     }
     const final = d.final!;
     if (final.type === 'fixed') {
-      this.reply(final.status, final.body, final.contentType, {});
+      this.reply(final.status, final.body, final.contentType, headerObject(final.headers));
       return;
     }
     if (final.type === 'redirect') {
@@ -101,7 +103,10 @@ export class H2Exchange extends H2StreamUpstream implements EditInput, RouteInpu
       return;
     }
     this.upTarget = this.edits?.target ?? this.target;
+    // TC-2: a copy of a request without a body (a body streams; it is not copied on HTTP/2).
+    if (d.rule!.mirror) w.mirror.send(d.rule!.mirror, mirrorHead(this.method, this.upTarget, this.edits?.host ?? this.authority, upstreamHeaders(this.headers, this.forwardInfo(false), this.edits)), this.stream.endAfterHeaders ? EMPTY : null);
     this.setCookie = d.insertCookie;
+    this.respEdits = d.respEdits;
     this.timer = setTimeout(() => this.onTimeout(), this.listener!.snap.requestTimeoutS * 1000);
     if (d.kind === Route.FUNCTION) this.startFunction(d.server!);
     else this.send(d.server!);

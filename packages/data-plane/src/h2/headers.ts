@@ -69,6 +69,8 @@ export interface ForwardInfo {
   clientPort: number;
   /** The listener's forwarding policy (TB-2, LR-3). */
   fwd: ForwardPolicy;
+  /** TP-2: the client certificate's [header, value] pairs the listener forwards. */
+  clientCert?: ReadonlyArray<readonly [string, string]>;
 }
 
 /**
@@ -144,6 +146,7 @@ export function upstreamHeaders(src: IncomingHttpHeaders, info: ForwardInfo, edi
   }
   if (f.clientSrcPort) out['x-forwarded-client-srcport'] = String(info.clientPort);
   if (f.slbId) out['slb-id'] = info.instanceId;
+  if (info.clientCert) for (const [n, v] of info.clientCert) out[n.toLowerCase()] = v;
   out[LOOP_HEADER] = info.loop.forwardValue(src[LOOP_HEADER]);
   return out;
 }

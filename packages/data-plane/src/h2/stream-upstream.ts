@@ -1,13 +1,18 @@
 import { constants, type ClientHttp2Stream, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http2';
 import type { H2Stream } from './stream.js';
 import type { Socket } from 'node:net';
+import type { BrotliCompress, Gzip } from 'node:zlib';
 import { StreamAccess } from '../access-record.js';
 import type { CompiledListener, CompiledRule, RoutingTable, RuntimeGroup, RuntimeServer } from '../routing-table.js';
 import { MAX_TRIES } from '../server-choice.js';
 import { RouteDecision } from '../route-decision.js';
 import type { StreamHost } from '../worker-host.js';
 import type { UpstreamSession } from './upstreams.js';
-import { cleanTrailers, downstreamHeaders, hostOf, http1DownstreamHeaders, http1RequestHead, http1Trailers, upstreamHeaders, type StreamEdits } from './headers.js';
+import { clientCertHeaders } from '../client-cert.js';
+import { applyToHeaders, mergeEdits, type ResponseEdits } from '../response-edits.js';
+import { compressionEdits, compressionForHeaders, createCompressor } from '../compression.js';
+import { responseEditsFor } from '../response-rules.js';
+import { cleanTrailers, downstreamHeaders, hostOf, http1DownstreamHeaders, http1RequestHead, http1Trailers, joined, upstreamHeaders, type StreamEdits } from './headers.js';
 import { UpstreamExchange, type UpstreamSink } from '../upstream-exchange.js';
 import { BodyKind, type ResponseHead } from '../http1/index.js';
 
@@ -58,6 +63,8 @@ export abstract class H2StreamUpstream implements UpstreamSink {
   stuck = false;
   groupCookie: string | undefined = undefined;
   protected setCookie: string | undefined;
+  /** TC-3 / TC-4: changes to the response head, or null. */
+  protected respEdits: ResponseEdits | null = null;
   protected timer: NodeJS.Timeout | undefined;
   /** Response headers went to the client. */
   protected responded = false;
@@ -68,6 +75,8 @@ export abstract class H2StreamUpstream implements UpstreamSink {
   retriedStale = false;
   /** The HTTP/1.1 exchange with the backend (HTTP / HTTPS groups). */
   protected ux: UpstreamExchange | undefined;
+  /** GZ-1: the compressor the response body goes through, when it is compressed. */
+  private zip: Gzip | BrotliCompress | undefined;
   /** The request body goes chunked (no content-length from the client). */
   private chunkedUp = false;
   /** The request body waits for the backend connection (a connect failure can still try another server). */
@@ -90,8 +99,8 @@ export abstract class H2StreamUpstream implements UpstreamSink {
     /** The peer as clientAddress spells it (the front end normalized it). */
     protected readonly peerIp: string,
     remotePort: number,
-    /** The connection's TLS socket: TLS version and SNI for the access log. */
-    socket?: Socket,
+    /** The connection's TLS socket: TLS facts for the access log, the client certificate (TP-2). */
+    private readonly tlsSocket?: Socket,
   ) {
     this.sourcePort = remotePort;
     this.authority = headers[':authority'] ?? headers.host ?? '';
@@ -102,7 +111,7 @@ export abstract class H2StreamUpstream implements UpstreamSink {
     this.query = q < 0 ? '' : this.target.slice(q + 1);
     this.method = headers[':method'] ?? 'GET';
     this.hasBody = !stream.endAfterHeaders;
-    this.access = worker.accessLog ? new StreamAccess(headers, socket) : undefined;
+    this.access = worker.accessLog ? new StreamAccess(headers, tlsSocket) : undefined;
     stream.on('error', noop);
     stream.once('close', () => this.onClientClose());
     stream.on('trailers', (t: IncomingHttpHeaders) => {
@@ -158,10 +167,16 @@ export abstract class H2StreamUpstream implements UpstreamSink {
     else this.sendH1(server);
   }
 
+  /** TC-3 / TC-4: the edits for this response (CORS decided with the request, response rules). */
+  private editsFor(status: number, h: IncomingHttpHeaders): ResponseEdits | null {
+    return responseEditsFor(this.listener?.responseRules, this.respEdits, { status, header: (n) => joined(h[n]) });
+  }
+
   protected forwardInfo(keepTeTrailers: boolean) {
     return {
       clientIp: this.peerIp, clientPort: this.sourcePort, port: this.port,
       instanceId: this.listener!.snap.loadBalancerId, loop: this.listener!.loop, keepTeTrailers, fwd: this.listener!.fwd,
+      clientCert: this.tlsSocket ? clientCertHeaders(this.tlsSocket, this.listener!.snap.xff) : [],
     };
   }
 
@@ -229,25 +244,46 @@ export abstract class H2StreamUpstream implements UpstreamSink {
     this.upHeadMs = performance.now();
     const status = resp.status;
     if (this.server && this.table) this.table.outcome(this.server, status < 500);
+    // One pass over the parsed head; compression and response rules read its end-to-end
+    // fields before their edits apply (the connection-specific ones never reach the client).
     const h = http1DownstreamHeaders(resp, status);
+    const enc = compressionForHeaders(this.listener?.snap.gzip, this.method, joined(this.headers['accept-encoding']), status, h as IncomingHttpHeaders);
+    applyToHeaders(h, mergeEdits(this.editsFor(status, h as IncomingHttpHeaders), enc && compressionEdits(enc, joined(h.etag as string | string[] | undefined))));
+    if (enc) delete h['content-length'];
     this.access?.fromBackend(status, h);
     this.learnAffinity(h['set-cookie'] as string[] | undefined);
     this.addStickyCookie(h);
     // No body: HEADERS ends the stream. Trailers can only follow a chunked body.
     const noBody = this.method === 'HEAD' || status === 204 || status === 304 || resp.bodyKind === BodyKind.NONE || (resp.bodyKind === BodyKind.LENGTH && resp.contentLength === 0);
-    if (!this.respond(h, noBody, !noBody && resp.bodyKind === BodyKind.CHUNKED)) {
+    if (!this.respond(h, noBody, !noBody && !enc && resp.bodyKind === BodyKind.CHUNKED)) {
       this.ux = undefined;
       ux.abort();
       return;
     }
-    if (!noBody) this.stream.on('drain', () => {
+    if (!noBody && enc) {
+      // GZ-1: the body goes through a compressor, which takes the backend's backpressure.
+      const z = createCompressor(enc);
+      this.zip = z;
+      z.on('error', noop);
+      if (this.access) z.on('data', (c: Buffer) => this.access!.countOut(c.length));
+      z.on('drain', () => {
+        if (this.ux === ux) ux.resume();
+      });
+      z.pipe(this.stream);
+    } else if (!noBody) this.stream.on('drain', () => {
       if (this.ux === ux) ux.resume();
     });
   }
 
   upstreamBody(chunk: Buffer, last: boolean): boolean {
     if (this.closed || !this.responded) return true;
-    this.access?.sentOut(chunk.length);
+    const z = this.zip;
+    if (z !== undefined) {
+      if (!last) return z.write(chunk);
+      z.end(chunk);
+      return true;
+    }
+    this.access?.countOut(chunk.length);
     if (last) {
       this.stream.endWith(chunk);
       return true;
@@ -257,7 +293,11 @@ export abstract class H2StreamUpstream implements UpstreamSink {
 
   upstreamEnd(trailers: string): void {
     this.ux = undefined;
-    if (!this.closed && this.responded && !this.stream.localClosed && !this.stream.writableEnded) {
+    const z = this.zip;
+    if (z !== undefined) {
+      // The compressor ends the stream when it has flushed (pipe); trailers are not re-encoded.
+      if (!z.writableEnded) z.end();
+    } else if (!this.closed && this.responded && !this.stream.localClosed && !this.stream.writableEnded) {
       this.stream.once('wantTrailers', () => this.sendClientTrailers(trailers === '' ? undefined : http1Trailers(trailers)));
       this.stream.end();
     }
@@ -268,6 +308,8 @@ export abstract class H2StreamUpstream implements UpstreamSink {
     this.ux = undefined;
     if (headDone) {
       // The backend went away mid-body: the client must not take a cut body for a whole one.
+      this.zip?.destroy();
+      this.zip = undefined;
       this.release();
       this.resetClient(NGHTTP2_INTERNAL_ERROR);
       return;
@@ -342,7 +384,7 @@ export abstract class H2StreamUpstream implements UpstreamSink {
     this.upHeadMs = performance.now();
     const status = Number(rh[':status']) || 502;
     if (this.server && this.table) this.table.outcome(this.server, status < 500);
-    const h = downstreamHeaders(rh, status);
+    const h = applyToHeaders(downstreamHeaders(rh, status), this.editsFor(status, rh));
     this.access?.fromBackend(status, h);
     this.learnAffinity(rh['set-cookie']);
     this.addStickyCookie(h);

@@ -78,7 +78,8 @@ export interface ChunkSink {
 export class ChunkedTracker {
   /**
    * Set to decode as well as track: chunk payload goes here without its framing (an HTTP/2
-   * client gets DATA, not chunks). Null on the HTTP/1.1 path, which forwards the bytes as they are.
+   * client gets DATA, not chunks; GZ-1 compression re-encodes it). Null on the plain HTTP/1.1
+   * path, which forwards the bytes as they are.
    */
   sink: ChunkSink | null = null;
   private trailerText = '';
@@ -90,7 +91,6 @@ export class ChunkedTracker {
   dataBytes = 0;
   /** Total bytes consumed for this message (framing included). */
   consumed = 0;
-
   private state = S_SIZE_FIRST;
   private remaining = 0;
   private size = 0;
@@ -125,6 +125,7 @@ export class ChunkedTracker {
     this.nameLen = 0;
     this.forbidMask = 0;
     this.trailerText = '';
+    this.sink = null;
   }
 
   /**
@@ -149,7 +150,7 @@ export class ChunkedTracker {
           p = end;
           break;
         }
-        if (this.sink !== null) this.sink.payload(buf as Buffer, p, p + rem);
+        if (this.sink !== null && rem > 0) this.sink.payload(buf as Buffer, p, p + rem);
         p += rem;
         this.dataBytes += rem;
         this.remaining = 0;

@@ -61,6 +61,8 @@ export interface ForwardContextOptions {
   readonly policy?: ForwardPolicy;
   /** The client's source port (X-Forwarded-Client-srcport). */
   readonly clientPort?: number;
+  /** TP-2: the client certificate's [header, value] pairs the listener forwards. */
+  readonly clientCert?: ReadonlyArray<readonly [string, string]>;
   readonly xff?: boolean;
   readonly xffProto?: boolean;
   readonly xffPort?: boolean;
@@ -116,7 +118,8 @@ export class ForwardContext {
       (f.proto ? `X-Forwarded-Proto: ${o.proto}\r\n` : '') +
       (f.port ? `X-Forwarded-Port: ${o.port}\r\n` : '') +
       (f.clientSrcPort ? `X-Forwarded-Client-srcport: ${o.clientPort ?? 0}\r\n` : '') +
-      (f.slbId ? `SLB-ID: ${o.instanceId}\r\n` : ''),
+      (f.slbId ? `SLB-ID: ${o.instanceId}\r\n` : '') +
+      (o.clientCert ?? []).map(([n, v]) => `${n}: ${v}\r\n`).join(''),
     );
     this.loop = o.loop;
     const common = Buffer.concat([this.xffLine, this.protoPortLines, o.loop.line]);
@@ -320,6 +323,8 @@ export function buildClientResponseHead(
   conn: ClientConnectionValue,
   setCookieLines: Buffer | null = null,
   removeNames: readonly string[] | null = null,
+  /** GZ-1: the body is re-encoded and sent chunked: the backend's framing fields go. */
+  reframe = false,
 ): void {
   out.reset();
   const buf = head.buf;
@@ -338,7 +343,7 @@ export function buildClientResponseHead(
     let drop = DROP_DOWNSTREAM[id] === 1;
     if (!drop) {
       if (id === HeaderId.UPGRADE) drop = status !== 101;
-      else if (id === HeaderId.CONTENT_LENGTH || id === HeaderId.TRANSFER_ENCODING) drop = noBodyFields;
+      else if (id === HeaderId.CONTENT_LENGTH || id === HeaderId.TRANSFER_ENCODING) drop = noBodyFields || reframe;
       if (!drop && names !== null) drop = removed(head, i, names);
     }
     if (drop) {

@@ -9,6 +9,9 @@ import './load-balancers.js';
 import './listeners.js';
 import './rules.js';
 import './certificates.js';
+import './acls.js';
+import './security-policies.js';
+import './ca-certificates.js';
 import './cookie-keys.js';
 
 export { getAction, actionNames, runAction } from './framework.js';

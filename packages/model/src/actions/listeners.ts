@@ -9,6 +9,8 @@ import { groupsOfActions } from '../relations.js';
 import { readId } from '../validate/names.js';
 import { readTags } from '../validate/tags.js';
 import { normalizeXff, readXForwardedFor, XFF_DEFAULTS } from '../validate/forwarded.js';
+import { DEFAULT_TLS_POLICY_ID, readListenerSecurityPolicy } from '../validate/tls-policy.js';
+import { readMutualTls } from '../validate/mutual-tls.js';
 import { parseDefaultActions } from '../routing/actions.js';
 import { checkAttachmentQuotas, checkCompatOfActions, checkForwardActions, projectState } from '../routing/attachment.js';
 import { listenerOf, loadBalancerOf, loadBalancerOfListener, readIdList, rulesOfListener } from '../routing/lookups.js';
@@ -101,6 +103,9 @@ defineAction({
       CreateTime: isoTime(env.nowMs),
     };
     if (description) listener.ListenerDescription = description;
+    const policy = readListenerSecurityPolicy(state, p, protocol);
+    if (protocol === 'HTTPS') listener.SecurityPolicyId = policy ?? DEFAULT_TLS_POLICY_ID;
+    readMutualTls(state, p, protocol, listener);
     checkForwardActions(state, lb, listener, listener.DefaultActions);
     const ops = [put(listener)];
     checkAttachmentQuotas(state, projectState(state, ops), [lb.LoadBalancerId], groupsOfActions(listener.DefaultActions));
@@ -134,6 +139,9 @@ defineAction({
         ...l.Certificates.filter((c) => !c.IsDefault && c.CertificateId !== id),
       ];
     }
+    const policy = readListenerSecurityPolicy(state, p, l.ListenerProtocol);
+    if (policy !== undefined) next.SecurityPolicyId = policy;
+    readMutualTls(state, p, l.ListenerProtocol, next);
     const defaults = parseDefaultActions(p, false);
     if (defaults) next.DefaultActions = defaults;
     next.XForwardedForConfig = readXForwardedFor(p, normalizeXff(l.XForwardedForConfig), l.ListenerProtocol);
@@ -181,7 +189,8 @@ defineAction({
   write: false,
   run(state, p) {
     const l = listenerOf(state, p);
-    return { reply: { ...l, XForwardedForConfig: normalizeXff(l.XForwardedForConfig) } };
+    const policy = l.ListenerProtocol === 'HTTPS' ? { SecurityPolicyId: l.SecurityPolicyId ?? DEFAULT_TLS_POLICY_ID } : {};
+    return { reply: { ...l, ...policy, XForwardedForConfig: normalizeXff(l.XForwardedForConfig) } };
   },
 });
 

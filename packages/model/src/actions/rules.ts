@@ -8,6 +8,7 @@ import { groupsOfActions } from '../relations.js';
 import { readName } from '../validate/names.js';
 import { parseRuleConditions } from '../routing/conditions.js';
 import { parseRuleActions } from '../routing/actions.js';
+import { parseResponseActions, parseResponseConditions } from '../routing/response-rules.js';
 import { ruleEditionProblem } from '../routing/rule-limits.js';
 import { checkAttachmentQuotas, checkForwardActions, projectState } from '../routing/attachment.js';
 import { listenerOf, readIdList, ruleOf, rulesInOrder } from '../routing/lookups.js';
@@ -22,20 +23,38 @@ const PRIORITY = { min: 1, max: 10000 };
 /** ALB: CreateRules, UpdateRulesAttribute and DeleteRules take at most 10 rules a call. */
 export const MAX_RULES_PER_CALL = 10;
 
+type Direction = 'Request' | 'Response';
+
 interface RuleSpec {
+  Direction: Direction;
   RuleName?: string;
   Priority?: number;
   RuleConditions?: RuleCondition[];
   RuleActions?: RuleAction[];
 }
 
-function parseRuleSpec(p: Params, required: boolean): RuleSpec {
+/**
+ * A rule's fields. `Direction` is chosen at creation (TC-4) and decides which conditions and
+ * actions the rule takes; an update keeps the rule's direction.
+ */
+function parseRuleSpec(p: Params, required: boolean, existing?: Direction): RuleSpec {
+  const given = p.enum('Direction', ['Request', 'Response'] as const);
+  if (existing !== undefined && given !== undefined && given !== existing) {
+    throw invalidParam('Direction', `cannot change: the rule is a ${existing} rule; create a new rule instead`);
+  }
+  const direction = existing ?? given ?? 'Request';
+  const response = direction === 'Response';
   return {
+    Direction: direction,
     RuleName: readName(p, 'RuleName', { required }),
     Priority: p.int('Priority', { ...PRIORITY, required }),
-    RuleConditions: parseRuleConditions(p, required),
-    RuleActions: parseRuleActions(p, required),
+    RuleConditions: response ? parseResponseConditions(p, required) : parseRuleConditions(p, required),
+    RuleActions: response ? parseResponseActions(p, required) : parseRuleActions(p, required),
   };
+}
+
+function directionOf(r: Rule): Direction {
+  return r.Direction ?? 'Request';
 }
 
 function newRule(env: ActionEnv, l: Listener, spec: RuleSpec): Rule {
@@ -47,6 +66,7 @@ function newRule(env: ActionEnv, l: Listener, spec: RuleSpec): Rule {
     Priority: spec.Priority!,
     RuleConditions: spec.RuleConditions!,
     RuleActions: spec.RuleActions!,
+    ...(spec.Direction === 'Response' ? { Direction: 'Response' as const } : {}),
     RuleStatus: 'Available',
     CreateTime: isoTime(env.nowMs),
   };
@@ -77,7 +97,7 @@ function commitRules(state: Collections, changes: Change[]): WriteOp[] {
   const seen = new Map<string, string>();
   for (const c of changes) {
     if (c.spec.Priority === undefined) continue;
-    const key = `${c.rule.ListenerId}|${c.rule.Priority}`;
+    const key = `${c.rule.ListenerId}|${directionOf(c.rule)}|${c.rule.Priority}`;
     if (seen.has(key)) throw duplicated('Priority', `${c.path}Priority ${c.rule.Priority} is given to two rules of listener ${c.rule.ListenerId}`);
     seen.set(key, c.rule.RuleId);
   }
@@ -91,7 +111,9 @@ function commitRules(state: Collections, changes: Change[]): WriteOp[] {
     const lb = after.loadBalancers[l.LoadBalancerId];
     if (!lb) throw notFound('LoadBalancer', l.LoadBalancerId);
     if (c.spec.Priority !== undefined) {
-      const clash = Object.values(after.rules).find((r) => r.ListenerId === l.ListenerId && r.Priority === c.rule.Priority && r.RuleId !== c.rule.RuleId);
+      // Request and response rules are two lists, each with its own priorities (TC-4).
+      const clash = Object.values(after.rules).find((r) => r.ListenerId === l.ListenerId && r.Priority === c.rule.Priority &&
+        directionOf(r) === directionOf(c.rule) && r.RuleId !== c.rule.RuleId);
       if (clash) throw resourceAlreadyExists('Priority', `priority ${c.rule.Priority} is used by rule ${clash.RuleId} of listener ${l.ListenerId}`);
     }
     if (c.spec.RuleConditions || c.spec.RuleActions) {
@@ -145,7 +167,7 @@ defineAction({
   write: true,
   run(state, p) {
     const r = ruleOf(state, p);
-    const spec = parseRuleSpec(p, false);
+    const spec = parseRuleSpec(p, false, directionOf(r));
     const ops = commitRules(state, [{ rule: merged(r, spec), spec, path: '' }]);
     return { ops, reply: {}, resourceId: r.RuleId, resourceType: RESOURCE_TYPE };
   },
@@ -161,7 +183,7 @@ defineAction({
       const r = ruleOf(state, it);
       if (ids.has(r.RuleId)) throw duplicated('RuleId', `Rules lists ${r.RuleId} twice`);
       ids.add(r.RuleId);
-      const spec = parseRuleSpec(it, false);
+      const spec = parseRuleSpec(it, false, directionOf(r));
       return { rule: merged(r, spec), spec, path: `Rules.${i + 1}.` };
     });
     const ops = commitRules(state, changes);
@@ -200,7 +222,9 @@ defineAction({
     const listenerIds = readIdList(p, 'ListenerIds', 20);
     const lbIds = readIdList(p, 'LoadBalancerIds', 20);
     const ids = readIdList(p, 'RuleIds', 20);
+    const direction = p.enum('Direction', ['Request', 'Response'] as const);
     const items = Object.values(state.rules).filter((r) =>
+      (direction === undefined || directionOf(r) === direction) &&
       (!listenerIds || listenerIds.includes(r.ListenerId)) &&
       (!lbIds || lbIds.includes(r.LoadBalancerId)) &&
       (!ids || ids.includes(r.RuleId)));

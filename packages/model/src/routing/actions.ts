@@ -1,22 +1,23 @@
 import type { Params } from '../params.js';
 import type {
-  ActionType, FixedResponseConfig, ForwardGroupConfig, InsertHeaderConfig, RedirectConfig, RewriteConfig, RuleAction,
+  ActionType, FixedResponseConfig, ForwardGroupConfig, InsertHeaderConfig, RedirectConfig, RewriteConfig, RuleAction, TrafficLimitConfig, TrafficMirrorConfig,
 } from '../types.js';
-import { duplicated, invalidParam } from '../errors.js';
+import { duplicated, invalidParam, missingParam } from '../errors.js';
 import { headerNameProblem, hostPatternProblem, printableProblem } from './conditions.js';
 import { ID_PATTERN } from '../validate/names.js';
+import { parseCorsConfig } from './cors.js';
 
 /**
  * LR-2 rule actions and listener default actions: parsing, validation and normalization
  * (without the state: `attachment.ts` checks the groups a ForwardGroup names).
  *
  * A rule has exactly one final action — ForwardGroup, Redirect or FixedResponse — with the
- * largest Order; the extra actions (InsertHeader, RemoveHeader, Rewrite) run before it in
- * ascending Order. Stored actions are sorted by Order, so the data plane runs them as stored
+ * largest Order; the extra actions (InsertHeader, RemoveHeader, Rewrite, and TC-1..TC-3's
+ * TrafficLimit, TrafficMirror, Cors) run before it in ascending Order. Stored actions are sorted by Order, so the data plane runs them as stored
  * and the final action is always the last element.
  */
 
-export const ACTION_TYPES = ['ForwardGroup', 'Redirect', 'FixedResponse', 'InsertHeader', 'RemoveHeader', 'Rewrite'] as const satisfies readonly ActionType[];
+export const ACTION_TYPES = ['ForwardGroup', 'Redirect', 'FixedResponse', 'InsertHeader', 'RemoveHeader', 'Rewrite', 'Cors', 'TrafficLimit', 'TrafficMirror'] as const satisfies readonly ActionType[];
 export const FINAL_ACTION_TYPES: readonly ActionType[] = ['ForwardGroup', 'Redirect', 'FixedResponse'];
 /** Largest action list of any edition (Standard); `EDITION_RULE_LIMITS` narrows it for Basic. */
 export const MAX_RULE_ACTIONS = 5;
@@ -180,6 +181,38 @@ function parseRewrite(cfg: Params): RewriteConfig {
   return { Host: host, Path: path, Query: query };
 }
 
+/** TC-1: ALB's limits, 1 to 1,000,000 requests a second; at least one, the per-IP one not above the rule's. */
+function parseTrafficLimit(cfg: Params): TrafficLimitConfig {
+  const qps = cfg.int('QPS', { min: 1, max: 1_000_000 });
+  const perIp = cfg.int('PerIpQps', { min: 1, max: 1_000_000 });
+  if (qps === undefined && perIp === undefined) throw missingParam(cfg.name('QPS'));
+  if (qps !== undefined && perIp !== undefined && perIp > qps) throw invalidParam(cfg.name('PerIpQps'), `must not exceed QPS (${qps})`);
+  const out: TrafficLimitConfig = {};
+  if (qps !== undefined) out.QPS = qps;
+  if (perIp !== undefined) out.PerIpQps = perIp;
+  return out;
+}
+
+/** TC-2: ALB's TrafficMirrorConfig: TargetType ForwardGroupMirror and exactly one mirror group. */
+function parseTrafficMirror(cfg: Params): TrafficMirrorConfig {
+  cfg.enum('TargetType', ['ForwardGroupMirror'] as const, { required: true });
+  const group = cfg.obj('MirrorGroupConfig', { required: true });
+  const tuples = group.objs('ServerGroupTuples', { required: true, min: 1, max: 1 })!;
+  const id = tuples[0]!.str('ServerGroupId', { required: true, min: 1, max: 128, pattern: ID_PATTERN, patternWhy: 'must be a server group id' });
+  return { TargetType: 'ForwardGroupMirror', MirrorGroupConfig: { ServerGroupTuples: [{ ServerGroupId: id }] } };
+}
+
+const ONCE_PER_RULE: readonly ActionType[] = ['Rewrite', 'Cors', 'TrafficLimit', 'TrafficMirror'];
+/** Why an extra action needs a ForwardGroup (Cors may also precede a FixedResponse: TC-3). */
+const NEEDS_FORWARD: Partial<Record<ActionType, string>> = {
+  Rewrite: 'changes the request sent to a backend',
+  InsertHeader: 'changes the request sent to a backend',
+  RemoveHeader: 'changes the request sent to a backend',
+  Cors: 'answers for a backend',
+  TrafficLimit: 'protects the backends its requests go to',
+  TrafficMirror: 'copies forwarded requests',
+};
+
 function parseAction(ap: Params): RuleAction {
   const order = ap.int('Order', { required: true, min: 1, max: 50000 });
   const type = ap.enum('Type', ACTION_TYPES, { required: true });
@@ -196,14 +229,21 @@ function parseAction(ap: Params): RuleAction {
       return { Order: order, Type: type, RemoveHeaderConfig: { Key: parseHeaderKey(ap.obj('RemoveHeaderConfig', { required: true })) } };
     case 'Rewrite':
       return { Order: order, Type: type, RewriteConfig: parseRewrite(ap.obj('RewriteConfig', { required: true })) };
+    case 'Cors':
+      return { Order: order, Type: type, CorsConfig: parseCorsConfig(ap.obj('CorsConfig', { required: true })) };
+    case 'TrafficLimit':
+      return { Order: order, Type: type, TrafficLimitConfig: parseTrafficLimit(ap.obj('TrafficLimitConfig', { required: true })) };
+    case 'TrafficMirror':
+      return { Order: order, Type: type, TrafficMirrorConfig: parseTrafficMirror(ap.obj('TrafficMirrorConfig', { required: true })) };
   }
 }
 
 /**
  * Read a rule's `RuleActions` and check how they combine: unique Orders; exactly one final
- * action, ordered last; Rewrite at most once and only before a ForwardGroup; InsertHeader and
- * RemoveHeader only before a ForwardGroup (they change the request sent to a backend), each
- * header named once. Returns the actions sorted by Order, or undefined when absent and not
+ * action, ordered last; Rewrite, Cors, TrafficLimit and TrafficMirror at most once each;
+ * Rewrite, InsertHeader, RemoveHeader, TrafficLimit and TrafficMirror only before a
+ * ForwardGroup, Cors before a ForwardGroup or FixedResponse (NEEDS_FORWARD); each header named
+ * once. Returns the actions sorted by Order, or undefined when absent and not
  * required (an update).
  */
 export function parseRuleActions(p: Params, required: boolean, key = 'RuleActions'): RuleAction[] | undefined {
@@ -226,13 +266,12 @@ export function parseRuleActions(p: Params, required: boolean, key = 'RuleAction
     throw invalidParam(name, `the ${final.Type} action must have the largest Order: it runs last`);
   }
   const extras = actions.slice(0, -1);
-  if (extras.filter((a) => a.Type === 'Rewrite').length > 1) throw invalidParam(name, 'may contain one Rewrite action');
-  if (final.Type !== 'ForwardGroup') {
-    const needsForward = extras.find((a) => a.Type === 'Rewrite' || a.Type === 'InsertHeader' || a.Type === 'RemoveHeader');
-    if (needsForward) {
-      throw invalidParam(name, `a ${needsForward.Type} action changes the request sent to a backend, so it needs a ForwardGroup action, not ${final.Type}`);
-    }
+  // Extra actions a rule may hold once each, and those that need a ForwardGroup to act on.
+  for (const t of ONCE_PER_RULE) {
+    if (extras.filter((a) => a.Type === t).length > 1) throw invalidParam(name, `may contain one ${t} action`);
   }
+  const needsForward = final.Type === 'ForwardGroup' ? undefined : extras.find((a) => NEEDS_FORWARD[a.Type] !== undefined && !(a.Type === 'Cors' && final.Type === 'FixedResponse'));
+  if (needsForward) throw invalidParam(name, `a ${needsForward.Type} action ${NEEDS_FORWARD[needsForward.Type]}, so it needs a ForwardGroup action, not ${final.Type}`);
   const headers = new Set<string>();
   for (const a of extras) {
     const k = (a.InsertHeaderConfig?.Key ?? a.RemoveHeaderConfig?.Key)?.toLowerCase();

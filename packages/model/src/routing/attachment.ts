@@ -53,6 +53,14 @@ export function checkGroupOnListener(lb: LoadBalancer, listener: Listener, group
 export function checkForwardActions(state: Collections, lb: LoadBalancer, listener: Listener, actions: RuleAction[]): void {
   const weightLimit = quotaLimit('RuleServerGroupWeight', settingsOf(state));
   for (const a of actions) {
+    if (a.Type === 'TrafficMirror' && a.TrafficMirrorConfig) {
+      for (const t of a.TrafficMirrorConfig.MirrorGroupConfig.ServerGroupTuples) {
+        const g = state.serverGroups[t.ServerGroupId];
+        if (!g) throw notFound('ServerGroup', t.ServerGroupId);
+        checkGroupOnListener(lb, listener, g);
+      }
+      continue;
+    }
     if (a.Type !== 'ForwardGroup' || !a.ForwardGroupConfig) continue;
     for (const t of a.ForwardGroupConfig.ServerGroupTuples) {
       const g = state.serverGroups[t.ServerGroupId];

@@ -5,3 +5,5 @@ export * from './rule-limits.js';
 export * from './attachment.js';
 export * from './certificate-pem.js';
 export * from './lookups.js';
+export * from './cors.js';
+export * from './response-rules.js';

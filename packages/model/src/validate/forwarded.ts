@@ -34,6 +34,7 @@ const BOOL_FIELDS = [
 
 /** The client-certificate facts (TP-2) and the header each goes out under. */
 export const CLIENT_CERT_FIELDS = ['ClientVerify', 'Fingerprint', 'IssuerDN', 'SubjectDN'] as const;
+export type ClientCertField = (typeof CLIENT_CERT_FIELDS)[number];
 
 const MODES = ['append', 'remove'] as const;
 /** Enough for a CDN's published ranges plus a few proxies of one's own. */

@@ -8,3 +8,7 @@ export * from './server-address.js';
 export * from './vpc-cidr.js';
 export * from './functions.js';
 export * from './forwarded.js';
+export * from './acl.js';
+export * from './tls-policy.js';
+export * from './resource-filter.js';
+export * from './mutual-tls.js';
