@@ -115,7 +115,7 @@ export class ProxyConnection extends Http1Request implements EditInput, Upstream
     }
     const rd = this.reader;
     if (this.req === CLOSED_REQUEST_HEAD) {
-      // Its heads went back while the connection was idle (finishExchange).
+      // Its heads went back while the connection was idle (Http1Request.parkHeads).
       this.req = spareRequestHeads.pop() ?? new RequestHead();
       this.resp = spareResponseHeads.pop() ?? new ResponseHead();
     }
@@ -371,9 +371,6 @@ export class ProxyConnection extends Http1Request implements EditInput, Upstream
     // The next request's own errors (400 on a bad pipelined head, 408) must still be sent.
     this.respStarted = false;
     this.arm(T_IDLE, (this.listener?.snap.idleTimeoutS ?? 15) * 1000);
-    // Idle until the next request: its heads' field tables (~3.4 KiB off-heap) serve other
-    // connections meanwhile (issue 12 item 6: what an idle keep-alive connection holds).
-    if (this.heldStart >= this.held.length) this.recycleHeads();
     this.answerHeld();
   }
 

@@ -116,6 +116,7 @@ export class ProxyWorker implements ConnectionHost, StreamHost {
     const now = Date.now();
     for (const c of this.conns) {
       if (c.deadlineKind !== 0 && c.deadlineMs <= now) c.expire();
+      else c.parkHeads(now);
       if (c.drainDeadlineMs !== 0 && c.drainDeadlineMs <= now) {
         c.drainDeadlineMs = 0;
         // Still on the drained server at the deadline: cut it (CD-1).
