@@ -158,6 +158,27 @@ describe('proxy lifecycle: workers, listeners, shutdown', function () {
     assert.equal((await get(port, '/')).status, 200);
   });
 
+  it('a kept-alive connection idle past the head-parking second serves its next requests, pipelined ones too, on the same connection', async () => {
+    const c = await RawClient.connect(port);
+    try {
+      await c.write(reqBytes('GET', '/'));
+      const first = await c.readResponse();
+      assert.equal(first.status, 200);
+      // The worker's sweep gives an idle connection's heads back after a second (issue 12 item 6).
+      await sleep(1600);
+      await c.write(reqBytes('GET', '/') + reqBytes('GET', '/slow'));
+      const second = await c.readResponse();
+      const third = await c.readResponse();
+      assert.deepEqual([second.status, second.body.toString(), third.status, third.body.toString()], [200, 'life', 200, 'slow done']);
+      await sleep(1600);
+      await c.write(reqBytes('GET', '/'));
+      const fourth = await c.readResponse();
+      assert.equal(fourth.body.toString(), 'life');
+    } finally {
+      c.destroy();
+    }
+  });
+
   it('StopListener closes idle kept-alive connections of that listener', async () => {
     const p3 = await freePort();
     const lid = await node.createListener(p3, groupId);
