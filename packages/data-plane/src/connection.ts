@@ -4,7 +4,7 @@ import {
   BodyKind, ForwardContext, HeadReader, HeaderId, Method, ReadStatus, buildForwardRequestHead,
   h1ErrorReason, h1ErrorStatus, parseRequestHead,
 } from './http1/index.js';
-import type { CompiledListener, CompiledRule, RuntimeGroup, RuntimeServer } from './routing-table.js';
+import type { RuntimeServer } from './routing-table.js';
 import type { RetryState } from './server-choice.js';
 import { Route, type RouteInput } from './route-decision.js';
 import type { UpstreamOwner } from './upstream-pool.js';
@@ -438,27 +438,6 @@ export class ProxyConnection extends Http1Request implements EditInput, Upstream
     this.respStarted = true;
     this.worker.observe(this);
     this.endClient();
-  }
-
-  lastStatus = 0;
-
-  get status(): number {
-    return this.respHeadDone ? this.resp.status : this.lastStatus;
-  }
-  get requestStartedMs(): number {
-    return this.startedMs;
-  }
-  get currentServer(): RuntimeServer | undefined {
-    return this.server;
-  }
-  get currentGroup(): RuntimeGroup | undefined {
-    return this.group;
-  }
-  get currentRule(): CompiledRule | undefined {
-    return this.rule;
-  }
-  get currentListener(): CompiledListener | undefined {
-    return this.listener;
   }
 
   /** Our FIN after what we wrote, then a lingering close (linger.ts); `sentAll`: the client asked to close and sent nothing more. */

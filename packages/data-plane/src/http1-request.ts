@@ -2,7 +2,7 @@ import { Method } from './http1/index.js';
 import { functionResponse } from './functions.js';
 import { FunctionCall } from './function-call.js';
 import type { LoopMarker } from './loop-marker.js';
-import type { RuntimeServer } from './routing-table.js';
+import type { CompiledListener, CompiledRule, RuntimeGroup, RuntimeServer } from './routing-table.js';
 import { EMPTY, Http1Exchange, S_BODY, S_CLOSED, T_BODY, T_CONNECT, T_HEAD, T_IDLE, T_NONE, T_REQUEST } from './http1-exchange.js';
 
 /**
@@ -13,7 +13,28 @@ import { EMPTY, Http1Exchange, S_BODY, S_CLOSED, T_BODY, T_CONNECT, T_HEAD, T_ID
  */
 export abstract class Http1Request extends Http1Exchange {
   abstract readonly peerIp: string;
-  abstract lastStatus: number;
+  /** The status of the last answer made here (no backend response head). */
+  lastStatus = 0;
+
+  // ---------------------------------------------------------------- what metrics and the access log read
+  get status(): number {
+    return this.respHeadDone ? this.resp.status : this.lastStatus;
+  }
+  get requestStartedMs(): number {
+    return this.startedMs;
+  }
+  get currentServer(): RuntimeServer | undefined {
+    return this.server;
+  }
+  get currentGroup(): RuntimeGroup | undefined {
+    return this.group;
+  }
+  get currentRule(): CompiledRule | undefined {
+    return this.rule;
+  }
+  get currentListener(): CompiledListener | undefined {
+    return this.listener;
+  }
 
   // ---------------------------------------------------------------- MatchInput (rules)
   get host(): string {
