@@ -54,7 +54,7 @@ export function securityPage() {
         h('td', usedBy((l) => policyIdOf(l, dflt) === p.SecurityPolicyId)))));
       clear(cas, cs.map((c) => h('tr', { 'data-ca': c.CertificateId },
         h('td', c.CertificateName), h('td.muted', c.CertificateId), h('td', c.CommonName ?? ''), h('td', c.NotAfter),
-        h('td', c.Fingerprint), h('td', usedBy((l) => l.CaCertificates?.some((x) => x.CertificateId === c.CertificateId))))));
+        h('td.fp', c.Fingerprint), h('td', usedBy((l) => l.CaCertificates?.some((x) => x.CertificateId === c.CertificateId))))));
     },
   };
 }
