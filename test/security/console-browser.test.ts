@@ -9,6 +9,7 @@ import { ipGroup, ok } from '../helpers/admin-client.js';
 import { freePort, removeTempDirs, startNode, stopAll, tempDir, type NodeHandle } from '../helpers/fulcrum-process.js';
 import { sleep, waitUntil } from '../helpers/util.js';
 import { Backend } from '../integration/dp-helpers.js';
+import { makePki, type Pki } from '../integration/tls-pki.js';
 import { launchChromium } from './security-helpers.js';
 
 /**
@@ -73,6 +74,9 @@ describe('the console in Chromium (OB-5)', function () {
   let shots: string;
   let gid: string;
   let listenerPort: number;
+  let lid: string;
+  let httpsLid: string;
+  let pki: Pki | undefined;
   let load: Load | undefined;
   const backends: Backend[] = [];
   const key = (b: Backend) => `Ip:127.0.0.1:${b.port}`;
@@ -114,7 +118,7 @@ describe('the console in Chromium (OB-5)', function () {
       ServerGroupId: gid, Servers: backends.slice(0, 2).map((b) => ({ ServerType: 'Ip', ServerId: '127.0.0.1', ServerIp: '127.0.0.1', Port: b.port, Weight: 100 })),
     }, auth);
     listenerPort = await freePort();
-    const lid = String((await ok(node.endpoint, 'CreateListener', {
+    lid = String((await ok(node.endpoint, 'CreateListener', {
       LoadBalancerId: 'alb-default', ListenerProtocol: 'HTTP', ListenerPort: listenerPort,
       DefaultActions: [{ Type: 'ForwardGroup', ForwardGroupConfig: { ServerGroupTuples: [{ ServerGroupId: gid }] } }],
     }, auth)).ListenerId);
@@ -130,6 +134,7 @@ describe('the console in Chromium (OB-5)', function () {
     await ok(node.endpoint, 'CreateHealthCheckTemplate', {
       HealthCheckTemplateName: 'healthz', HealthCheckProtocol: 'HTTP', HealthCheckPath: '/healthz', HealthCheckInterval: 7,
     }, auth);
+    httpsLid = await securedListener(auth);
     shots = await mkdtemp(join(tmpdir(), 'fulcrum-console-shots-'));
     console.log(`      screenshots: ${shots}`);
     browser = await launchChromium();
@@ -144,7 +149,56 @@ describe('the console in Chromium (OB-5)', function () {
     await Promise.all(backends.map((b) => b.close()));
     await stopAll();
     await removeTempDirs();
+    pki?.remove();
   });
+
+  /**
+   * An HTTPS listener with everything issue 16 added, for the console to put in words: a Black
+   * ACL, a custom TLS policy, mutual TLS with an uploaded CA, compression off, request rules
+   * with Cors, TrafficLimit and TrafficMirror, and a response rule. No traffic goes to it.
+   */
+  async function securedListener(auth: { token: string }): Promise<string> {
+    pki = makePki();
+    const call = (action: string, body: Record<string, unknown>) => ok(node.endpoint, action, body, auth);
+    const mirror = String((await call('CreateServerGroup', ipGroup('shadow'))).ServerGroupId);
+    const aclId = String((await call('CreateAcl', { AclName: 'blocked-nets' })).AclId);
+    await call('AddEntriesToAcl', { AclId: aclId, AclEntries: [{ Entry: '192.0.2.0/24', Description: 'documentation net' }, { Entry: '2001:db8::/32' }, { Entry: '198.51.100.7' }] });
+    await call('CreateAcl', { AclName: 'unused-list' });
+    const sp = String((await call('CreateSecurityPolicy', {
+      SecurityPolicyName: 'modern-only', TLSVersions: ['TLSv1.2', 'TLSv1.3'], Ciphers: ['ECDHE-RSA-AES256-GCM-SHA384', 'TLS_AES_256_GCM_SHA384'],
+    })).SecurityPolicyId);
+    const cert = String((await call('UploadServerCertificate', { CertificateName: 'server', Certificate: pki.serverCert, PrivateKey: pki.serverKey })).CertificateId);
+    const ca = String((await call('UploadCACertificate', { CertificateName: 'client-ca', Certificate: pki.caCert })).CertificateId);
+    const id = String((await call('CreateListener', {
+      LoadBalancerId: 'alb-default', ListenerProtocol: 'HTTPS', ListenerPort: await freePort(), GzipEnabled: false,
+      Certificates: [{ CertificateId: cert }], SecurityPolicyId: sp, CaEnabled: true, CaCertificates: [{ CertificateId: ca }],
+      DefaultActions: [{ Type: 'ForwardGroup', ForwardGroupConfig: { ServerGroupTuples: [{ ServerGroupId: gid }] } }],
+    })).ListenerId);
+    await call('AssociateAclsWithListener', { ListenerId: id, AclType: 'Black', AclIds: [aclId] });
+    const forward = (order: number) => ({ Order: order, Type: 'ForwardGroup', ForwardGroupConfig: { ServerGroupTuples: [{ ServerGroupId: gid }] } });
+    await call('CreateRules', {
+      ListenerId: id, Rules: [
+        {
+          RuleName: 'api-cors', Priority: 1, RuleConditions: [{ Type: 'Path', PathConfig: { Values: ['/api/*'] } }],
+          RuleActions: [{ Order: 1, Type: 'Cors', CorsConfig: { AllowOrigin: ['https://app.example.com'], AllowMethods: ['GET', 'POST'], AllowHeaders: ['X-Token'], AllowCredentials: 'on', MaxAge: 600 } }, forward(2)],
+        },
+        {
+          RuleName: 'limited', Priority: 2, RuleConditions: [{ Type: 'Path', PathConfig: { Values: ['/search'] } }],
+          RuleActions: [{ Order: 1, Type: 'TrafficLimit', TrafficLimitConfig: { QPS: 500, PerIpQps: 20 } }, forward(2)],
+        },
+        {
+          RuleName: 'shadowed', Priority: 3, RuleConditions: [{ Type: 'Method', MethodConfig: { Values: ['POST'] } }],
+          RuleActions: [{ Order: 1, Type: 'TrafficMirror', TrafficMirrorConfig: { TargetType: 'ForwardGroupMirror', MirrorGroupConfig: { ServerGroupTuples: [{ ServerGroupId: mirror }] } } }, forward(2)],
+        },
+        {
+          RuleName: 'errors', Priority: 1, Direction: 'Response',
+          RuleConditions: [{ Type: 'ResponseStatusCode', ResponseStatusCodeConfig: { Values: ['500-599'] } }, { Type: 'ResponseHeader', ResponseHeaderConfig: { Key: 'X-Powered-By', Values: ['PHP/*'] } }],
+          RuleActions: [{ Order: 1, Type: 'InsertHeader', InsertHeaderConfig: { Key: 'X-Error', Value: 'yes' } }, { Order: 2, Type: 'RemoveHeader', RemoveHeaderConfig: { Key: 'X-Powered-By' } }],
+        },
+      ],
+    });
+    return id;
+  }
 
   it('shows a login form; a wrong token is refused inline with its Code; the right one gives an HttpOnly, SameSite=Strict cookie with an expiry', async function () {
     const res = await page.goto(`${node.endpoint}/console`);
@@ -339,15 +393,17 @@ describe('the console in Chromium (OB-5)', function () {
     await page.waitForFunction(() => /RemoveServersFromServerGroup/.test(document.querySelector('#main')?.textContent ?? ''), { timeout: 10_000 });
     await shot('7-jobs');
     await page.goto(`${node.endpoint}/console#/`);
-    await page.waitForSelector('#listeners tbody a');
-    await page.click('#listeners tbody a');
+    await page.waitForSelector(`#listeners tbody a[href="#/listener/${lid}"]`);
+    await page.click(`#listeners tbody a[href="#/listener/${lid}"]`);
     await page.waitForFunction(() => /forward to web/.test(document.querySelector('#main')?.textContent ?? ''), { timeout: 10_000 });
-    const rules = await page.$$eval('#main tbody tr', (trs) => trs.map((tr) => Array.from(tr.querySelectorAll('td'), (td) => td.textContent)));
+    const rules = await page.$$eval('#rules tbody tr', (trs) => trs.map((tr) => Array.from(tr.querySelectorAll('td'), (td) => td.textContent)));
     assert.deepEqual(rules, [
       ['5', 'canary', 'header x-canary is “1”', 'forward to web', 'Available'],
       ['10', 'hello', 'path is “/hello*”', 'answer 200 with “hi”', 'Available'],
       ['default', '(no rule matched)', 'any request', 'forward to web', ''],
     ]);
+    assert.deepEqual(await settings(), { gzip: 'on (gzip, br)', acl: 'off: every client is served' }, 'an HTTP listener: no TLS settings');
+    assert.match(await page.$eval('#response-rules', (e) => e.textContent ?? ''), /none: backend answers pass unedited/);
     await shot('8-listener');
     const res = await page.goto(`${node.endpoint}/console`);
     const csp = res!.headers()['content-security-policy'] ?? '';
@@ -363,6 +419,66 @@ describe('the console in Chromium (OB-5)', function () {
       return { ran: (window as unknown as { __injected?: number }).__injected === 1, directive: await violated };
     });
     assert.deepEqual(r, { ran: false, directive: 'script-src-elem' });
+  });
+
+  const settings = () => page.$$eval('#main [data-setting]', (es) => Object.fromEntries(es.map((e) => [e.getAttribute('data-setting'), e.textContent])));
+
+  it('an HTTPS listener shows its ACL, TLS policy, mutual TLS, compression, and the new actions and response rules in words', async function () {
+    await page.goto(`${node.endpoint}/console#/listener/${httpsLid}`);
+    await page.waitForFunction(() => /api-cors/.test(document.querySelector('#rules')?.textContent ?? '') && document.querySelector('[data-setting=mtls]'), { timeout: 10_000 });
+    assert.deepEqual(await settings(), {
+      gzip: 'off',
+      acl: 'Black list: refusing clients in blocked-nets (3 entries)',
+      'tls-policy': 'modern-only: TLSv1.2, TLSv1.3; 2 suites (ECDHE-RSA-AES256-GCM-SHA384, TLS_AES_256_GCM_SHA384)',
+      mtls: 'on (CaEnabled): clients need a certificate from client-ca (test-ca)',
+    });
+    const cells = (sel: string) => page.$$eval(`${sel} tbody tr`, (trs) => trs.map((tr) => Array.from(tr.querySelectorAll('td'), (td) => td.textContent)));
+    assert.deepEqual(await cells('#rules'), [
+      ['1', 'api-cors', 'path is “/api/*”',
+        'CORS: allow origin https://app.example.com, methods GET, POST, headers X-Token, with credentials, preflight cached 600 s, then forward to web', 'Available'],
+      ['2', 'limited', 'path is “/search”', 'limit to 500 requests/s and 20 requests/s per client IP (excess answered 503), then forward to web', 'Available'],
+      ['3', 'shadowed', 'method is POST', 'copy to shadow (mirror), then forward to web', 'Available'],
+      ['default', '(no rule matched)', 'any request', 'forward to web', ''],
+    ]);
+    assert.deepEqual(await cells('#response-rules'), [
+      ['1', 'errors', 'response status is 500-599, and response header X-Powered-By is “PHP/*”', 'add header X-Error: yes, then remove header X-Powered-By', 'Available'],
+    ]);
+    await shot('9-https-listener');
+  });
+
+  it('the security page lists the ACLs with their entries, the system and custom TLS policies, and the CA certificates', async function () {
+    await page.click('#nav a[href="#/security"]');
+    await page.waitForFunction(() => document.querySelector('[data-acl="blocked-nets"] tbody tr') && document.querySelector('#ca-certificates tbody tr'), { timeout: 10_000 });
+    const acl = (name: string) => page.$eval(`[data-acl="${name}"]`, (e) => ({
+      head: e.querySelector('h3')?.textContent ?? '',
+      entries: Array.from(e.querySelectorAll('tbody tr'), (tr) => Array.from(tr.querySelectorAll('td'), (td) => td.textContent)),
+    }));
+    const blocked = await acl('blocked-nets');
+    assert.match(blocked.head, /^blocked-nets acl-\S+ · 3 entries · used by HTTPS:\d+$/);
+    assert.deepEqual(blocked.entries, [
+      ['192.0.2.0/24', 'documentation net', 'Available'], ['2001:db8::/32', '', 'Available'], ['198.51.100.7/32', '', 'Available'],
+    ]);
+    const unused = await acl('unused-list');
+    assert.match(unused.head, /0 entries · used by –$/);
+    assert.deepEqual(unused.entries, []);
+    const policies = await page.$$eval('#policies tbody tr', (trs) => trs.map((tr) => Array.from(tr.querySelectorAll('td'), (td) => td.textContent)));
+    const byId = new Map(policies.map((p) => [p[0], p]));
+    for (const id of ['tls_cipher_policy_1_0', 'tls_cipher_policy_1_1', 'tls_cipher_policy_1_2', 'tls_cipher_policy_1_2_strict']) assert.equal(byId.get(id)?.[1], 'system', id);
+    assert.deepEqual(byId.get('tls_cipher_policy_1_0')!.slice(2, 3), ['TLSv1.0, TLSv1.1, TLSv1.2']);
+    const dflt = byId.get('tls_cipher_policy_1_2_strict_with_1_3')!;
+    assert.deepEqual([dflt[1], dflt[2], dflt[4]], ['system, default', 'TLSv1.2, TLSv1.3', '–']);
+    assert.match(dflt[3]!, /TLS_AES_128_GCM_SHA256/);
+    const custom = policies.find((p) => p[0]!.startsWith('modern-only'))!;
+    assert.match(custom[0]!, /^modern-only \(tls-\S+\)$/);
+    assert.deepEqual(custom.slice(1, 4), ['custom', 'TLSv1.2, TLSv1.3', 'ECDHE-RSA-AES256-GCM-SHA384, TLS_AES_256_GCM_SHA384']);
+    assert.match(custom[4]!, /^HTTPS:\d+$/);
+    const cas = await page.$$eval('#ca-certificates tbody tr', (trs) => trs.map((tr) => Array.from(tr.querySelectorAll('td'), (td) => td.textContent)));
+    assert.equal(cas.length, 1);
+    assert.equal(cas[0]![0], 'client-ca');
+    assert.equal(cas[0]![2], 'test-ca');
+    assert.match(cas[0]![4]!, /^[0-9a-f:]{20,}$/i);
+    assert.match(cas[0]![5]!, /^HTTPS:\d+$/);
+    await shot('10-security');
   });
 
   it('log out ends the session: the console asks for the token again and its data is refused', async function () {

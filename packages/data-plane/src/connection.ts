@@ -374,7 +374,6 @@ export class ProxyConnection extends Http1Request implements EditInput, Upstream
     this.answerHeld();
   }
 
-
   /**
    * Serve the pipelined requests held during the last exchange, in a loop rather than by
    * recursion: a request we answer ourselves (fixed response, redirect) finishes within
@@ -445,8 +444,6 @@ export class ProxyConnection extends Http1Request implements EditInput, Upstream
     this.worker.observe(this);
     this.endClient();
   }
-
-  lastStatus = 0;
 
   /** Our FIN after what we wrote, then a lingering close (linger.ts); `sentAll`: the client asked to close and sent nothing more. */
   protected endClient(sentAll = false): void {

@@ -16,7 +16,8 @@ const PARK_AFTER_MS = 1000;
  */
 export abstract class Http1Request extends Http1Exchange {
   abstract readonly peerIp: string;
-  abstract lastStatus: number;
+  /** The status of the last answer made here (no backend response head). */
+  lastStatus = 0;
 
   // ---------------------------------------------------------------- what metrics and the access log read
   get status(): number {

@@ -386,9 +386,13 @@ export class LbNode {
     return this.dataPlane.appliedVersion();
   }
 
+  /** The `--upgrade` socket runNode opened for this node: closed with it, or it would keep the process alive. */
+  upgradeSource?: { close(): void };
+
   async stop(): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
+    this.upgradeSource?.close();
     this.heartbeat?.stop();
     clearInterval(this.liveTimer);
     this.configWatch?.close();
@@ -409,21 +413,23 @@ export async function runNode(opts: NodeOptions, handover?: Handover): Promise<L
     dataDir: opts.dataDir, node, graceMs: opts.shutdownGraceMs ?? SHUTDOWN_GRACE_MS, startMs: 60_000, log,
     onUpgraded: () => shutdown('upgrade'),
   });
-  // Without its socket the node serves as ever; only --upgrade cannot reach it. A new node
-  // opens it before it says it serves, so the next upgrade can follow right away.
-  await upgrades.listen().catch((e: unknown) => log({ level: 'warn', msg: 'no upgrade socket: fulcrum start --upgrade cannot reach this node', error: String(e) }));
-  if (handover) announceServing();
+  node.upgradeSource = upgrades;
   const shutdown = (sig: string) => {
     log({ msg: 'stopping', signal: sig });
-    upgrades.close();
     node.stop().then(() => process.exit(0), () => process.exit(1));
   };
+  // Signals are handled from the moment the node serves (a SIGHUP right after "admin API
+  // listening" must reload, not kill it).
   process.once('SIGTERM', () => shutdown('SIGTERM'));
   process.once('SIGINT', () => shutdown('SIGINT'));
   process.on('SIGHUP', () => node.reload());
   process.on('SIGUSR2', () => void node.rollWorkers());
   // logrotate: the workers reopen the access log file.
   process.on('SIGUSR1', () => node.dataPlane.reopenLogs());
+  // Without its socket the node serves as ever; only --upgrade cannot reach it. A new node
+  // opens it before it says it serves, so the next upgrade can follow right away.
+  await upgrades.listen().catch((e: unknown) => log({ level: 'warn', msg: 'no upgrade socket: fulcrum start --upgrade cannot reach this node', error: String(e) }));
+  if (handover) announceServing();
   return node;
 }
 

@@ -4,8 +4,9 @@ import { overviewPage } from './overview.js';
 import { groupPage } from './group.js';
 import { listenerPage } from './listener.js';
 import { jobsPage } from './jobs.js';
+import { securityPage } from './security.js';
 
-// The console's shell: login, the hash router (#/, #/group/<id>, #/listener/<id>, #/jobs) and
+// The console's shell: login, the hash router (#/, #/group/<id>, #/listener/<id>, #/jobs, #/security) and
 // the 2 s poll that feeds the page on screen. Each page is { el, refresh(live), chartFor? }: refresh
 // redraws only its live parts, so a half-filled form survives the poll.
 
@@ -23,6 +24,7 @@ function pageFor(hash) {
   if (kind === 'group' && id) return groupPage(decodeURIComponent(id));
   if (kind === 'listener' && id) return listenerPage(decodeURIComponent(id));
   if (kind === 'jobs') return jobsPage();
+  if (kind === 'security') return securityPage();
   return overviewPage();
 }
 

@@ -1,14 +1,25 @@
 import { h, clear } from './dom.js';
 import { api, listAll } from './api.js';
+import { actionsInWords, conditionsInWords } from './rule-words.js';
+import { policyIdOf, policyInWords, securityPolicies } from './security.js';
 
-/** A listener and its rules in priority order, conditions and actions in words. */
+/**
+ * A listener: its settings (compression, access control, TLS policy and mutual TLS), its
+ * request rules in priority order and its response rules, conditions and actions in words.
+ */
 export function listenerPage(id) {
   const head = h('div');
+  const settings = h('dl.settings');
   const rules = h('tbody');
+  const responseRules = h('tbody');
+  const ruleTable = (body) => h('table', h('thead', h('tr', ['Priority', 'Name', 'When', 'Then', 'Status'].map((t) => h('th', t)))), body);
   const el = h('section.card',
     head,
+    settings,
     h('h2', 'Rules (in the order they are matched)'),
-    h('table', h('thead', h('tr', ['Priority', 'Name', 'When', 'Then', 'Status'].map((t) => h('th', t)))), rules));
+    h('div#rules', ruleTable(rules)),
+    h('h2', 'Response rules (edit the backend\'s answer; the first that matches)'),
+    h('div#response-rules', ruleTable(responseRules)));
   return {
     el,
     async refresh() {
@@ -20,60 +31,43 @@ export function listenerPage(id) {
         h('h1', `Listener ${l.ListenerProtocol}:${l.ListenerPort}`),
         h('p.muted', `${l.ListenerId} · ${l.LoadBalancerId} · `, h('span', { class: l.ListenerStatus }, l.ListenerStatus),
           ` · idle timeout ${l.IdleTimeout} s · request timeout ${l.RequestTimeout} s${l.Http2Enabled ? ' · HTTP/2' : ''}`));
+      clear(settings, await settingsOf(l));
+      const row = (r) => h('tr',
+        h('td', r.Priority), h('td', r.RuleName ?? ''),
+        h('td', conditionsInWords(r.RuleConditions)), h('td', actionsInWords(r.RuleActions, names)),
+        h('td', { class: r.RuleStatus }, r.RuleStatus));
       const sorted = rs.sort((a, b) => a.Priority - b.Priority);
       clear(rules,
-        sorted.map((r) => h('tr',
-          h('td', r.Priority), h('td', r.RuleName ?? ''),
-          h('td', conditionsInWords(r.RuleConditions)), h('td', actionsInWords(r.RuleActions, names)),
-          h('td', { class: r.RuleStatus }, r.RuleStatus))),
+        sorted.filter((r) => r.Direction !== 'Response').map(row),
         h('tr', h('td', 'default'), h('td.muted', '(no rule matched)'), h('td', 'any request'), h('td', actionsInWords(l.DefaultActions, names)), h('td', '')));
+      const resp = sorted.filter((r) => r.Direction === 'Response');
+      clear(responseRules, resp.length ? resp.map(row) : h('tr', h('td.muted', { colspan: 5 }, 'none: backend answers pass unedited')));
     },
   };
 }
 
-const quote = (v) => `“${v}”`;
-const or = (vs) => vs.map(quote).join(' or ');
-
-export function conditionsInWords(conds = []) {
-  if (conds.length === 0) return 'any request';
-  return conds.map((c) => {
-    switch (c.Type) {
-      case 'Host': return `host is ${or(c.HostConfig.Values)}`;
-      case 'Path': return `path is ${or(c.PathConfig.Values)}`;
-      case 'Method': return `method is ${c.MethodConfig.Values.join(' or ')}`;
-      case 'SourceIp': return `client address is in ${c.SourceIpConfig.Values.join(' or ')}`;
-      case 'Header': return `header ${c.HeaderConfig.Key} is ${or(c.HeaderConfig.Values)}`;
-      case 'QueryString': return `query has ${c.QueryStringConfig.Values.map((kv) => `${kv.Key}=${kv.Value}`).join(' or ')}`;
-      case 'Cookie': return `cookie ${c.CookieConfig.Values.map((kv) => `${kv.Key}=${kv.Value}`).join(' or ')}`;
-      default: return c.Type;
-    }
-  }).join(', and ');
-}
-
-export function actionsInWords(actions = [], groupNames = new Map()) {
-  return [...actions].sort((a, b) => a.Order - b.Order).map((a) => {
-    switch (a.Type) {
-      case 'ForwardGroup': {
-        const t = a.ForwardGroupConfig.ServerGroupTuples;
-        const named = t.map((x) => `${groupNames.get(x.ServerGroupId) ?? x.ServerGroupId}${t.length > 1 ? ` (weight ${x.Weight})` : ''}`);
-        return `forward to ${named.join(', ')}`;
-      }
-      case 'Redirect': {
-        const r = a.RedirectConfig;
-        const parts = [r.Protocol && `protocol ${r.Protocol}`, r.Host && `host ${r.Host}`, r.Port && `port ${r.Port}`, r.Path && `path ${r.Path}`, r.Query && `query ${r.Query}`].filter(Boolean);
-        return `redirect (${r.HttpCode ?? '302'}) with ${parts.join(', ') || 'the same URL'}`;
-      }
-      case 'FixedResponse': {
-        const f = a.FixedResponseConfig;
-        return `answer ${f.HttpCode}${f.Content ? ` with ${quote(f.Content.length > 40 ? `${f.Content.slice(0, 40)}…` : f.Content)}` : ''}`;
-      }
-      case 'Rewrite': {
-        const r = a.RewriteConfig;
-        return `rewrite ${[r.Host && `host to ${r.Host}`, r.Path && `path to ${r.Path}`, r.Query && `query to ${r.Query}`].filter(Boolean).join(', ')}`;
-      }
-      case 'InsertHeader': return `add header ${a.InsertHeaderConfig.Key}: ${a.InsertHeaderConfig.Value}`;
-      case 'RemoveHeader': return `remove header ${a.RemoveHeaderConfig.Key}`;
-      default: return a.Type;
-    }
-  }).join(', then ');
+/** The listener's settings as label/value pairs (`data-setting` names each for tests and links). */
+async function settingsOf(l) {
+  const item = (key, label, ...value) => [h('dt', label), h('dd', { 'data-setting': key }, ...value)];
+  const out = [item('gzip', 'Compression', l.GzipEnabled ? 'on (gzip, br)' : 'off')];
+  const relations = l.AclConfig?.AclRelations ?? [];
+  if (relations.length === 0) out.push(item('acl', 'Access control', 'off: every client is served'));
+  else {
+    const acls = await listAll('ListAcls', 'Acls', { AclIds: relations.map((r) => r.AclId) });
+    const kind = l.AclConfig.AclType === 'White' ? 'only clients in' : 'refusing clients in';
+    out.push(item('acl', 'Access control', `${l.AclConfig.AclType} list: ${kind} `,
+      acls.map((a, i) => [i ? ', ' : '', h('a', { href: '#/security' }, a.AclName), ` (${a.AclEntriesNum} entries)`])));
+  }
+  if (l.ListenerProtocol !== 'HTTPS') return out;
+  const ps = await securityPolicies();
+  const pid = policyIdOf(l, ps.find((p) => p.IsDefault)?.SecurityPolicyId);
+  out.push(item('tls-policy', 'TLS security policy', `${l.SecurityPolicyId ? '' : '(default) '}${policyInWords(ps.find((p) => p.SecurityPolicyId === pid))}`));
+  if (!l.CaEnabled) out.push(item('mtls', 'Mutual TLS', 'off (CaEnabled false)'));
+  else {
+    const ids = (l.CaCertificates ?? []).map((c) => c.CertificateId);
+    const cas = ids.length ? await listAll('ListCACertificates', 'CACertificates', { CertificateIds: ids }) : [];
+    out.push(item('mtls', 'Mutual TLS', 'on (CaEnabled): clients need a certificate from ',
+      cas.map((c, i) => [i ? ', ' : '', h('a', { href: '#/security' }, c.CertificateName), ` (${c.CommonName ?? c.CertificateId})`])));
+  }
+  return out;
 }

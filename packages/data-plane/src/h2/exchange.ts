@@ -103,8 +103,8 @@ export class H2Exchange extends H2StreamUpstream implements EditInput, RouteInpu
       return;
     }
     this.upTarget = this.edits?.target ?? this.target;
-    // TC-2: a copy of a request without a body (a body streams; it is not copied on HTTP/2).
-    if (d.rule!.mirror) w.mirror.send(d.rule!.mirror, mirrorHead(this.method, this.upTarget, this.edits?.host ?? this.authority, upstreamHeaders(this.headers, this.forwardInfo(false), this.edits)), this.stream.endAfterHeaders ? EMPTY : null);
+    // TC-2: a copy of the request, its body as the exchange reads it (mirror.ts).
+    if (d.rule!.mirror) w.mirror.sendStreamed(d.rule!.mirror, this.stream, (len) => mirrorHead(this.method, this.upTarget, this.edits?.host ?? this.authority, upstreamHeaders(this.headers, this.forwardInfo(false), this.edits), len));
     this.setCookie = d.insertCookie;
     this.respEdits = d.respEdits;
     this.timer = setTimeout(() => this.onTimeout(), this.listener!.snap.requestTimeoutS * 1000);
