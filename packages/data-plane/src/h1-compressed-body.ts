@@ -62,8 +62,11 @@ export class H1CompressedBody {
 /** Which coding an HTTP/1.1 response gets, if any: only HTTP/1.1 clients (the body is re-chunked). */
 export function h1Compression(l: SnapListener | undefined, req: RequestHead, resp: ResponseHead): Encoding | null {
   if (l === undefined || !l.gzip || req.versionMinor !== 1 || resp.bodyKind === BodyKind.NONE) return null;
+  // Most requests (API clients, load generators) accept no coding: no response field is read then.
+  const acceptEncoding = req.getHeader('accept-encoding');
+  if (acceptEncoding === undefined) return null;
   return chooseEncoding({
-    enabled: true, method: req.methodName, acceptEncoding: req.getHeader('accept-encoding'), status: resp.status,
+    enabled: true, method: req.methodName, acceptEncoding, status: resp.status,
     contentType: resp.getHeader('content-type'), contentEncoding: resp.getHeader('content-encoding'),
     contentLength: resp.bodyKind === BodyKind.LENGTH ? resp.contentLength : -1,
     contentRange: resp.getHeader('content-range') !== undefined, cacheControl: resp.getHeader('cache-control'),
