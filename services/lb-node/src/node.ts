@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { initialOps, type Settings } from '@fulcrum/model';
-import type { RedisOptions, StateStore } from '@fulcrum/state';
+import { StoreUnavailableError, type RedisOptions, type StateStore } from '@fulcrum/state';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { createStore } from './store-factory.js';
 import { proberActions, startInProcessProber } from './health.js';
 import type { HealthProber } from '@fulcrum/health-prober';
@@ -91,6 +92,26 @@ export async function seedStore(store: StateStore): Promise<void> {
   await ensureLoopSecret(store);
 }
 
+/**
+ * A store that just opened may refuse a commit for a while (Redis with required replica
+ * acknowledgements while its replica is still syncing): the node retries for a bounded
+ * time instead of exiting. A seed applied on the master but not acknowledged is seen by
+ * the retry (version no longer 0) and not written twice.
+ */
+async function whileStoreStarts(fn: () => Promise<void>, ms = STORE_START_MS): Promise<void> {
+  const until = Date.now() + ms;
+  for (;;) {
+    try {
+      return await fn();
+    } catch (e) {
+      if (!(e instanceof StoreUnavailableError) || Date.now() >= until) throw e;
+      log({ level: 'warn', msg: 'state store not ready yet; retrying', error: e.message });
+      await sleep(250);
+    }
+  }
+}
+const STORE_START_MS = 15_000;
+
 /** Adds Settings.LoopSecret when the store lacks it; never replaces one that is there. */
 export async function ensureLoopSecret(store: StateStore): Promise<void> {
   for (let i = 0; i < BACKFILL_ATTEMPTS; i++) {
@@ -171,7 +192,7 @@ export class LbNode {
     await store.open();
     this.store = store;
     try {
-      await seedStore(store);
+      await whileStoreStarts(() => seedStore(store));
       this.audit ??= new AuditLog(this.opts.auditLog, (msg) => log({ level: 'error', msg }));
       this.admin = new AdminServer({
         store,
