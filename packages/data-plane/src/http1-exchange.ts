@@ -352,7 +352,8 @@ export abstract class Http1Exchange {
     if (mode === ConnMode.CLOSE) this.clientKeepAlive = false;
     // Lines added to the client's head: the sticky cookie, and the request id for the access log (OB-2).
     const extra = this.access ? this.access.responseLines(this.setCookie, resp) : this.setCookie;
-    const ruled = responseEditsFor(this.listener?.responseRules, this.respEdits, { status: resp.status, header: (n) => resp.getHeader(n) });
+    // The parsed head is the rules' view itself: nothing is allocated per response.
+    const ruled = responseEditsFor(this.listener?.responseRules, this.respEdits, resp);
     const enc = h1Compression(this.listener?.snap, this.req, resp);
     const all = enc === null ? ruled : mergeEdits(ruled, compressionEdits(enc, resp.getHeader('etag')));
     // A whole body already here is compressed at once and sent with its length (no zlib stream).

@@ -9,8 +9,8 @@ import { mergeEdits, type ResponseEdits } from './response-edits.js';
  */
 export interface ResponseView {
   status: number;
-  /** First value of a field, by lower-case name. */
-  header(nameLower: string): string | undefined;
+  /** First value of a field, by lower-case name (a parsed HTTP/1.1 ResponseHead is one as it is). */
+  getHeader(nameLower: string): string | undefined;
 }
 
 export interface CompiledResponseRule {
@@ -32,7 +32,7 @@ function compileMatch(rule: SnapRule): (r: ResponseView) => boolean {
       const key = (c.ResponseHeaderConfig?.Key ?? '').toLowerCase();
       const res = (c.ResponseHeaderConfig?.Values ?? []).map((v) => wildcardRegex(v, true));
       tests.push((r) => {
-        const v = r.header(key);
+        const v = r.getHeader(key);
         return v !== undefined && res.some((re) => re.test(v));
       });
     } else {

@@ -169,7 +169,9 @@ export abstract class H2StreamUpstream implements UpstreamSink {
 
   /** TC-3 / TC-4: the edits for this response (CORS decided with the request, response rules). */
   private editsFor(status: number, h: IncomingHttpHeaders): ResponseEdits | null {
-    return responseEditsFor(this.listener?.responseRules, this.respEdits, { status, header: (n) => joined(h[n]) });
+    const rules = this.listener?.responseRules;
+    if (rules === undefined || rules.length === 0) return this.respEdits;
+    return responseEditsFor(rules, this.respEdits, { status, getHeader: (n) => joined(h[n]) });
   }
 
   protected forwardInfo(keepTeTrailers: boolean) {
