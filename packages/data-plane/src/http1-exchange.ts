@@ -339,7 +339,11 @@ export abstract class Http1Exchange {
     }
     this.respKind = resp.bodyKind;
     this.respBodyLeft = resp.bodyKind === BodyKind.LENGTH ? resp.contentLength : 0;
-    if (resp.bodyKind === BodyKind.CHUNKED) this.respChunks.reset();
+    if (resp.bodyKind === BodyKind.CHUNKED) {
+      this.respChunks.reset();
+      // Decoded only while this response is compressed (startCompression sets the sink).
+      this.respChunks.sink = null;
+    }
     this.upReusable = resp.keepAlive && resp.bodyKind !== BodyKind.CLOSE && this.group!.snap.keepalive;
     if (!this.reqBodyDone) this.clientKeepAlive = false; // answered before the body ended
     const group = this.group!;

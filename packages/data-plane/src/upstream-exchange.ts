@@ -69,7 +69,10 @@ export class UpstreamExchange implements UpstreamOwner, ChunkSink {
   /** The whole request went out: only then may the connection carry another. */
   private reqDone = false;
 
-  private constructor() {}
+  private constructor() {
+    // This tracker always decodes: an HTTP/2 client gets DATA frames, not chunks.
+    this.chunks.sink = this;
+  }
 
   /** Back to the free list, state cleared for the next request. */
   private recycle(): void {
@@ -225,11 +228,7 @@ export class UpstreamExchange implements UpstreamOwner, ChunkSink {
     const resp = this.resp;
     this.kind = resp.bodyKind;
     this.left = resp.bodyKind === BodyKind.LENGTH ? resp.contentLength : 0;
-    if (resp.bodyKind === BodyKind.CHUNKED) {
-      this.chunks.reset();
-      // reset() clears the sink (HTTP/1.1's tracker only decodes when it compresses): this one always decodes.
-      this.chunks.sink = this;
-    }
+    if (resp.bodyKind === BodyKind.CHUNKED) this.chunks.reset();
     this.sink.upstreamHead(resp);
     if (this.up === null) return;
     if (this.kind === BodyKind.NONE) this.finish(restStart < restEnd, '');

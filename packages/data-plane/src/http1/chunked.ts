@@ -79,7 +79,7 @@ export class ChunkedTracker {
   /**
    * Set to decode as well as track: chunk payload goes here without its framing (an HTTP/2
    * client gets DATA, not chunks; GZ-1 compression re-encodes it). Null on the plain HTTP/1.1
-   * path, which forwards the bytes as they are.
+   * path, which forwards the bytes as they are. The owner sets and clears it; reset() keeps it.
    */
   sink: ChunkSink | null = null;
   private trailerText = '';
@@ -125,7 +125,6 @@ export class ChunkedTracker {
     this.nameLen = 0;
     this.forbidMask = 0;
     this.trailerText = '';
-    this.sink = null;
   }
 
   /**
