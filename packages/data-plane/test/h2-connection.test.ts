@@ -196,7 +196,7 @@ describe('HTTP/2 connection (our codec, RFC 9113)', () => {
     assert.equal(await c.goaway(), F.PROTOCOL_ERROR);
   });
 
-  it('CONTINUATION interleaved with another frame is PROTOCOL_ERROR; a flood of CONTINUATIONs is ENHANCE_YOUR_CALM', async () => {
+  it('H2-2: CONTINUATION interleaved with another frame is PROTOCOL_ERROR; a flood of CONTINUATIONs is ENHANCE_YOUR_CALM', async () => {
     let { c, host } = await setup(ok);
     c.start();
     c.headers(1, GET, F.END_STREAM);
@@ -211,7 +211,7 @@ describe('HTTP/2 connection (our codec, RFC 9113)', () => {
     assert.equal(host.streams.length, 0);
   });
 
-  it('a bad HPACK block is COMPRESSION_ERROR; a header list over 16 KiB gets a 431 and opens no stream', async () => {
+  it('H2-2: a bad HPACK block is COMPRESSION_ERROR; a header list over 16 KiB gets a 431 and opens no stream', async () => {
     let { c, host } = await setup(ok);
     c.start();
     c.send(F.HEADERS, F.END_HEADERS | F.END_STREAM, 1, Buffer.from([0x80]));
@@ -341,7 +341,7 @@ describe('HTTP/2 connection (our codec, RFC 9113)', () => {
     assert.deepEqual(ended, [true], 'only the confirmed body ended');
   });
 
-  it('over 100 concurrent streams the extra one is refused; rapid reset ends in ENHANCE_YOUR_CALM', async () => {
+  it('H2-2: over 100 concurrent streams the extra one is refused; rapid reset ends in ENHANCE_YOUR_CALM', async () => {
     const { c, host } = await setup(() => {});
     c.start();
     for (let i = 0; i < 101; i++) c.headers(1 + 2 * i, GET);
@@ -351,7 +351,7 @@ describe('HTTP/2 connection (our codec, RFC 9113)', () => {
     assert.equal(await c.goaway(), F.ENHANCE_YOUR_CALM);
   });
 
-  it('an idle connection gets GOAWAY NO_ERROR after the idle timeout; PING is answered', async () => {
+  it('H2-2: an idle connection gets GOAWAY NO_ERROR after the idle timeout; PING is answered', async () => {
     const { c } = await setup(ok, 300);
     c.start();
     c.send(F.PING, 0, 0, Buffer.from('12345678'));
