@@ -383,7 +383,16 @@ export class ClusterNode {
 
   /** GET /status (cheap: kept-alive connection). */
   async status(): Promise<NodeStatus> {
-    const r = await http(this.adminHost, this.adminPort, '/status', { agent: this.statusAgent });
+    let r: HttpReply;
+    try {
+      r = await http(this.adminHost, this.adminPort, '/status', { agent: this.statusAgent });
+    } catch (err) {
+      // A kept-alive connection the server closed as idle at the moment we reused it
+      // (a race every HTTP client has): GET is idempotent, so retry once on a new one.
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code !== 'ECONNRESET' && !/socket hang up/.test(String(err))) throw err;
+      r = await http(this.adminHost, this.adminPort, '/status');
+    }
     return JSON.parse(r.body) as NodeStatus;
   }
 
