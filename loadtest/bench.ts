@@ -50,8 +50,8 @@ async function acceptedByWorker(t: Target): Promise<number[] | undefined> {
 async function dataPaths(t: Target): Promise<string | undefined> {
   if (!t.adminUrl) return undefined;
   try {
-    const s = (await (await fetch(`${t.adminUrl}/status`)).json()) as { DataPaths?: { Worker: number; Io: string; Accept: string }[] };
-    return (s.DataPaths ?? []).map((p) => `worker ${p.Worker}: ${p.Io} I/O, ${p.Accept === 'reuseport' ? 'own SO_REUSEPORT socket' : 'connections from the primary'}`).join('; ');
+    const s = (await (await fetch(`${t.adminUrl}/status`)).json()) as { DataPaths?: { Worker: number; Io: string; TlsIo?: string; Accept: string }[] };
+    return (s.DataPaths ?? []).map((p) => `worker ${p.Worker}: ${p.Io} I/O, TLS ${p.TlsIo ?? '?'}, ${p.Accept === 'reuseport' ? 'own SO_REUSEPORT socket' : 'connections from the primary'}`).join('; ');
   } catch {
     return undefined;
   }

@@ -12,6 +12,7 @@ import type { ConnectionHost } from './worker-host.js';
 import { buildRedirect, errorResponse, fixedResponse, requestEdits, type EditInput } from './responses.js';
 import { isShared, readIntoShared, writeRange } from './fast-io.js';
 import { RawSocket, type ClientSocket } from './raw-socket.js';
+import { TlsDirect } from './tls-direct.js';
 import { closeClient, type Linger } from './linger.js';
 import { settings } from './settings.js';
 import { clientAddress } from './client-address.js';
@@ -40,12 +41,15 @@ export { MAX_TRIES } from './server-choice.js';
 export class ProxyConnection extends Http1Request implements EditInput, UpstreamOwner, RouteInput, RetryState {
   /** The client socket when it is a RawSocket (plain TCP on the fast path): written directly. */
   protected readonly raw: RawSocket | null;
+  /** The client socket's direct writer when it is TLS on the fast path (tls-direct.ts). */
+  protected readonly tls: TlsDirect | null;
   /** The peer as clientAddress spells it (IPv4-mapped shown as IPv4): XFF, rules, hashing, logs. */
   readonly peerIp: string;
 
   constructor(worker: ConnectionHost, socket: ClientSocket, port: number, scheme: 'http' | 'https') {
     super(worker, socket, port, scheme);
     this.raw = socket instanceof RawSocket ? socket : null;
+    this.tls = this.raw === null ? TlsDirect.of(socket) : null;
     this.peerIp = clientAddress(socket.remoteAddress);
     if (worker.accessLog) this.access = new Http1Access(this, socket);
     this.onClientData = this.onClientData.bind(this);
@@ -66,8 +70,9 @@ export class ProxyConnection extends Http1Request implements EditInput, Upstream
 
   /** Start reading the client (a raw socket may serve a whole request within this call). */
   start(): void {
-    // Plain TCP: reads land in the worker's shared buffer (fast-io.ts); TLS: 'data' events.
+    // Reads land in the worker's shared buffer (fast-io.ts), or come as 'data' events off it.
     if (this.raw !== null) this.raw.readInto(this.onClientRead, () => this.state !== S_WAIT || this.clientKeepAlive || !this.reqBodyDone);
+    else if (this.tls !== null && this.tls.readInto(this.onClientRead)) return;
     else if (!readIntoShared(this.socket as Socket, this.onClientRead)) this.socket.on('data', this.onClientData);
   }
 
@@ -386,7 +391,7 @@ export class ProxyConnection extends Http1Request implements EditInput, Upstream
     if (this.inHeldLoop) return; // re-entered from readHead: the loop below goes on
     this.inHeldLoop = true;
     while (this.state === S_HEAD && this.heldStart < this.held.length) {
-      if (this.socket.writableNeedDrain) {
+      if (this.tls !== null ? this.tls.writableNeedDrain : this.socket.writableNeedDrain) {
         this.heldWaitsDrain = true;
         break;
       }
@@ -415,7 +420,8 @@ export class ProxyConnection extends Http1Request implements EditInput, Upstream
   /** Bytes to the client (counted for the access log); false: its queue is full, pause the source. */
   protected toClientRange(buf: Buffer, start: number, end: number): boolean {
     this.bytesSent += end - start;
-    return this.raw !== null ? this.raw.writeRange(buf, start, end) : writeRange(this.socket as Socket, buf, start, end);
+    if (this.raw !== null) return this.raw.writeRange(buf, start, end);
+    return this.tls !== null ? this.tls.writeRange(buf, start, end) : writeRange(this.socket as Socket, buf, start, end);
   }
   protected toClient(buf: Buffer): boolean {
     return this.toClientRange(buf, 0, buf.length);
@@ -449,7 +455,7 @@ export class ProxyConnection extends Http1Request implements EditInput, Upstream
   protected endClient(sentAll = false): void {
     this.state = S_CLOSED;
     this.deadlineKind = T_NONE;
-    if (this.linger === null) this.linger = closeClient(this.socket, sentAll);
+    if (this.linger === null) this.linger = closeClient(this.tls ?? this.socket, sentAll);
   }
   protected linger: Linger | null = null;
 

@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
 import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
+import { createServer as createTlsServer, connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { RawSocket, enableRawAccept, rawBinding, takeOverAccept, type TcpHandle } from './raw-socket.js';
+import { TlsDirect, enableTlsDirect } from './tls-direct.js';
 import {
   FAST_IO_WANTED, READ_BUF, disableFastIo, learnedWriteWrap, readIntoShared, sharedReadOption, writeAll, writeRange, writeTwo,
 } from './fast-io.js';
@@ -235,11 +237,118 @@ function exerciseRaw(): Promise<void> {
   });
 }
 
+/**
+ * A key and certificate for the TLS self-test below only: a loopback pair inside the worker,
+ * never served to anyone (the client side does not verify it).
+ */
+const SELF_TEST_KEY = `-----BEGIN PRIVATE KEY-----
+MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgVrygT7WMbBJjaE6y
+MialimRWkMz5+k786DWDxTE41WWhRANCAASKMaqSuHDoMyn2qrqsoSK6x8gK9sAi
+PpugUM5uPghuTP1jqDQkuTRdSwVNP4KdXMQpljjbpGqoqjCcFLvdkkmi
+-----END PRIVATE KEY-----
+`;
+const SELF_TEST_CERT = `-----BEGIN CERTIFICATE-----
+MIIBjzCCATWgAwIBAgIUQ/1lK6FIIXWydiqq5YQh0EckMPkwCgYIKoZIzj0EAwIw
+HDEaMBgGA1UEAwwRZnVsY3J1bS1zZWxmLXRlc3QwIBcNMjYxMjA2MDUxNDQ0WhgP
+MjEyNjExMTIwNTE0NDRaMBwxGjAYBgNVBAMMEWZ1bGNydW0tc2VsZi10ZXN0MFkw
+EwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEijGqkrhw6DMp9qq6rKEiusfICvbAIj6b
+oFDObj4Ibkz9Y6g0JLk0XUsFTT+CnVzEKZY426RqqKownBS73ZJJoqNTMFEwHQYD
+VR0OBBYEFFAKnCIo5YvNkoszw4xMjHTPtiZpMB8GA1UdIwQYMBaAFFAKnCIo5YvN
+koszw4xMjHTPtiZpMA8GA1UdEwEB/wQFMAMBAf8wCgYIKoZIzj0EAwIDSAAwRQIh
+AJDL5AMG2vrLmq5q+5hLGnC3KPMMI6mCJ2m2mU+xFdNjAiAAlziLjh3YuhgUqF7J
+nMSFD1tkrgn8Dxh07KjWijeT5g==
+-----END CERTIFICATE-----
+`;
+
+/**
+ * Prove the TLS direct path (tls-direct.ts) on a loopback TLS pair: the client sends a
+ * small message and a bulk one; the server reads them into the shared buffer and echoes
+ * every read at once through the direct writer (so writes gather behind the one in flight
+ * and hit the high-water mark), then ends after its last write; the client must get every
+ * byte back in order and then the end. Anything else turns the path off for the worker.
+ */
+export async function proveTlsDirect(): Promise<FastIoState> {
+  if (!FAST_IO_WANTED) return { active: false, reason: 'FULCRUM_FAST_IO=0' };
+  try {
+    if (rawBinding() === null) throw new Error("Node's stream_wrap binding is not as expected");
+    enableTlsDirect(true);
+    await exerciseTls();
+    return { active: true };
+  } catch (e) {
+    enableTlsDirect(false);
+    return { active: false, reason: (e as Error).message };
+  }
+}
+
+function exerciseTls(): Promise<void> {
+  return trial('TLS direct', ({ finish, guard, cleanup }) => {
+    let client: TLSSocket | undefined;
+    let served: TLSSocket | undefined;
+    cleanup.push(() => {
+      client?.destroy();
+      served?.destroy();
+      server.close();
+    });
+    const bulk = Buffer.allocUnsafe(BULK_BYTES / 4);
+    for (let o = 0; o < bulk.length; o += 4) bulk.writeUInt32LE((o * 2246822519 + 3) >>> 0, o);
+    const small = Buffer.from('fulcrum TLS direct proof\n');
+    const expected = createHash('sha256').update(small).update(bulk).digest('hex');
+    const total = small.length + bulk.length;
+
+    const server = createTlsServer({ key: SELF_TEST_KEY, cert: SELF_TEST_CERT }, guard((s: TLSSocket) => {
+      served = s;
+      s.on('error', (e) => finish(e));
+      // As every client connection: our side ends when we say, not at the client's FIN.
+      s.allowHalfOpen = true;
+      const d = TlsDirect.of(s);
+      if (d === null) throw new Error('an established TLS socket has no direct writer');
+      let echoed = 0;
+      let shared = 0;
+      s.on('drain', () => s.resume());
+      s.on('end', guard(() => {
+        if (echoed !== total) throw new Error('the TLS socket saw the end before all bytes');
+        if (shared === 0) throw new Error('no TLS read landed in the shared buffer');
+        d.end();
+      }));
+      if (!d.readInto(guard((n: number, buf: Buffer) => {
+        // Only cleartext Node had buffered before the switch comes in a buffer of its own.
+        if (buf === READ_BUF) shared++;
+        else if (shared > 0) throw new Error('a TLS read outside the shared buffer');
+        echoed += n;
+        if (!d.writeRange(buf, 0, n)) s.pause();
+      }))) throw new Error('the TLS socket cannot read into the shared buffer');
+    }));
+    server.on('error', (e) => finish(e));
+    server.listen({ port: 0, host: '127.0.0.1', exclusive: true }, guard(() => {
+      const hash = createHash('sha256');
+      let got = 0;
+      const c = tlsConnect({ host: '127.0.0.1', port: (server.address() as AddressInfo).port, rejectUnauthorized: false });
+      client = c;
+      c.on('error', (e) => finish(e));
+      c.on('data', guard((b: Buffer) => {
+        hash.update(b);
+        got += b.length;
+        if (got > total) throw new Error('more bytes came back than were sent');
+      }));
+      c.on('end', guard(() => {
+        if (got !== total || hash.digest('hex') !== expected) throw new Error(`bytes came back altered or short over TLS (${got} of ${total})`);
+        finish();
+      }));
+      c.on('secureConnect', () => {
+        c.write(small);
+        c.end(bulk);
+      });
+    }));
+  });
+}
+
 /** The worker's one log line about its I/O path: a warning only when the proof failed. */
-export function fastIoLogLine(state: FastIoState, what: 'fast' | 'raw'): Record<string, unknown> | undefined {
+export function fastIoLogLine(state: FastIoState, what: 'fast' | 'raw' | 'tls'): Record<string, unknown> | undefined {
   if (state.active || state.reason === 'FULCRUM_FAST_IO=0') return undefined;
   const msg = what === 'fast'
     ? `fast socket I/O is off in this worker (${state.reason}); using Node's stream path`
-    : `raw accepted sockets are off in this worker (${state.reason}); accepting through net.Socket`;
+    : what === 'raw'
+      ? `raw accepted sockets are off in this worker (${state.reason}); accepting through net.Socket`
+      : `direct TLS I/O is off in this worker (${state.reason}); TLS connections use Node's stream path`;
   return { level: 'warn', msg, node: process.version };
 }

@@ -22,8 +22,9 @@ import { settings } from './settings.js';
  *   whatever does not fit is copied and handed to `socket.write`. Once anything is queued,
  *   the socket's own queue orders everything until it is empty again.
  *
- * TLS sockets, and every socket when FULCRUM_FAST_IO=0 or this Node lacks the internals
- * used, take the ordinary 'data' / socket.write path: same behaviour, more CPU. Which
+ * TLS sockets take the same reads and their own direct writes (tls-direct.ts). Every socket,
+ * when FULCRUM_FAST_IO=0 or this Node lacks the internals used, takes the ordinary 'data' /
+ * socket.write path: same behaviour, more CPU. Which
  * internals this Node has is not guessed from its version: every worker proves the path on
  * a real socket pair before it accepts a connection (fast-io-proof.ts) and turns it off for
  * good (`disableFastIo`) if anything differs.
@@ -82,8 +83,9 @@ export function sharedReadOption(callback: (this: Socket, n: number, buf: Buffer
  * instead of emitting 'data'. Must run before the socket's first read (synchronously in the
  * 'connection' handler). False when not possible: the caller listens to 'data'.
  */
-export function readIntoShared(socket: Socket, callback: (n: number, buf: Buffer) => void): boolean {
-  if (!FAST_READ_OK || (socket as { encrypted?: boolean }).encrypted) return false;
+export function readIntoShared(socket: Socket, callback: (n: number, buf: Buffer) => void, tls = false): boolean {
+  // A TLS socket only for tls-direct.ts, which also takes over its writes.
+  if (!FAST_READ_OK || ((socket as { encrypted?: boolean }).encrypted === true && !tls)) return false;
   const s = socket as unknown as Internals;
   const h = s._handle;
   if (!h || typeof h.useUserBuffer !== 'function' || s[kBuffer!] !== null) return false;

@@ -29,7 +29,8 @@ export type IoPath = 'raw' | 'fast' | 'stream';
 
 export type WorkerToPrimary =
   /** Sent once the worker's message handler is in place (messages before it are lost). */
-  | { t: 'ready'; io: IoPath }
+  /** tlsDirect: HTTP/1.1-over-TLS connections take the direct path (tls-direct.ts). */
+  | { t: 'ready'; io: IoPath; tlsDirect: boolean }
   | { t: 'applied'; version: number }
   | { t: 'listen-error'; port: number; error: string }
   | { t: 'listening'; port: number }

@@ -83,7 +83,7 @@ export class Linger {
  * unread can be left, and waiting for its FIN costs a read and a loop turn per connection);
  * every other close lingers. Null when nothing lingers.
  */
-export function closeClient(socket: ClientSocket, sentAll: boolean): Linger | null {
+export function closeClient(socket: LingerSocket, sentAll: boolean): Linger | null {
   if (sentAll && socket instanceof RawSocket) {
     socket.endAndClose();
     return null;

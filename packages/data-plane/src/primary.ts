@@ -34,6 +34,7 @@ interface WorkerSlot {
   ready: boolean;
   load: Record<string, number>;
   io?: IoPath;
+  tlsDirect?: boolean;
 }
 
 /** How long a crashed worker's sockets wait for its replacement before they are closed. */
@@ -44,6 +45,8 @@ export interface WorkerDataPath {
   worker: number;
   pid: number;
   io: IoPath | 'starting';
+  /** HTTPS connections: the direct TLS path (tls-direct.ts) or Node's streams. */
+  tlsIo: 'direct' | 'stream' | 'starting';
   accept: 'reuseport' | 'primary';
 }
 
@@ -122,6 +125,7 @@ export class DataPlanePrimary {
     if (m.t === 'ready') {
       slot.ready = true;
       slot.io = m.io;
+      slot.tlsDirect = m.tlsDirect;
       // The slot's sockets first (IPC keeps the order): the snapshot's listeners open on them.
       for (const s of this.sockets.forSlot(slot.id)) {
         if (slot.worker?.isConnected()) slot.worker.send({ t: 'socket', port: s.port, host: s.host } satisfies PrimaryToWorker, s.handle as never);
@@ -250,7 +254,7 @@ export class DataPlanePrimary {
 
   dataPaths(): WorkerDataPath[] {
     return this.slots.filter((s) => s.worker?.process.pid !== undefined).map((s) => ({
-      worker: s.id, pid: s.worker!.process.pid!, io: s.io ?? 'starting', accept: REUSE_PORT ? 'reuseport' : 'primary',
+      worker: s.id, pid: s.worker!.process.pid!, io: s.io ?? 'starting', tlsIo: s.io === undefined ? 'starting' : s.tlsDirect ? 'direct' : 'stream', accept: REUSE_PORT ? 'reuseport' : 'primary',
     }));
   }
 

@@ -1,5 +1,5 @@
 import { ProxyWorker } from './worker.js';
-import { fastIoLogLine, proveFastIo, proveRawAccept } from './fast-io-proof.js';
+import { fastIoLogLine, proveFastIo, proveRawAccept, proveTlsDirect } from './fast-io-proof.js';
 import { decodeSnapshot, type PrimaryToWorker, type WorkerToPrimary } from './ipc.js';
 import { runtimeFamilies, startRuntimeMetrics } from './runtime-metrics.js';
 import { REUSE_PORT } from './listen-mode.js';
@@ -68,10 +68,10 @@ process.on('message', (m: PrimaryToWorker, handle?: object) => {
 const io = await proveFastIo();
 const rawAccept = io.active ? await proveRawAccept() : { active: false };
 worker.io = io.active ? (rawAccept.active ? 'raw' : 'fast') : 'stream';
-const ioWarning = io.active ? fastIoLogLine(rawAccept, 'raw') : fastIoLogLine(io, 'fast');
-if (ioWarning) worker.log(ioWarning);
+const tlsIo = io.active ? await proveTlsDirect() : { active: false };
+for (const w of io.active ? [fastIoLogLine(rawAccept, 'raw'), fastIoLogLine(tlsIo, 'tls')] : [fastIoLogLine(io, 'fast')]) if (w) worker.log(w);
 
-send({ t: 'ready', io: worker.io });
+send({ t: 'ready', io: worker.io, tlsDirect: tlsIo.active });
 
 // Gossip: this worker's active requests per server, twice a second.
 setInterval(() => send({ t: 'load', load: worker.activeLoad() }), 500).unref();

@@ -223,7 +223,7 @@ export class LbNode {
           '/status': (_req, res) => send(res, 'application/json', JSON.stringify({
             NodeId: this.nodeId, Zone: this.opts.zone, StateVersion: this.coordinator.stateVersion,
             AppliedVersion: this.dataPlane.appliedVersion(), Workers: this.dataPlane.workerPids().length,
-            DataPaths: this.dataPlane.dataPaths().map((p) => ({ Worker: p.worker, Pid: p.pid, Io: p.io, Accept: p.accept })),
+            DataPaths: this.dataPlane.dataPaths().map((p) => ({ Worker: p.worker, Pid: p.pid, Io: p.io, TlsIo: p.tlsIo, Accept: p.accept })),
           })),
           '/console/data.json': async (_req, res) => send(res, 'application/json', JSON.stringify(consoleData(await this.observe()))),
           '/console/live.json': (req, res) => send(res, 'application/json', JSON.stringify(liveReply(this.live, {

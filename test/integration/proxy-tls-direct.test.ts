@@ -1,0 +1,205 @@
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import { Agent, request } from 'node:https';
+import { connect, type TLSSocket } from 'node:tls';
+import { selfSigned } from './features-h2-client.js';
+import { Backend, FulcrumNode, expectedHash, forward, freePort, pump, sleep, waitUntil, type Json } from './dp-helpers.js';
+
+/**
+ * RT-1: HTTP/1.1 over TLS on the direct path (packages/data-plane/src/tls-direct.ts):
+ * cleartext decrypted into the worker's shared read buffer, writes straight to the TLS
+ * handle, one in flight and the rest gathered behind it. The dangers are the same as on
+ * plain TCP (a shared-buffer byte outliving its read) plus the TLS handle's one-write rule
+ * and the end: bytes gathered behind a write in flight must go out, in order, before our
+ * close_notify and FIN. Each case runs with the direct path (as shipped) and with Node's
+ * streams (FULCRUM_FAST_IO=0), and checks every byte.
+ */
+const BULK_BLOCKS = 16; // 1 MiB blocks
+const want = expectedHash(BULK_BLOCKS);
+const PAD = 'y'.repeat(1500);
+
+function hashOf(r: IncomingMessage, pauseEveryBytes: number, pauseMs: number): Promise<{ bytes: number; sha256: string }> {
+  return new Promise((resolve, reject) => {
+    const h = createHash('sha256');
+    let bytes = 0;
+    let next = pauseEveryBytes;
+    r.on('data', (c: Buffer) => {
+      h.update(c);
+      bytes += c.length;
+      if (bytes >= next) {
+        next += pauseEveryBytes;
+        r.pause();
+        setTimeout(() => r.resume(), pauseMs);
+      }
+    });
+    r.on('end', () => resolve({ bytes, sha256: h.digest('hex') }));
+    r.on('error', reject);
+  });
+}
+
+/** The bodies of consecutive Content-Length-framed responses in `text`. */
+function responseBodies(text: string): string[] {
+  const out: string[] = [];
+  let at = 0;
+  for (;;) {
+    const headEnd = text.indexOf('\r\n\r\n', at);
+    if (headEnd < 0) return out;
+    const m = /\r\ncontent-length: *(\d+)/i.exec(text.slice(at, headEnd));
+    assert.ok(m, 'a response without Content-Length');
+    const len = Number(m[1]);
+    if (text.length < headEnd + 4 + len) return out;
+    out.push(text.slice(headEnd + 4, headEnd + 4 + len));
+    at = headEnd + 4 + len;
+  }
+}
+
+function tlsClient(port: number): Promise<TLSSocket> {
+  return new Promise((resolve, reject) => {
+    const s = connect({ host: '127.0.0.1', port, servername: 'direct.test', rejectUnauthorized: false, ALPNProtocols: ['http/1.1'] }, () => resolve(s));
+    s.once('error', reject);
+  });
+}
+
+for (const mode of ['direct', 'stream'] as const) {
+  describe(`RT-1: HTTP/1.1 over TLS (${mode === 'direct' ? 'direct TLS path' : 'FULCRUM_FAST_IO=0'})`, function () {
+    this.timeout(60_000);
+    let node: FulcrumNode;
+    let app: Backend;
+    let port: number;
+
+    before(async () => {
+      app = await Backend.start('tls-direct', (req, res) => {
+        if (req.url === '/download') {
+          req.resume();
+          res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': BULK_BLOCKS << 20 });
+          void pump(res, BULK_BLOCKS).then(() => res.end());
+          return;
+        }
+        if (req.url!.startsWith('/pad/')) {
+          req.resume();
+          res.end(`${req.url} ${PAD}`);
+          return;
+        }
+        const chunks: Buffer[] = [];
+        req.on('data', (c: Buffer) => chunks.push(c));
+        req.on('end', () => res.end(`${req.method} ${req.url} ${Buffer.concat(chunks).toString('latin1')}`));
+      });
+      node = await FulcrumNode.start({ workers: 1, env: mode === 'direct' ? {} : { FULCRUM_FAST_IO: '0' } });
+      const cert = selfSigned('direct.test');
+      const c = String((await node.write('UploadServerCertificate', { CertificateName: 'd', Certificate: cert.cert, PrivateKey: cert.key })).CertificateId);
+      const g = await node.createGroup('tls-direct', {}, false);
+      await node.addServers(g, [{ port: app.port }], false);
+      port = await freePort();
+      await node.write('CreateListener', {
+        LoadBalancerId: 'alb-default', ListenerProtocol: 'HTTPS', ListenerPort: port, Certificates: [{ CertificateId: c }], DefaultActions: [forward(g)],
+      });
+      await waitUntil('the HTTPS listener', async () => {
+        try {
+          (await tlsClient(port)).destroy();
+          return true;
+        } catch {
+          return undefined;
+        }
+      }, 10_000);
+    });
+
+    after(async () => {
+      await node?.stop();
+      await app?.close();
+    });
+
+    it('the worker reports which TLS path it takes', async () => {
+      const s = (await (await fetch(new URL('/status', node.adminUrl))).json()) as Json;
+      const paths = s.DataPaths as Json[];
+      assert.equal(paths.length, 1);
+      assert.equal(paths[0]!.TlsIo, mode);
+    });
+
+    it('300 kept-alive requests on one connection each get their own answer', async () => {
+      const agent = new Agent({ keepAlive: true, maxSockets: 1, rejectUnauthorized: false, servername: 'direct.test' });
+      try {
+        for (let i = 0; i < 300; i++) {
+          const path = `/small/${i}`;
+          const body = await new Promise<string>((resolve, reject) => {
+            const r = request({ host: '127.0.0.1', port, path, agent, method: i % 3 === 0 ? 'POST' : 'GET' }, (res) => {
+              let t = '';
+              res.setEncoding('latin1').on('data', (c: string) => { t += c; }).on('end', () => resolve(t));
+            });
+            r.on('error', reject);
+            r.end(i % 3 === 0 ? `b${i}` : undefined);
+          });
+          assert.equal(body, i % 3 === 0 ? `POST ${path} b${i}` : `GET ${path} `);
+        }
+      } finally {
+        agent.destroy();
+      }
+    });
+
+    it('a client reading slowly gets a 16 MiB download intact', async () => {
+      const got = await new Promise<{ bytes: number; sha256: string }>((resolve, reject) => {
+        const r = request({ host: '127.0.0.1', port, path: '/download', agent: false, rejectUnauthorized: false, servername: 'direct.test' }, (res) => {
+          hashOf(res, 1 << 20, 20).then(resolve, reject);
+        });
+        r.on('error', reject);
+        r.end();
+      });
+      assert.equal(got.bytes, BULK_BLOCKS << 20);
+      assert.equal(got.sha256, want);
+    });
+
+    it('answers to 2,000 pipelined requests pile up behind a client that does not read, then arrive intact and in order', async () => {
+      const N = 2000;
+      let wire = '';
+      for (let i = 0; i < N; i++) wire += `GET /pad/${i} HTTP/1.1\r\nHost: t\r\n\r\n`;
+      const s = await tlsClient(port);
+      s.pause();
+      s.write(wire);
+      await sleep(800);
+      const received: Buffer[] = [];
+      s.on('data', (c: Buffer) => received.push(c));
+      s.resume();
+      const deadline = Date.now() + 20_000;
+      let bodies: string[] = [];
+      while (Date.now() < deadline) {
+        bodies = responseBodies(Buffer.concat(received).toString('latin1'));
+        if (bodies.length >= N) break;
+        await sleep(50);
+      }
+      s.destroy();
+      assert.equal(bodies.length, N);
+      for (let i = 0; i < N; i++) assert.equal(bodies[i], `/pad/${i} ${PAD}`, `answer ${i}`);
+    });
+
+    it('Connection: close after pipelined requests: every answer, then close_notify and the end', async () => {
+      const s = await tlsClient(port);
+      let wire = '';
+      for (let i = 0; i < 50; i++) wire += `GET /pad/c${i} HTTP/1.1\r\nHost: t\r\n${i === 49 ? 'Connection: close\r\n' : ''}\r\n`;
+      const received: Buffer[] = [];
+      s.on('data', (c: Buffer) => received.push(c));
+      const ended = new Promise<void>((resolve, reject) => {
+        s.once('end', resolve);
+        s.once('error', reject);
+      });
+      s.write(wire);
+      await ended;
+      const bodies = responseBodies(Buffer.concat(received).toString('latin1'));
+      assert.deepEqual(bodies, Array.from({ length: 50 }, (_, i) => `/pad/c${i} ${PAD}`));
+      s.destroy();
+    });
+
+    it('a request written together with the handshake\'s end is answered', async () => {
+      // TLS 1.3: the client's Finished and its first request reach the server in one read.
+      const answer = await new Promise<string>((resolve, reject) => {
+        let t = '';
+        const s = connect({ host: '127.0.0.1', port, servername: 'direct.test', rejectUnauthorized: false, ALPNProtocols: ['http/1.1'], minVersion: 'TLSv1.3' });
+        s.write('GET /early HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n');
+        s.on('data', (c: Buffer) => { t += c.toString('latin1'); });
+        s.once('end', () => resolve(t));
+        s.once('error', reject);
+      });
+      assert.match(answer, /^HTTP\/1\.1 200 /);
+      assert.ok(answer.endsWith('GET /early '), answer);
+    });
+  });
+}
