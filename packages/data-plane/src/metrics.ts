@@ -73,21 +73,23 @@ class Series {
   }
 }
 
-/** Series cached on the routing objects themselves, so a request looks up no string key. */
-const cache = new WeakMap<object, Series>();
+/** What a series hangs off: the routing objects themselves, so a request looks up nothing. */
+interface SeriesOwner {
+  metricsSeries: object | undefined;
+}
 
 export class WorkerMetrics {
   private readonly series = new Map<string, Series>();
   activeConnections = 0;
 
   /** Control path: the first request on a routing object finds or makes its series. */
-  private make(owner: object, level: SeriesLevel, key: string, labels: Record<string, string>): Series {
+  private make(owner: SeriesOwner, level: SeriesLevel, key: string, labels: Record<string, string>): Series {
     let s = this.series.get(key);
     if (s === undefined) {
       s = new Series(level, labels);
       this.series.set(key, s);
     }
-    cache.set(owner, s);
+    owner.metricsSeries = s;
     return s;
   }
 
@@ -100,9 +102,10 @@ export class WorkerMetrics {
     const us = Math.round((performance.now() - c.requestStartedMs) * 1000);
     const g = c.currentGroup;
     const s = c.currentServer;
-    (cache.get(l) ?? this.make(l, 'listener', `l|${l.snap.id}`, { listener: l.snap.id })).record(cls, us);
-    if (g) (cache.get(g) ?? this.make(g, 'group', `g|${g.snap.id}`, { group: g.snap.id })).record(cls, us);
-    if (g && s) (cache.get(s) ?? this.make(s, 'server', `s|${g.snap.id}|${s.key}`, { group: g.snap.id, server: s.key })).record(cls, us);
+    ((l.metricsSeries as Series | undefined) ?? this.make(l, 'listener', `l|${l.snap.id}`, { listener: l.snap.id })).record(cls, us);
+    if (g) ((g.metricsSeries as Series | undefined) ?? this.make(g, 'group', `g|${g.snap.id}`, { group: g.snap.id })).record(cls, us);
+    // A server object may outlive its group's table, never its group id: one series all along.
+    if (g && s) ((s.metricsSeries as Series | undefined) ?? this.make(s, 'server', `s|${g.snap.id}|${s.key}`, { group: g.snap.id, server: s.key })).record(cls, us);
     if (accessLog) accessLog.log(accessRecord(c, us / 1000));
   }
 

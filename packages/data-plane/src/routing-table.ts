@@ -72,6 +72,8 @@ export class RuntimeServer {
   index = 0;
   stickyToken = '';
   readonly poolKey: string;
+  /** This worker's request metrics for the server (metrics.ts), set by its first request. */
+  metricsSeries: object | undefined = undefined;
   constructor(readonly key: string, public snap: SnapServer, readonly tls: boolean) {
     this.poolKey = UpstreamPool.key(snap.ip, snap.port, tls);
   }
@@ -89,6 +91,10 @@ export class RuntimeGroup {
   ramping = false;
   /** Some server is ejected: the ticker refreshes so it returns when its time is up. */
   hasEjected = false;
+  /** The table this group belongs to (a server's `group` is the newest group holding it). */
+  table: RoutingTable | undefined = undefined;
+  /** This worker's request metrics for the group (metrics.ts), set by its first request. */
+  metricsSeries: object | undefined = undefined;
   private readonly weights: Float64Array;
   private readonly scratch: Float64Array;
 
@@ -194,6 +200,8 @@ export interface CompiledListener {
   rules: CompiledRule[];
   /** TC-4: rules with Direction Response, by priority. */
   responseRules: CompiledResponseRule[];
+  /** This worker's request metrics for the listener (metrics.ts), set by its first request. */
+  metricsSeries: object | undefined;
 }
 
 /** The listener's first rule (in priority order, the default last) whose conditions the request meets. */
@@ -226,14 +234,16 @@ export class RoutingTable {
         }
         return new RuntimeServer(s.key, s, tls);
       });
-      this.groups.set(g.id, new RuntimeGroup(g, servers, ctx, this.signer));
+      const rg = new RuntimeGroup(g, servers, ctx, this.signer);
+      rg.table = this;
+      this.groups.set(g.id, rg);
     }
     // One HMAC per load balancer and snapshot: the marker is constant until the next one.
     const markers = new Map<string, LoopMarker>();
     for (const l of snapshot.listeners) {
       let loop = markers.get(l.loadBalancerId);
       if (loop === undefined) markers.set(l.loadBalancerId, (loop = new LoopMarker(l.loadBalancerId, snapshot.loopKeyHex)));
-      this.listeners.set(l.port, { snap: l, fwd: new ForwardPolicy(l.xff), loop, acl: l.acl ? new AclFilter(l.acl) : undefined, responseRules: compileResponseRules(l.responseRules), rules: l.rules.map((r) => this.compileRule(r.id, r.conditions, r.actions)) });
+      this.listeners.set(l.port, { snap: l, fwd: new ForwardPolicy(l.xff), loop, acl: l.acl ? new AclFilter(l.acl) : undefined, responseRules: compileResponseRules(l.responseRules), metricsSeries: undefined, rules: l.rules.map((r) => this.compileRule(r.id, r.conditions, r.actions)) });
     }
   }
 
@@ -290,8 +300,9 @@ export class RoutingTable {
 
   /** Is this server object still routable in this table (not removed)? */
   hasServer(s: RuntimeServer): boolean {
-    const g = this.groups.get(s.group.snap.id);
-    return g !== undefined && g.byKey.get(s.key) === s && s.snap.healthy;
+    // Asked for every response (CD-1 draining): a server object kept by this table has its
+    // `group` pointing into it, one that was dropped still points into an older table.
+    return s.group.table === this && s.snap.healthy;
   }
 
   /** Called about once a second: advance slow-start ramps. */
