@@ -12,7 +12,8 @@ export type PrimaryToWorker =
   | { t: 'snapshot'; bytes: Uint8Array }
   /** Active requests elsewhere (other workers, other nodes) per `${groupId}|${serverKey}`, for Wlc. */
   | { t: 'external-load'; load: Record<string, number> }
-  | { t: 'metrics-request'; id: number }
+  /** runtime: include the process_* / nodejs_* families (a /metrics scrape; not the console's 2 s sampling). */
+  | { t: 'metrics-request'; id: number; runtime: boolean }
   | { t: 'affinity'; entries: LearnedAffinity[] }
   /** SIGUSR1 on the node (logrotate): open the access log file again. */
   | { t: 'reopen-logs' }

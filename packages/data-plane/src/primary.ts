@@ -184,7 +184,7 @@ export class DataPlanePrimary {
   private metricSeq = 0;
 
   /** Ask every worker for its metrics (OB-1); workers that don't answer in timeoutMs are left out. */
-  collect(timeoutMs = 1000): Promise<WorkerReport[]> {
+  collect(timeoutMs = 1000, runtime = true): Promise<WorkerReport[]> {
     const live = this.slots.filter((s) => s.worker && s.ready);
     if (live.length === 0) return Promise.resolve([]);
     const id = ++this.metricSeq;
@@ -197,7 +197,7 @@ export class DataPlanePrimary {
       };
       const t = setTimeout(done, timeoutMs);
       this.metricWaiters.set(id, { expected: live.length, reports, done });
-      for (const s of live) this.send(s.worker!, { t: 'metrics-request', id });
+      for (const s of live) this.send(s.worker!, { t: 'metrics-request', id, runtime });
     });
   }
 

@@ -48,7 +48,8 @@ process.on('message', (m: PrimaryToWorker, handle?: object) => {
       process.stderr.write(`worker: applying snapshot ${snap.version} failed: ${String((e as Error)?.stack ?? e)}\n`);
     });
   } else if (m.t === 'metrics-request') {
-    runtimeFamilies().then((runtime) => send({ t: 'metrics', id: m.id, report: worker.report(runtime) }), (e: unknown) => {
+    // The runtime families cost the worker a few /proc reads and V8 statistics: only for a scrape.
+    (m.runtime ? runtimeFamilies() : Promise.resolve([])).then((runtime) => send({ t: 'metrics', id: m.id, report: worker.report(runtime) }), (e: unknown) => {
       worker.log({ level: 'error', msg: 'runtime metrics failed', error: String(e) });
       send({ t: 'metrics', id: m.id, report: worker.report([]) });
     });

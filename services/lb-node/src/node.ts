@@ -388,7 +388,7 @@ export class LbNode {
   }
 
   private async sampleLive(): Promise<void> {
-    this.live.sample(Date.now(), await this.dataPlane.collect());
+    this.live.sample(Date.now(), await this.dataPlane.collect(1000, false));
   }
 
   // HeartbeatSource: what the liveness record reports, read from the data plane.
