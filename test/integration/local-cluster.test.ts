@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, readlinkSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { Agent, request } from 'node:http';
 import { createConnection, createServer } from 'node:net';
@@ -241,6 +241,27 @@ describe('scripts/local-cluster (D-4 without Docker)', function () {
       await sleep(250);
     }
     assert.deepEqual(health, backends.map((p) => `${p}:Healthy`).sort(), 'the probers marked both backends healthy');
+
+    // An in-place upgrade of one node (`fulcrum start --upgrade`, same flags and environment):
+    // the script follows the new node, which serves, and stops it at the end.
+    const upgraded = lbRows[2]!;
+    const argv = readFileSync(`/proc/${upgraded.pid}/cmdline`, 'utf8').split('\0').filter((a) => a !== '');
+    const environ = Object.fromEntries(readFileSync(`/proc/${upgraded.pid}/environ`, 'utf8').split('\0').filter((e) => e.includes('=')).map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)]));
+    const up = spawn(argv[0]!, [...argv.slice(1), '--upgrade'], { cwd: readlinkSync(`/proc/${upgraded.pid}/cwd`), env: environ, stdio: ['ignore', 'pipe', 'pipe'] });
+    let upOut = '';
+    up.stdout!.setEncoding('utf8').on('data', (d: string) => { upOut += d; });
+    up.stderr!.setEncoding('utf8').on('data', (d: string) => { upOut += d; });
+    const upCode = await new Promise<number | null>((resolve) => up.once('exit', (c) => resolve(c)));
+    assert.equal(upCode, 0, `fulcrum start --upgrade: ${upOut}`);
+    const newPid = Number(/the new node \(pid (\d+)\) serves/.exec(upOut)?.[1]);
+    assert.ok(newPid > 0 && newPid !== upgraded.pid, upOut);
+    const adopted = new RegExp(`lb-zone-b-1 was upgraded in place: pid ${upgraded.pid} handed over to pid ${newPid}`);
+    for (let i = 0; i < 300 && !adopted.test(out); i++) await sleep(100);
+    assert.match(out, adopted, `the script follows the upgraded node:\n${out}\n${err}`);
+    assert.ok(!alive(upgraded.pid), 'the old node left');
+    const afterUpgrade = new Agent({ keepAlive: false });
+    assert.equal((await get(afterUpgrade, NODE_HOSTS[2]!, port, '/after-upgrade')).status, 200);
+    printed.push({ ...upgraded, pid: newPid });
 
     // SIGTERM: the script stops everything it started, then exits 0.
     child.kill('SIGTERM');
