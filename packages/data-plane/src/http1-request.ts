@@ -16,12 +16,9 @@ const PARK_AFTER_MS = 1000;
  */
 export abstract class Http1Request extends Http1Exchange {
   abstract readonly peerIp: string;
-  /** The status of the last answer made here (no backend response head). */
-  lastStatus = 0;
-
   // ---------------------------------------------------------------- what metrics and the access log read
   get status(): number {
-    return this.respHeadDone ? this.resp.status : this.lastStatus;
+    return this.lastStatus;
   }
   get requestStartedMs(): number {
     return this.startedMs;
@@ -110,8 +107,8 @@ export abstract class Http1Request extends Http1Exchange {
       if (this.respStarted) this.destroy();
       else this.respondAndClose(504, 'Gateway Timeout', 'The backend did not answer in time.\n');
     } else if (kind === T_CONNECT) {
-      // A server that drops SYNs (down host, full backlog) is a connect failure like a refusal.
-      this.upstreamFailed();
+      // A server that drops SYNs (down host, full backlog): the exchange reports a connect failure.
+      this.ux?.connectTimedOut();
     } else if (kind === T_BODY) {
       this.worker.counters.timeouts++;
       this.dropUpstream();
