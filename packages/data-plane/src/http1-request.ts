@@ -83,9 +83,10 @@ export abstract class Http1Request extends Http1Exchange {
 
   /**
    * Called by the worker's sweep: a keep-alive connection idle between requests for
-   * PARK_AFTER_MS gives its heads (~3.4 KiB of off-heap field tables) back to the spare pool
-   * until its next request's head is read (issue 12 item 6). Not at every request's end: a
-   * busy connection would trade its heads back and forth for nothing.
+   * PARK_AFTER_MS gives its request head (~1.7 KiB of off-heap field tables) back to the
+   * spare pool until its next request's head is read (issue 12 item 6); the response head is
+   * the upstream exchange's, held only during an exchange. Not at every request's end: a
+   * busy connection would trade its head back and forth for nothing.
    */
   parkHeads(now: number): void {
     if (this.deadlineKind === T_IDLE && now - (this.deadlineMs - this.idleTimeoutMs()) >= PARK_AFTER_MS) this.recycleHeads();
