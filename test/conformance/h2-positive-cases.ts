@@ -63,6 +63,27 @@ export const POSITIVE_CASES: H2Case[] = [
     },
   },
   {
+    // The shared upstream exchange frames the body bytes that came with the head before the
+    // head is handed over: a fault there is an invalid response, as on HTTP/1.1.
+    name: 'H2C-12: a chunked response whose framing breaks in the bytes with its head -> 502, none of its bytes reach the client',
+    respond: 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nevil\r\n0\r\n\r\n',
+    send: (c) => c.send(req(1, request('/bad-chunk'))),
+    expect: { status: 502, stream: 1 },
+    backend: { path: '/bad-chunk' },
+    check: (c) => assert.doesNotMatch(bodyText(c, 1), /evil/),
+  },
+  {
+    name: 'H2C-12: a chunked response whose framing breaks after its head went out -> RST_STREAM INTERNAL_ERROR',
+    respond: (s) => {
+      s.write('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n');
+      setTimeout(() => s.write('zz\r\nevil\r\n0\r\n\r\n'), 40);
+    },
+    send: (c) => c.send(req(1, request('/cut-chunk'))),
+    expect: { rst: E.INTERNAL_ERROR, stream: 1 },
+    backend: { path: '/cut-chunk' },
+    check: (c) => assert.doesNotMatch(bodyText(c, 1), /evil/),
+  },
+  {
     name: 'H2C-12: response fields are lower-case and carry no connection-specific fields',
     respond: 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: keep-alive, X-Hop\r\nKeep-Alive: timeout=5\r\nX-Hop: 1\r\nX-Kept: Yes\r\n\r\nok',
     send: (c) => c.send(req(1, request('/fields'))),

@@ -1,13 +1,12 @@
 import { Http1Access } from './http1-access.js';
 import type { Socket } from 'node:net';
 import {
-  BodyKind, ForwardContext, HeadReader, HeaderId, Method, ReadStatus, buildForwardRequestHead,
-  h1ErrorReason, h1ErrorStatus, parseRequestHead, RequestHead, ResponseHead,
+  BodyKind, ForwardContext, HeaderId, Method, ReadStatus, buildForwardRequestHead,
+  h1ErrorReason, h1ErrorStatus, parseRequestHead, RequestHead,
 } from './http1/index.js';
 import type { RuntimeServer } from './routing-table.js';
 import type { RetryState } from './server-choice.js';
 import { Route, type RouteInput } from './route-decision.js';
-import type { UpstreamOwner } from './upstream-pool.js';
 import type { ConnectionHost } from './worker-host.js';
 import { buildRedirect, errorResponse, fixedResponse, requestEdits, type EditInput } from './responses.js';
 import { isShared, readIntoShared, writeRange } from './fast-io.js';
@@ -19,8 +18,8 @@ import { clientAddress } from './client-address.js';
 import { clientCertHeaders } from './client-cert.js';
 import { Http1Request } from './http1-request.js';
 import {
-  CLOSED_REQUEST_HEAD, CLOSED_RESPONSE_HEAD, EMPTY, MAX_SPARE_HEADS, S_BODY, S_CLOSED, S_HEAD, S_TUNNEL, S_WAIT,
-  setCookieLines, T_BODY, T_HEAD, T_IDLE, T_NONE, T_REQUEST, spareRequestHeads, spareResponseHeads,
+  CLOSED_REQUEST_HEAD, EMPTY, MAX_SPARE_HEADS, S_BODY, S_CLOSED, S_HEAD, S_TUNNEL, S_WAIT,
+  setCookieLines, T_BODY, T_HEAD, T_IDLE, T_NONE, T_REQUEST, spareRequestHeads,
 } from './http1-exchange.js';
 
 /**
@@ -38,7 +37,7 @@ import {
 export const HEAD_TIMEOUT_MS = settings.headTimeoutMs;
 export { MAX_TRIES } from './server-choice.js';
 
-export class ProxyConnection extends Http1Request implements EditInput, UpstreamOwner, RouteInput, RetryState {
+export class ProxyConnection extends Http1Request implements EditInput, RouteInput, RetryState {
   /** The client socket when it is a RawSocket (plain TCP on the fast path): written directly. */
   protected readonly raw: RawSocket | null;
   /** The client socket's direct writer when it is TLS on the fast path (tls-direct.ts). */
@@ -90,7 +89,7 @@ export class ProxyConnection extends Http1Request implements EditInput, Upstream
     if (this.state === S_HEAD) this.readHead(buf, 0, n);
     else if (this.state === S_BODY) this.forwardBody(buf, 0, n);
     else if (this.state === S_TUNNEL) {
-      if (this.up && !writeRange(this.up, buf, 0, n)) this.socket.pause();
+      if (this.ux !== null && !this.ux.writeRange(buf, 0, n)) this.socket.pause();
     } else if (this.state === S_WAIT) this.hold(buf, 0, n);
     else if (this.linger !== null) this.linger.discarded(n);
   }
@@ -122,7 +121,6 @@ export class ProxyConnection extends Http1Request implements EditInput, Upstream
     if (this.req === CLOSED_REQUEST_HEAD) {
       // Its heads went back while the connection was idle (Http1Request.parkHeads).
       this.req = spareRequestHeads.pop() ?? new RequestHead();
-      this.resp = spareResponseHeads.pop() ?? new ResponseHead();
     }
     let err: number;
     if (isShared(rd.buf)) {
@@ -164,6 +162,7 @@ export class ProxyConnection extends Http1Request implements EditInput, Upstream
     this.edits = null;
     this.respStarted = false;
     this.respHeadDone = false;
+    this.lastStatus = 0;
     const table = this.worker.table;
     this.table = table;
     this.listener = table?.listeners.get(this.port);
@@ -284,9 +283,10 @@ export class ProxyConnection extends Http1Request implements EditInput, Upstream
       return;
     }
     let backendBusy = false;
-    if (n > 0 && this.up) {
+    const ux = this.ux;
+    if (n > 0 && ux !== null) {
       this.reqStreamed = true;
-      if (!writeRange(this.up, chunk, start, start + n)) {
+      if (!ux.writeRange(chunk, start, start + n)) {
         this.socket.pause();
         backendBusy = true;
       }
@@ -299,14 +299,15 @@ export class ProxyConnection extends Http1Request implements EditInput, Upstream
     }
     if (this.reqBodyDone) {
       this.state = S_WAIT;
+      // The whole request is out: the backend connection may carry another after the response.
+      ux?.endRequest();
       if (start + n < end) this.hold(chunk, start + n, end);
-      if (this.respHeadDone && this.respBodyLeft === 0 && this.respKind === BodyKind.NONE) this.finishExchange();
     }
   }
 
   protected onClientDrain(): void {
     if (this.state === S_CLOSED) return;
-    if (this.up) this.up.resume();
+    this.ux?.resume();
     if (this.heldWaitsDrain) {
       this.heldWaitsDrain = false;
       this.answerHeld();
@@ -316,7 +317,7 @@ export class ProxyConnection extends Http1Request implements EditInput, Upstream
   protected onClientEnd(): void {
     this.clientEnded = true;
     if (this.state === S_TUNNEL) {
-      this.up?.end();
+      this.ux?.endWrite();
       return;
     }
     if (this.state === S_BODY) {
@@ -340,28 +341,24 @@ export class ProxyConnection extends Http1Request implements EditInput, Upstream
   }
 
   /**
-   * The client socket is gone: its heads go to the next connection. Their field tables are
-   * off-heap typed arrays, which V8 counts as external memory: a fresh pair per connection
-   * (~3.4 KiB) made it run a major GC every few seconds at 15k connections/s. A late
-   * callback of this connection meets the shared closed-head stand-ins, never a live one.
+   * The client socket is gone: its request head goes to the next connection (the response
+   * head is the upstream exchange's, from its free list). Its field tables are off-heap typed
+   * arrays, which V8 counts as external memory: a fresh one per connection made it run a
+   * major GC every few seconds at 15k connections/s. A late callback of this connection
+   * meets the shared closed-head stand-in, never a live one.
    */
   protected recycleHeads(): void {
     if (this.req === CLOSED_REQUEST_HEAD) return;
     this.req.release();
-    this.resp.release();
     if (spareRequestHeads.length < MAX_SPARE_HEADS) spareRequestHeads.push(this.req);
-    if (spareResponseHeads.length < MAX_SPARE_HEADS) spareResponseHeads.push(this.resp);
     this.req = CLOSED_REQUEST_HEAD;
-    this.resp = CLOSED_RESPONSE_HEAD;
   }
 
   protected finishExchange(): void {
     if (this.state === S_CLOSED) return;
-    const up = this.detachUpstream();
-    if (up) {
-      if (this.upReusable && this.reqBodyDone) this.worker.pool.release(up);
-      else up.destroy();
-    }
+    // The backend's side ended already (upstreamEnd), or there was none (local answer, function).
+    if (this.ux !== null) this.dropUpstream();
+    else this.releaseServer();
     this.worker.observe(this);
     this.server = undefined;
     if (!this.clientKeepAlive || this.worker.shuttingDownNow) {

@@ -3,17 +3,16 @@ import { compressionEdits, compressWhole, type Encoding } from './compression.js
 import { H1CompressedBody, compressedFraming, h1Compression } from './h1-compressed-body.js';
 import { responseEditsFor } from './response-rules.js';
 import {
-  BodyKind, ChunkedTracker, ReadStatus, ReqFlag, ClientConnection as ConnMode, DEFAULT_H1_LIMITS, HeadReader,
-  HeadSlices, RequestHead, ResponseHead, buildClientResponseHead, parseResponseHead,
-  type ForwardContext,
+  BodyKind, ChunkedTracker, ReqFlag, ClientConnection as ConnMode, DEFAULT_H1_LIMITS, HeadReader,
+  HeadSlices, RequestHead, buildClientResponseHead, type ForwardContext, type ResponseHead,
 } from './http1/index.js';
 import type { CompiledListener, CompiledRule, RoutingTable, RuntimeGroup, RuntimeServer } from './routing-table.js';
 import { MAX_TRIES } from './server-choice.js';
 import { RouteDecision } from './route-decision.js';
-import { CONNECT_TIMEOUT_MS, type PooledSocket } from './upstream-pool.js';
+import { CONNECT_TIMEOUT_MS } from './upstream-pool.js';
+import { UpFail, UpMode, UpstreamExchange, type UpstreamSink } from './upstream-exchange.js';
 import type { ConnectionHost } from './worker-host.js';
 import type { RuleEdits } from './responses.js';
-import { isShared, writeAll, writeRange, writeTwo } from './fast-io.js';
 import type { Http1Access } from './http1-access.js';
 import type { ClientSocket } from './raw-socket.js';
 
@@ -32,9 +31,6 @@ export const T_REQUEST = 3; // no response head in RequestTimeout: 504
 export const T_BODY = 4; // the client stopped sending its request body for IdleTimeout: 408
 export const T_CONNECT = 5; // the backend did not accept the connection: next server, or 502
 
-/** A head must arrive within this (HAProxy's `timeout http-request`). */
-/** Connect failures move on to the next server; after this many servers, 502. */
-
 export const EMPTY = Buffer.alloc(0);
 /**
  * Body bytes that arrive with a response head are copied into the head's buffer up to this
@@ -45,20 +41,21 @@ export const COPY_BODY_MAX_BYTES = 2048;
 
 /** Heads of closed connections, for the next ones (see recycleHeads). */
 export const spareRequestHeads: RequestHead[] = [];
-export const spareResponseHeads: ResponseHead[] = [];
 export const MAX_SPARE_HEADS = 1024;
 export const CLOSED_REQUEST_HEAD = new RequestHead();
-export const CLOSED_RESPONSE_HEAD = new ResponseHead();
 
 /**
- * The state of one HTTP/1.1 exchange and its upstream half: a pooled or new connection to
- * the chosen server, the request head and first body bytes written in one go, the response
- * head read and relayed with our edits, the body relayed with backpressure, retries after a
- * failed connect or a stale pooled connection (RouteDecision.retry), and the drain cut.
- * ProxyConnection (connection.ts) adds the client half: reading and framing requests,
- * pipelining, deadlines, local answers and the close.
+ * The state of one HTTP/1.1 exchange and the relaying end of its upstream half: the shared
+ * UpstreamExchange (upstream-exchange.ts, taken per request from its free list) does the
+ * pool checkout or connect, writes the request head and first body bytes in one go, parses
+ * the response head for this request and frames its body; here the head is relayed with our
+ * edits (its first body bytes in the same write), interim 1xx go to HTTP/1.1 clients, a 101
+ * becomes a tunnel, the body goes on as ranges of the read buffer with backpressure (chunks
+ * untouched unless compressed), the deadlines move on, and a failure is retried
+ * (RouteDecision.retry) or answered. ProxyConnection (connection.ts) adds the client half:
+ * reading and framing requests, pipelining, local answers and the close.
  */
-export abstract class Http1Exchange {
+export abstract class Http1Exchange implements UpstreamSink {
   state = S_HEAD;
   protected readonly reader = new HeadReader(DEFAULT_H1_LIMITS.maxHeadBytes, DEFAULT_H1_LIMITS.maxRequestLineBytes);
   protected req: RequestHead = spareRequestHeads.pop() ?? new RequestHead();
@@ -107,16 +104,15 @@ export abstract class Http1Exchange {
   protected firstBody: Buffer = EMPTY;
 
   // Upstream side.
-  protected up: PooledSocket | null = null;
-  protected upConnected = false;
-  protected readonly upReader = new HeadReader(DEFAULT_H1_LIMITS.maxHeadBytes, DEFAULT_H1_LIMITS.maxHeadBytes);
-  protected resp: ResponseHead = spareResponseHeads.pop() ?? new ResponseHead();
-  protected readonly respChunks = new ChunkedTracker();
+  /** The exchange with the backend while one is under way (none between requests). */
+  protected ux: UpstreamExchange | null = null;
+  /** The in-flight count of this.server is ours (Wlc; the drain cut reads this.server). */
+  protected serverHeld = false;
   protected respStarted = false; // a byte of the final response went to the client
   protected respHeadDone = false;
-  protected respBodyLeft = 0;
   protected respKind = 0;
-  protected upReusable = false;
+  /** The status of the last answer: the backend's, or the one made here. */
+  lastStatus = 0;
   retriedStale = false;
 
   deadlineMs = 0;
@@ -149,110 +145,81 @@ export abstract class Http1Exchange {
     this.tried[this.triedCount++] = server.index;
     server.active++;
     server.group.picker.load?.onStart(server.index);
-    const keepalive = this.group!.snap.keepalive;
-    let up = keepalive ? this.worker.pool.take(server.poolKey) : undefined;
-    this.upConnected = up !== undefined;
-    if (!up) {
-      this.access?.opening();
-      up = this.worker.pool.open(server.snap.ip, server.snap.port, server.tls);
-    }
-    this.up = up;
-    this.upReader.reset();
+    this.serverHeld = true;
     this.respHeadDone = false;
-    this.upReusable = false;
-    up.fulcrumOwner = this;
-    if (this.upConnected) {
-      // Until the backend takes the request, we wait on it.
-      this.arm(T_REQUEST, this.requestTimeoutMs());
-      this.writeRequest();
-    } else {
+    const req = this.req;
+    const ux = UpstreamExchange.take(this.worker.pool, this, UpMode.RELAY);
+    this.ux = ux;
+    // The parser's view of the request: HEAD and 1xx/204/304 have no body, HTTP/1.0 gets no
+    // chunks, and only an upgrade request may get a 101.
+    const flags = (req.versionMinor === 0 ? ReqFlag.HTTP10 : 0) | (req.isWebSocket ? ReqFlag.UPGRADE : 0);
+    // A pooled connection takes the request at once (upstreamSent, within start).
+    ux.start(server, this.group!.snap.keepalive, this.requestHead!, this.firstBody, req.method, flags);
+    if (this.reqBodyDone) ux.endRequest();
+    if (!ux.isConnected) {
+      this.access?.opening();
       const requestMs = this.requestTimeoutMs();
       this.arm(T_CONNECT, CONNECT_TIMEOUT_MS < requestMs ? CONNECT_TIMEOUT_MS : requestMs);
     }
   }
 
-  /** UpstreamOwner (the pooled socket's handlers dispatch here while we own it). */
-  onUpConnect(): void {
-    this.upConnected = true;
-    this.arm(T_REQUEST, this.requestTimeoutMs());
-    this.writeRequest();
-  }
-
   /** OB-2: the access log's facts of the current request; undefined while the log is off. */
   access: Http1Access | undefined;
 
-  protected writeRequest(): void {
+  // UpstreamSink (upstream-exchange.ts): the request is with the backend.
+  upstreamSent(): void {
     this.access?.sent();
-    const up = this.up!;
-    // One copied head buffer, one write: measured ~10% less CPU per head than cork() and a
-    // write per slice (heads of 2-4 slices, loopback). A body that came along is a second
-    // buffer of the same writev.
-    const head = this.requestHead!;
-    if (this.firstBody.length === 0) writeAll(up, head);
-    else writeTwo(up, head, this.firstBody);
+    // Until the backend answers, we wait on it.
+    this.arm(T_REQUEST, this.requestTimeoutMs());
     // The rest of the body is up to the client now (after 100 Continue, when it asked).
     if (!this.reqBodyDone && !this.req.expectContinue) this.arm(T_BODY, this.idleTimeoutMs());
     if (this.state === S_BODY) this.socket.resume();
   }
 
-  /** UpstreamOwner (the pooled socket's handlers dispatch here while we own it). */
-  onUpDrain(): void {
+  upstreamDrain(): void {
     if (this.state === S_BODY) {
       this.socket.resume();
       if (!this.respHeadDone) this.arm(T_BODY, this.idleTimeoutMs());
     } else if (this.state === S_TUNNEL) this.socket.resume();
   }
 
-  protected detachUpstream(): PooledSocket | null {
-    const up = this.up;
-    if (!up) return null;
-    up.fulcrumOwner = null;
-    this.up = null;
-    const s = this.server;
-    if (s) {
-      s.active--;
-      s.group.picker.load?.onEnd(s.index);
-    }
-    return up;
+  /** The server's in-flight count goes back (Wlc); this.server stays for metrics and logs. */
+  protected releaseServer(): void {
+    if (!this.serverHeld) return;
+    this.serverHeld = false;
+    const s = this.server!;
+    s.active--;
+    s.group.picker.load?.onEnd(s.index);
   }
 
   protected dropUpstream(): void {
     this.endFunction();
-    const up = this.detachUpstream();
-    if (up) up.destroy();
-  }
-
-  /** UpstreamOwner (the pooled socket's handlers dispatch here while we own it). */
-  onUpError(): void {
-    this.upstreamFailed();
-  }
-
-  /** UpstreamOwner (the pooled socket's handlers dispatch here while we own it). */
-  onUpEnd(): void {
-    if (!this.up) return;
-    if (this.respHeadDone && this.respKind === BodyKind.CLOSE) {
-      // A close-delimited response ends with the connection.
-      this.detachUpstream()?.destroy();
-      this.clientKeepAlive = false;
-      if (this.comp !== null) this.comp.end();
-      else this.finishExchange();
-      return;
+    const ux = this.ux;
+    if (ux !== null) {
+      this.ux = null;
+      ux.abort();
     }
-    this.upstreamFailed();
+    this.releaseServer();
   }
 
-  /** The upstream connection failed or closed early. Retry when nothing is lost, else 502. */
-  protected upstreamFailed(): void {
-    const up = this.up;
-    if (!up) return;
-    const wasReused = up.fulcrumReused === true;
-    const connected = this.upConnected;
+  /** The upstream connection failed, closed early or answered garbage. Retry when nothing is lost, else 502. */
+  upstreamFailed(why: number): void {
+    this.ux = null;
+    const connected = (why & UpFail.CONNECTED) !== 0;
     const failedServer = this.server;
-    this.dropUpstream();
+    this.endFunction();
+    this.releaseServer();
     // Passive outlier detection: a failed connect counts against the server.
     if (!connected && failedServer && this.table) this.table.outcome(failedServer, false);
+    if (this.state === S_CLOSED) return;
     if (this.state === S_TUNNEL) {
       this.destroy();
+      return;
+    }
+    if ((why & UpFail.BAD) !== 0) {
+      this.worker.counters.badResponses++;
+      if (this.respStarted) this.destroy();
+      else this.respondAndClose(502, 'Bad Gateway', 'The backend sent an invalid response.\n');
       return;
     }
     if (this.respStarted || this.respHeadDone) {
@@ -260,11 +227,9 @@ export abstract class Http1Exchange {
       this.destroy();
       return;
     }
-    const group = this.group;
-    const canReplay = !this.reqStreamed && this.upReader.pending === false;
-    if (group && failedServer && this.table && canReplay && this.state !== S_CLOSED) {
+    if (this.group && failedServer && this.table && !this.reqStreamed) {
       if (!connected) this.worker.counters.connectFailures++;
-      const next = this.decision.retry(this.worker, this, this, failedServer, wasReused, connected);
+      const next = this.decision.retry(this.worker, this, this, failedServer, (why & UpFail.STALE) !== 0, connected);
       if (next) {
         if (next.fresh) this.worker.pool.drop(next.server.poolKey);
         else this.setCookie = setCookieLines(this.decision.insertCookie, this.groupCookie);
@@ -276,49 +241,16 @@ export abstract class Http1Exchange {
     this.respondAndClose(502, 'Bad Gateway', 'The backend could not be reached or closed the connection.\n');
   }
 
-  /** UpstreamOwner (the pooled socket's handlers dispatch here while we own it). */
-  onUpData(buf: Buffer, end: number): void {
-    if (this.state === S_TUNNEL) {
-      if (!this.toClientRange(buf, 0, end)) this.up?.pause();
-      return;
-    }
-    if (!this.respHeadDone) {
-      this.readResponseHead(buf, 0, end);
-      return;
-    }
-    this.forwardResponseBody(buf, 0, end);
+  /** 100 Continue, 103 Early Hints: passed on, never to an HTTP/1.0 client (RFC 9110 §15.2), which would take it for the final response. */
+  upstreamInterim(resp: ResponseHead): void {
+    if (this.req.versionMinor === 0) return;
+    buildClientResponseHead(resp, this.slices, ConnMode.KEEP_ALIVE);
+    this.writeSlices();
   }
 
-  protected readResponseHead(chunk: Buffer, start: number, end: number): void {
-    const rd = this.upReader;
-    const r = rd.push(chunk, start, end);
-    if (r === ReadStatus.MORE) return;
-    if (r === ReadStatus.ERROR) {
-      this.badResponse();
-      return;
-    }
-    const flags = (this.req.versionMinor === 0 ? ReqFlag.HTTP10 : 0) | (this.req.isWebSocket ? ReqFlag.UPGRADE : 0);
-    const err = parseResponseHead(rd.buf, rd.start, rd.end, this.resp, this.req.method, flags);
-    const restBuf = rd.restBuf;
-    const restStart = rd.restStart;
-    const restEnd = rd.restEnd;
-    rd.reset();
-    if (err !== 0) {
-      this.badResponse();
-      return;
-    }
-    const resp = this.resp;
-    if (resp.interim && resp.status !== 101) {
-      // 100 Continue, 103 Early Hints: pass on, then wait for the final response. Never to an
-      // HTTP/1.0 client (RFC 9110 §15.2): it would take the 1xx for the final response.
-      if (this.req.versionMinor !== 0) {
-        buildClientResponseHead(resp, this.slices, ConnMode.KEEP_ALIVE);
-        this.writeSlices();
-      }
-      if (restStart < restEnd) this.readResponseHead(restBuf, restStart, restEnd);
-      return;
-    }
+  upstreamHead(resp: ResponseHead, buf: Buffer, start: number, end: number): boolean {
     this.respHeadDone = true;
+    this.lastStatus = resp.status;
     this.access?.responded(resp.status);
     this.respStarted = true;
     this.deadlineKind = T_NONE;
@@ -329,22 +261,16 @@ export abstract class Http1Exchange {
       this.writeSlices();
       this.state = S_TUNNEL;
       this.socket.resume();
-      if (restStart < restEnd) this.toClientRange(restBuf, restStart, restEnd);
+      const ok = start < end ? this.toClientRange(buf, start, end) : true;
       if (this.held.length > this.heldStart) {
-        writeRange(this.up!, this.held, this.heldStart, this.held.length);
+        // Bytes the client sent after its upgrade request belong to the new protocol.
+        this.ux!.writeRange(this.held, this.heldStart, this.held.length);
         this.held = EMPTY;
         this.heldStart = 0;
       }
-      return;
+      return ok;
     }
     this.respKind = resp.bodyKind;
-    this.respBodyLeft = resp.bodyKind === BodyKind.LENGTH ? resp.contentLength : 0;
-    if (resp.bodyKind === BodyKind.CHUNKED) {
-      this.respChunks.reset();
-      // Decoded only while this response is compressed (startCompression sets the sink).
-      this.respChunks.sink = null;
-    }
-    this.upReusable = resp.keepAlive && resp.bodyKind !== BodyKind.CLOSE && this.group!.snap.keepalive;
     if (!this.reqBodyDone) this.clientKeepAlive = false; // answered before the body ended
     const group = this.group!;
     if (this.server && this.table) this.table.outcome(this.server, resp.status < 500);
@@ -361,128 +287,76 @@ export abstract class Http1Exchange {
     const enc = h1Compression(this.listener?.snap, this.req, resp);
     const all = enc === null ? ruled : mergeEdits(ruled, compressionEdits(enc, resp.getHeader('etag')));
     // A whole body already here is compressed at once and sent with its length (no zlib stream).
-    const zbody = enc !== null && resp.bodyKind === BodyKind.LENGTH && restEnd - restStart >= resp.contentLength
-      ? compressWhole(enc, restBuf.subarray(restStart, restStart + resp.contentLength)) : null;
+    const zbody = enc !== null && resp.bodyKind === BodyKind.LENGTH && end - start >= resp.contentLength
+      ? compressWhole(enc, buf.subarray(start, start + resp.contentLength)) : null;
     const edits = all === null ? null : h1ResponseEdits(all, enc === null ? extra : compressedFraming(extra, zbody));
     buildClientResponseHead(resp, this.slices, mode, edits ? edits.lines : extra, edits?.remove ?? null, enc !== null);
-    if (enc !== null && zbody === null) this.startCompression(enc);
-    if (resp.bodyKind === BodyKind.NONE) {
-      this.worker.counters.responses++;
-      this.writeSlices();
-      if (restStart < restEnd) this.upReusable = false; // bytes after a bodiless response
-      this.maybeFinish();
-      return;
-    }
-    // The body bytes that came with the head are counted first so they go in the head's write.
-    const n = restStart < restEnd ? this.responseBodyBytes(restBuf, restStart, restEnd) : 0;
-    if (n < 0) {
-      // A framing fault in those bytes: nothing has gone to the client yet, so it gets a 502
-      // instead of a cut connection.
-      this.respHeadDone = false;
-      this.respStarted = false;
-      this.badResponse();
-      return;
-    }
     this.worker.counters.responses++;
-    if (zbody !== null) this.writeHeadWithBody(zbody, 0, zbody.length);
-    else if (this.comp === null) this.writeHeadWithBody(restBuf, restStart, restStart + n);
-    else {
-      if (!this.writeSlices()) this.up?.pause();
-      if (this.respKind !== BodyKind.CHUNKED) this.comp.push(restBuf, restStart, restStart + n);
+    if (zbody !== null) return this.writeHeadWithBody(zbody, 0, zbody.length);
+    if (enc !== null) {
+      // The payload goes through zlib: the exchange hands it over decoded from here on.
+      this.startCompression(enc);
+      this.ux!.decodeBody();
+      return this.writeSlices();
     }
-    this.afterResponseBytes(restStart + n < restEnd);
+    return this.writeHeadWithBody(buf, start, end);
   }
 
-  /** The client head in this.slices and body bytes buf[start, end), in one write when small. */
-  protected writeHeadWithBody(buf: Buffer, start: number, end: number): void {
-    const n = end - start;
-    let ok: boolean;
-    if (n === 0) ok = this.writeSlices();
-    else if (n <= COPY_BODY_MAX_BYTES) {
-      const head = this.slices;
-      const out = Buffer.allocUnsafe(head.byteLength + n);
-      buf.copy(out, head.copyTo(out, 0), start, end);
-      ok = this.toClient(out);
-    } else {
-      ok = this.writeSlices();
-      ok = this.toClientRange(buf, start, end) && ok;
-    }
-    if (!ok) this.up?.pause();
+  /** Body bytes as received (chunks untouched) to the client, or their payload into the compressor. */
+  upstreamBody(buf: Buffer, start: number, end: number): boolean {
+    const comp = this.comp;
+    if (comp === null) return this.toClientRange(buf, start, end);
+    comp.push(buf, start, end);
+    return true;
   }
 
-  protected badResponse(): void {
-    this.worker.counters.badResponses++;
-    this.dropUpstream();
-    if (this.respStarted) this.destroy();
-    else this.respondAndClose(502, 'Bad Gateway', 'The backend sent an invalid response.\n');
-  }
-
-  protected forwardResponseBody(buf: Buffer, start: number, end: number): void {
-    if (start >= end) {
-      if (this.respKind === BodyKind.LENGTH && this.respBodyLeft === 0) this.bodyComplete();
-      return;
-    }
-    const n = this.responseBodyBytes(buf, start, end);
-    if (n < 0) {
-      this.worker.counters.badResponses++;
-      this.dropUpstream();
+  /** The backend's response is complete (a tunnel: the backend closed). */
+  upstreamEnd(): void {
+    this.ux = null;
+    this.releaseServer();
+    if (this.state === S_TUNNEL) {
       this.destroy();
       return;
     }
-    if (this.comp !== null) {
-      if (this.respKind !== BodyKind.CHUNKED) this.comp.push(buf, start, start + n);
-    } else if (n > 0 && !this.toClientRange(buf, start, start + n)) this.up?.pause();
-    this.afterResponseBytes(start + n < end);
-  }
-
-  /** How many of buf[start, end) belong to the response body (framing moves on); -1: a framing fault. */
-  protected responseBodyBytes(buf: Buffer, start: number, end: number): number {
-    if (this.respKind === BodyKind.LENGTH) {
-      const n = Math.min(this.respBodyLeft, end - start);
-      this.respBodyLeft -= n;
-      return n;
-    }
-    if (this.respKind === BodyKind.CHUNKED) return this.respChunks.feed(buf, start, end);
-    return end - start; // close-delimited
-  }
-
-  /** After body bytes went to the client; `extra`: the backend sent more than the message. */
-  protected afterResponseBytes(extra: boolean): void {
-    if (extra) this.upReusable = false;
-    if ((this.respKind === BodyKind.LENGTH && this.respBodyLeft === 0) || (this.respKind === BodyKind.CHUNKED && this.respChunks.done)) {
-      this.bodyComplete();
-    }
-  }
-
-  /** The backend's body is complete: finish now, or once the compressor has sent its last bytes. */
-  protected bodyComplete(): void {
+    // A close-delimited body: the client can't keep the connection (its framing was the close).
+    if (this.respKind === BodyKind.CLOSE) this.clientKeepAlive = false;
+    // Finish now, or once the compressor has sent its last bytes.
     if (this.comp === null) this.maybeFinish();
     else this.comp.end();
   }
 
+  /** The client head in this.slices and body bytes buf[start, end), in one write when small. */
+  protected writeHeadWithBody(buf: Buffer, start: number, end: number): boolean {
+    const n = end - start;
+    if (n === 0) return this.writeSlices();
+    if (n <= COPY_BODY_MAX_BYTES) {
+      const head = this.slices;
+      const out = Buffer.allocUnsafe(head.byteLength + n);
+      buf.copy(out, head.copyTo(out, 0), start, end);
+      return this.toClient(out);
+    }
+    const ok = this.writeSlices();
+    return this.toClientRange(buf, start, end) && ok;
+  }
+
   private startCompression(enc: Encoding): void {
-    const c = new H1CompressedBody(enc, (b) => this.toClient(b), () => this.up?.pause(), () => {
+    const c = new H1CompressedBody(enc, (b) => this.toClient(b), () => this.ux?.pause(), () => {
       if (this.comp !== c) return;
       this.comp = null;
       this.maybeFinish();
     });
     this.comp = c;
-    if (this.respKind === BodyKind.CHUNKED) this.respChunks.sink = { payload: (b, s, e) => c.push(b, s, e), trailers: () => {} };
   }
 
-  /** The response is complete; the exchange ends once the request body has gone too. */
+  /** The response is complete; the exchange ends (the connection too, when the request body is not all in). */
   protected maybeFinish(): void {
     this.respKind = BodyKind.NONE;
-    this.respBodyLeft = 0;
-    if (this.reqBodyDone) this.finishExchange();
-    else {
+    if (!this.reqBodyDone) {
       // The backend answered early; the rest of the request body has nowhere to go.
-      this.upReusable = false;
       this.clientKeepAlive = false;
-      this.finishExchange();
     }
+    this.finishExchange();
   }
-
 }
 
 /** The Set-Cookie field lines to add to the response (SERVERID, FULCRUMGROUP), or null. */

@@ -16,12 +16,9 @@ const PARK_AFTER_MS = 1000;
  */
 export abstract class Http1Request extends Http1Exchange {
   abstract readonly peerIp: string;
-  /** The status of the last answer made here (no backend response head). */
-  lastStatus = 0;
-
   // ---------------------------------------------------------------- what metrics and the access log read
   get status(): number {
-    return this.respHeadDone ? this.resp.status : this.lastStatus;
+    return this.lastStatus;
   }
   get requestStartedMs(): number {
     return this.startedMs;
@@ -86,9 +83,10 @@ export abstract class Http1Request extends Http1Exchange {
 
   /**
    * Called by the worker's sweep: a keep-alive connection idle between requests for
-   * PARK_AFTER_MS gives its heads (~3.4 KiB of off-heap field tables) back to the spare pool
-   * until its next request's head is read (issue 12 item 6). Not at every request's end: a
-   * busy connection would trade its heads back and forth for nothing.
+   * PARK_AFTER_MS gives its request head (~1.7 KiB of off-heap field tables) back to the
+   * spare pool until its next request's head is read (issue 12 item 6); the response head is
+   * the upstream exchange's, held only during an exchange. Not at every request's end: a
+   * busy connection would trade its head back and forth for nothing.
    */
   parkHeads(now: number): void {
     if (this.deadlineKind === T_IDLE && now - (this.deadlineMs - this.idleTimeoutMs()) >= PARK_AFTER_MS) this.recycleHeads();
@@ -110,8 +108,8 @@ export abstract class Http1Request extends Http1Exchange {
       if (this.respStarted) this.destroy();
       else this.respondAndClose(504, 'Gateway Timeout', 'The backend did not answer in time.\n');
     } else if (kind === T_CONNECT) {
-      // A server that drops SYNs (down host, full backlog) is a connect failure like a refusal.
-      this.upstreamFailed();
+      // A server that drops SYNs (down host, full backlog): the exchange reports a connect failure.
+      this.ux?.connectTimedOut();
     } else if (kind === T_BODY) {
       this.worker.counters.timeouts++;
       this.dropUpstream();

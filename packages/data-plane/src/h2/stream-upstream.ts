@@ -13,8 +13,9 @@ import { applyToHeaders, mergeEdits, type ResponseEdits } from '../response-edit
 import { compressionEdits, compressionForHeaders, createCompressor } from '../compression.js';
 import { responseEditsFor } from '../response-rules.js';
 import { cleanTrailers, downstreamHeaders, hostOf, http1DownstreamHeaders, http1RequestHead, http1Trailers, joined, upstreamHeaders, type StreamEdits } from './headers.js';
-import { UpstreamExchange, type UpstreamSink } from '../upstream-exchange.js';
-import { BodyKind, type ResponseHead } from '../http1/index.js';
+import { UpFail, UpMode, UpstreamExchange, type UpstreamSink } from '../upstream-exchange.js';
+import { BodyKind, Method, type ResponseHead } from '../http1/index.js';
+import { isShared } from '../fast-io.js';
 
 /** What a stream needs from the worker that owns it. */
 export type H2Host = StreamHost;
@@ -188,15 +189,13 @@ export abstract class H2StreamUpstream implements UpstreamSink {
     this.access?.toBackend(h);
     this.chunkedUp = this.hasBody && h['content-length'] === undefined;
     const head = http1RequestHead(this.method, this.upTarget, this.edits?.host ?? this.authority, h, this.chunkedUp);
-    const ux = UpstreamExchange.take(this.worker.pool, this);
+    // Decoded (DATA frames carry payload, not chunks), with the exchange's own connect timer.
+    const ux = UpstreamExchange.take(this.worker.pool, this, UpMode.DECODE | UpMode.TIMED);
     this.ux = ux;
-    ux.start(server, this.group!.snap.keepalive, head, this.method === 'HEAD');
-    if (!this.hasBody) {
-      ux.endRequest();
-      return;
-    }
-    this.bodyWaits = true;
-    if (ux.isConnected) this.startBody(ux);
+    // The body starts once the head is out (upstreamSent: at once on a pooled connection).
+    this.bodyWaits = this.hasBody;
+    ux.start(server, this.group!.snap.keepalive, head, EMPTY, this.method === 'HEAD' ? Method.HEAD : Method.GET, 0);
+    if (!this.hasBody) ux.endRequest();
   }
 
   /** Request body bytes flow to the backend as it takes them; the client's window follows (stream.ts). */
@@ -229,18 +228,24 @@ export abstract class H2StreamUpstream implements UpstreamSink {
   }
 
   // ---------------------------------------------------------------- UpstreamSink (the HTTP/1.1 backend)
-  upstreamDrain(): void {
+  upstreamSent(): void {
     const ux = this.ux;
-    if (ux === undefined || this.closed) return;
-    if (this.bodyWaits) this.startBody(ux);
-    else if (this.bodyTaken) this.stream.resume();
+    if (ux !== undefined && !this.closed && this.bodyWaits) this.startBody(ux);
   }
 
-  upstreamHead(resp: ResponseHead): void {
+  upstreamDrain(): void {
+    if (this.ux !== undefined && !this.closed && this.bodyTaken) this.stream.resume();
+  }
+
+  /** 1xx: an HTTP/2 client gets only the final response. */
+  upstreamInterim(): void {}
+
+  upstreamHead(resp: ResponseHead): boolean {
     const ux = this.ux;
     if (ux === undefined || this.closed || this.responded) {
+      this.ux = undefined;
       ux?.abort();
-      return;
+      return true;
     }
     this.clearTimer();
     this.upHeadMs = performance.now();
@@ -260,7 +265,7 @@ export abstract class H2StreamUpstream implements UpstreamSink {
     if (!this.respond(h, noBody, !noBody && !enc && resp.bodyKind === BodyKind.CHUNKED)) {
       this.ux = undefined;
       ux.abort();
-      return;
+      return true;
     }
     if (!noBody && enc) {
       // GZ-1: the body goes through a compressor, which takes the backend's backpressure.
@@ -275,10 +280,13 @@ export abstract class H2StreamUpstream implements UpstreamSink {
     } else if (!noBody) this.stream.on('drain', () => {
       if (this.ux === ux) ux.resume();
     });
+    return true;
   }
 
-  upstreamBody(chunk: Buffer, last: boolean): boolean {
+  upstreamBody(buf: Buffer, start: number, end: number, last: boolean): boolean {
     if (this.closed || !this.responded) return true;
+    // The worker's shared read buffer is reused at the next read: the stream keeps a copy.
+    const chunk = isShared(buf) ? Buffer.from(buf.subarray(start, end)) : buf.subarray(start, end);
     const z = this.zip;
     if (z !== undefined) {
       if (!last) return z.write(chunk);
@@ -306,9 +314,9 @@ export abstract class H2StreamUpstream implements UpstreamSink {
     this.release();
   }
 
-  upstreamFailed(connected: boolean, stale: boolean, headDone: boolean): void {
+  upstreamFailed(why: number): void {
     this.ux = undefined;
-    if (headDone) {
+    if ((why & UpFail.HEAD) !== 0) {
       // The backend went away mid-body: the client must not take a cut body for a whole one.
       this.zip?.destroy();
       this.zip = undefined;
@@ -316,7 +324,7 @@ export abstract class H2StreamUpstream implements UpstreamSink {
       this.resetClient(NGHTTP2_INTERNAL_ERROR);
       return;
     }
-    this.upstreamFailedBeforeResponse(connected, stale);
+    this.upstreamFailedBeforeResponse((why & UpFail.CONNECTED) !== 0, (why & UpFail.STALE) !== 0);
   }
 
   /** gRPC groups: an HTTP/2 stream on the server's h2c session. */
@@ -485,6 +493,7 @@ export abstract class H2StreamUpstream implements UpstreamSink {
 }
 
 const CRLF = Buffer.from('\r\n', 'latin1');
+const EMPTY = Buffer.alloc(0);
 
 function noop(): void {}
 
