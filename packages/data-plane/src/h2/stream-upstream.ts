@@ -65,7 +65,6 @@ export abstract class H2StreamUpstream implements UpstreamSink {
   protected setCookie: string | undefined;
   /** TC-3 / TC-4: changes to the response head, or null. */
   protected respEdits: ResponseEdits | null = null;
-  protected timer: NodeJS.Timeout | undefined;
   /** Response headers went to the client. */
   protected responded = false;
   /** The client stream closed (done, reset or cancelled). */
