@@ -3,6 +3,7 @@ import * as F from './frames.js';
 import * as L from './limits.js';
 import { HpackEncoder, type FieldValue } from './hpack.js';
 import { H2Stream, type StreamOwner } from './stream.js';
+import { StreamTable } from './stream-table.js';
 
 /**
  * The streams of one HTTP/2 connection and everything that goes out on them: response
@@ -13,7 +14,7 @@ import { H2Stream, type StreamOwner } from './stream.js';
  * reading side.
  */
 export abstract class H2StreamSet implements StreamOwner {
-  readonly streams = new Map<number, H2Stream>();
+  readonly streams = new StreamTable<H2Stream>();
   readonly out: F.FrameWriter;
   protected readonly encoder = new HpackEncoder(L.HEADER_TABLE_SIZE);
   /** What we may still send on the connection; the client's initial stream window and frame size. */
