@@ -112,7 +112,8 @@ export abstract class H2StreamUpstream implements UpstreamSink {
     this.hasBody = !stream.endAfterHeaders;
     this.access = worker.accessLog ? new StreamAccess(headers, tlsSocket) : undefined;
     stream.on('error', noop);
-    stream.once('close', () => this.onClientClose());
+    // 'close' comes once (destroy): `on` spares the once-wrapper per stream.
+    stream.on('close', () => this.onClientClose());
     stream.on('trailers', (t: IncomingHttpHeaders) => {
       this.reqTrailers = t;
     });
