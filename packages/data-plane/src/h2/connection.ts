@@ -287,8 +287,8 @@ export class H2Connection extends H2StreamSet {
         this.streams.delete(id);
         return;
       }
+      // The reader sees the end when it first reads (stream.ts _read): most never read.
       s.remoteClosed = true;
-      s.push(null);
     }
     this.host.onStream(this, s);
   }

@@ -105,6 +105,12 @@ export class H2Stream extends Duplex {
   }
 
   override _read(): void {
+    if (this.endAfterHeaders) {
+      // No body: the end is pushed only once someone reads (a GET's stream is usually never
+      // read), which spares the end-of-stream bookkeeping and its tick per request.
+      this.push(null);
+      return;
+    }
     this.scheduleGrant();
   }
 
