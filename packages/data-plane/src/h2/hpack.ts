@@ -215,6 +215,16 @@ export class HpackEncoder {
    * become one field line each. The result is valid until the next call.
    */
   encode(h: Readonly<Record<string, FieldValue>>): Buffer {
+    // Encoding may replace `out` by a larger buffer: read it after.
+    const n = this.encodeInPlace(h);
+    return out.subarray(0, n);
+  }
+
+  /**
+   * encode() without the Buffer view per block: the block is encodedBlock()[0, returned
+   * length), valid until the next encode. The frame writer copies it from there.
+   */
+  encodeInPlace(h: Readonly<Record<string, FieldValue>>): number {
     this.pos = 0;
     if (this.pendingSize >= 0) {
       this.table.resize(this.pendingSize);
@@ -227,7 +237,12 @@ export class HpackEncoder {
       if (typeof v === 'object') for (const one of v) this.field(name, one);
       else this.field(name, typeof v === 'number' ? numberText(v) : v);
     }
-    return out.subarray(0, this.pos);
+    return this.pos;
+  }
+
+  /** The buffer encodeInPlace wrote to (it may be replaced by a larger one at any encode). */
+  static encodedBlock(): Buffer {
+    return out;
   }
 
   private field(name: string, value: string): void {
