@@ -53,6 +53,7 @@ export class H2Frontend implements ConnectionHost {
     const now = performance.now();
     let due: StreamExchange[] | undefined;
     for (const c of this.conns) {
+      if (c.streams.size === 0) continue;
       for (const s of c.streams.values()) {
         const x = s.exchange;
         if (x !== undefined && x.deadlineMs !== 0 && x.deadlineMs <= now) (due ??= []).push(x);
