@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { H2Connection, type ConnectionHost } from '../src/h2/connection.js';
@@ -160,6 +161,31 @@ describe('HTTP/2 connection (our codec, RFC 9113)', () => {
     await c.until((f) => f.type === F.DATA && (f.flags & F.END_STREAM) !== 0);
     assert.equal(c.dataOn(1).toString(), 'hello');
     assert.ok(await c.until((f) => f.type === F.SETTINGS && (f.flags & F.ACK) !== 0), 'our SETTINGS ACK');
+  });
+
+  it('a response header block larger than the client\'s frame size goes as HEADERS + CONTINUATIONs that decode to the same fields', async () => {
+    // Two 12,000-character random values make a block of well over 16 KB even Huffman-coded,
+    // over the default 16,384 MAX_FRAME_SIZE: HEADERS without END_HEADERS, then CONTINUATION.
+    const big1 = randomBytes(9000).toString('base64');
+    const big2 = randomBytes(9000).toString('base64');
+    const { c } = await setup((s) => {
+      s.respond({ ':status': 200, 'x-big-1': big1, 'x-big-2': big2 });
+      s.end('done');
+    });
+    c.start();
+    c.headers(1, GET);
+    const last = await c.until((f) => f.type === F.CONTINUATION && f.id === 1 && (f.flags & F.END_HEADERS) !== 0);
+    assert.ok(last, 'a CONTINUATION with END_HEADERS');
+    const parts = c.frames.filter((f) => f.id === 1 && (f.type === F.HEADERS || f.type === F.CONTINUATION));
+    assert.equal(parts[0]!.type, F.HEADERS);
+    assert.equal(parts[0]!.flags & F.END_HEADERS, 0);
+    for (const f of parts) assert.ok(f.payload.length <= 16384, `frame of ${f.payload.length} bytes`);
+    const block = Buffer.concat(parts.map((f) => f.payload));
+    const out: Record<string, string> = {};
+    c.dec.decode(block, 0, block.length, { field: (n, v) => { out[n] = v; } }, 65536);
+    assert.deepEqual(out, { ':status': '200', 'x-big-1': big1, 'x-big-2': big2 });
+    await c.until((f) => f.type === F.DATA && (f.flags & F.END_STREAM) !== 0);
+    assert.equal(c.dataOn(1).toString(), 'done');
   });
 
   it('a wrong preface closes the connection with GOAWAY PROTOCOL_ERROR', async () => {

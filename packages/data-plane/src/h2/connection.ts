@@ -67,8 +67,9 @@ export class H2Connection extends H2StreamSet {
   private peerGoneAway = false;
   private closed = false;
   private idleTimer: NodeJS.Timeout | undefined;
-  /** When a frame last arrived (the idle timeout counts from it). */
+  /** When a frame last arrived, and when the last stream ended (the idle timeout counts from the later). */
   private lastActive = performance.now();
+  private idleSince = this.lastActive;
 
   constructor(socket: Socket, private readonly host: ConnectionHost, private readonly idleMs: number, readonly remoteAddress: string, readonly remotePort: number) {
     super(socket);
@@ -77,7 +78,7 @@ export class H2Connection extends H2StreamSet {
     socket.once('close', () => this.onSocketClose());
     this.out.settings(OUR_SETTINGS, false);
     this.out.windowUpdate(0, L.CONNECTION_WINDOW - 65535);
-    this.armIdle();
+    this.armIdle(this.idleMs);
   }
 
   get openStreams(): number {
@@ -279,7 +280,6 @@ export class H2Connection extends H2StreamSet {
     const s = new H2Stream(this, id, this.peerInitialWindow, L.INITIAL_WINDOW_SIZE, c.fields);
     s.contentLength = c.contentLength;
     this.streams.set(id, s);
-    this.disarmIdle();
     if (end) {
       s.endAfterHeaders = true;
       if (s.contentLength > 0) {
@@ -287,8 +287,8 @@ export class H2Connection extends H2StreamSet {
         this.streams.delete(id);
         return;
       }
+      // The reader sees the end when it first reads (stream.ts _read): most never read.
       s.remoteClosed = true;
-      s.push(null);
     }
     this.host.onStream(this, s);
   }
@@ -466,29 +466,33 @@ export class H2Connection extends H2StreamSet {
   }
 
   protected noStreams(): void {
-    this.armIdle();
+    this.idleSince = performance.now();
+    if (this.idleTimer === undefined) this.armIdle(this.idleMs);
     this.closeWhenIdle();
   }
 
-  /** Idle: no open stream and no frame for idleMs (frames re-check rather than re-arm: no timer work per frame). */
-  private armIdle(delay = this.idleMs): void {
+  /**
+   * Idle: no open stream and no frame for idleMs. The timer is not moved per stream or frame:
+   * when it fires it checks, and arms again for what is left (while streams are open, the
+   * next noStreams arms it).
+   */
+  private armIdle(delay: number): void {
     if (this.closed || this.idleMs <= 0) return;
-    this.disarmIdle();
-    this.idleTimer = setTimeout(() => {
-      this.idleTimer = undefined;
-      if (this.streams.size !== 0) return;
-      const quiet = performance.now() - this.lastActive;
-      if (quiet >= this.idleMs - 5) this.shutdown();
-      else this.armIdle(this.idleMs - quiet);
-    }, delay);
+    this.idleTimer = setTimeout(this.onIdleTimer, delay);
     this.idleTimer.unref();
   }
 
+  private readonly onIdleTimer = (): void => {
+    this.idleTimer = undefined;
+    if (this.closed || this.streams.size !== 0) return;
+    const quiet = performance.now() - Math.max(this.lastActive, this.idleSince);
+    if (quiet >= this.idleMs - 5) this.shutdown();
+    else this.armIdle(this.idleMs - quiet);
+  };
+
   private disarmIdle(): void {
-    if (this.idleTimer !== undefined) {
-      clearTimeout(this.idleTimer);
-      this.idleTimer = undefined;
-    }
+    if (this.idleTimer !== undefined) clearTimeout(this.idleTimer);
+    this.idleTimer = undefined;
   }
 }
 

@@ -107,7 +107,8 @@ export class H2Exchange extends H2StreamUpstream implements EditInput, RouteInpu
     if (d.rule!.mirror) w.mirror.sendStreamed(d.rule!.mirror, this.stream, (len) => mirrorHead(this.method, this.upTarget, this.edits?.host ?? this.authority, upstreamHeaders(this.headers, this.forwardInfo(false), this.edits), len));
     this.setCookie = d.insertCookie;
     this.respEdits = d.respEdits;
-    this.timer = setTimeout(() => this.onTimeout(), this.listener!.snap.requestTimeoutS * 1000);
+    // Checked by the front end's sweep (H2Frontend): no timer object per stream.
+    this.deadlineMs = this.requestStartedMs + this.listener!.snap.requestTimeoutS * 1000;
     if (d.kind === Route.FUNCTION) this.startFunction(d.server!);
     else this.send(d.server!);
   }
@@ -176,10 +177,20 @@ export class H2Exchange extends H2StreamUpstream implements EditInput, RouteInpu
 
   // ---------------------------------------------------------------- deadlines
   protected timedOut = false;
+  /**
+   * RequestTimeout (LR-1): performance.now() by which the response head must have come, or 0.
+   * The front end's sweep (H2Frontend) calls expire() past it, at most a sweep period late.
+   */
+  deadlineMs = 0;
+
+  /** The sweep found the deadline passed. */
+  expire(now: number): void {
+    if (this.deadlineMs !== 0 && this.deadlineMs <= now) this.onTimeout();
+  }
 
   /** RequestTimeout (LR-1): no response head in time → 504; the upstream exchange is abandoned. */
   protected onTimeout(): void {
-    this.timer = undefined;
+    this.deadlineMs = 0;
     if (this.closed || this.responded) return;
     this.timedOut = true;
     this.worker.counters.timeouts++;
@@ -188,10 +199,7 @@ export class H2Exchange extends H2StreamUpstream implements EditInput, RouteInpu
   }
 
   protected clearTimer(): void {
-    if (this.timer !== undefined) {
-      clearTimeout(this.timer);
-      this.timer = undefined;
-    }
+    this.deadlineMs = 0;
   }
 
   protected abandonUpstream(): void {

@@ -120,13 +120,14 @@ export class FrameWriter {
     this.commit(FRAME_HEADER);
   }
 
-  /** A frame whose payload is copied (header blocks: the encoder reuses its buffer). */
-  frameCopy(type: number, flags: number, streamId: number, payload: Buffer): void {
-    const n = FRAME_HEADER + payload.length;
+  /** A frame whose payload, payload[start, end), is copied (header blocks: the encoder reuses its buffer). */
+  frameCopy(type: number, flags: number, streamId: number, payload: Buffer, start = 0, end = payload.length): void {
+    const len = end - start;
+    const n = FRAME_HEADER + len;
     const at = this.reserve(n);
     const b = this.cur!;
-    writeHead(b, at, type, flags, streamId, payload.length);
-    payload.copy(b, at + FRAME_HEADER);
+    writeHead(b, at, type, flags, streamId, len);
+    payload.copy(b, at + FRAME_HEADER, start, end);
     this.commit(n);
   }
 

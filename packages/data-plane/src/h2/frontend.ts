@@ -2,9 +2,12 @@ import type { TLSSocket } from 'node:tls';
 import { H2Exchange, type H2Host } from './exchange.js';
 import { clientAddress } from '../client-address.js';
 import { H2Connection, type ConnectionHost } from './connection.js';
-import type { H2Stream } from './stream.js';
+import type { H2Stream, StreamExchange } from './stream.js';
 import { INTERNAL_ERROR } from './frames.js';
 import type { DrainableStream } from '../worker-host.js';
+
+/** Deadline sweep period: a request timeout fires at most this late (as HTTP/1.1's, worker.ts). */
+const SWEEP_MS = 100;
 
 /**
  * HTTP/2 on an HTTPS listener (LR-1 Http2Enabled, H2-1). The listener's TLS server offers
@@ -20,6 +23,8 @@ export class H2Frontend implements ConnectionHost {
   private readonly conns = new Set<H2Connection>();
   private closing = false;
   private graceTimer: NodeJS.Timeout | undefined;
+  /** Runs while there are connections: request deadlines of every stream (see sweep). */
+  private sweeper: NodeJS.Timeout | undefined;
 
   constructor(private readonly worker: H2Host, readonly port: number) {}
 
@@ -33,6 +38,36 @@ export class H2Frontend implements ConnectionHost {
     const idleS = this.worker.table?.listeners.get(this.port)?.snap.idleTimeoutS ?? 15;
     const conn = new H2Connection(socket, this, idleS * 1000, clientAddress(socket.remoteAddress), socket.remotePort ?? 0);
     this.conns.add(conn);
+    if (this.sweeper === undefined) {
+      this.sweeper = setInterval(this.sweep, SWEEP_MS);
+      this.sweeper.unref();
+    }
+  }
+
+  /**
+   * Request deadlines (RequestTimeout) are fields on the exchanges, checked here every
+   * SWEEP_MS as the worker checks its HTTP/1.1 connections': a timer per stream cost a
+   * Timeout object and list insert and removal per request.
+   */
+  private readonly sweep = (): void => {
+    const now = performance.now();
+    let due: StreamExchange[] | undefined;
+    for (const c of this.conns) {
+      if (c.streams.size === 0) continue;
+      for (const s of c.streams.values()) {
+        const x = s.exchange;
+        if (x !== undefined && x.deadlineMs !== 0 && x.deadlineMs <= now) (due ??= []).push(x);
+      }
+    }
+    // Expiring answers and ends streams: not while iterating them.
+    if (due !== undefined) for (const x of due) x.expire(now);
+  };
+
+  private stopSweep(): void {
+    if (this.sweeper !== undefined) {
+      clearInterval(this.sweeper);
+      this.sweeper = undefined;
+    }
   }
 
   get sessionCount(): number {
@@ -58,6 +93,7 @@ export class H2Frontend implements ConnectionHost {
 
   connectionClosed(conn: H2Connection): void {
     this.conns.delete(conn);
+    if (this.conns.size === 0) this.stopSweep();
   }
 
   connectionFailed(error: unknown): void {
@@ -86,5 +122,6 @@ export class H2Frontend implements ConnectionHost {
     this.closing = true;
     for (const c of this.conns) c.destroy();
     this.conns.clear();
+    this.stopSweep();
   }
 }

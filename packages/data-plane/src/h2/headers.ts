@@ -1,5 +1,5 @@
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
-import { HeaderId, type ResponseHead } from '../http1/index.js';
+import { HDR_STRIDE, HeaderId, type ResponseHead } from '../http1/index.js';
 import type { RuleAction } from '@fulcrum/model';
 import type { MatchInput } from '../match.js';
 import { requestEdits, type EditInput } from '../responses.js';
@@ -216,7 +216,7 @@ export function http1DownstreamHeaders(resp: ResponseHead, status: number): Outg
   const ids = resp.hdrId;
   for (let i = 0; i < resp.headerCount; i++) {
     if (DROP_ID[ids[i]!] === 1) continue;
-    const name = resp.headerName(i).toLowerCase();
+    const name = responseFieldName(resp, i);
     const value = resp.headerValue(i);
     const prev = out[name];
     if (prev === undefined) out[name] = ids[i] === HeaderId.SET_COOKIE ? [value] : value;
@@ -224,6 +224,28 @@ export function http1DownstreamHeaders(resp: ResponseHead, status: number): Outg
     else if (typeof prev === 'object') prev.push(value);
   }
   return out;
+}
+
+/**
+ * Response field names most responses carry, by length. A parsed name that matches one
+ * (case-insensitively, in the head's bytes) comes back as this literal: no string made and
+ * lower-cased per field, and an interned key for the header object and the HPACK encoder's
+ * maps (a fresh string is looked up in V8's string table on every keyed access).
+ */
+const COMMON_RESPONSE_NAMES = [
+  'content-type', 'content-length', 'date', 'server', 'cache-control', 'etag', 'last-modified', 'vary', 'content-encoding',
+  'set-cookie', 'location', 'expires', 'accept-ranges', 'age', 'pragma', 'link', 'retry-after', 'content-disposition',
+  'content-language', 'www-authenticate', 'x-content-type-options', 'x-frame-options', 'strict-transport-security',
+  'access-control-allow-origin', 'access-control-allow-credentials', 'x-request-id', 'grpc-status', 'grpc-message',
+];
+const NAMES_BY_LENGTH: string[][] = [];
+for (const n of COMMON_RESPONSE_NAMES) (NAMES_BY_LENGTH[n.length] ??= []).push(n);
+
+function responseFieldName(resp: ResponseHead, i: number): string {
+  const o = i * HDR_STRIDE;
+  const list = NAMES_BY_LENGTH[resp.hdr[o + 1]! - resp.hdr[o]!];
+  if (list !== undefined) for (let k = 0; k < list.length; k++) if (resp.nameIs(i, list[k]!)) return list[k]!;
+  return resp.headerName(i).toLowerCase();
 }
 
 /** HeaderIds of response field lines an HTTP/2 client never gets (DROP_DOWNSTREAM, as the parser marks them). */

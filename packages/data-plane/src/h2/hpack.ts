@@ -149,12 +149,26 @@ const NOT_INDEXED = new Set(['content-length', 'date', 'etag', 'last-modified', 
 /** Fields that must stay out of every compression context (RFC 7541 §7.1.3). */
 const NEVER_INDEXED = new Set(['authorization', 'proxy-authorization', 'cookie']);
 
-const STATIC_EXACT = new Map<string, number>();
+/**
+ * Static entries by name, then by value (two lookups of the strings as they are: a joined
+ * name-and-value key cost a concatenation and its flattening per field).
+ */
+const STATIC_EXACT = new Map<string, Map<string, number>>();
 const STATIC_NAME = new Map<string, number>();
 for (let i = STATIC_COUNT; i >= 1; i--) {
   const [n, v] = STATIC_TABLE[i - 1];
   STATIC_NAME.set(n, i);
-  if (v !== '') STATIC_EXACT.set(`${n}\0${v}`, i);
+  if (v === '') continue;
+  let byValue = STATIC_EXACT.get(n);
+  if (byValue === undefined) STATIC_EXACT.set(n, (byValue = new Map()));
+  byValue.set(v, i);
+}
+
+/** Decimal text of small integers (:status, our own content-lengths), made once. */
+const SMALL_INT_TEXT: string[] = [];
+for (let i = 0; i < 1024; i++) SMALL_INT_TEXT.push(String(i));
+function numberText(v: number): string {
+  return v >= 0 && v < 1024 && Number.isInteger(v) ? SMALL_INT_TEXT[v] : String(v);
 }
 
 /**
@@ -173,7 +187,8 @@ export type FieldValue = string | number | readonly string[] | undefined;
  * when that is shorter.
  */
 export class HpackEncoder {
-  private readonly exact = new Map<string, number>();
+  /** Our dynamic table's entries by name, then value: the sequence number of the newest such entry. */
+  private readonly exact = new Map<string, Map<string, number>>();
   private readonly table: DynamicTable;
   /** A size change the client asked for (SETTINGS_HEADER_TABLE_SIZE), announced at the next block. */
   private pendingSize = -1;
@@ -181,8 +196,10 @@ export class HpackEncoder {
 
   constructor(maxTableSize: number) {
     this.table = new DynamicTable(maxTableSize, (n, v, seq) => {
-      const k = `${n}\0${v}`;
-      if (this.exact.get(k) === seq) this.exact.delete(k);
+      const byValue = this.exact.get(n);
+      if (byValue === undefined || byValue.get(v) !== seq) return;
+      byValue.delete(v);
+      if (byValue.size === 0) this.exact.delete(n);
     });
   }
 
@@ -198,6 +215,16 @@ export class HpackEncoder {
    * become one field line each. The result is valid until the next call.
    */
   encode(h: Readonly<Record<string, FieldValue>>): Buffer {
+    // Encoding may replace `out` by a larger buffer: read it after.
+    const n = this.encodeInPlace(h);
+    return out.subarray(0, n);
+  }
+
+  /**
+   * encode() without the Buffer view per block: the block is encodedBlock()[0, returned
+   * length), valid until the next encode. The frame writer copies it from there.
+   */
+  encodeInPlace(h: Readonly<Record<string, FieldValue>>): number {
     this.pos = 0;
     if (this.pendingSize >= 0) {
       this.table.resize(this.pendingSize);
@@ -208,19 +235,24 @@ export class HpackEncoder {
       const v = h[name];
       if (v === undefined) continue;
       if (typeof v === 'object') for (const one of v) this.field(name, one);
-      else this.field(name, typeof v === 'number' ? String(v) : v);
+      else this.field(name, typeof v === 'number' ? numberText(v) : v);
     }
-    return out.subarray(0, this.pos);
+    return this.pos;
+  }
+
+  /** The buffer encodeInPlace wrote to (it may be replaced by a larger one at any encode). */
+  static encodedBlock(): Buffer {
+    return out;
   }
 
   private field(name: string, value: string): void {
-    const key = `${name}\0${value}`;
-    const st = STATIC_EXACT.get(key);
+    const st = STATIC_EXACT.get(name)?.get(value);
     if (st !== undefined) {
       this.int(st, 7, 0x80);
       return;
     }
-    const seq = this.exact.get(key);
+    const byValue = this.exact.get(name);
+    const seq = byValue?.get(value);
     if (seq !== undefined) {
       this.int(STATIC_COUNT + this.table.inserted - seq, 7, 0x80);
       return;
@@ -231,7 +263,8 @@ export class HpackEncoder {
     else {
       this.int(nameIndex, 6, 0x40);
       this.table.add(name, value);
-      this.exact.set(key, this.table.inserted - 1);
+      if (byValue === undefined) this.exact.set(name, new Map([[value, this.table.inserted - 1]]));
+      else byValue.set(value, this.table.inserted - 1);
     }
     if (nameIndex === 0) this.str(name);
     this.str(value);

@@ -3,6 +3,7 @@ import * as F from './frames.js';
 import * as L from './limits.js';
 import { HpackEncoder, type FieldValue } from './hpack.js';
 import { H2Stream, type StreamOwner } from './stream.js';
+import { StreamTable } from './stream-table.js';
 
 /**
  * The streams of one HTTP/2 connection and everything that goes out on them: response
@@ -13,7 +14,7 @@ import { H2Stream, type StreamOwner } from './stream.js';
  * reading side.
  */
 export abstract class H2StreamSet implements StreamOwner {
-  readonly streams = new Map<number, H2Stream>();
+  readonly streams = new StreamTable<H2Stream>();
   readonly out: F.FrameWriter;
   protected readonly encoder = new HpackEncoder(L.HEADER_TABLE_SIZE);
   /** What we may still send on the connection; the client's initial stream window and frame size. */
@@ -38,25 +39,25 @@ export abstract class H2StreamSet implements StreamOwner {
     // No trailers to send: an empty DATA frame ends the stream instead of an empty HEADERS.
     if (empty && endStream) this.out.data(F.END_STREAM, s.id, EMPTY);
     else {
-      const block = this.encoder.encode(h);
-      s.bytesOut += block.length;
-      this.headerFrames(s.id, block, endStream);
+      const len = this.encoder.encodeInPlace(h);
+      s.bytesOut += len;
+      this.headerFrames(s.id, HpackEncoder.encodedBlock(), len, endStream);
     }
     if (endStream) this.localEnd(s);
   }
 
-  /** A header block as HEADERS + CONTINUATIONs within the client's frame size. */
-  protected headerFrames(id: number, block: Buffer, endStream: boolean): void {
+  /** A header block, block[0, len), as HEADERS + CONTINUATIONs within the client's frame size. */
+  protected headerFrames(id: number, block: Buffer, len: number, endStream: boolean): void {
     const max = this.peerMaxFrame;
     const es = endStream ? F.END_STREAM : 0;
-    if (block.length <= max) {
-      this.out.frameCopy(F.HEADERS, es | F.END_HEADERS, id, block);
+    if (len <= max) {
+      this.out.frameCopy(F.HEADERS, es | F.END_HEADERS, id, block, 0, len);
       return;
     }
-    this.out.frameCopy(F.HEADERS, es, id, block.subarray(0, max));
-    for (let at = max; at < block.length; at += max) {
-      const last = at + max >= block.length;
-      this.out.frameCopy(F.CONTINUATION, last ? F.END_HEADERS : 0, id, block.subarray(at, Math.min(block.length, at + max)));
+    this.out.frameCopy(F.HEADERS, es, id, block, 0, max);
+    for (let at = max; at < len; at += max) {
+      const last = at + max >= len;
+      this.out.frameCopy(F.CONTINUATION, last ? F.END_HEADERS : 0, id, block, at, Math.min(len, at + max));
     }
   }
 

@@ -66,7 +66,6 @@ export abstract class H2StreamUpstream implements UpstreamSink {
   protected setCookie: string | undefined;
   /** TC-3 / TC-4: changes to the response head, or null. */
   protected respEdits: ResponseEdits | null = null;
-  protected timer: NodeJS.Timeout | undefined;
   /** Response headers went to the client. */
   protected responded = false;
   /** The client stream closed (done, reset or cancelled). */
@@ -114,7 +113,8 @@ export abstract class H2StreamUpstream implements UpstreamSink {
     this.hasBody = !stream.endAfterHeaders;
     this.access = worker.accessLog ? new StreamAccess(headers, tlsSocket) : undefined;
     stream.on('error', noop);
-    stream.once('close', () => this.onClientClose());
+    // 'close' comes once (destroy): `on` spares the once-wrapper per stream.
+    stream.on('close', () => this.onClientClose());
     stream.on('trailers', (t: IncomingHttpHeaders) => {
       this.reqTrailers = t;
     });

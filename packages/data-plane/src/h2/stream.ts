@@ -13,6 +13,14 @@ export interface StreamOwner {
   reset(s: H2Stream, code: number): void;
 }
 
+/** What the front end's sweeps see of a stream's exchange. */
+export interface StreamExchange extends DrainableStream {
+  /** RequestTimeout: performance.now() by which the response head must come, or 0. */
+  readonly deadlineMs: number;
+  /** The sweep found deadlineMs passed. */
+  expire(now: number): void;
+}
+
 /** A queued response write: the chunk, how far it went out, and the writer's callback. */
 interface Pending {
   buf: Buffer;
@@ -60,8 +68,8 @@ export class H2Stream extends Duplex {
   /** _final's callback while the end waits behind queued data. */
   finalCb: ((err?: Error | null) => void) | undefined;
   private waitForTrailers = false;
-  /** The exchange serving this stream (the front end sets it): what a drain looks at. */
-  exchange: DrainableStream | undefined;
+  /** The exchange serving this stream (the front end sets it): what a drain and the deadline sweep look at. */
+  exchange: StreamExchange | undefined;
 
   constructor(private readonly owner: StreamOwner, readonly id: number, sendWindow: number, recvWindow: number, readonly fields: RequestFields) {
     super({ allowHalfOpen: true, autoDestroy: false, emitClose: true, readableHighWaterMark: recvWindow });
@@ -97,6 +105,12 @@ export class H2Stream extends Duplex {
   }
 
   override _read(): void {
+    if (this.endAfterHeaders) {
+      // No body: the end is pushed only once someone reads (a GET's stream is usually never
+      // read), which spares the end-of-stream bookkeeping and its tick per request.
+      this.push(null);
+      return;
+    }
     this.scheduleGrant();
   }
 
