@@ -44,6 +44,8 @@ export class ProxyConnection extends Http1Request implements EditInput, RouteInp
   protected readonly tls: TlsDirect | null;
   /** The peer as clientAddress spells it (IPv4-mapped shown as IPv4): XFF, rules, hashing, logs. */
   readonly peerIp: string;
+  /** Its place in the worker's list of connections (slot-list.ts). */
+  listSlot = -1;
 
   constructor(worker: ConnectionHost, socket: ClientSocket, port: number, scheme: 'http' | 'https') {
     super(worker, socket, port, scheme);

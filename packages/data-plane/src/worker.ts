@@ -16,6 +16,7 @@ import { REUSE_PORT } from './listen-mode.js';
 import type { ConnectionHost, DrainableStream, StreamHost, WorkerCounters } from './worker-host.js';
 import { Log, accessLogTo, envLogLevel, type AccessLogSink } from '@fulcrum/log';
 import { hostsFor } from './listen-hosts.js';
+import { SlotList } from './slot-list.js';
 import { RawSocket, rawAcceptActive, takeOverAccept, type ClientSocket, type TcpHandle } from './raw-socket.js';
 
 export interface ProxyWorkerOptions {
@@ -68,7 +69,7 @@ const SWEEP_MS = 100;
 export class ProxyWorker implements ConnectionHost, StreamHost {
   table: RoutingTable | undefined;
   readonly pool = new UpstreamPool();
-  readonly conns = new Set<ProxyConnection>();
+  readonly conns = new SlotList<ProxyConnection>();
   readonly affinity = new AffinityTable();
   readonly metrics = new WorkerMetrics();
   readonly functions = new FunctionPool();
@@ -114,21 +115,26 @@ export class ProxyWorker implements ConnectionHost, StreamHost {
    */
   private sweep(): void {
     const now = Date.now();
-    for (const c of this.conns) {
-      if (c.deadlineKind !== 0 && c.deadlineMs <= now) c.expire();
-      else c.parkHeads(now);
-      if (c.drainDeadlineMs !== 0 && c.drainDeadlineMs <= now) {
-        c.drainDeadlineMs = 0;
-        // Still on the drained server at the deadline: cut it (CD-1).
-        if (c.drainServer !== undefined && c.currentServer === c.drainServer) {
-          this.counters.drainCuts++;
-          c.destroy();
-        }
-        c.drainServer = undefined;
-      }
-    }
+    this.sweepNow = now;
+    this.conns.forEach(this.sweepOne);
     if (this.streamDrains.length > 0) this.cutStreams(now);
   }
+
+  private sweepNow = 0;
+  private readonly sweepOne = (c: ProxyConnection): void => {
+    const now = this.sweepNow;
+    if (c.deadlineKind !== 0 && c.deadlineMs <= now) c.expire();
+    else c.parkHeads(now);
+    if (c.drainDeadlineMs !== 0 && c.drainDeadlineMs <= now) {
+      c.drainDeadlineMs = 0;
+      // Still on the drained server at the deadline: cut it (CD-1).
+      if (c.drainServer !== undefined && c.currentServer === c.drainServer) {
+        this.counters.drainCuts++;
+        c.destroy();
+      }
+      c.drainServer = undefined;
+    }
+  };
 
   log(line: Record<string, unknown>): void {
     this.logger.write(line);
@@ -243,7 +249,7 @@ export class ProxyWorker implements ConnectionHost, StreamHost {
       const at = rec ? rec.deadlineMs : now + cfg.ConnectionDrainTimeout * 1000;
       return at <= now ? 1 : at;
     };
-    for (const c of this.conns) {
+    for (const c of this.conns.toArray()) {
       if (c.drainDeadlineMs !== 0) continue;
       const at = deadline(c.currentServer);
       if (at === 0) continue;
@@ -364,7 +370,7 @@ export class ProxyWorker implements ConnectionHost, StreamHost {
     const server = ol.sockets.get(host)!;
     ol.sockets.delete(host);
     if (isIP(host) === 6) {
-      for (const c of this.conns) if (c.port === ol.port && c.peerIp.includes(':')) c.closeWhenIdle();
+      for (const c of this.conns.toArray()) if (c.port === ol.port && c.peerIp.includes(':')) c.closeWhenIdle();
       ol.h2?.closeIpv6();
     }
     // The socket stops listening now; close() would call back only after its last connection
@@ -394,7 +400,7 @@ export class ProxyWorker implements ConnectionHost, StreamHost {
    */
   private closeListener(ol: OpenListener): Promise<void> {
     this.open.delete(ol.port);
-    for (const c of this.conns) if (c.port === ol.port) this.closeConnection(c);
+    for (const c of this.conns.toArray()) if (c.port === ol.port) this.closeConnection(c);
     ol.h2?.close();
     return Promise.all([...ol.sockets.values()].map((server) => new Promise<void>((resolve) => server.close(() => resolve())))).then(() => undefined);
   }
@@ -423,10 +429,10 @@ export class ProxyWorker implements ConnectionHost, StreamHost {
     // Stop accepting now. server.close() calls back only once its last connection is gone,
     // so the grace period is enforced by the loop below, not by waiting for it.
     const closed = Promise.all([...this.open.values()].map((ol) => this.closeListener(ol)));
-    for (const c of this.conns) this.closeConnection(c);
+    for (const c of this.conns.toArray()) this.closeConnection(c);
     const deadline = Date.now() + graceMs;
     while (this.conns.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-    for (const c of this.conns) c.destroy();
+    for (const c of this.conns.toArray()) c.destroy();
     await Promise.race([closed, new Promise((r) => setTimeout(r, 1000).unref())]);
     clearInterval(this.ticker);
     clearInterval(this.sweeper);
