@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { Agent, request } from 'node:https';
 import { connect, type TLSSocket } from 'node:tls';
+import http2 from 'node:http2';
 import { selfSigned } from './features-h2-client.js';
 import { Backend, FulcrumNode, expectedHash, forward, freePort, pump, sleep, waitUntil, type Json } from './dp-helpers.js';
 
@@ -186,6 +187,39 @@ for (const mode of ['direct', 'stream'] as const) {
       const bodies = responseBodies(Buffer.concat(received).toString('latin1'));
       assert.deepEqual(bodies, Array.from({ length: 50 }, (_, i) => `/pad/c${i} ${PAD}`));
       s.destroy();
+    });
+
+    it('HTTP/2 on the same listener: a 16 MiB download read slowly and 100 small requests beside it, every byte intact', async () => {
+      // The HTTP/2 codec writes its frame batches through the same direct writer (h2/frames.ts).
+      const session = http2.connect(`https://127.0.0.1:${port}`, { rejectUnauthorized: false, servername: 'direct.test' });
+      try {
+        const download = new Promise<{ bytes: number; sha256: string }>((resolve, reject) => {
+          const st = session.request({ ':path': '/download' });
+          const h = createHash('sha256');
+          let bytes = 0;
+          st.on('data', (c: Buffer) => {
+            h.update(c);
+            bytes += c.length;
+            if (bytes % (1 << 20) < c.length) {
+              st.pause();
+              setTimeout(() => st.resume(), 20);
+            }
+          });
+          st.on('end', () => resolve({ bytes, sha256: h.digest('hex') }));
+          st.on('error', reject);
+        });
+        const small = Promise.all(Array.from({ length: 100 }, (_, i) => new Promise<string>((resolve, reject) => {
+          const st = session.request({ ':path': `/h2/${i}` });
+          let t = '';
+          st.setEncoding('latin1').on('data', (c: string) => { t += c; }).on('end', () => resolve(t)).on('error', reject);
+        })));
+        const [got, bodies] = await Promise.all([download, small]);
+        assert.equal(got.bytes, BULK_BLOCKS << 20);
+        assert.equal(got.sha256, want);
+        bodies.forEach((b, i) => assert.equal(b, `GET /h2/${i} `));
+      } finally {
+        session.close();
+      }
     });
 
     it('a request written together with the handshake\'s end is answered', async () => {

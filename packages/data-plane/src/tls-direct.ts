@@ -66,17 +66,20 @@ export class TlsDirect {
   private owed = false;
   private ending = false;
 
-  /** The direct path for an established TLS socket, or null (not proven here, or not a TLS handle). */
-  static of(socket: object): TlsDirect | null {
+  /**
+   * The direct path for an established TLS socket, or null (not proven here, or not a TLS
+   * handle). `highWater`: gathered bytes past which writes report backpressure.
+   */
+  static of(socket: object, highWater = HIGH_WATER): TlsDirect | null {
     if (!enabled || (socket as { encrypted?: boolean }).encrypted !== true) return null;
     const h = (socket as { _handle?: Partial<TlsHandle> | null })._handle;
     if (!h || typeof h.writeBuffer !== 'function' || typeof h.writev !== 'function') return null;
     const s = socket as TLSSocket;
     if (s.writableLength !== 0 || s.writableEnded || s.destroyed) return null;
-    return new TlsDirect(s, h as TlsHandle);
+    return new TlsDirect(s, h as TlsHandle, highWater);
   }
 
-  private constructor(readonly socket: TLSSocket, handle: TlsHandle) {
+  private constructor(readonly socket: TLSSocket, handle: TlsHandle, private readonly highWater: number) {
     this.handle = handle;
   }
 
@@ -113,7 +116,7 @@ export class TlsDirect {
     // The bytes wait for the write in flight: a copy when they are READ_BUF's.
     this.gathered.push(buf === READ_BUF ? Buffer.from(buf.subarray(start, end)) : buf.subarray(start, end));
     this.gatheredBytes += end - start;
-    if (this.gatheredBytes <= HIGH_WATER) return true;
+    if (this.gatheredBytes <= this.highWater) return true;
     this.owed = true;
     return false;
   }

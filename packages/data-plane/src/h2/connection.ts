@@ -445,7 +445,7 @@ export class H2Connection extends H2StreamSet {
     this.closed = true;
     this.disarmIdle();
     this.out.flushNow();
-    this.socket.end();
+    this.out.endSocket();
     // A client that never closes its half must not hold the socket.
     setTimeout(() => this.socket.destroy(), 1000).unref();
   }

@@ -1,5 +1,6 @@
 import type { Socket } from 'node:net';
 import { SOCKET_HIGH_WATER } from './limits.js';
+import { TlsDirect } from '../tls-direct.js';
 
 /** Frame types (RFC 9113 §6). */
 export const DATA = 0x0;
@@ -70,11 +71,21 @@ export class FrameWriter {
   private blocked = false;
   bytesWritten = 0;
 
+  /** The TLS socket's direct writer (tls-direct.ts), or null: Node's stream write. */
+  private readonly direct: TlsDirect | null;
+
   constructor(private readonly socket: Socket) {
+    this.direct = TlsDirect.of(socket, SOCKET_HIGH_WATER);
     socket.on('drain', () => {
       this.blocked = false;
       this.runAfter();
     });
+  }
+
+  /** Our end of the connection (close_notify, FIN) after everything written. */
+  endSocket(): void {
+    if (this.direct !== null) this.direct.end();
+    else this.socket.end();
   }
 
   /** The socket buffers more than it should: streams' writes wait. */
@@ -210,8 +221,12 @@ export class FrameWriter {
       chunks.length = 0;
       this.bytes = 0;
       if (!this.socket.destroyed) {
-        this.socket.write(out);
-        if (this.socket.writableLength > SOCKET_HIGH_WATER) this.blocked = true;
+        if (this.direct !== null) {
+          if (!this.direct.writeRange(out, 0, out.length)) this.blocked = true;
+        } else {
+          this.socket.write(out);
+          if (this.socket.writableLength > SOCKET_HIGH_WATER) this.blocked = true;
+        }
       }
     }
     if (!this.blocked) this.runAfter();
