@@ -694,14 +694,23 @@ export async function pump(w: { write(b: Buffer): boolean; once(ev: 'drain', f: 
   }
 }
 
-/** Counts and hashes a readable's bytes. */
-export function drain(r: NodeJS.ReadableStream): Promise<{ bytes: number; sha256: string }> {
+/**
+ * Counts and hashes a readable's bytes; with `pauseEveryBytes`, reads like a slow client:
+ * paused for `pauseMs` after each that many bytes (the sender's writes queue meanwhile).
+ */
+export function drain(r: NodeJS.ReadableStream, pauseEveryBytes = 0, pauseMs = 0): Promise<{ bytes: number; sha256: string }> {
   return new Promise((resolve, reject) => {
     const h = createHash('sha256');
     let bytes = 0;
+    let next = pauseEveryBytes;
     r.on('data', (c: Buffer) => {
       bytes += c.length;
       h.update(c);
+      if (pauseEveryBytes > 0 && bytes >= next) {
+        next += pauseEveryBytes;
+        r.pause();
+        setTimeout(() => r.resume(), pauseMs);
+      }
     });
     r.on('end', () => resolve({ bytes, sha256: h.digest('hex') }));
     r.on('error', reject);
@@ -745,3 +754,20 @@ interface WsModule {
   WebSocketServer: new (opts: Json) => WsServer;
 }
 export const ws = createRequire(import.meta.url)('ws') as WsModule;
+
+/** The bodies of consecutive Content-Length-framed responses in `text` (pipelined answers). */
+export function responseBodies(text: string): string[] {
+  const out: string[] = [];
+  let at = 0;
+  for (;;) {
+    const headEnd = text.indexOf('\r\n\r\n', at);
+    if (headEnd < 0) return out;
+    const head = text.slice(at, headEnd);
+    const m = /\r\ncontent-length: *(\d+)/i.exec(head);
+    if (!m) throw new Error(`a response without Content-Length: ${head}`);
+    const len = Number(m[1]);
+    if (text.length < headEnd + 4 + len) return out;
+    out.push(text.slice(headEnd + 4, headEnd + 4 + len));
+    at = headEnd + 4 + len;
+  }
+}

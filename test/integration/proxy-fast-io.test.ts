@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
-import { Agent, request, type IncomingMessage } from 'node:http';
+import { Agent, request } from 'node:http';
 import { connect } from 'node:net';
-import { Backend, FulcrumNode, expectedHash, freePort, pump, sleep } from './dp-helpers.js';
+import { Backend, FulcrumNode, drain, expectedHash, freePort, pump, responseBodies, sleep } from './dp-helpers.js';
 
 /**
  * The worker reads every plain-TCP socket into ONE shared buffer and writes straight to the
@@ -16,25 +15,6 @@ const BULK_BLOCKS = 32; // 1 MiB blocks
 const want = expectedHash(BULK_BLOCKS);
 /** Answers of ~1.5 KiB: small enough to go out in one buffer with their head. */
 const PAD = 'y'.repeat(1500);
-
-function hashOf(r: IncomingMessage, pauseEveryBytes: number, pauseMs: number): Promise<{ bytes: number; sha256: string }> {
-  return new Promise((resolve, reject) => {
-    const h = createHash('sha256');
-    let bytes = 0;
-    let next = pauseEveryBytes;
-    r.on('data', (c: Buffer) => {
-      h.update(c);
-      bytes += c.length;
-      if (bytes >= next) {
-        next += pauseEveryBytes;
-        r.pause();
-        setTimeout(() => r.resume(), pauseMs);
-      }
-    });
-    r.on('end', () => resolve({ bytes, sha256: h.digest('hex') }));
-    r.on('error', reject);
-  });
-}
 
 /** `count` sequential keep-alive requests with distinct paths; each answer must echo its own path. */
 async function smallTraffic(port: number, count: number, tag: string): Promise<number> {
@@ -77,7 +57,7 @@ for (const mode of ['fast', 'stream'] as const) {
         }
         if (req.url === '/upload') {
           // A backend that reads slowly: the proxy's writes to it queue up.
-          void hashOf(req, 1 << 20, 25).then((got) => res.end(JSON.stringify(got)));
+          void drain(req, 1 << 20, 25).then((got) => res.end(JSON.stringify(got)));
           return;
         }
         if (req.url!.startsWith('/pad/')) {
@@ -104,7 +84,7 @@ for (const mode of ['fast', 'stream'] as const) {
     it('a client reading slowly gets a 32 MiB download intact while other clients run small requests', async () => {
       const download = new Promise<{ bytes: number; sha256: string }>((resolve, reject) => {
         const r = request({ host: '127.0.0.1', port, path: '/download', agent: false }, (res) => {
-          hashOf(res, 1 << 20, 20).then(resolve, reject);
+          drain(res, 1 << 20, 20).then(resolve, reject);
         });
         r.on('error', reject);
         r.end();
@@ -186,19 +166,3 @@ for (const mode of ['fast', 'stream'] as const) {
   });
 }
 
-/** The bodies of consecutive Content-Length-framed responses in `text`. */
-function responseBodies(text: string): string[] {
-  const out: string[] = [];
-  let at = 0;
-  for (;;) {
-    const headEnd = text.indexOf('\r\n\r\n', at);
-    if (headEnd < 0) return out;
-    const head = text.slice(at, headEnd);
-    const m = /\r\ncontent-length: *(\d+)/i.exec(head);
-    assert.ok(m, `a response without Content-Length: ${head}`);
-    const len = Number(m[1]);
-    if (text.length < headEnd + 4 + len) return out;
-    out.push(text.slice(headEnd + 4, headEnd + 4 + len));
-    at = headEnd + 4 + len;
-  }
-}

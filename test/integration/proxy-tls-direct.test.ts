@@ -1,11 +1,9 @@
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
-import type { IncomingMessage } from 'node:http';
 import { Agent, request } from 'node:https';
 import { connect, type TLSSocket } from 'node:tls';
 import http2 from 'node:http2';
 import { selfSigned } from './features-h2-client.js';
-import { Backend, FulcrumNode, expectedHash, forward, freePort, pump, sleep, waitUntil, type Json } from './dp-helpers.js';
+import { Backend, FulcrumNode, expectedHash, forward, drain, freePort, pump, responseBodies, sleep, waitUntil, type Json } from './dp-helpers.js';
 
 /**
  * RT-1: HTTP/1.1 over TLS on the direct path (packages/data-plane/src/tls-direct.ts):
@@ -20,40 +18,6 @@ const BULK_BLOCKS = 16; // 1 MiB blocks
 const want = expectedHash(BULK_BLOCKS);
 const PAD = 'y'.repeat(1500);
 
-function hashOf(r: IncomingMessage, pauseEveryBytes: number, pauseMs: number): Promise<{ bytes: number; sha256: string }> {
-  return new Promise((resolve, reject) => {
-    const h = createHash('sha256');
-    let bytes = 0;
-    let next = pauseEveryBytes;
-    r.on('data', (c: Buffer) => {
-      h.update(c);
-      bytes += c.length;
-      if (bytes >= next) {
-        next += pauseEveryBytes;
-        r.pause();
-        setTimeout(() => r.resume(), pauseMs);
-      }
-    });
-    r.on('end', () => resolve({ bytes, sha256: h.digest('hex') }));
-    r.on('error', reject);
-  });
-}
-
-/** The bodies of consecutive Content-Length-framed responses in `text`. */
-function responseBodies(text: string): string[] {
-  const out: string[] = [];
-  let at = 0;
-  for (;;) {
-    const headEnd = text.indexOf('\r\n\r\n', at);
-    if (headEnd < 0) return out;
-    const m = /\r\ncontent-length: *(\d+)/i.exec(text.slice(at, headEnd));
-    assert.ok(m, 'a response without Content-Length');
-    const len = Number(m[1]);
-    if (text.length < headEnd + 4 + len) return out;
-    out.push(text.slice(headEnd + 4, headEnd + 4 + len));
-    at = headEnd + 4 + len;
-  }
-}
 
 function tlsClient(port: number): Promise<TLSSocket> {
   return new Promise((resolve, reject) => {
@@ -140,7 +104,7 @@ for (const mode of ['direct', 'stream'] as const) {
     it('a client reading slowly gets a 16 MiB download intact', async () => {
       const got = await new Promise<{ bytes: number; sha256: string }>((resolve, reject) => {
         const r = request({ host: '127.0.0.1', port, path: '/download', agent: false, rejectUnauthorized: false, servername: 'direct.test' }, (res) => {
-          hashOf(res, 1 << 20, 20).then(resolve, reject);
+          drain(res, 1 << 20, 20).then(resolve, reject);
         });
         r.on('error', reject);
         r.end();
@@ -193,21 +157,7 @@ for (const mode of ['direct', 'stream'] as const) {
       // The HTTP/2 codec writes its frame batches through the same direct writer (h2/frames.ts).
       const session = http2.connect(`https://127.0.0.1:${port}`, { rejectUnauthorized: false, servername: 'direct.test' });
       try {
-        const download = new Promise<{ bytes: number; sha256: string }>((resolve, reject) => {
-          const st = session.request({ ':path': '/download' });
-          const h = createHash('sha256');
-          let bytes = 0;
-          st.on('data', (c: Buffer) => {
-            h.update(c);
-            bytes += c.length;
-            if (bytes % (1 << 20) < c.length) {
-              st.pause();
-              setTimeout(() => st.resume(), 20);
-            }
-          });
-          st.on('end', () => resolve({ bytes, sha256: h.digest('hex') }));
-          st.on('error', reject);
-        });
+        const download = drain(session.request({ ':path': '/download' }), 1 << 20, 20);
         const small = Promise.all(Array.from({ length: 100 }, (_, i) => new Promise<string>((resolve, reject) => {
           const st = session.request({ ':path': `/h2/${i}` });
           let t = '';
