@@ -12,25 +12,8 @@ BPORT=19080
 $NODE $HERE/dist/src/backend-server.js $BPORT 100 >/dev/null 2>&1 & BE=$!
 start() { # tree port admin name
   local d=$W/$4; mkdir -p $d
-  cat > $d/c.yaml <<Y
-serverGroups:
-  - ServerGroupName: bench
-    ServerGroupType: Ip
-    VpcId: vpc-local
-    Scheduler: Wrr
-    HealthCheckConfig: { HealthCheckEnabled: false }
-    Servers:
-      - { ServerId: 127.0.0.1, ServerIp: 127.0.0.1, ServerType: Ip, Port: $BPORT, Weight: 100 }
-listeners:
-  - LoadBalancerId: alb-default
-    ListenerProtocol: HTTP
-    ListenerPort: $2
-    DefaultActions:
-      - Type: ForwardGroup
-        ForwardGroupConfig:
-          ServerGroupTuples:
-            - ServerGroupName: bench
-Y
+  # The bench's own config for a Fulcrum target (loadtest/src/targets.ts), not a copy of it.
+  "$NODE" --input-type=module -e "const m = await import('$HERE/dist/src/targets.js'); process.stdout.write(m.fulcrumConfig($2, $BPORT));" > $d/c.yaml
   $NODE $1/services/lb-node/bin/fulcrum.js start --config $d/c.yaml --data-dir $d/data --admin-port $3 --listen-host 127.0.0.1 --workers 1 > $d/log 2>&1 &
   echo $!
 }
