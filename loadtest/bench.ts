@@ -350,7 +350,8 @@ async function main(): Promise<number> {
     return 0;
   }
   const workDir = mkdtempSync(join(tmpdir(), 'fulcrum-bench-'));
-  let keepWorkDir = false;
+  // FULCRUM_BENCH_KEEP=1 keeps logs and configs (e.g. for a --trace-gc run through FULCRUM_BENCH_NODE_ARGS).
+  let keepWorkDir = process.env.FULCRUM_BENCH_KEEP === '1';
   const cleanUp = async () => {
     await stopAll();
     if (!keepWorkDir) rmSync(workDir, { recursive: true, force: true });
@@ -365,8 +366,8 @@ async function main(): Promise<number> {
     });
   }
   try {
-    keepWorkDir = await bench(opts, workDir);
-    if (keepWorkDir) say(`errors were seen: logs and configs kept in ${workDir}`);
+    keepWorkDir = (await bench(opts, workDir)) || keepWorkDir;
+    if (keepWorkDir) say(`logs and configs kept in ${workDir}`);
     return 0;
   } catch (e) {
     keepWorkDir = true;

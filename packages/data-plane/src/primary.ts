@@ -40,6 +40,23 @@ interface WorkerSlot {
 /** How long a crashed worker's sockets wait for its replacement before they are closed. */
 const ORPHAN_SOCKET_MS = 3000;
 
+/**
+ * The workers' Node flags: the node's own (profiling flags reach the workers) plus
+ * `--no-allocation-site-pretenuring`. With V8's pretenuring on, a burst in which many
+ * requests' objects happen to be alive at one scavenge (a pause, a slow round) makes V8
+ * allocate objects of that site straight in the old generation from then on. Those die
+ * there, and what they point to in the young generation survives every scavenge through
+ * them: under HTTP/2 load (h2load -c10 -m10) the worker fell into a mode where nearly every
+ * request's objects were promoted, a full GC ran every second and CPU per request rose
+ * 30-80%, for seconds to minutes at a time (in a third to half of the bench's rounds). A
+ * proxy's per-request objects are short-lived by nature: the young generation is where they
+ * belong.
+ */
+export function workerExecArgv(): string[] {
+  const flag = '--no-allocation-site-pretenuring';
+  return process.execArgv.includes(flag) ? process.execArgv : [...process.execArgv, flag];
+}
+
 /** How one worker moves bytes and gets its connections (shown in /status and by the bench). */
 export interface WorkerDataPath {
   worker: number;
@@ -71,7 +88,7 @@ export class DataPlanePrimary {
 
   start(): void {
     cluster.schedulingPolicy = cluster.SCHED_RR;
-    cluster.setupPrimary({ exec: this.opts.exec, serialization: 'advanced', silent: false });
+    cluster.setupPrimary({ exec: this.opts.exec, execArgv: workerExecArgv(), serialization: 'advanced', silent: false });
     for (let i = 0; i < this.opts.workers; i++) {
       const slot: WorkerSlot = { id: i + 1, worker: undefined, applied: 0, restarts: 0, ready: false, load: {} };
       this.slots.push(slot);
