@@ -19,15 +19,27 @@ start() { # tree port admin name
 }
 PA=$(start $A 19181 19191 a); PB=$(start $B 19182 19192 b)
 for p in 19181 19182; do for i in $(seq 1 100); do curl -s -o /dev/null http://127.0.0.1:$p/ && break; sleep 0.2; done; done
+URLA=http://127.0.0.1:19181/; URLB=http://127.0.0.1:19182/
+if [ "$MODE" = https ] || [ "$MODE" = h2 ]; then
+  "$NODE" --input-type=module -e "const m = await import('$HERE/dist/src/targets.js'); const c = m.makeCert('$W'); await m.addFulcrumTlsListener('http://127.0.0.1:19191', 19183, c); await m.addFulcrumTlsListener('http://127.0.0.1:19192', 19184, c);" || exit 1
+  URLA=https://127.0.0.1:19183/; URLB=https://127.0.0.1:19184/
+  for u in $URLA $URLB; do for i in $(seq 1 100); do curl -sk -o /dev/null $u && break; sleep 0.2; done; done
+fi
+load() { # url out
+  if [ "$MODE" = h2 ]; then h2load -c10 -m10 -t1 -D 8 $1 > $2 2>&1; else wrk -t1 -c20 -d8s $H $1 > $2 2>&1; fi
+}
+count() { # out: completed requests
+  if [ "$MODE" = h2 ]; then grep -oP 'requests: .* \K\d+(?= succeeded)' $1; else grep -oP '^\s+\K\d+(?= requests)' $1; fi
+}
 tree_ticks() { local t=0; for p in $1 $(cat /proc/$1/task/*/children 2>/dev/null); do s=$(cut -d' ' -f14,15 /proc/$p/stat 2>/dev/null); [ -n "$s" ] && t=$((t + ${s% *} + ${s#* })); done; echo $t; }
 H=""; [ "$MODE" = close ] && H="-H Connection:close"
 for r in $(seq 1 $R); do
   a0=$(tree_ticks $PA); b0=$(tree_ticks $PB)
-  wrk -t1 -c20 -d8s $H http://127.0.0.1:19181/ > $W/wa.$r 2>&1 & WA=$!
-  wrk -t1 -c20 -d8s $H http://127.0.0.1:19182/ > $W/wb.$r 2>&1 & WB=$!
+  load $URLA $W/wa.$r & WA=$!
+  load $URLB $W/wb.$r & WB=$!
   wait $WA $WB
   a1=$(tree_ticks $PA); b1=$(tree_ticks $PB)
-  na=$(grep -oP '^\s+\K\d+(?= requests)' $W/wa.$r); nb=$(grep -oP '^\s+\K\d+(?= requests)' $W/wb.$r)
+  na=$(count $W/wa.$r); nb=$(count $W/wb.$r)
   awk -v r=$r -v a=$((a1-a0)) -v b=$((b1-b0)) -v na=$na -v nb=$nb 'BEGIN { printf "round %d: A %.1f us/req (%d req)  B %.1f us/req (%d req)\n", r, a*10000/na, na, b*10000/nb, nb }'
 done
 kill $PA $PB $BE 2>/dev/null; sleep 1; pkill -f "$W/" 2>/dev/null; rm -rf "$W"

@@ -142,7 +142,7 @@ export async function adminCall(adminUrl: string, action: string, body: Record<s
 }
 
 /** The HTTPS listener in front of the same group, through the admin API (the YAML seed has no certificates). */
-async function addFulcrumTlsListener(adminUrl: string, port: number, cert: BenchCert): Promise<void> {
+export async function addFulcrumTlsListener(adminUrl: string, port: number, cert: BenchCert): Promise<void> {
   const groups = (await adminCall(adminUrl, 'ListServerGroups', {})).ServerGroups as { ServerGroupId: string; ServerGroupName: string }[];
   const group = groups.find((g) => g.ServerGroupName === 'bench');
   if (!group) throw new Error('the bench server group is missing');
