@@ -1,3 +1,5 @@
+import { performance } from 'node:perf_hooks';
+import { Buffer } from 'node:buffer';
 import { Http1Access } from './http1-access.js';
 import type { Socket } from 'node:net';
 import {

@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import { accessRecord, type ObservedExchange } from './access-record.js';
 import { DURATION_BUCKETS_US, bucketQuantile, type MetricSeries, type SeriesLevel } from '@fulcrum/model';
 

@@ -20,11 +20,6 @@ export const MAX_IDLE_PER_SERVER = 256;
 /** A server that has not accepted a connection within this counts as a connect failure (HAProxy's `timeout connect`). */
 export const CONNECT_TIMEOUT_MS = settings.connectTimeoutMs;
 
-interface IdleEntry {
-  socket: Socket;
-  sinceMs: number;
-}
-
 export interface PoolStats {
   idle: number;
   created: number;
@@ -55,10 +50,12 @@ export interface PooledSocket extends Socket {
   fulcrumKey?: string;
   fulcrumOwner?: UpstreamOwner | null;
   fulcrumReady?: boolean;
+  /** When it went idle in the pool (kept on the socket: a release allocates nothing). */
+  fulcrumIdleSince?: number;
 }
 
 export class UpstreamPool {
-  private readonly idle = new Map<string, IdleEntry[]>();
+  private readonly idle = new Map<string, PooledSocket[]>();
   private readonly sweeper: NodeJS.Timeout;
   readonly stats: PoolStats = { idle: 0, created: 0, reused: 0 };
 
@@ -76,9 +73,8 @@ export class UpstreamPool {
     const list = this.idle.get(key);
     if (!list) return undefined;
     while (list.length > 0) {
-      const e = list.pop()!;
+      const s = list.pop()!;
       this.stats.idle--;
-      const s = e.socket as PooledSocket;
       if (s.destroyed || !s.writable || s.readableEnded) continue;
       // Flowing again: the exchange that released it may have paused it for backpressure.
       if (s.isPaused()) s.resume();
@@ -110,6 +106,7 @@ export class UpstreamPool {
       if (!fast.onread) s.on('data', onData);
     }
     s.fulcrumReady = false;
+    s.fulcrumIdleSince = 0;
     s.fulcrumOwner = null;
     if (tls) s.on('data', onData);
     s.on('end', onEnd);
@@ -142,7 +139,8 @@ export class UpstreamPool {
     // A connection released while paused (backpressure on its last response) would never
     // read again: the next request on it would hang. Idle, it must flow to notice a close.
     if (s.isPaused()) s.resume();
-    list.push({ socket: s, sinceMs: Date.now() });
+    s.fulcrumIdleSince = Date.now();
+    list.push(s);
     this.stats.idle++;
   }
 
@@ -150,7 +148,7 @@ export class UpstreamPool {
   drop(key: string): void {
     const list = this.idle.get(key);
     if (!list) return;
-    for (const e of list) e.socket.destroy();
+    for (const s of list) s.destroy();
     this.stats.idle -= list.length;
     this.idle.delete(key);
   }
@@ -160,9 +158,9 @@ export class UpstreamPool {
     for (const [key, list] of this.idle) {
       let i = 0;
       while (i < list.length) {
-        const e = list[i]!;
-        if (e.sinceMs < cutoff || e.socket.destroyed) {
-          e.socket.destroy();
+        const s = list[i]!;
+        if (s.fulcrumIdleSince! < cutoff || s.destroyed) {
+          s.destroy();
           list.splice(i, 1);
           this.stats.idle--;
         } else i++;

@@ -1,3 +1,4 @@
+import { Buffer } from 'node:buffer';
 import { LOWER } from './char-tables.js';
 
 /**
@@ -48,6 +49,8 @@ export const HeaderId = {
   SLB_ID: 24,
   X_REAL_IP: 25,
   FORWARDED: 26,
+  /** Only read (GZ-1): its bit in a head's `seen` mask spares the compression decision a scan when absent. */
+  ACCEPT_ENCODING: 27,
 } as const;
 
 export type HeaderIdValue = (typeof HeaderId)[keyof typeof HeaderId];
@@ -76,6 +79,7 @@ const KNOWN: ReadonlyArray<readonly [string, number]> = [
   ['slb-id', HeaderId.SLB_ID],
   ['x-real-ip', HeaderId.X_REAL_IP],
   ['forwarded', HeaderId.FORWARDED],
+  ['accept-encoding', HeaderId.ACCEPT_ENCODING],
 ];
 
 /** The lower-case name of the loop-marker header (BS-8). */
