@@ -113,8 +113,11 @@ export function classifyHeader(buf: Uint8Array, start: number, end: number): num
     for (let i = 0; i < len; i++) {
       if (FOLD[buf[start + i]!] !== name[i]) continue outer;
     }
-    for (let i = start; i < end; i++) if (buf[i] === UNDERSCORE) return HeaderId.AMBIGUOUS;
-    return rows[r]!;
+    const id = rows[r]!;
+    // A name the codec only reads (no framing, no forwarding rule) is not refused when
+    // spelled with `_`: it is an unknown field then, as it was before it had an id.
+    for (let i = start; i < end; i++) if (buf[i] === UNDERSCORE) return id === HeaderId.ACCEPT_ENCODING ? HeaderId.OTHER : HeaderId.AMBIGUOUS;
+    return id;
   }
   return HeaderId.OTHER;
 }
