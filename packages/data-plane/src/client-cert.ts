@@ -1,3 +1,4 @@
+import { Buffer } from 'node:buffer';
 import type { X509Certificate } from 'node:crypto';
 import type { TLSSocket } from 'node:tls';
 import type { ClientCertField, SnapForwarded } from '@fulcrum/model';

@@ -1,8 +1,9 @@
+import { performance } from 'node:perf_hooks';
+import { Buffer } from 'node:buffer';
 import { Http1Access } from './http1-access.js';
 import type { Socket } from 'node:net';
 import {
-  BodyKind, ForwardContext, HeaderId, Method, ReadStatus, buildForwardRequestHead,
-  h1ErrorReason, h1ErrorStatus, parseRequestHead, RequestHead,
+  BodyKind, ForwardContext, HeaderId, Method, ReadStatus, buildForwardRequestHead, h1ErrorReason, h1ErrorStatus, parseRequestHead, RequestHead,
 } from './http1/index.js';
 import type { RuntimeServer } from './routing-table.js';
 import type { RetryState } from './server-choice.js';

@@ -1,3 +1,4 @@
+import { Buffer } from 'node:buffer';
 import type { CorsConfig } from '@fulcrum/model';
 import type { ResponseEdits } from './response-edits.js';
 

@@ -1,3 +1,4 @@
+import { Buffer } from 'node:buffer';
 import { writeSync, writevSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { settings } from './settings.js';

@@ -1,3 +1,4 @@
+import { Buffer } from 'node:buffer';
 import { pathToFileURL } from 'node:url';
 import { isAbsolute, resolve } from 'node:path';
 

@@ -1,3 +1,4 @@
+import { Buffer } from 'node:buffer';
 import type { FunctionResult } from './fc-runner.js';
 import { MAX_FUNCTION_BODY_BYTES, functionTask } from './functions.js';
 import type { RuntimeServer } from './routing-table.js';

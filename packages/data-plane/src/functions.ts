@@ -1,3 +1,4 @@
+import { Buffer } from 'node:buffer';
 import { fileURLToPath } from 'node:url';
 import { STATUS_CODES } from 'node:http';
 import { Piscina } from 'piscina';

@@ -1,7 +1,8 @@
+import { Buffer } from 'node:buffer';
 import type { BrotliCompress, Gzip } from 'node:zlib';
 import type { SnapListener } from '@fulcrum/model';
 import { chooseEncoding, createCompressor, type Encoding } from './compression.js';
-import { BodyKind, type RequestHead, type ResponseHead } from './http1/index.js';
+import { BodyKind, HeaderId, type RequestHead, type ResponseHead } from './http1/index.js';
 
 const CRLF = Buffer.from('\r\n', 'latin1');
 const LAST_CHUNK = Buffer.from('0\r\n\r\n', 'latin1');
@@ -62,7 +63,9 @@ export class H1CompressedBody {
 /** Which coding an HTTP/1.1 response gets, if any: only HTTP/1.1 clients (the body is re-chunked). */
 export function h1Compression(l: SnapListener | undefined, req: RequestHead, resp: ResponseHead): Encoding | null {
   if (l === undefined || !l.gzip || req.versionMinor !== 1 || resp.bodyKind === BodyKind.NONE) return null;
-  // Most requests (API clients, load generators) accept no coding: no response field is read then.
+  // Most requests (API clients, load generators) accept no coding: the parser's mask says so
+  // without a scan, and no response field is read then.
+  if ((req.seen & (1 << HeaderId.ACCEPT_ENCODING)) === 0) return null;
   const acceptEncoding = req.getHeader('accept-encoding');
   if (acceptEncoding === undefined) return null;
   return chooseEncoding({

@@ -1,3 +1,5 @@
+import { performance } from 'node:perf_hooks';
+import { Buffer } from 'node:buffer';
 import type { TLSSocket } from 'node:tls';
 import { requestIdFrom, type AccessFacts } from './access-record.js';
 

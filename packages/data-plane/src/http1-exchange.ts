@@ -1,3 +1,4 @@
+import { Buffer } from 'node:buffer';
 import { h1ResponseEdits, mergeEdits, type ResponseEdits } from './response-edits.js';
 import { compressionEdits, compressWhole, type Encoding } from './compression.js';
 import { H1CompressedBody, compressedFraming, h1Compression } from './h1-compressed-body.js';

@@ -1,3 +1,4 @@
+import { Buffer } from 'node:buffer';
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { COMMA, HTAB, SP, TCHAR } from './http1/char-tables.js';
 import { HeaderId } from './http1/header-ids.js';

@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import { accessRecord, type ObservedExchange } from './access-record.js';
 import { DURATION_BUCKETS_US, bucketQuantile, type MetricSeries, type SeriesLevel } from '@fulcrum/model';
 
@@ -61,11 +62,11 @@ class Series {
   readonly buckets = new Float64Array(N_BOUNDS + 1);
   constructor(readonly level: SeriesLevel, readonly labels: Record<string, string>) {}
 
-  record(cls: number, us: number): void {
+  record(cls: number, us: number, bucket: number): void {
     this.requests++;
     this.byClass[cls]!++;
     this.sumUs += us;
-    this.buckets[durationBucket(us)]!++;
+    this.buckets[bucket]!++;
   }
 
   snapshot(): SeriesSnapshot {
@@ -100,12 +101,14 @@ export class WorkerMetrics {
     let cls = (status / 100) | 0;
     if (cls < 1 || cls > 5) cls = 0;
     const us = Math.round((performance.now() - c.requestStartedMs) * 1000);
+    // One bucket for the three series of the exchange.
+    const b = durationBucket(us);
     const g = c.currentGroup;
     const s = c.currentServer;
-    ((l.metricsSeries as Series | undefined) ?? this.make(l, 'listener', `l|${l.snap.id}`, { listener: l.snap.id })).record(cls, us);
-    if (g) ((g.metricsSeries as Series | undefined) ?? this.make(g, 'group', `g|${g.snap.id}`, { group: g.snap.id })).record(cls, us);
+    ((l.metricsSeries as Series | undefined) ?? this.make(l, 'listener', `l|${l.snap.id}`, { listener: l.snap.id })).record(cls, us, b);
+    if (g) ((g.metricsSeries as Series | undefined) ?? this.make(g, 'group', `g|${g.snap.id}`, { group: g.snap.id })).record(cls, us, b);
     // A server object may outlive its group's table, never its group id: one series all along.
-    if (g && s) ((s.metricsSeries as Series | undefined) ?? this.make(s, 'server', `s|${g.snap.id}|${s.key}`, { group: g.snap.id, server: s.key })).record(cls, us);
+    if (g && s) ((s.metricsSeries as Series | undefined) ?? this.make(s, 'server', `s|${g.snap.id}|${s.key}`, { group: g.snap.id, server: s.key })).record(cls, us, b);
     if (accessLog) accessLog.log(accessRecord(c, us / 1000));
   }
 

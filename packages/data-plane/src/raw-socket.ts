@@ -1,3 +1,4 @@
+import { Buffer } from 'node:buffer';
 import { readSync, writeSync } from 'node:fs';
 import { READ_BUF } from './fast-io.js';
 

@@ -1,3 +1,4 @@
+import { Buffer } from 'node:buffer';
 import type { OutgoingHttpHeaders } from 'node:http';
 import { encodeHeaderLines } from './http1/index.js';
 

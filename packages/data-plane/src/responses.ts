@@ -1,3 +1,4 @@
+import { Buffer } from 'node:buffer';
 import { STATUS_CODES } from 'node:http';
 import type { RedirectConfig, RuleAction } from '@fulcrum/model';
 import { encodeHeaderLines, type RequestEdits } from './http1/index.js';

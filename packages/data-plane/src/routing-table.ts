@@ -1,3 +1,4 @@
+import { Buffer } from 'node:buffer';
 import { ForwardPolicy } from './forward-policy.js';
 import type { RoutingSnapshot, SnapGroup, SnapListener, SnapServer, RuleAction, TrafficLimitConfig } from '@fulcrum/model';
 import { DEFAULT_COOKIE_TIMEOUT_S } from '@fulcrum/model';

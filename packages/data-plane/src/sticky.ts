@@ -1,3 +1,4 @@
+import { Buffer } from 'node:buffer';
 import { createHmac, randomFillSync, timingSafeEqual } from 'node:crypto';
 
 /**

@@ -1,3 +1,4 @@
+import { Buffer } from 'node:buffer';
 import type { TLSSocket } from 'node:tls';
 import { READ_BUF, readIntoShared } from './fast-io.js';
 import { rawBinding } from './raw-socket.js';

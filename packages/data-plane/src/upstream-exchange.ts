@@ -1,3 +1,4 @@
+import { Buffer } from 'node:buffer';
 import {
   BodyKind, ChunkedTracker, DEFAULT_H1_LIMITS, HeadReader, ReadStatus, ResponseHead, parseResponseHead,
   type ChunkSink,

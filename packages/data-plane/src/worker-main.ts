@@ -1,3 +1,4 @@
+import { Buffer } from 'node:buffer';
 import { ProxyWorker } from './worker.js';
 import { fastIoLogLine, proveFastIo, proveRawAccept, proveTlsDirect } from './fast-io-proof.js';
 import { decodeSnapshot, type PrimaryToWorker, type WorkerToPrimary } from './ipc.js';

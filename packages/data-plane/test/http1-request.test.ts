@@ -259,6 +259,21 @@ describe('http1 request head: valid requests', () => {
       },
     },
     {
+      name: 'Accept-Encoding has an id and a bit in the seen mask (the compression decision skips heads without it); spelled with _ it is an unknown field, not refused',
+      input: head('GET / HTTP/1.1', 'Host: a', 'ACCEPT-encoding: gzip', 'Accept_Encoding: br'),
+      check: (h) => {
+        assert.equal(h.hdrId[1], HeaderId.ACCEPT_ENCODING);
+        assert.notEqual(h.seen & (1 << HeaderId.ACCEPT_ENCODING), 0);
+        assert.equal(h.hdrId[2], HeaderId.OTHER);
+        assert.equal(h.getHeader('accept-encoding'), 'gzip');
+      },
+    },
+    {
+      name: 'no Accept-Encoding: its bit is clear',
+      input: head('GET / HTTP/1.1', 'Host: a', 'Accept: */*'),
+      check: (h) => assert.equal(h.seen & (1 << HeaderId.ACCEPT_ENCODING), 0),
+    },
+    {
       name: 'empty field value',
       input: head('GET / HTTP/1.1', 'Host: a', 'X-Empty:', 'X-Empty2:   '),
       check: (h) => {

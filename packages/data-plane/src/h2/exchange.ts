@@ -1,3 +1,5 @@
+import { performance } from 'node:perf_hooks';
+import { Buffer } from 'node:buffer';
 import { constants, type OutgoingHttpHeaders } from 'node:http2';
 import type { CompiledListener, CompiledRule, RuntimeGroup, RuntimeServer } from '../routing-table.js';
 import { cookieValue } from '../match.js';

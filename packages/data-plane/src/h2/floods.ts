@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import { CONTROL_WINDOW_MS, MAX_CONTROL_FRAMES, MAX_EMPTY_FRAMES, MAX_RESETS, RESET_WINDOW_MS } from './limits.js';
 
 /** Events counted over fixed windows: cheap, and a flood still crosses the limit within one window. */

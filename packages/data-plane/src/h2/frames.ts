@@ -1,3 +1,4 @@
+import { Buffer } from 'node:buffer';
 import type { Socket } from 'node:net';
 import { SOCKET_HIGH_WATER } from './limits.js';
 import { TlsDirect } from '../tls-direct.js';

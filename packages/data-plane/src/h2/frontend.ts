@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import type { TLSSocket } from 'node:tls';
 import { H2Exchange, type H2Host } from './exchange.js';
 import { clientAddress } from '../client-address.js';

@@ -1,3 +1,4 @@
+import { Buffer } from 'node:buffer';
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 import { HDR_STRIDE, HeaderId, type ResponseHead } from '../http1/index.js';
 import type { RuleAction } from '@fulcrum/model';

@@ -1,3 +1,4 @@
+import { Buffer } from 'node:buffer';
 import { DynamicTable, ENTRY_OVERHEAD, STATIC_COUNT, STATIC_TABLE } from './hpack-table.js';
 import { HUFFMAN_BAD, HUFFMAN_TOO_LONG, huffmanDecode, huffmanEncode, huffmanLength } from './huffman.js';
 

@@ -1,3 +1,4 @@
+import { Buffer } from 'node:buffer';
 import type { Socket } from 'node:net';
 import * as F from './frames.js';
 import * as L from './limits.js';

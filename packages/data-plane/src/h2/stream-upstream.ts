@@ -1,3 +1,5 @@
+import { performance } from 'node:perf_hooks';
+import { Buffer } from 'node:buffer';
 import { constants, type ClientHttp2Stream, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http2';
 import type { H2Stream } from './stream.js';
 import type { Socket } from 'node:net';

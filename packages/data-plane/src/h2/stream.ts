@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import { Duplex } from 'node:stream';
 import type { FieldValue } from './hpack.js';
 import type { RequestFields } from './request-fields.js';

@@ -1,3 +1,4 @@
+import { Buffer } from 'node:buffer';
 import { HEX as HEX_TABLE, LOWER as LOWER_TABLE, TCHAR as TCHAR_TABLE, VALUE as VALUE_TABLE } from './char-tables.js';
 import { H1Error } from './errors.js';
 import { DEFAULT_H1_LIMITS, type H1Limits } from './limits.js';

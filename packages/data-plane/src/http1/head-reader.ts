@@ -1,3 +1,4 @@
+import { Buffer } from 'node:buffer';
 import { H1Error } from './errors.js';
 import { DEFAULT_H1_LIMITS } from './limits.js';
 

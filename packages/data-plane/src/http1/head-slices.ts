@@ -1,3 +1,5 @@
+import { Buffer } from 'node:buffer';
+
 const EMPTY = Buffer.alloc(0);
 
 /**

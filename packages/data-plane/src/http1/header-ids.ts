@@ -1,3 +1,4 @@
+import { Buffer } from 'node:buffer';
 import { LOWER } from './char-tables.js';
 
 /**
@@ -48,6 +49,8 @@ export const HeaderId = {
   SLB_ID: 24,
   X_REAL_IP: 25,
   FORWARDED: 26,
+  /** Only read (GZ-1): its bit in a head's `seen` mask spares the compression decision a scan when absent. */
+  ACCEPT_ENCODING: 27,
 } as const;
 
 export type HeaderIdValue = (typeof HeaderId)[keyof typeof HeaderId];
@@ -76,6 +79,7 @@ const KNOWN: ReadonlyArray<readonly [string, number]> = [
   ['slb-id', HeaderId.SLB_ID],
   ['x-real-ip', HeaderId.X_REAL_IP],
   ['forwarded', HeaderId.FORWARDED],
+  ['accept-encoding', HeaderId.ACCEPT_ENCODING],
 ];
 
 /** The lower-case name of the loop-marker header (BS-8). */
@@ -109,8 +113,11 @@ export function classifyHeader(buf: Uint8Array, start: number, end: number): num
     for (let i = 0; i < len; i++) {
       if (FOLD[buf[start + i]!] !== name[i]) continue outer;
     }
-    for (let i = start; i < end; i++) if (buf[i] === UNDERSCORE) return HeaderId.AMBIGUOUS;
-    return rows[r]!;
+    const id = rows[r]!;
+    // A name the codec only reads (no framing, no forwarding rule) is not refused when
+    // spelled with `_`: it is an unknown field then, as it was before it had an id.
+    for (let i = start; i < end; i++) if (buf[i] === UNDERSCORE) return id === HeaderId.ACCEPT_ENCODING ? HeaderId.OTHER : HeaderId.AMBIGUOUS;
+    return id;
   }
   return HeaderId.OTHER;
 }

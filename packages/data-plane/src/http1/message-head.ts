@@ -1,3 +1,4 @@
+import { Buffer } from 'node:buffer';
 import { LOWER, TCHAR as TCHAR_TABLE, VALUE as VALUE_TABLE, equalsLower } from './char-tables.js';
 import { H1Error } from './errors.js';
 import { classifyHeader, HeaderId } from './header-ids.js';
