@@ -18,7 +18,7 @@ import { clientAddress } from './client-address.js';
 import { clientCertHeaders } from './client-cert.js';
 import { Http1Request } from './http1-request.js';
 import {
-  CLOSED_REQUEST_HEAD, EMPTY, MAX_SPARE_HEADS, S_BODY, S_CLOSED, S_HEAD, S_TUNNEL, S_WAIT,
+  CLOSED_REQUEST_HEAD, EMPTY, MAX_SPARE_HEADS, PARKED_READER, S_BODY, S_CLOSED, S_HEAD, S_TUNNEL, S_WAIT,
   setCookieLines, T_BODY, T_HEAD, T_IDLE, T_NONE, T_REQUEST, spareRequestHeads,
 } from './http1-exchange.js';
 
@@ -53,7 +53,6 @@ export class ProxyConnection extends Http1Request implements EditInput, RouteInp
     this.tls = this.raw === null ? TlsDirect.of(socket) : null;
     this.peerIp = clientAddress(socket.remoteAddress);
     if (worker.accessLog) this.access = new Http1Access(this, socket);
-    this.onClientData = this.onClientData.bind(this);
     this.onClientRead = this.onClientRead.bind(this);
     this.onClientEnd = this.onClientEnd.bind(this);
     this.onClientClose = this.onClientClose.bind(this);
@@ -74,13 +73,10 @@ export class ProxyConnection extends Http1Request implements EditInput, RouteInp
     // Reads land in the worker's shared buffer (fast-io.ts), or come as 'data' events off it.
     if (this.raw !== null) this.raw.readInto(this.onClientRead, () => this.state !== S_WAIT || this.clientKeepAlive || !this.reqBodyDone);
     else if (this.tls !== null && this.tls.readInto(this.onClientRead)) return;
-    else if (!readIntoShared(this.socket as Socket, this.onClientRead)) this.socket.on('data', this.onClientData);
+    else if (!readIntoShared(this.socket as Socket, this.onClientRead)) this.socket.on('data', (chunk: Buffer) => this.onClientRead(chunk.length, chunk));
   }
 
   // ---------------------------------------------------------------- client side
-  protected onClientData(chunk: Buffer): void {
-    this.onClientRead(chunk.length, chunk);
-  }
 
   /**
    * Client bytes buf[0, n). buf may be the worker's shared read buffer (fast-io.ts): what
@@ -108,6 +104,7 @@ export class ProxyConnection extends Http1Request implements EditInput, RouteInp
   }
 
   protected readHead(chunk: Buffer, start: number, end: number): void {
+    if (this.reader === PARKED_READER) this.unparkParts(); // idle a while (parkParts)
     const r = this.reader.push(chunk, start, end);
     if (r === ReadStatus.MORE) {
       if (this.deadlineKind !== T_HEAD) this.arm(T_HEAD, HEAD_TIMEOUT_MS);
@@ -350,6 +347,7 @@ export class ProxyConnection extends Http1Request implements EditInput, RouteInp
    * meets the shared closed-head stand-in, never a live one.
    */
   protected recycleHeads(): void {
+    this.parkParts();
     if (this.req === CLOSED_REQUEST_HEAD) return;
     this.req.release();
     if (spareRequestHeads.length < MAX_SPARE_HEADS) spareRequestHeads.push(this.req);

@@ -18,6 +18,7 @@ import { Log, accessLogTo, envLogLevel, type AccessLogSink } from '@fulcrum/log'
 import { hostsFor } from './listen-hosts.js';
 import { SlotList } from './slot-list.js';
 import { RawSocket, rawAcceptActive, takeOverAccept, type ClientSocket, type TcpHandle } from './raw-socket.js';
+import { MemoryReturn, fullCollection } from './memory-return.js';
 
 export interface ProxyWorkerOptions {
   workerId: number;
@@ -118,6 +119,23 @@ export class ProxyWorker implements ConnectionHost, StreamHost {
     this.sweepNow = now;
     this.conns.forEach(this.sweepOne);
     if (this.streamDrains.length > 0) this.cutStreams(now);
+    this.returnMemory(now);
+  }
+
+  /** After many connections closed, on a quiet worker: a heap-shrinking full collection (memory-return.ts). */
+  private readonly memory = new MemoryReturn(() => {
+    const rss = process.memoryUsage.rss();
+    const t0 = performance.now();
+    fullCollection();
+    this.logger.write({
+      level: 'debug', msg: 'memory returned after connections closed', rssMB: Math.round(rss / 1048576),
+      rssAfterMB: Math.round(process.memoryUsage.rss() / 1048576), ms: Math.round(performance.now() - t0),
+    });
+  });
+  private returnMemory(now: number): void {
+    let open = this.conns.size;
+    for (const ol of this.open.values()) if (ol.h2) open += ol.h2.sessionCount;
+    this.memory.check(open, this.requests, now);
   }
 
   private sweepNow = 0;

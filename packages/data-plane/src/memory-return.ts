@@ -1,0 +1,77 @@
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+
+/** Connections that must have closed since the peak (and at least half of it) before memory is handed back. */
+export const RETURN_MIN_DROP = 1000;
+/** How long the open count must stay that low, the worker quiet, before the collection runs. */
+export const RETURN_QUIET_MS = 3000;
+/** "Quiet": fewer requests than this per second over RETURN_QUIET_MS (the collection pauses the worker). */
+export const RETURN_MAX_REQUESTS_PER_S = 200;
+
+/**
+ * Hands memory back to the system after many client connections closed (issue 12 item 6).
+ *
+ * Why: the objects of closed connections are garbage, but V8 collects the old generation
+ * only when allocation pushes it to its limit, and an idle worker allocates nothing: the
+ * heap stays at its peak size, and the young generation, grown during the burst of new
+ * connections, stays grown. A full collection that also shrinks the heap (V8's
+ * "last-resort" flavour: compacts, releases free pages, shrinks the young generation) gives
+ * that memory back. It pauses the worker for tens of milliseconds per 100 MB of heap, so it
+ * runs only when it pays and nobody waits: the open count dropped by RETURN_MIN_DROP and by
+ * half since its peak, stayed there for RETURN_QUIET_MS, and the worker served fewer than
+ * RETURN_MAX_REQUESTS_PER_S meanwhile. The peak starts again from the count after it.
+ */
+export class MemoryReturn {
+  private peak = 0;
+  /** When the count went low (0: it is not), and the request count then. */
+  private lowSinceMs = 0;
+  private requestsThen = 0;
+  /** How many collections ran (metrics, tests). */
+  runs = 0;
+
+  constructor(private readonly collect: () => void = fullCollection) {}
+
+  /** Called periodically with the open connection count and the worker's request count; true when it collected. */
+  check(open: number, requests: number, nowMs: number): boolean {
+    if (open > this.peak) this.peak = open;
+    const dropped = this.peak - open;
+    if (dropped < RETURN_MIN_DROP || dropped * 2 < this.peak) {
+      this.lowSinceMs = 0;
+      return false;
+    }
+    if (this.lowSinceMs === 0) {
+      this.lowSinceMs = nowMs;
+      this.requestsThen = requests;
+      return false;
+    }
+    if (nowMs - this.lowSinceMs < RETURN_QUIET_MS) return false;
+    const busy = (requests - this.requestsThen) * 1000 > RETURN_MAX_REQUESTS_PER_S * (nowMs - this.lowSinceMs);
+    this.lowSinceMs = nowMs;
+    this.requestsThen = requests;
+    if (busy) return false; // a busy worker allocates: its own collections come soon enough
+    this.collect();
+    this.runs++;
+    this.peak = open;
+    this.lowSinceMs = 0;
+    return true;
+  }
+}
+
+type GcFn = (opts?: { type?: 'major' | 'minor'; execution?: 'sync' | 'async'; flavor?: 'regular' | 'last-resort' }) => void;
+let gcFn: GcFn | undefined;
+
+/**
+ * V8's gc(), exposed on first use (a worker started without --expose-gc gets it from a
+ * fresh context once the flag is set), run as a memory-reducing full collection.
+ */
+export function fullCollection(): void {
+  if (gcFn === undefined) {
+    const g = (globalThis as { gc?: GcFn }).gc;
+    if (typeof g === 'function') gcFn = g;
+    else {
+      setFlagsFromString('--expose-gc');
+      gcFn = runInNewContext('gc') as GcFn;
+    }
+  }
+  gcFn({ type: 'major', execution: 'sync', flavor: 'last-resort' });
+}
