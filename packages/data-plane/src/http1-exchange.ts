@@ -52,10 +52,12 @@ const spareReaders: HeadReader[] = [];
 const spareSlices: HeadSlices[] = [];
 const spareChunks: ChunkedTracker[] = [];
 const spareDecisions: RouteDecision[] = [];
+const spareTried: Int32Array[] = [];
 export const PARKED_READER = newReader();
 const PARKED_SLICES = new HeadSlices();
 const PARKED_CHUNKS = new ChunkedTracker();
 const PARKED_DECISION = new RouteDecision();
+const PARKED_TRIED = new Int32Array(MAX_TRIES + 1);
 
 function newReader(): HeadReader {
   return new HeadReader(DEFAULT_H1_LIMITS.maxHeadBytes, DEFAULT_H1_LIMITS.maxRequestLineBytes);
@@ -111,7 +113,7 @@ export abstract class Http1Exchange implements UpstreamSink {
   protected comp: H1CompressedBody | null = null;
   protected learnCookie = '';
   // ChoiceState (server-choice.ts): servers tried, the Sch hash, a sticky pick.
-  readonly tried = new Int32Array(MAX_TRIES + 1);
+  tried = spareTried.pop() ?? new Int32Array(MAX_TRIES + 1);
   triedCount = 0;
   hashKey = 0;
   stuck = false;
@@ -182,6 +184,9 @@ export abstract class Http1Exchange implements UpstreamSink {
     this.decision.clear();
     if (spareDecisions.length < MAX_SPARE_HEADS) spareDecisions.push(this.decision);
     this.decision = PARKED_DECISION;
+    // A typed array costs ~250 B of heap (its object, its ArrayBuffer, its elements).
+    if (spareTried.length < MAX_SPARE_HEADS) spareTried.push(this.tried);
+    this.tried = PARKED_TRIED;
     this.fctx = undefined;
     this.fctxFor = undefined;
   }
@@ -191,6 +196,7 @@ export abstract class Http1Exchange implements UpstreamSink {
     this.slices = spareSlices.pop() ?? new HeadSlices();
     this.reqChunks = spareChunks.pop() ?? new ChunkedTracker();
     this.decision = spareDecisions.pop() ?? new RouteDecision();
+    this.tried = spareTried.pop() ?? new Int32Array(MAX_TRIES + 1);
   }
 
   // ---------------------------------------------------------------- upstream side
