@@ -5,6 +5,8 @@ import { runInNewContext } from 'node:vm';
 export const RETURN_MIN_DROP = 1000;
 /** How long the open count must stay that low, the worker quiet, before the collection runs. */
 export const RETURN_QUIET_MS = 3000;
+/** The count "stayed down": it fell no further than this over RETURN_QUIET_MS. */
+export const RETURN_SETTLED_DROP = 50;
 /** "Quiet": fewer requests than this per second over RETURN_QUIET_MS (the collection pauses the worker). */
 export const RETURN_MAX_REQUESTS_PER_S = 200;
 
@@ -18,14 +20,15 @@ export const RETURN_MAX_REQUESTS_PER_S = 200;
  * "last-resort" flavour: compacts, releases free pages, shrinks the young generation) gives
  * that memory back. It pauses the worker for tens of milliseconds per 100 MB of heap, so it
  * runs only when it pays and nobody waits: the open count dropped by RETURN_MIN_DROP and by
- * half since its peak, stayed there for RETURN_QUIET_MS, and the worker served fewer than
+ * half since its peak, then fell no further for RETURN_QUIET_MS, and the worker served fewer than
  * RETURN_MAX_REQUESTS_PER_S meanwhile. The peak starts again from the count after it.
  */
 export class MemoryReturn {
   private peak = 0;
-  /** When the count went low (0: it is not), and the request count then. */
+  /** When the count went low, or last fell further (0: it is not low), and the counts then. */
   private lowSinceMs = 0;
   private requestsThen = 0;
+  private openThen = 0;
   /** How many collections ran (metrics, tests). */
   runs = 0;
 
@@ -39,15 +42,19 @@ export class MemoryReturn {
       this.lowSinceMs = 0;
       return false;
     }
-    if (this.lowSinceMs === 0) {
+    // Still closing (a TLS close takes a few turns; a client may close its connections over
+    // seconds): the objects of the last ones would survive a collection run now.
+    if (this.lowSinceMs === 0 || open < this.openThen - RETURN_SETTLED_DROP) {
       this.lowSinceMs = nowMs;
       this.requestsThen = requests;
+      this.openThen = open;
       return false;
     }
     if (nowMs - this.lowSinceMs < RETURN_QUIET_MS) return false;
     const busy = (requests - this.requestsThen) * 1000 > RETURN_MAX_REQUESTS_PER_S * (nowMs - this.lowSinceMs);
     this.lowSinceMs = nowMs;
     this.requestsThen = requests;
+    this.openThen = open;
     if (busy) return false; // a busy worker allocates: its own collections come soon enough
     this.collect();
     this.runs++;

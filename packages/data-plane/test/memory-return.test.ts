@@ -59,6 +59,18 @@ describe('MemoryReturn: a heap-shrinking collection after many connections close
     assert.equal(runs.length, 1);
   });
 
+  it('waits until the count stops falling: the last connections to close must be garbage too', () => {
+    const { m, runs } = tracker();
+    m.check(10_000, 0, 1);
+    // Below half at t=100, then still closing 1,000 a second for 4 s.
+    let t = 100;
+    for (let open = 4000; open >= 0; open -= 100, t += 100) assert.equal(m.check(open, 0, t), false, `still closing at ${open}`);
+    const settled = t - 100; // the last fall, to 0
+    for (; t < settled + RETURN_QUIET_MS; t += 100) assert.equal(m.check(0, 0, t), false);
+    assert.equal(m.check(0, 0, settled + RETURN_QUIET_MS), true);
+    assert.equal(runs.length, 1);
+  });
+
   it('fullCollection runs V8\'s gc without --expose-gc on the command line', () => {
     const hadGc = typeof (globalThis as { gc?: unknown }).gc === 'function';
     fullCollection();
