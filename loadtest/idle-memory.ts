@@ -5,7 +5,7 @@
  * them; the worker's resident memory (VmRSS) is read before, with the connections open, and
  * after they closed. A measurement, not a test: it prints figures and never fails on them.
  *
- *   npm run bench:idle-memory -- [--connections 10000] [--kinds plain,tls,h2] [--settle 5]
+ *   npm run bench:idle-memory -- [--connections 10000] [--kinds plain,tls,h2] [--settle 12]
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { connect as netConnect, type Socket } from 'node:net';
@@ -143,7 +143,9 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 async function main(): Promise<void> {
   const n = Number(arg('connections', '10000'));
   const kinds = arg('kinds', 'plain,tls,h2').split(',') as Kind[];
-  const settleS = Math.max(Number(arg('settle', '8')), METRICS_REPORT_MS / 1000);
+  // Long enough for the last connections to close and the worker to return memory after 3 s of
+  // quiet (memory-return.ts).
+  const settleS = Math.max(Number(arg('settle', '12')), METRICS_REPORT_MS / 1000);
   const workDir = mkdtempSync(join(tmpdir(), 'fulcrum-idle-'));
   const cert = makeCert(workDir);
   const backend = await startBackend({ repoRoot: REPO_ROOT, workDir, bodyBytes: 100, cert });
