@@ -56,6 +56,7 @@ describe('proxy idle connections: memory per connection, given back after close'
   });
 
   after(async () => {
+    if (process.env.DP_DEBUG) console.log(node.stdout.split('\n').filter((l) => l.includes('memory returned')).join('\n'));
     await node?.stop();
     await app?.close();
   });

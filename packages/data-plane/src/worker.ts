@@ -19,6 +19,7 @@ import { hostsFor } from './listen-hosts.js';
 import { SlotList } from './slot-list.js';
 import { RawSocket, rawAcceptActive, takeOverAccept, type ClientSocket, type TcpHandle } from './raw-socket.js';
 import { MemoryReturn, fullCollection } from './memory-return.js';
+import { getHeapStatistics } from 'node:v8';
 
 export interface ProxyWorkerOptions {
   workerId: number;
@@ -125,11 +126,12 @@ export class ProxyWorker implements ConnectionHost, StreamHost {
   /** After many connections closed, on a quiet worker: a heap-shrinking full collection (memory-return.ts). */
   private readonly memory = new MemoryReturn(() => {
     const rss = process.memoryUsage.rss();
+    const heap = getHeapStatistics().total_heap_size;
     const t0 = performance.now();
     fullCollection();
     this.logger.write({
-      level: 'debug', msg: 'memory returned after connections closed', rssMB: Math.round(rss / 1048576),
-      rssAfterMB: Math.round(process.memoryUsage.rss() / 1048576), ms: Math.round(performance.now() - t0),
+      level: 'debug', msg: 'memory returned after connections closed', ms: Math.round(performance.now() - t0),
+      rssMB: mb(rss), rssAfterMB: mb(process.memoryUsage.rss()), heapMB: mb(heap), heapAfterMB: mb(getHeapStatistics().total_heap_size),
     });
   });
   private returnMemory(now: number): void {
@@ -459,6 +461,8 @@ export class ProxyWorker implements ConnectionHost, StreamHost {
     await this.functions.close();
   }
 }
+
+const mb = (bytes: number): number => Math.round(bytes / 1048576);
 
 function signatureOf(l: SnapListener): string {
   return `${l.protocol}|${l.http2 ? 'h2' : 'h1'}|${l.certs.map((c) => `${c.id}:${c.isDefault}`).join(',')}|${JSON.stringify([l.tls ?? null, l.mtls ?? null])}`;
