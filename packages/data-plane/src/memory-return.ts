@@ -69,7 +69,8 @@ let gcFn: GcFn | undefined;
 
 /**
  * V8's gc(), exposed on first use (a worker started without --expose-gc gets it from a
- * fresh context once the flag is set), run as a memory-reducing full collection.
+ * fresh context once the flag is set), run as a memory-reducing full collection. The options
+ * are V8's of Node 22 and later; Node 20's gc ignores them (measured: nothing given back).
  */
 export function fullCollection(): void {
   if (gcFn === undefined) {
