@@ -18,7 +18,7 @@ export const RETURN_MAX_REQUESTS_PER_S = 200;
  * heap stays at its peak size, and the young generation, grown during the burst of new
  * connections, stays grown. A full collection that also shrinks the heap (V8's
  * "last-resort" flavour: compacts, releases free pages, shrinks the young generation) gives
- * that memory back. It pauses the worker for tens of milliseconds per 100 MB of heap, so it
+ * that memory back. It pauses the worker (110-150 ms measured at 100-220 MB of heap), so it
  * runs only when it pays and nobody waits: the open count dropped by RETURN_MIN_DROP and by
  * half since its peak, then fell no further for RETURN_QUIET_MS, and the worker served fewer than
  * RETURN_MAX_REQUESTS_PER_S meanwhile. The peak starts again from the count after it.
