@@ -5,7 +5,7 @@
  * them; the worker's resident memory (VmRSS) is read before, with the connections open, and
  * after they closed. A measurement, not a test: it prints figures and never fails on them.
  *
- *   npm run bench:idle-memory -- [--connections 10000] [--kinds plain,tls,h2] [--settle 5]
+ *   npm run bench:idle-memory -- [--connections 10000] [--kinds plain,tls,h2] [--settle 12]
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { connect as netConnect, type Socket } from 'node:net';
@@ -118,16 +118,24 @@ async function closeAll(socks: Socket[]): Promise<void> {
   })));
 }
 
-/** The worker's V8 heap and external (ArrayBuffer) memory in KB, from the admin API's runtime metrics (the worker reports them every few seconds). */
-async function workerHeapKb(adminUrl: string): Promise<{ heap: number; external: number }> {
+/**
+ * The worker's V8 heap (committed, and used), its young generation's committed size, and
+ * external (ArrayBuffer) memory in KB, from the admin API's runtime metrics (the worker
+ * reports them every few seconds).
+ */
+interface HeapKb { heap: number; used: number; young: number; external: number }
+async function workerHeapKb(adminUrl: string): Promise<HeapKb> {
   const text = await (await fetch(`${adminUrl}/metrics`)).text();
-  const pick = (name: string): number => {
+  const pick = (name: string, label = ''): number => {
     for (const line of text.split('\n')) {
-      if (line.startsWith(`${name}{`) && !line.includes('worker="primary"')) return Number(line.slice(line.lastIndexOf(' ') + 1)) / 1024;
+      if (line.startsWith(`${name}{`) && !line.includes('worker="primary"') && line.includes(label)) return Number(line.slice(line.lastIndexOf(' ') + 1)) / 1024;
     }
     return NaN;
   };
-  return { heap: pick('nodejs_heap_size_total_bytes'), external: pick('nodejs_external_memory_bytes') };
+  return {
+    heap: pick('nodejs_heap_size_total_bytes'), used: pick('nodejs_heap_size_used_bytes'),
+    young: pick('nodejs_heap_space_size_total_bytes', 'space="new"'), external: pick('nodejs_external_memory_bytes'),
+  };
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -135,7 +143,9 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 async function main(): Promise<void> {
   const n = Number(arg('connections', '10000'));
   const kinds = arg('kinds', 'plain,tls,h2').split(',') as Kind[];
-  const settleS = Math.max(Number(arg('settle', '8')), METRICS_REPORT_MS / 1000);
+  // Long enough for the last connections to close and the worker to return memory after 3 s of
+  // quiet (memory-return.ts).
+  const settleS = Math.max(Number(arg('settle', '12')), METRICS_REPORT_MS / 1000);
   const workDir = mkdtempSync(join(tmpdir(), 'fulcrum-idle-'));
   const cert = makeCert(workDir);
   const backend = await startBackend({ repoRoot: REPO_ROOT, workDir, bodyBytes: 100, cert });
@@ -147,8 +157,8 @@ async function main(): Promise<void> {
   const port = Number(new URL(target.url).port);
   const worker = workerPid(target.child!.pid);
   console.log(`fulcrum-1w worker ${worker}; ${n} connections per kind; RSS in MB`);
-  console.log('| kind | before | open | per connection | closed (+' + settleS + ' s) | left per connection | V8 heap before / open / closed | external before / open / closed |');
-  console.log('| --- | ---: | ---: | ---: | ---: | ---: | --- | --- |');
+  console.log('| kind | before | open | per connection | closed (+' + settleS + ' s) | left per connection | V8 heap before / open / closed | heap used | young generation | external |');
+  console.log('| --- | ---: | ---: | ---: | ---: | ---: | --- | --- | --- | --- |');
   for (const kind of kinds) {
     // Warm-up: the code paths and pools the kind needs, so what follows is per connection.
     await closeAll(await openMany(kind, 200, port, target.tlsPort!));
@@ -164,8 +174,8 @@ async function main(): Promise<void> {
     const closed = rssKb(worker);
     const heapClosed = await workerHeapKb(target.adminUrl!);
     const mb = (kb: number) => (kb / 1024).toFixed(1);
-    const trio = (k: 'heap' | 'external') => `${mb(heapBefore[k])} / ${mb(heapOpen[k])} / ${mb(heapClosed[k])}`;
-    console.log(`| ${kind} | ${mb(before)} | ${mb(open)} | ${((open - before) / n).toFixed(2)} KB | ${mb(closed)} | ${((closed - before) / n).toFixed(2)} KB | ${trio('heap')} | ${trio('external')} |`);
+    const trio = (k: keyof HeapKb) => `${mb(heapBefore[k])} / ${mb(heapOpen[k])} / ${mb(heapClosed[k])}`;
+    console.log(`| ${kind} | ${mb(before)} | ${mb(open)} | ${((open - before) / n).toFixed(2)} KB | ${mb(closed)} | ${((closed - before) / n).toFixed(2)} KB | ${trio('heap')} | ${trio('used')} | ${trio('young')} | ${trio('external')} |`);
   }
   await stopAll();
   rmSync(workDir, { recursive: true, force: true });

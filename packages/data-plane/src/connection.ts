@@ -19,7 +19,7 @@ import { clientAddress } from './client-address.js';
 import { clientCertHeaders } from './client-cert.js';
 import { Http1Request } from './http1-request.js';
 import {
-  CLOSED_REQUEST_HEAD, EMPTY, MAX_SPARE_HEADS, S_BODY, S_CLOSED, S_HEAD, S_TUNNEL, S_WAIT,
+  CLOSED_REQUEST_HEAD, EMPTY, MAX_SPARE_HEADS, PARKED_READER, S_BODY, S_CLOSED, S_HEAD, S_TUNNEL, S_WAIT,
   setCookieLines, T_BODY, T_HEAD, T_IDLE, T_NONE, T_REQUEST, spareRequestHeads,
 } from './http1-exchange.js';
 
@@ -30,8 +30,8 @@ import {
  *        --buildForwardRequestHead (slices of the original head) + body as it comes--> upstream
  *   upstream bytes --parseResponseHead--> buildClientResponseHead + body as it comes --> client
  *
- * One instance per client connection, with every handler bound once; a request allocates
- * only what it must (strings a rule condition asks for). Bodies stream with backpressure
+ * One instance per client connection; a request allocates only what it must (strings a rule
+ * condition asks for). Bodies stream with backpressure
  * (each side pauses the other); framing is tracked, never rewritten. Pipelined requests
  * wait in the socket until the response before them is complete.
  */
@@ -54,40 +54,38 @@ export class ProxyConnection extends Http1Request implements EditInput, RouteInp
     this.tls = this.raw === null ? TlsDirect.of(socket) : null;
     this.peerIp = clientAddress(socket.remoteAddress);
     if (worker.accessLog) this.access = new Http1Access(this, socket);
-    this.onClientData = this.onClientData.bind(this);
-    this.onClientRead = this.onClientRead.bind(this);
-    this.onClientEnd = this.onClientEnd.bind(this);
-    this.onClientClose = this.onClientClose.bind(this);
-    this.onClientDrain = this.onClientDrain.bind(this);
     // A client may send its request and half-close; it still reads the answer. Node would
     // end our side on the client's FIN (listeners are not allowHalfOpen): every state ends
     // it itself instead (onClientEnd, endClient, destroy).
     socket.allowHalfOpen = true;
-    socket.on('end', this.onClientEnd);
-    socket.on('close', this.onClientClose);
-    socket.on('error', noop);
-    socket.on('drain', this.onClientDrain);
+    // A raw socket calls this connection's handlers itself: no closures per connection.
+    if (this.raw !== null) this.raw.attach(this);
+    else {
+      socket.on('end', () => this.onClientEnd());
+      socket.on('close', () => this.onClientClose());
+      socket.on('error', noop);
+      socket.on('drain', () => this.onClientDrain());
+    }
     this.arm(T_HEAD, HEAD_TIMEOUT_MS);
   }
 
   /** Start reading the client (a raw socket may serve a whole request within this call). */
   start(): void {
     // Reads land in the worker's shared buffer (fast-io.ts), or come as 'data' events off it.
-    if (this.raw !== null) this.raw.readInto(this.onClientRead, () => this.state !== S_WAIT || this.clientKeepAlive || !this.reqBodyDone);
-    else if (this.tls !== null && this.tls.readInto(this.onClientRead)) return;
-    else if (!readIntoShared(this.socket as Socket, this.onClientRead)) this.socket.on('data', this.onClientData);
+    if (this.raw !== null) return this.raw.readInto(null, () => this.state !== S_WAIT || this.clientKeepAlive || !this.reqBodyDone);
+    const read = (n: number, buf: Buffer) => this.onClientRead(n, buf);
+    if (this.tls === null || !this.tls.readInto(read)) {
+      if (!readIntoShared(this.socket as Socket, read)) this.socket.on('data', (chunk: Buffer) => read(chunk.length, chunk));
+    }
   }
 
   // ---------------------------------------------------------------- client side
-  protected onClientData(chunk: Buffer): void {
-    this.onClientRead(chunk.length, chunk);
-  }
 
   /**
    * Client bytes buf[0, n). buf may be the worker's shared read buffer (fast-io.ts): what
    * must outlive this call is copied (isShared) or written out at once.
    */
-  protected onClientRead(n: number, buf: Buffer): void {
+  onClientRead(n: number, buf: Buffer): void {
     this.bytesRead += n;
     if (this.state === S_HEAD) this.readHead(buf, 0, n);
     else if (this.state === S_BODY) this.forwardBody(buf, 0, n);
@@ -109,6 +107,7 @@ export class ProxyConnection extends Http1Request implements EditInput, RouteInp
   }
 
   protected readHead(chunk: Buffer, start: number, end: number): void {
+    if (this.reader === PARKED_READER) this.unparkParts(); // idle a while (parkParts)
     const r = this.reader.push(chunk, start, end);
     if (r === ReadStatus.MORE) {
       if (this.deadlineKind !== T_HEAD) this.arm(T_HEAD, HEAD_TIMEOUT_MS);
@@ -308,7 +307,7 @@ export class ProxyConnection extends Http1Request implements EditInput, RouteInp
     }
   }
 
-  protected onClientDrain(): void {
+  onClientDrain(): void {
     if (this.state === S_CLOSED) return;
     this.ux?.resume();
     if (this.heldWaitsDrain) {
@@ -317,7 +316,7 @@ export class ProxyConnection extends Http1Request implements EditInput, RouteInp
     }
   }
 
-  protected onClientEnd(): void {
+  onClientEnd(): void {
     this.clientEnded = true;
     if (this.state === S_TUNNEL) {
       this.ux?.endWrite();
@@ -335,7 +334,7 @@ export class ProxyConnection extends Http1Request implements EditInput, RouteInp
     // the connection once they are all answered.
   }
 
-  protected onClientClose(): void {
+  onClientClose(): void {
     this.state = S_CLOSED;
     this.linger?.closed();
     this.dropUpstream();
@@ -351,6 +350,7 @@ export class ProxyConnection extends Http1Request implements EditInput, RouteInp
    * meets the shared closed-head stand-in, never a live one.
    */
   protected recycleHeads(): void {
+    this.parkParts();
     if (this.req === CLOSED_REQUEST_HEAD) return;
     this.req.release();
     if (spareRequestHeads.length < MAX_SPARE_HEADS) spareRequestHeads.push(this.req);

@@ -46,6 +46,25 @@ export const MAX_SPARE_HEADS = 1024;
 export const CLOSED_REQUEST_HEAD = new RequestHead();
 
 /**
+ * The per-request parts of idle and closed connections, for the next request (see
+ * Http1Exchange.parkParts), and the shared stand-ins a parked connection holds instead.
+ */
+const spareReaders: HeadReader[] = [];
+const spareSlices: HeadSlices[] = [];
+const spareChunks: ChunkedTracker[] = [];
+const spareDecisions: RouteDecision[] = [];
+const spareTried: Int32Array[] = [];
+export const PARKED_READER = newReader();
+const PARKED_SLICES = new HeadSlices();
+const PARKED_CHUNKS = new ChunkedTracker();
+const PARKED_DECISION = new RouteDecision();
+const PARKED_TRIED = new Int32Array(MAX_TRIES + 1);
+
+function newReader(): HeadReader {
+  return new HeadReader(DEFAULT_H1_LIMITS.maxHeadBytes, DEFAULT_H1_LIMITS.maxRequestLineBytes);
+}
+
+/**
  * The state of one HTTP/1.1 exchange and the relaying end of its upstream half: the shared
  * UpstreamExchange (upstream-exchange.ts, taken per request from its free list) does the
  * pool checkout or connect, writes the request head and first body bytes in one go, parses
@@ -58,10 +77,10 @@ export const CLOSED_REQUEST_HEAD = new RequestHead();
  */
 export abstract class Http1Exchange implements UpstreamSink {
   state = S_HEAD;
-  protected readonly reader = new HeadReader(DEFAULT_H1_LIMITS.maxHeadBytes, DEFAULT_H1_LIMITS.maxRequestLineBytes);
+  protected reader = spareReaders.pop() ?? newReader();
   protected req: RequestHead = spareRequestHeads.pop() ?? new RequestHead();
-  protected readonly slices = new HeadSlices();
-  protected readonly reqChunks = new ChunkedTracker();
+  protected slices = spareSlices.pop() ?? new HeadSlices();
+  protected reqChunks = spareChunks.pop() ?? new ChunkedTracker();
   protected fctx: ForwardContext | undefined;
   /** The listener snapshot fctx was built for (its id and XForwardedForConfig). */
   protected fctxFor: object | undefined;
@@ -81,7 +100,7 @@ export abstract class Http1Exchange implements UpstreamSink {
   protected heldWaitsDrain = false;
 
   // The request under way.
-  protected readonly decision = new RouteDecision();
+  protected decision = spareDecisions.pop() ?? new RouteDecision();
   protected table: RoutingTable | undefined;
   protected listener: CompiledListener | undefined;
   protected rule: CompiledRule | undefined;
@@ -95,7 +114,7 @@ export abstract class Http1Exchange implements UpstreamSink {
   protected comp: H1CompressedBody | null = null;
   protected learnCookie = '';
   // ChoiceState (server-choice.ts): servers tried, the Sch hash, a sticky pick.
-  readonly tried = new Int32Array(MAX_TRIES + 1);
+  tried = spareTried.pop() ?? new Int32Array(MAX_TRIES + 1);
   triedCount = 0;
   hashKey = 0;
   stuck = false;
@@ -139,6 +158,47 @@ export abstract class Http1Exchange implements UpstreamSink {
   protected abstract writeSlices(): boolean;
   protected abstract finishExchange(): void;
   protected abstract endFunction(): void;
+
+  /**
+   * Idle (between requests, no partial head) or closed: the request-time parts go to the
+   * spare lists and shared stand-ins take their place, until unparkParts at the next
+   * request's first bytes (issue 12 item 6: an idle keep-alive connection holds ~1 KiB less,
+   * and a new connection takes them from the lists instead of allocating). The
+   * ForwardContext, built per listener snapshot, is built again then.
+   */
+  protected parkParts(): void {
+    const r = this.reader;
+    if (r === PARKED_READER) return;
+    // A reader that failed may keep a partial head's buffer: not worth keeping.
+    if (!r.pending && r.error === 0 && spareReaders.length < MAX_SPARE_HEADS) {
+      r.reset();
+      spareReaders.push(r);
+    }
+    this.reader = PARKED_READER;
+    this.slices.reset();
+    if (spareSlices.length < MAX_SPARE_HEADS) spareSlices.push(this.slices);
+    this.slices = PARKED_SLICES;
+    this.reqChunks.reset();
+    this.reqChunks.sink = null;
+    if (spareChunks.length < MAX_SPARE_HEADS) spareChunks.push(this.reqChunks);
+    this.reqChunks = PARKED_CHUNKS;
+    this.decision.clear();
+    if (spareDecisions.length < MAX_SPARE_HEADS) spareDecisions.push(this.decision);
+    this.decision = PARKED_DECISION;
+    // A typed array costs ~250 B of heap (its object, its ArrayBuffer, its elements).
+    if (spareTried.length < MAX_SPARE_HEADS) spareTried.push(this.tried);
+    this.tried = PARKED_TRIED;
+    this.fctx = undefined;
+    this.fctxFor = undefined;
+  }
+
+  protected unparkParts(): void {
+    this.reader = spareReaders.pop() ?? newReader();
+    this.slices = spareSlices.pop() ?? new HeadSlices();
+    this.reqChunks = spareChunks.pop() ?? new ChunkedTracker();
+    this.decision = spareDecisions.pop() ?? new RouteDecision();
+    this.tried = spareTried.pop() ?? new Int32Array(MAX_TRIES + 1);
+  }
 
   // ---------------------------------------------------------------- upstream side
   protected send(server: RuntimeServer): void {

@@ -84,8 +84,9 @@ export abstract class Http1Request extends Http1Exchange {
   /**
    * Called by the worker's sweep: a keep-alive connection idle between requests for
    * PARK_AFTER_MS gives its request head (~1.7 KiB of off-heap field tables) back to the
-   * spare pool until its next request's head is read (issue 12 item 6); the response head is
-   * the upstream exchange's, held only during an exchange. Not at every request's end: a
+   * spare pool until its next request's head is read (issue 12 item 6), with the other
+   * request-time parts (Http1Exchange.parkParts); the response head is the upstream
+   * exchange's, held only during an exchange. Not at every request's end: a
    * busy connection would trade its head back and forth for nothing.
    */
   parkHeads(now: number): void {

@@ -49,6 +49,18 @@ export class RouteDecision {
   /** Changes to the response head decided with the request (TC-3 CORS headers), or null. */
   respEdits: ResponseEdits | null = null;
 
+  /** Drop what the last decision refers to (a spare instance must not keep an old table alive). */
+  clear(): void {
+    this.table = undefined;
+    this.listener = undefined;
+    this.rule = undefined;
+    this.final = undefined;
+    this.group = undefined;
+    this.server = undefined;
+    this.insertCookie = undefined;
+    this.respEdits = null;
+  }
+
   private local(status: number, message: string): this {
     this.kind = Route.LOCAL;
     this.status = status;

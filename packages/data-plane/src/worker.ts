@@ -18,6 +18,8 @@ import { Log, accessLogTo, envLogLevel, type AccessLogSink } from '@fulcrum/log'
 import { hostsFor } from './listen-hosts.js';
 import { SlotList } from './slot-list.js';
 import { RawSocket, rawAcceptActive, takeOverAccept, type ClientSocket, type TcpHandle } from './raw-socket.js';
+import { MemoryReturn, fullCollection } from './memory-return.js';
+import { getHeapStatistics } from 'node:v8';
 
 export interface ProxyWorkerOptions {
   workerId: number;
@@ -118,6 +120,24 @@ export class ProxyWorker implements ConnectionHost, StreamHost {
     this.sweepNow = now;
     this.conns.forEach(this.sweepOne);
     if (this.streamDrains.length > 0) this.cutStreams(now);
+    this.returnMemory(now);
+  }
+
+  /** After many connections closed, on a quiet worker: a heap-shrinking full collection (memory-return.ts). */
+  private readonly memory = new MemoryReturn(() => {
+    const rss = process.memoryUsage.rss();
+    const heap = getHeapStatistics().total_heap_size;
+    const t0 = performance.now();
+    fullCollection();
+    this.logger.write({
+      level: 'debug', msg: 'memory returned after connections closed', ms: Math.round(performance.now() - t0),
+      rssMB: mb(rss), rssAfterMB: mb(process.memoryUsage.rss()), heapMB: mb(heap), heapAfterMB: mb(getHeapStatistics().total_heap_size),
+    });
+  });
+  private returnMemory(now: number): void {
+    let open = this.conns.size;
+    for (const ol of this.open.values()) if (ol.h2) open += ol.h2.sessionCount;
+    this.memory.check(open, this.requests, now);
   }
 
   private sweepNow = 0;
@@ -441,6 +461,8 @@ export class ProxyWorker implements ConnectionHost, StreamHost {
     await this.functions.close();
   }
 }
+
+const mb = (bytes: number): number => Math.round(bytes / 1048576);
 
 function signatureOf(l: SnapListener): string {
   return `${l.protocol}|${l.http2 ? 'h2' : 'h1'}|${l.certs.map((c) => `${c.id}:${c.isDefault}`).join(',')}|${JSON.stringify([l.tls ?? null, l.mtls ?? null])}`;

@@ -21,6 +21,9 @@ export const STATIC_TABLE: readonly (readonly [string, string])[] = [
 ];
 export const STATIC_COUNT = STATIC_TABLE.length;
 
+/** The ring's first capacity (a power of two: positions are masked). */
+const INITIAL_SLOTS = 8;
+
 /** Per-entry overhead counted in the table size (RFC 7541 §4.1). */
 export const ENTRY_OVERHEAD = 32;
 
@@ -30,8 +33,10 @@ export const ENTRY_OVERHEAD = 32;
  * string length equals octet count.
  */
 export class DynamicTable {
-  private names: string[] = new Array(64);
-  private values: string[] = new Array(64);
+  // Two per HTTP/2 connection (decoder and encoder), held for its life: 8 slots to start
+  // (grown by doubling) rather than 64, ~1.8 KB less per idle connection (issue 12 item 6).
+  private names: string[] = new Array(INITIAL_SLOTS);
+  private values: string[] = new Array(INITIAL_SLOTS);
   /** Ring position of the oldest entry and the number of entries. */
   private tail = 0;
   count = 0;
