@@ -87,7 +87,7 @@ export class H2Connection extends H2StreamSet {
     return this.streams.size;
   }
 
-  // ---------------------------------------------------------------- reading
+  // ---------------------------------------------------------------- reading: frames parsed in place
   private onData(chunk: Buffer): void {
     if (this.closed) return;
     this.lastActive = performance.now();
@@ -421,8 +421,7 @@ export class H2Connection extends H2StreamSet {
     return id > this.lastStreamId || (id & 1) === 0;
   }
 
-  // ---------------------------------------------------------------- connection lifetime
-  /** GOAWAY NO_ERROR: streams under way finish, new ones are not taken, and then the connection closes. */
+  /** Connection lifetime. GOAWAY NO_ERROR: streams under way finish, new ones are not taken, then the connection closes. */
   shutdown(): void {
     if (this.closed || this.goingAway) return;
     this.goingAway = true;

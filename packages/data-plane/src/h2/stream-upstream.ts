@@ -142,7 +142,7 @@ export abstract class H2StreamUpstream implements UpstreamSink {
     return this.upHeadMs > 0 ? this.upHeadMs - this.upSentMs : undefined;
   }
 
-  // ---------------------------------------------------------------- in-flight accounting (Wlc)
+  /** In-flight accounting (Wlc): this exchange counts against server s until release(). */
   protected hold(s: RuntimeServer): void {
     this.release();
     this.server = s;
@@ -150,7 +150,6 @@ export abstract class H2StreamUpstream implements UpstreamSink {
     s.active++;
     s.group.picker.load?.onStart(s.index);
   }
-
   /** The exchange gave up its server (answered, reset, timed out): a function call under way ends too. */
   protected release(): void {
     this.endFunction();
