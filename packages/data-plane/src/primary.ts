@@ -53,8 +53,13 @@ const ORPHAN_SOCKET_MS = 3000;
  * belong.
  */
 export function workerExecArgv(): string[] {
-  const flag = '--no-allocation-site-pretenuring';
-  return process.execArgv.includes(flag) ? process.execArgv : [...process.execArgv, flag];
+  const out = [...process.execArgv];
+  if (!out.includes('--no-allocation-site-pretenuring')) out.push('--no-allocation-site-pretenuring');
+  // The young generation's semi-spaces at most 8 MiB (V8 grows them to 32-64 under a burst of
+  // new connections and keeps them): 10,000 idle plain connections grew a worker by 4.15 KB
+  // each instead of 4.67, with no CPU difference measurable side by side (plain and HTTP/2).
+  if (!out.some((a) => a.startsWith('--max-semi-space-size'))) out.push('--max-semi-space-size=8');
+  return out;
 }
 
 /** How one worker moves bytes and gets its connections (shown in /status and by the bench). */

@@ -3,9 +3,10 @@ import { spawnSync } from 'node:child_process';
 import { workerExecArgv } from '../src/primary.js';
 
 describe('worker Node flags', () => {
-  it('turn V8 pretenuring off once, keeping the node\'s own flags', () => {
+  it('turn V8 pretenuring off and cap the young generation, once each, keeping the node\'s own flags', () => {
     const argv = workerExecArgv();
     assert.equal(argv.filter((a) => a === '--no-allocation-site-pretenuring').length, 1);
+    assert.equal(argv.filter((a) => a.startsWith('--max-semi-space-size')).length, 1);
     for (const a of process.execArgv) assert.ok(argv.includes(a), `the node's flag ${a} reaches the workers`);
   });
 
