@@ -1,6 +1,6 @@
 #!/bin/bash
 # Side-by-side CPU comparison of two Fulcrum trees (e.g. before/after a change): both run at
-# once (1 worker each, the same backend, the same Node), each loaded by its own wrk -t1 -c20 at
+# once (1 worker each, the same backend, the same Node), each loaded by its own wrk -t1 -c20 (SBS_CONNECTIONS=N for another count) at
 # the same time; CPU of each node's process tree from /proc. The machine's other load hits both
 # alike, which single bench runs on a shared machine cannot promise.
 #   loadtest/side-by-side.sh TREE_A TREE_B [NODE_BIN] [rounds] [keepalive|close]
@@ -26,7 +26,7 @@ if [ "$MODE" = https ] || [ "$MODE" = h2 ]; then
   for u in $URLA $URLB; do for i in $(seq 1 100); do curl -sk -o /dev/null $u && break; sleep 0.2; done; done
 fi
 load() { # url out
-  if [ "$MODE" = h2 ]; then h2load -c10 -m10 -t1 -D 8 $1 > $2 2>&1; else wrk -t1 -c20 -d8s $H $1 > $2 2>&1; fi
+  if [ "$MODE" = h2 ]; then h2load -c10 -m10 -t1 -D 8 $1 > $2 2>&1; else wrk -t1 -c${SBS_CONNECTIONS:-20} -d8s $H $1 > $2 2>&1; fi
 }
 count() { # out: completed requests
   if [ "$MODE" = h2 ]; then grep -oP 'requests: .* \K\d+(?= succeeded)' $1; else grep -oP '^\s+\K\d+(?= requests)' $1; fi
