@@ -114,6 +114,26 @@ describe('UpstreamExchange (both front ends to HTTP/1.1 backends through the sha
     srv = undefined;
   });
 
+  it('SG-8: an idle pooled connection is kept at least idleMs, then closed by the sweep within a sweep period more', async () => {
+    pool.close();
+    pool = new UpstreamPool(600); // sweeps every 250 ms: closed 750-1000 ms after release
+    let closed = 0;
+    const b = await backend(() => 'HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok');
+    srv = b.server;
+    b.server.on('connection', (sock) => sock.on('close', () => closed++));
+    await exchange(pool, b.port, '/a');
+    const released = Date.now();
+    assert.equal(pool.stats.idle, 1);
+    await new Promise((r) => setTimeout(r, 550 - (Date.now() - released)));
+    assert.equal(pool.stats.idle, 1, 'kept while younger than idleMs');
+    assert.equal(closed, 0);
+    await new Promise((r) => setTimeout(r, 1300 - (Date.now() - released)));
+    assert.equal(pool.stats.idle, 0, 'dropped after idleMs');
+    assert.equal(closed, 1, 'and the backend saw it close');
+    await exchange(pool, b.port, '/b');
+    assert.equal(pool.stats.created, 2);
+  });
+
   for (const [name, mode] of MODES) {
     describe(name, () => {
       it('relays a content-length response and puts the connection back; the next request reuses it', async () => {
