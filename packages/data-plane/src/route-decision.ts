@@ -49,7 +49,7 @@ export class RouteDecision {
   /** Changes to the response head decided with the request (TC-3 CORS headers), or null. */
   respEdits: ResponseEdits | null = null;
 
-  /** Drop what the last decision refers to (a spare instance must not keep an old table alive). */
+  /** Drop what the last decision refers to (before each decision; a spare instance must not keep an old table alive). */
   clear(): void {
     this.table = undefined;
     this.listener = undefined;
@@ -74,14 +74,9 @@ export class RouteDecision {
    * `st` is the caller's server-choice state, reset here for a first try.
    */
   decide(host: ExchangeHost, table: RoutingTable | undefined, listener: CompiledListener | undefined, input: RouteInput, st: ChoiceState): this {
+    this.clear();
     this.table = table;
     this.listener = listener;
-    this.rule = undefined;
-    this.final = undefined;
-    this.group = undefined;
-    this.server = undefined;
-    this.insertCookie = undefined;
-    this.respEdits = null;
     st.triedCount = 0;
     st.groupCookie = undefined;
     if (!table || !listener) return this.local(503, 'This listener is not configured on this node.\n');
