@@ -3,7 +3,7 @@ import { Buffer } from 'node:buffer';
 import { Http1Access } from './http1-access.js';
 import type { Socket } from 'node:net';
 import {
-  BodyKind, ForwardContext, HeaderId, Method, ReadStatus, buildForwardRequestHead, h1ErrorReason, h1ErrorStatus, parseRequestHead, RequestHead,
+  BodyKind, ForwardContext, HeaderId, Method, ReadStatus, buildForwardRequestHead, h1ErrorReason, h1ErrorStatus, parseRequestHead,
 } from './http1/index.js';
 import type { RuntimeServer } from './routing-table.js';
 import type { RetryState } from './server-choice.js';
@@ -19,8 +19,8 @@ import { clientAddress } from './client-address.js';
 import { clientCertHeaders } from './client-cert.js';
 import { Http1Request } from './http1-request.js';
 import {
-  CLOSED_REQUEST_HEAD, EMPTY, MAX_SPARE_HEADS, PARKED_READER, S_BODY, S_CLOSED, S_HEAD, S_TUNNEL, S_WAIT,
-  setCookieLines, T_BODY, T_HEAD, T_IDLE, T_NONE, T_REQUEST, spareRequestHeads,
+  EMPTY, PARKED_READER, S_BODY, S_CLOSED, S_HEAD, S_TUNNEL, S_WAIT,
+  setCookieLines, T_BODY, T_HEAD, T_IDLE, T_NONE, T_REQUEST,
 } from './http1-exchange.js';
 
 /**
@@ -107,7 +107,7 @@ export class ProxyConnection extends Http1Request implements EditInput, RouteInp
   }
 
   protected readHead(chunk: Buffer, start: number, end: number): void {
-    if (this.reader === PARKED_READER) this.unparkParts(); // idle a while (parkParts)
+    if (this.reader === PARKED_READER) this.unparkParts(); // new, or idle a while (parkParts)
     const r = this.reader.push(chunk, start, end);
     if (r === ReadStatus.MORE) {
       if (this.deadlineKind !== T_HEAD) this.arm(T_HEAD, HEAD_TIMEOUT_MS);
@@ -120,10 +120,6 @@ export class ProxyConnection extends Http1Request implements EditInput, RouteInp
       return;
     }
     const rd = this.reader;
-    if (this.req === CLOSED_REQUEST_HEAD) {
-      // Its heads went back while the connection was idle (Http1Request.parkHeads).
-      this.req = spareRequestHeads.pop() ?? new RequestHead();
-    }
     let err: number;
     if (isShared(rd.buf)) {
       // The request head outlives this read (rules, retries, logs): its own copy.
@@ -339,22 +335,7 @@ export class ProxyConnection extends Http1Request implements EditInput, RouteInp
     this.linger?.closed();
     this.dropUpstream();
     this.worker.connectionClosed(this);
-    this.recycleHeads();
-  }
-
-  /**
-   * The client socket is gone: its request head goes to the next connection (the response
-   * head is the upstream exchange's, from its free list). Its field tables are off-heap typed
-   * arrays, which V8 counts as external memory: a fresh one per connection made it run a
-   * major GC every few seconds at 15k connections/s. A late callback of this connection
-   * meets the shared closed-head stand-in, never a live one.
-   */
-  protected recycleHeads(): void {
     this.parkParts();
-    if (this.req === CLOSED_REQUEST_HEAD) return;
-    this.req.release();
-    if (spareRequestHeads.length < MAX_SPARE_HEADS) spareRequestHeads.push(this.req);
-    this.req = CLOSED_REQUEST_HEAD;
   }
 
   protected finishExchange(): void {

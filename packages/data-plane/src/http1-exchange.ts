@@ -40,10 +40,10 @@ export const EMPTY = Buffer.alloc(0);
  */
 export const COPY_BODY_MAX_BYTES = 2048;
 
-/** Heads of closed connections, for the next ones (see recycleHeads). */
-export const spareRequestHeads: RequestHead[] = [];
-export const MAX_SPARE_HEADS = 1024;
-export const CLOSED_REQUEST_HEAD = new RequestHead();
+/** Request heads of idle and closed connections, for the next requests (see Http1Exchange.parkParts). */
+const spareRequestHeads: RequestHead[] = [];
+const MAX_SPARE_HEADS = 1024;
+const CLOSED_REQUEST_HEAD = new RequestHead();
 
 /**
  * The per-request parts of idle and closed connections, for the next request (see
@@ -64,6 +64,10 @@ function newReader(): HeadReader {
   return new HeadReader(DEFAULT_H1_LIMITS.maxHeadBytes, DEFAULT_H1_LIMITS.maxRequestLineBytes);
 }
 
+function give<T>(spares: T[], part: T): void {
+  if (spares.length < MAX_SPARE_HEADS) spares.push(part);
+}
+
 /**
  * The state of one HTTP/1.1 exchange and the relaying end of its upstream half: the shared
  * UpstreamExchange (upstream-exchange.ts, taken per request from its free list) does the
@@ -77,10 +81,11 @@ function newReader(): HeadReader {
  */
 export abstract class Http1Exchange implements UpstreamSink {
   state = S_HEAD;
-  protected reader = spareReaders.pop() ?? newReader();
-  protected req: RequestHead = spareRequestHeads.pop() ?? new RequestHead();
-  protected slices = spareSlices.pop() ?? new HeadSlices();
-  protected reqChunks = spareChunks.pop() ?? new ChunkedTracker();
+  // Request-time parts start parked: the first bytes of a head take them (unparkParts).
+  protected reader = PARKED_READER;
+  protected req: RequestHead = CLOSED_REQUEST_HEAD;
+  protected slices = PARKED_SLICES;
+  protected reqChunks = PARKED_CHUNKS;
   protected fctx: ForwardContext | undefined;
   /** The listener snapshot fctx was built for (its id and XForwardedForConfig). */
   protected fctxFor: object | undefined;
@@ -100,7 +105,7 @@ export abstract class Http1Exchange implements UpstreamSink {
   protected heldWaitsDrain = false;
 
   // The request under way.
-  protected decision = spareDecisions.pop() ?? new RouteDecision();
+  protected decision = PARKED_DECISION;
   protected table: RoutingTable | undefined;
   protected listener: CompiledListener | undefined;
   protected rule: CompiledRule | undefined;
@@ -114,7 +119,7 @@ export abstract class Http1Exchange implements UpstreamSink {
   protected comp: H1CompressedBody | null = null;
   protected learnCookie = '';
   // ChoiceState (server-choice.ts): servers tried, the Sch hash, a sticky pick.
-  tried = spareTried.pop() ?? new Int32Array(MAX_TRIES + 1);
+  tried: Int32Array = PARKED_TRIED;
   triedCount = 0;
   hashKey = 0;
   stuck = false;
@@ -162,31 +167,37 @@ export abstract class Http1Exchange implements UpstreamSink {
   /**
    * Idle (between requests, no partial head) or closed: the request-time parts go to the
    * spare lists and shared stand-ins take their place, until unparkParts at the next
-   * request's first bytes (issue 12 item 6: an idle keep-alive connection holds ~1 KiB less,
-   * and a new connection takes them from the lists instead of allocating). The
-   * ForwardContext, built per listener snapshot, is built again then.
+   * request's first bytes (issue 12 item 6: an idle keep-alive connection holds ~2.7 KiB
+   * less; a new connection starts parked and takes parts from the lists). The request
+   * head's field tables are off-heap typed arrays, which V8 counts as external memory: a
+   * fresh one per connection made it run a major GC every few seconds at 15k connections/s.
+   * A late callback of a closed connection meets the stand-ins, never live parts. The
+   * ForwardContext, built per listener snapshot, is built again at the next request.
    */
   protected parkParts(): void {
     const r = this.reader;
     if (r === PARKED_READER) return;
     // A reader that failed may keep a partial head's buffer: not worth keeping.
-    if (!r.pending && r.error === 0 && spareReaders.length < MAX_SPARE_HEADS) {
+    if (!r.pending && r.error === 0) {
       r.reset();
-      spareReaders.push(r);
+      give(spareReaders, r);
     }
     this.reader = PARKED_READER;
+    this.req.release();
+    give(spareRequestHeads, this.req);
+    this.req = CLOSED_REQUEST_HEAD;
     this.slices.reset();
-    if (spareSlices.length < MAX_SPARE_HEADS) spareSlices.push(this.slices);
+    give(spareSlices, this.slices);
     this.slices = PARKED_SLICES;
     this.reqChunks.reset();
     this.reqChunks.sink = null;
-    if (spareChunks.length < MAX_SPARE_HEADS) spareChunks.push(this.reqChunks);
+    give(spareChunks, this.reqChunks);
     this.reqChunks = PARKED_CHUNKS;
     this.decision.clear();
-    if (spareDecisions.length < MAX_SPARE_HEADS) spareDecisions.push(this.decision);
+    give(spareDecisions, this.decision);
     this.decision = PARKED_DECISION;
     // A typed array costs ~250 B of heap (its object, its ArrayBuffer, its elements).
-    if (spareTried.length < MAX_SPARE_HEADS) spareTried.push(this.tried);
+    give(spareTried, this.tried);
     this.tried = PARKED_TRIED;
     this.fctx = undefined;
     this.fctxFor = undefined;
@@ -194,6 +205,7 @@ export abstract class Http1Exchange implements UpstreamSink {
 
   protected unparkParts(): void {
     this.reader = spareReaders.pop() ?? newReader();
+    this.req = spareRequestHeads.pop() ?? new RequestHead();
     this.slices = spareSlices.pop() ?? new HeadSlices();
     this.reqChunks = spareChunks.pop() ?? new ChunkedTracker();
     this.decision = spareDecisions.pop() ?? new RouteDecision();

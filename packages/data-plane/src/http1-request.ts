@@ -90,9 +90,8 @@ export abstract class Http1Request extends Http1Exchange {
    * busy connection would trade its head back and forth for nothing.
    */
   parkHeads(now: number): void {
-    if (this.deadlineKind === T_IDLE && now - (this.deadlineMs - this.idleTimeoutMs()) >= PARK_AFTER_MS) this.recycleHeads();
+    if (this.deadlineKind === T_IDLE && now - (this.deadlineMs - this.idleTimeoutMs()) >= PARK_AFTER_MS) this.parkParts();
   }
-  protected abstract recycleHeads(): void;
 
   /** Called by the worker's sweep when deadlineMs has passed. */
   expire(): void {
