@@ -1,6 +1,6 @@
 import { Buffer } from 'node:buffer';
 import { isFieldValue, isToken } from './char-tables.js';
-import { HeaderId } from './header-ids.js';
+import { HeaderId, isOrdinaryField } from './header-ids.js';
 import { HeadSlices } from './head-slices.js';
 import { ForwardPolicy } from '../forward-policy.js';
 import { isMarkerShaped, nextListElement, type LoopMarker } from '../loop-marker.js';
@@ -264,9 +264,8 @@ export function buildForwardRequestHead(
       if (id === HeaderId.UPGRADE) drop = !ws;
       else if (id === HeaderId.CONTENT_LENGTH) drop = clRewrite;
       if (!drop && names !== null) drop = removed(head, i, names);
-      // The names stripped are a client certificate's headers: never a field the codec knows,
-      // except one it only reads (Accept-Encoding), which is checked as any other name.
-      if (!drop && strip !== null && (id === HeaderId.OTHER || id === HeaderId.ACCEPT_ENCODING)) drop = removed(head, i, strip);
+      // The names stripped are a client certificate's headers: never a field with a rule of its own.
+      if (!drop && strip !== null && isOrdinaryField(id)) drop = removed(head, i, strip);
     }
     if (drop) {
       out.push(buf, runStart, head.lineStartOf(i));

@@ -49,7 +49,7 @@ export const HeaderId = {
   SLB_ID: 24,
   X_REAL_IP: 25,
   FORWARDED: 26,
-  /** Only read (GZ-1): its bit in a head's `seen` mask spares the compression decision a scan when absent. */
+  /** Only read (GZ-1, see READ_ONLY): its bit in a head's `seen` mask spares the compression decision a scan when absent. */
   ACCEPT_ENCODING: 27,
 } as const;
 
@@ -101,6 +101,20 @@ for (let len = 0; len <= MAX_KNOWN_LEN; len++) {
 }
 
 /**
+ * Ids of names the codec only reads (no framing, forwarding or security rule hangs on them;
+ * the id spares a scan). Everywhere else they are ordinary fields: spelled with `_` they are
+ * unknown names, not refused ones, and name-based edits (the client-certificate strip) see
+ * them as any other field.
+ */
+const READ_ONLY = new Uint8Array(256);
+READ_ONLY[HeaderId.ACCEPT_ENCODING] = 1;
+
+/** An unknown name, or one the codec only reads: what name-based rules treat alike. */
+export function isOrdinaryField(id: number): boolean {
+  return id === HeaderId.OTHER || READ_ONLY[id] === 1;
+}
+
+/**
  * Classifies the field name buf[start, end). Hot path: the name was already validated as a
  * token; most names are rejected on their length or first byte.
  */
@@ -114,9 +128,7 @@ export function classifyHeader(buf: Uint8Array, start: number, end: number): num
       if (FOLD[buf[start + i]!] !== name[i]) continue outer;
     }
     const id = rows[r]!;
-    // A name the codec only reads (no framing, no forwarding rule) is not refused when
-    // spelled with `_`: it is an unknown field then, as it was before it had an id.
-    for (let i = start; i < end; i++) if (buf[i] === UNDERSCORE) return id === HeaderId.ACCEPT_ENCODING ? HeaderId.OTHER : HeaderId.AMBIGUOUS;
+    for (let i = start; i < end; i++) if (buf[i] === UNDERSCORE) return READ_ONLY[id] === 1 ? HeaderId.OTHER : HeaderId.AMBIGUOUS;
     return id;
   }
   return HeaderId.OTHER;
