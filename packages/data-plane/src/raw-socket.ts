@@ -1,5 +1,6 @@
 import { Buffer } from 'node:buffer';
 import { readSync, writeSync } from 'node:fs';
+import type { Socket } from 'node:net';
 import { READ_BUF } from './fast-io.js';
 
 /**
@@ -406,6 +407,41 @@ function speculativeRead(fd: number): number {
 function onRawRead(this: TcpHandle): void {
   const s = this.owner;
   if (s !== undefined) s.read(binding!.streamBaseState[binding!.kReadBytesOrError]!);
+}
+
+/** A connected net.Socket whose reads of bytes skip Node's onStreamRead (readStraight). */
+interface StraightHandle {
+  onread: (this: StraightHandle, ab: unknown) => unknown;
+  fulcrumSocket: Socket;
+  fulcrumRead: (this: Socket, n: number, buf: Buffer) => void;
+  fulcrumNodeRead: (this: StraightHandle, ab: unknown) => unknown;
+}
+
+/**
+ * A net.Socket reading into READ_BUF (fast-io.ts sharedReadOption) gets its bytes straight
+ * from the handle: Node's onStreamRead looks up the socket, its timer, its user buffer and
+ * callback under private symbols on every read (perf: ~0.5 µs per upstream response). EOF and
+ * errors still go to Node's own function, which ends and destroys the socket as usual. Only
+ * for sockets that use no socket.setTimeout (Node's reads refresh that timer). Off unless
+ * the raw path was proven on this Node (enableRawAccept).
+ */
+export function readStraight(socket: Socket, cb: (this: Socket, n: number, buf: Buffer) => void): void {
+  const h = (socket as unknown as { _handle?: StraightHandle | null })._handle;
+  if (!rawEnabled || !h || typeof h.onread !== 'function') return;
+  h.fulcrumSocket = socket;
+  h.fulcrumRead = cb;
+  h.fulcrumNodeRead = h.onread;
+  h.onread = onStraightRead;
+}
+
+function onStraightRead(this: StraightHandle, ab: unknown): unknown {
+  const n = binding!.streamBaseState[binding!.kReadBytesOrError]!;
+  const s = this.fulcrumSocket;
+  if (n > 0) {
+    if (!s.destroyed) this.fulcrumRead.call(s, n, READ_BUF);
+    return undefined;
+  }
+  return this.fulcrumNodeRead(ab);
 }
 
 function onRawWriteDone(this: RawReq, status: number): void {

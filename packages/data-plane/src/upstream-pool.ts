@@ -1,6 +1,7 @@
 import { connect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { sharedReadOption } from './fast-io.js';
+import { readStraight } from './raw-socket.js';
 import { settings } from './settings.js';
 
 /**
@@ -114,6 +115,7 @@ export class UpstreamPool {
       s = connect({ host: ip, port, noDelay: true, ...fast }) as PooledSocket;
       s.once('connect', onReady);
       if (!fast.onread) s.on('data', onData);
+      else readStraight(s, onRead);
     }
     s.fulcrumReady = false;
     s.fulcrumIdleSince = 0;

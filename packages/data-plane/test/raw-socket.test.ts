@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
-import { READ_BUF } from '../src/fast-io.js';
+import { READ_BUF, sharedReadOption } from '../src/fast-io.js';
 import { proveRawAccept } from '../src/fast-io-proof.js';
-import { RawSocket, takeOverAccept, type TcpHandle } from '../src/raw-socket.js';
+import { RawSocket, readStraight, takeOverAccept, type TcpHandle } from '../src/raw-socket.js';
 
 /** A listener whose connections arrive as RawSockets, and one client connected to it. */
 async function rawPair(allowHalfOpen = false): Promise<{ raw: RawSocket; client: Socket; server: Server }> {
@@ -197,4 +197,32 @@ describe('raw accepted sockets: a client connection without net.Socket', functio
     assert.ok(closed);
     server.close();
   });
+
+  it('a connected net.Socket read straight into the shared buffer gets every byte, then Node\'s own end and close', async () => {
+    assert.deepEqual(await proveRawAccept(), { active: true }); // turns the raw path on
+    const server = createServer((c) => {
+      c.write('first');
+      setTimeout(() => c.end('second'), 30);
+    });
+    await new Promise<void>((resolve) => server.listen({ port: 0, host: '127.0.0.1' }, resolve));
+    const viaNode: string[] = [];
+    const straight: string[] = [];
+    const s = connect({
+      host: '127.0.0.1', port: (server.address() as AddressInfo).port,
+      ...sharedReadOption((n, buf) => viaNode.push(buf.toString('latin1', 0, n))),
+    });
+    readStraight(s, function (this: Socket, n: number, buf: Buffer) {
+      assert.equal(this, s);
+      assert.equal(buf, READ_BUF);
+      straight.push(buf.toString('latin1', 0, n));
+    });
+    await once(s, 'end');
+    s.end();
+    await once(s, 'close');
+    // Every read went straight (none through Node's user-buffer callback); EOF still ended and closed the socket.
+    assert.deepEqual(viaNode, []);
+    assert.equal(straight.join(''), 'firstsecond');
+    server.close();
+  });
 });
+
