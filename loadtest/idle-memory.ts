@@ -5,8 +5,14 @@
  * them; the worker's resident memory (VmRSS) is read before, with the connections open, and
  * after they closed. A measurement, not a test: it prints figures and never fails on them.
  *
- *   npm run bench:idle-memory -- [--connections 10000] [--kinds plain,tls,h2] [--settle 12]
+ *   npm run bench:idle-memory -- [--connections 10000] [--kinds plain,tls,h2,node-tls] [--settle 12]
+ *
+ * `node-tls` is the floor under the TLS figure: the same connections to a bare node:tls server
+ * of the same Node and certificate answering the same 100 bytes, with nothing of Fulcrum in it
+ * (what Node's TLSWrap and OpenSSL keep per connection).
  */
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
@@ -17,7 +23,7 @@ import { killAllSync, stopAll } from './src/children.js';
 import { adminCall, makeCert, startBackend, startTarget } from './src/targets.js';
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-type Kind = 'plain' | 'tls' | 'h2';
+type Kind = 'plain' | 'tls' | 'h2' | 'node-tls';
 
 function arg(name: string, dflt: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -78,7 +84,7 @@ function openOne(kind: Kind, port: number, tlsPort: number): Promise<Socket> {
   return new Promise((resolvePromise, reject) => {
     const s: Socket = kind === 'plain'
       ? netConnect({ host: '127.0.0.1', port })
-      : tlsConnect({ host: '127.0.0.1', port: tlsPort, servername: 'bench.test', rejectUnauthorized: false, ALPNProtocols: [kind === 'h2' ? 'h2' : 'http/1.1'] });
+      : tlsConnect({ host: '127.0.0.1', port: kind === 'node-tls' ? port : tlsPort, servername: 'bench.test', rejectUnauthorized: false, ALPNProtocols: [kind === 'h2' ? 'h2' : 'http/1.1'] });
     let got: Buffer | undefined = Buffer.alloc(0);
     const timer = setTimeout(() => {
       s.destroy();
@@ -140,6 +146,23 @@ async function workerHeapKb(adminUrl: string): Promise<HeapKb> {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * A bare node:tls server (this Node, the bench certificate) answering every read with the
+ * bench's 100-byte response; resolves with its pid and port once it listens.
+ */
+async function startBareTls(certFile: string, keyFile: string): Promise<{ pid: number; port: number; stop: () => void }> {
+  const body = 'x'.repeat(100);
+  const script = `import { createServer } from 'node:tls'; import { readFileSync } from 'node:fs';
+const s = createServer({ cert: readFileSync(${JSON.stringify(certFile)}), key: readFileSync(${JSON.stringify(keyFile)}) }, (c) => {
+  c.on('error', () => {});
+  c.on('data', () => c.write('HTTP/1.1 200 OK\\r\\ncontent-length: 100\\r\\n\\r\\n${body}'));
+});
+s.listen(0, '127.0.0.1', () => process.stdout.write(String(s.address().port) + '\\n'));`;
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const [line] = (await once(child.stdout!, 'data')) as [Buffer];
+  return { pid: child.pid!, port: Number(line.toString().trim()), stop: () => child.kill() };
+}
+
 async function main(): Promise<void> {
   const n = Number(arg('connections', '10000'));
   const kinds = arg('kinds', 'plain,tls,h2').split(',') as Kind[];
@@ -159,7 +182,12 @@ async function main(): Promise<void> {
   console.log(`fulcrum-1w worker ${worker}; ${n} connections per kind; RSS in MB`);
   console.log('| kind | before | open | per connection | closed (+' + settleS + ' s) | left per connection | V8 heap before / open / closed | heap used | young generation | external |');
   console.log('| --- | ---: | ---: | ---: | ---: | ---: | --- | --- | --- | --- |');
+  const bare = kinds.includes('node-tls') ? await startBareTls(cert.certFile, cert.keyFile) : undefined;
   for (const kind of kinds) {
+    if (kind === 'node-tls') {
+      await bareRow(bare!.pid, bare!.port, n, settleS);
+      continue;
+    }
     // Warm-up: the code paths and pools the kind needs, so what follows is per connection.
     await closeAll(await openMany(kind, 200, port, target.tlsPort!));
     await sleep(settleS * 1000);
@@ -177,8 +205,24 @@ async function main(): Promise<void> {
     const trio = (k: keyof HeapKb) => `${mb(heapBefore[k])} / ${mb(heapOpen[k])} / ${mb(heapClosed[k])}`;
     console.log(`| ${kind} | ${mb(before)} | ${mb(open)} | ${((open - before) / n).toFixed(2)} KB | ${mb(closed)} | ${((closed - before) / n).toFixed(2)} KB | ${trio('heap')} | ${trio('used')} | ${trio('young')} | ${trio('external')} |`);
   }
+  bare?.stop();
   await stopAll();
   rmSync(workDir, { recursive: true, force: true });
+}
+
+/** The floor row: the bare node:tls server's RSS before, with the connections open, and after (no V8 figures). */
+async function bareRow(pid: number, port: number, n: number, settleS: number): Promise<void> {
+  await closeAll(await openMany('node-tls', 200, port, port));
+  await sleep(settleS * 1000);
+  const before = rssKb(pid);
+  const socks = await openMany('node-tls', n, port, port);
+  await sleep(METRICS_REPORT_MS);
+  const open = rssKb(pid);
+  await closeAll(socks);
+  await sleep(settleS * 1000);
+  const closed = rssKb(pid);
+  const mb = (kb: number) => (kb / 1024).toFixed(1);
+  console.log(`| node-tls (bare node:tls server) | ${mb(before)} | ${mb(open)} | ${((open - before) / n).toFixed(2)} KB | ${mb(closed)} | ${((closed - before) / n).toFixed(2)} KB | — | — | — | — |`);
 }
 
 process.on('exit', killAllSync);
