@@ -106,7 +106,7 @@ export class H2Exchange extends H2StreamUpstream implements EditInput, RouteInpu
     }
     this.upTarget = this.edits?.target ?? this.target;
     // TC-2: a copy of the request, its body as the exchange reads it (mirror.ts).
-    if (d.rule!.mirror) w.mirror.sendStreamed(d.rule!.mirror, this.stream, (len) => mirrorHead(this.method, this.upTarget, this.edits?.host ?? this.authority, upstreamHeaders(this.headers, this.forwardInfo(false), this.edits), len));
+    if (d.rule!.mirror) w.mirror.sendStreamed(d.rule!.mirror, this.stream.body, (len) => mirrorHead(this.method, this.upTarget, this.edits?.host ?? this.authority, upstreamHeaders(this.headers, this.forwardInfo(false), this.edits), len));
     this.setCookie = d.insertCookie;
     this.respEdits = d.respEdits;
     // Checked by the front end's sweep (H2Frontend): no timer object per stream.
@@ -128,14 +128,15 @@ export class H2Exchange extends H2StreamUpstream implements EditInput, RouteInpu
       return;
     }
     this.bodyTaken = true;
-    this.stream.on('data', (c: Buffer) => {
+    const body = this.stream.body;
+    body.on('data', (c: Buffer) => {
       if (this.responded || this.fc !== fc) return;
       if (!fc.add(c)) {
         this.endFunction();
         this.local(413, 'The request body is too large for a function backend.\n');
       }
     });
-    this.stream.once('end', () => {
+    body.once('end', () => {
       if (!this.responded && !this.closed && this.fc === fc) this.invokeFunction(fc);
     });
   }
@@ -167,7 +168,7 @@ export class H2Exchange extends H2StreamUpstream implements EditInput, RouteInpu
       h['content-length'] = body.length;
       this.addStickyCookie(h);
       const isHead = this.method === 'HEAD';
-      if (this.respond(h, isHead || body.length === 0, false) && !isHead && body.length > 0) this.stream.end(body);
+      if (this.respond(h, isHead || body.length === 0, false) && !isHead && body.length > 0) this.stream.body.end(body);
     });
   }
 
@@ -212,7 +213,7 @@ export class H2Exchange extends H2StreamUpstream implements EditInput, RouteInpu
     this.upStream = undefined;
     this.upSession = undefined;
     if (up) {
-      this.stream.unpipe(up);
+      this.stream.bodyIfMade?.unpipe(up);
       up.close(NGHTTP2_CANCEL);
     }
     this.release();
@@ -226,11 +227,11 @@ export class H2Exchange extends H2StreamUpstream implements EditInput, RouteInpu
    */
   protected respond(h: OutgoingHttpHeaders, endStream: boolean, waitForTrailers: boolean, fromBackend = true): boolean {
     const stream = this.stream;
-    if (this.closed || this.responded || stream.destroyed || stream.closed) return false;
+    if (this.closed || this.responded || stream.done) return false;
     try {
       stream.respond(h, { endStream, waitForTrailers });
     } catch {
-      if (!fromBackend || stream.headersSent || stream.destroyed || stream.closed) {
+      if (!fromBackend || stream.headersSent || stream.done) {
         this.resetClient(NGHTTP2_INTERNAL_ERROR);
         return false;
       }
@@ -252,10 +253,12 @@ export class H2Exchange extends H2StreamUpstream implements EditInput, RouteInpu
     if (contentType !== undefined) h['content-type'] = contentType;
     const isHead = this.method === 'HEAD';
     const noBody = isHead || body.length === 0;
-    this.stream.unpipe();
+    this.stream.bodyIfMade?.unpipe();
     if (!this.respond(h, noBody, false, false)) return;
-    if (!noBody) this.stream.end(body);
-    if (!this.stream.readableEnded) this.stream.resume();
+    if (!noBody) this.stream.body.end(body);
+    // A request body still coming is read and dropped (its window goes back); none came after END_STREAM on HEADERS.
+    const io = this.stream.bodyIfMade;
+    if (io !== undefined ? !io.readableEnded : !this.stream.endAfterHeaders) this.stream.body.resume();
   }
 
   protected local(status: number, text: string): void {
@@ -270,10 +273,10 @@ export class H2Exchange extends H2StreamUpstream implements EditInput, RouteInpu
   }
 
   protected resetClient(code: number): void {
-    if (!this.closed && !this.stream.closed && !this.stream.destroyed) this.stream.close(code);
+    if (!this.closed && !this.stream.done) this.stream.close(code);
   }
 
-  protected onClientClose(): void {
+  onClientClose(): void {
     this.closed = true;
     this.clearTimer();
     const ux = this.ux;

@@ -81,13 +81,14 @@ export abstract class H2StreamUpstream implements UpstreamSink {
   private zip: Gzip | BrotliCompress | undefined;
   /** The request body goes chunked (no content-length from the client). */
   private chunkedUp = false;
+  /** A 'drain' listener resumes the backend (upstreamBody). */
+  private drainWatched = false;
   /** The request body waits for the backend connection (a connect failure can still try another server). */
   private bodyWaits = false;
   protected upStream: ClientHttp2Stream | undefined;
   protected upSession: UpstreamSession | undefined;
   /** OB-2: the access log's facts of this stream (access-record.ts); none while the log is off. */
   readonly access: StreamAccess | undefined;
-  protected reqTrailers: IncomingHttpHeaders | undefined;
   /** performance.now() when the request went upstream and when its response head came (OB-2). */
   protected upSentMs = 0;
   protected upHeadMs = 0;
@@ -114,19 +115,13 @@ export abstract class H2StreamUpstream implements UpstreamSink {
     this.method = headers[':method'] ?? 'GET';
     this.hasBody = !stream.endAfterHeaders;
     this.access = worker.accessLog ? new StreamAccess(headers, tlsSocket) : undefined;
-    stream.on('error', noop);
-    // 'close' comes once (destroy): `on` spares the once-wrapper per stream.
-    stream.on('close', () => this.onClientClose());
-    stream.on('trailers', (t: IncomingHttpHeaders) => {
-      this.reqTrailers = t;
-    });
   }
 
   // What the routing half provides (H2Exchange).
   abstract header(nameLower: string): string | undefined;
   abstract cookie(name: string): string | undefined;
   protected abstract timedOut: boolean;
-  protected abstract onClientClose(): void;
+  abstract onClientClose(): void;
   protected abstract endFunction(): void;
   protected abstract clearTimer(): void;
   protected abstract local(status: number, text: string): void;
@@ -203,7 +198,7 @@ export abstract class H2StreamUpstream implements UpstreamSink {
   private startBody(ux: UpstreamExchange): void {
     this.bodyWaits = false;
     this.bodyTaken = true;
-    const stream = this.stream;
+    const stream = this.stream.body;
     this.access?.bodyIn(stream);
     stream.on('data', (c: Buffer) => {
       if (this.ux !== ux) return;
@@ -219,7 +214,7 @@ export abstract class H2StreamUpstream implements UpstreamSink {
       if (this.ux !== ux) return;
       if (this.chunkedUp) {
         let last = '0\r\n';
-        const t = cleanTrailers(this.reqTrailers);
+        const t = cleanTrailers(this.stream.trailers);
         for (const name in t) last += `${name}: ${String(t[name])}\r\n`;
         ux.write(Buffer.from(`${last}\r\n`, 'latin1'));
       }
@@ -235,7 +230,7 @@ export abstract class H2StreamUpstream implements UpstreamSink {
   }
 
   upstreamDrain(): void {
-    if (this.ux !== undefined && !this.closed && this.bodyTaken) this.stream.resume();
+    if (this.ux !== undefined && !this.closed && this.bodyTaken) this.stream.body.resume();
   }
 
   /** 1xx: an HTTP/2 client gets only the final response. */
@@ -277,10 +272,8 @@ export abstract class H2StreamUpstream implements UpstreamSink {
       z.on('drain', () => {
         if (this.ux === ux) ux.resume();
       });
-      z.pipe(this.stream);
-    } else if (!noBody) this.stream.on('drain', () => {
-      if (this.ux === ux) ux.resume();
-    });
+      z.pipe(this.stream.body);
+    }
     return true;
   }
 
@@ -299,7 +292,13 @@ export abstract class H2StreamUpstream implements UpstreamSink {
       this.stream.endWith(chunk);
       return true;
     }
-    return this.stream.write(chunk);
+    if (this.stream.write(chunk)) return true;
+    // The backend waits for the client: the 'drain' that resumes it is watched from the first full write on.
+    if (!this.drainWatched) {
+      this.drainWatched = true;
+      this.stream.body.on('drain', () => this.ux?.resume());
+    }
+    return false;
   }
 
   upstreamEnd(trailers: string): void {
@@ -308,9 +307,10 @@ export abstract class H2StreamUpstream implements UpstreamSink {
     if (z !== undefined) {
       // The compressor ends the stream when it has flushed (pipe); trailers are not re-encoded.
       if (!z.writableEnded) z.end();
-    } else if (!this.closed && this.responded && !this.stream.localClosed && !this.stream.writableEnded) {
-      this.stream.once('wantTrailers', () => this.sendClientTrailers(trailers === '' ? undefined : http1Trailers(trailers)));
-      this.stream.end();
+    } else if (!this.closed && this.responded && !this.stream.localClosed && this.stream.bodyIfMade?.writableEnded !== true) {
+      const body = this.stream.body;
+      body.once('wantTrailers', () => this.sendClientTrailers(trailers === '' ? undefined : http1Trailers(trailers)));
+      body.end();
     }
     this.release();
   }
@@ -376,13 +376,13 @@ export abstract class H2StreamUpstream implements UpstreamSink {
       this.bodyTaken = true;
       up.once('wantTrailers', () => {
         try {
-          up.sendTrailers(cleanTrailers(this.reqTrailers));
+          up.sendTrailers(cleanTrailers(this.stream.trailers));
         } catch {
           up.close(NGHTTP2_INTERNAL_ERROR);
         }
       });
-      this.access?.bodyIn(this.stream);
-      this.stream.pipe(up);
+      this.access?.bodyIn(this.stream.body);
+      this.stream.body.pipe(up);
     }
   }
 
@@ -409,9 +409,9 @@ export abstract class H2StreamUpstream implements UpstreamSink {
       up.resume();
       return;
     }
-    this.stream.once('wantTrailers', () => this.sendClientTrailers(this.upTrailers));
+    this.stream.body.once('wantTrailers', () => this.sendClientTrailers(this.upTrailers));
     this.access?.bodyOut(up);
-    up.pipe(this.stream);
+    up.pipe(this.stream.body);
   }
 
   protected onH2Close(up: ClientHttp2Stream): void {
