@@ -3,7 +3,7 @@ import { Buffer } from 'node:buffer';
 import { constants, type OutgoingHttpHeaders } from 'node:http2';
 import type { CompiledListener, CompiledRule, RuntimeGroup, RuntimeServer } from '../routing-table.js';
 import { cookieValue } from '../match.js';
-import type { RetryState } from '../server-choice.js';
+import { PARKED_TRIED, giveTried, type RetryState } from '../server-choice.js';
 import { Route, type RouteInput } from '../route-decision.js';
 import type { LoopMarker } from '../loop-marker.js';
 import { FunctionCall } from '../function-call.js';
@@ -289,6 +289,9 @@ export class H2Exchange extends H2StreamUpstream implements EditInput, RouteInpu
     this.release();
     // WorkerMetrics reads the same fields of an exchange as of a ProxyConnection (OB-1, OB-2).
     this.worker.observe(this);
+    // Nothing picks a server for a closed stream.
+    giveTried(this.tried);
+    this.tried = PARKED_TRIED;
   }
 }
 

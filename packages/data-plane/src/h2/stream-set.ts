@@ -97,6 +97,18 @@ export abstract class H2StreamSet implements StreamOwner {
     }
   }
 
+  sendLast(s: H2Stream, buf: Buffer, start: number, end: number): boolean {
+    const n = end - start;
+    // Larger payloads are referenced by the batch (FrameWriter.data), not copied: those keep a copy of their own.
+    if (s.done || s.queue.length > 0 || n > F.COPY_MAX || n > s.sendWindow || n > this.sendWindow || n > this.peerMaxFrame) return false;
+    this.out.frameCopy(F.DATA, F.END_STREAM, s.id, buf, start, end);
+    s.sendWindow -= n;
+    this.sendWindow -= n;
+    s.bytesOut += n;
+    this.localEnd(s);
+    return true;
+  }
+
   protected pumpStalled(): void {
     if (this.stalled.size === 0) return;
     const list = [...this.stalled];

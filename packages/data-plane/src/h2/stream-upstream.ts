@@ -6,7 +6,7 @@ import type { Socket } from 'node:net';
 import type { BrotliCompress, Gzip } from 'node:zlib';
 import { StreamAccess } from '../access-record.js';
 import type { CompiledListener, CompiledRule, RoutingTable, RuntimeGroup, RuntimeServer } from '../routing-table.js';
-import { MAX_TRIES } from '../server-choice.js';
+import { takeTried } from '../server-choice.js';
 import { RouteDecision } from '../route-decision.js';
 import type { StreamHost } from '../worker-host.js';
 import type { UpstreamSession } from './upstreams.js';
@@ -60,7 +60,7 @@ export abstract class H2StreamUpstream implements UpstreamSink {
   protected edits: StreamEdits | null = null;
   protected upTarget = '';
   // ChoiceState (server-choice.ts): servers tried, the Sch hash, a sticky pick.
-  readonly tried = new Int32Array(MAX_TRIES + 1);
+  tried = takeTried();
   triedCount = 0;
   hashKey = 0;
   stuck = false;
@@ -279,17 +279,18 @@ export abstract class H2StreamUpstream implements UpstreamSink {
 
   upstreamBody(buf: Buffer, start: number, end: number, last: boolean): boolean {
     if (this.closed || !this.responded) return true;
-    // The worker's shared read buffer is reused at the next read: the stream keeps a copy.
-    const chunk = isShared(buf) ? Buffer.from(buf.subarray(start, end)) : buf.subarray(start, end);
     const z = this.zip;
+    if (z === undefined) this.access?.countOut(end - start);
+    if (z === undefined && last) {
+      // The worker's shared read buffer is reused at the next read: what the stream keeps is a copy.
+      if (isShared(buf)) this.stream.endWithCopy(buf, start, end);
+      else this.stream.endWith(buf.subarray(start, end));
+      return true;
+    }
+    const chunk = isShared(buf) ? Buffer.from(buf.subarray(start, end)) : buf.subarray(start, end);
     if (z !== undefined) {
       if (!last) return z.write(chunk);
       z.end(chunk);
-      return true;
-    }
-    this.access?.countOut(chunk.length);
-    if (last) {
-      this.stream.endWith(chunk);
       return true;
     }
     if (this.stream.write(chunk)) return true;
@@ -475,9 +476,8 @@ export abstract class H2StreamUpstream implements UpstreamSink {
     for (const line of setCookie) {
       const eq = line.indexOf('=');
       if (eq <= 0 || line.slice(0, eq).trim() !== sticky.Cookie) continue;
-      let end = line.indexOf(';', eq);
-      if (end < 0) end = line.length;
-      const v = line.slice(eq + 1, end).trim();
+      const semi = line.indexOf(';', eq);
+      const v = line.slice(eq + 1, semi < 0 ? line.length : semi).trim();
       if (v) this.worker.affinity.learn(group.snap.id, sticky.Cookie, v, this.server.key);
       return;
     }

@@ -11,6 +11,8 @@ export interface StreamOwner {
   pump(s: H2Stream): void;
   /** The stream's reader took n bytes: the client may send them again. */
   grant(s: H2Stream, n: number): void;
+  /** The response's last bytes, buf[start, end), copied out at once when nothing waits before them and the windows allow; false when not sent. */
+  sendLast(s: H2Stream, buf: Buffer, start: number, end: number): boolean;
   reset(s: H2Stream, code: number): void;
 }
 
@@ -148,6 +150,17 @@ export class H2Stream implements BodyOwner {
     this.owner.pump(this);
   }
 
+  /**
+   * endWith for bytes in a buffer the caller reuses (the worker's shared read buffer): copied
+   * once, into the outgoing frames, when they can go at once; else kept as a copy until they can.
+   */
+  endWithCopy(buf: Buffer, start: number, end: number): void {
+    if (this.done || this.localClosed) return;
+    const io = this.io;
+    if (end > start && (io === undefined || io.writableLength === 0) && this.finalCb === undefined && this.owner.sendLast(this, buf, start, end)) return;
+    this.endWith(Buffer.from(buf.subarray(start, end)));
+  }
+
   // ---------------------------------------------------------------- BodyOwner
   queueWrite(chunk: Buffer, cb: (err?: Error | null) => void): void {
     this.queue.push({ buf: chunk, cb, last: false });
@@ -184,7 +197,12 @@ export class H2Stream implements BodyOwner {
     this.done = true;
     this.remoteClosed = true;
     this.localClosed = true;
-    for (const p of this.queue.splice(0)) p.cb();
+    const q = this.queue;
+    if (q.length > 0) {
+      // The callbacks may write again (a pipe): they find the stream done and the queue empty.
+      const waiting = q.splice(0);
+      for (const p of waiting) p.cb();
+    }
     const cb = this.finalCb;
     this.finalCb = undefined;
     cb?.();
