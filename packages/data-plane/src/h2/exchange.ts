@@ -9,6 +9,7 @@ import type { LoopMarker } from '../loop-marker.js';
 import { FunctionCall } from '../function-call.js';
 import type { EditInput } from '../responses.js';
 import { H2StreamUpstream } from './stream-upstream.js';
+import type { HeadSource } from './stream.js';
 import { LOOP_HEADER, joined, redirectLocation, streamEdits, upstreamHeaders } from './headers.js';
 import { headerObject } from '../response-edits.js';
 import { mirrorHead } from '../mirror.js';
@@ -226,10 +227,15 @@ export class H2Exchange extends H2StreamUpstream implements EditInput, RouteInpu
    * our own answers never fall back, so a dead stream can't loop here.
    */
   protected respond(h: OutgoingHttpHeaders, endStream: boolean, waitForTrailers: boolean, fromBackend = true): boolean {
+    return this.respondFrom(h, undefined, Number(h[':status']), endStream, waitForTrailers, fromBackend);
+  }
+
+  private respondFrom(h: OutgoingHttpHeaders | undefined, src: HeadSource | undefined, status: number, endStream: boolean, waitForTrailers: boolean, fromBackend: boolean): boolean {
     const stream = this.stream;
     if (this.closed || this.responded || stream.done) return false;
     try {
-      stream.respond(h, { endStream, waitForTrailers });
+      if (src !== undefined) stream.respondWith(src, endStream, waitForTrailers);
+      else stream.respond(h!, { endStream, waitForTrailers });
     } catch {
       if (!fromBackend || stream.headersSent || stream.done) {
         this.resetClient(NGHTTP2_INTERNAL_ERROR);
@@ -241,9 +247,24 @@ export class H2Exchange extends H2StreamUpstream implements EditInput, RouteInpu
       return false;
     }
     this.responded = true;
-    this.status = Number(h[':status']);
+    this.status = status;
     this.worker.counters.responses++;
     return true;
+  }
+
+  /** respond() for a backend's head that writes its own fields (headers.ts Http1ResponseFields). */
+  protected respondWith(src: HeadSource, status: number, endStream: boolean, waitForTrailers: boolean): boolean {
+    return this.respondFrom(undefined, src, status, endStream, waitForTrailers, true);
+  }
+
+  /**
+   * Nothing reads or edits this response's head (compression, response rules, CORS, cookies we
+   * issue or learn, the access log): it can go to the client without a header object.
+   */
+  protected untouched(): boolean {
+    const l = this.listener;
+    return l !== undefined && this.access === undefined && this.respEdits === null && this.setCookie === undefined && this.groupCookie === undefined &&
+      !l.snap.gzip && (l.responseRules === undefined || l.responseRules.length === 0) && !this.learnsAffinity();
   }
 
   /** A whole answer of our own (fixed response, redirect, errors). The request body, if any, is read and dropped. */
@@ -292,6 +313,37 @@ export class H2Exchange extends H2StreamUpstream implements EditInput, RouteInpu
     // Nothing picks a server for a closed stream.
     giveTried(this.tried);
     this.tried = PARKED_TRIED;
+  }
+
+  // ---------------------------------------------------------------- sticky sessions
+  /** SP-3: the group learns servers from the backends' own session cookie. */
+  private learnsAffinity(): boolean {
+    const sticky = this.group?.snap.sticky;
+    return !!sticky?.StickySessionEnabled && sticky.StickySessionType === 'Server' && !!sticky.Cookie;
+  }
+
+  /** SP-3: learn the backend's own session cookie. */
+  protected learnAffinity(setCookie: string[] | undefined): void {
+    const group = this.group;
+    const sticky = group?.snap.sticky;
+    if (!group || !this.learnsAffinity() || !setCookie || !this.server) return;
+    for (const line of setCookie) {
+      const eq = line.indexOf('=');
+      if (eq <= 0 || line.slice(0, eq).trim() !== sticky!.Cookie) continue;
+      const semi = line.indexOf(';', eq);
+      const v = line.slice(eq + 1, semi < 0 ? line.length : semi).trim();
+      if (v) this.worker.affinity.learn(group.snap.id, sticky!.Cookie!, v, this.server.key);
+      return;
+    }
+  }
+
+  /** SP-2 SERVERID and LR-2 FULCRUMGROUP cookies we issue, after the backend's own. */
+  protected addStickyCookie(h: OutgoingHttpHeaders): void {
+    for (const c of [this.setCookie, this.groupCookie]) {
+      if (c === undefined) continue;
+      const prev = h['set-cookie'];
+      h['set-cookie'] = prev === undefined ? [c] : [...(Array.isArray(prev) ? prev : [String(prev)]), c];
+    }
   }
 }
 

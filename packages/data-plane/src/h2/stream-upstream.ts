@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { Buffer } from 'node:buffer';
 import { constants, type ClientHttp2Stream, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http2';
-import type { H2Stream } from './stream.js';
+import type { H2Stream, HeadSource } from './stream.js';
 import type { Socket } from 'node:net';
 import type { BrotliCompress, Gzip } from 'node:zlib';
 import { StreamAccess } from '../access-record.js';
@@ -14,7 +14,7 @@ import { clientCertHeaders } from '../client-cert.js';
 import { applyToHeaders, mergeEdits, type ResponseEdits } from '../response-edits.js';
 import { compressionEdits, compressionForHeaders, createCompressor } from '../compression.js';
 import { responseEditsFor } from '../response-rules.js';
-import { cleanTrailers, downstreamHeaders, hostOf, http1DownstreamHeaders, http1RequestHead, http1Trailers, joined, upstreamHeaders, type StreamEdits } from './headers.js';
+import { cleanTrailers, downstreamHeaders, hostOf, http1DownstreamHeaders, http1RequestHead, http1ResponseFields, http1Trailers, joined, upstreamHeaders, type StreamEdits } from './headers.js';
 import { UpFail, UpMode, UpstreamExchange, type UpstreamSink } from '../upstream-exchange.js';
 import { BodyKind, Method, type ResponseHead } from '../http1/index.js';
 import { isShared } from '../fast-io.js';
@@ -127,6 +127,10 @@ export abstract class H2StreamUpstream implements UpstreamSink {
   protected abstract local(status: number, text: string): void;
   protected abstract resetClient(code: number): void;
   protected abstract respond(h: OutgoingHttpHeaders, endStream: boolean, waitForTrailers: boolean, fromBackend?: boolean): boolean;
+  protected abstract respondWith(src: HeadSource, status: number, endStream: boolean, waitForTrailers: boolean): boolean;
+  protected abstract untouched(): boolean;
+  protected abstract learnAffinity(setCookie: string[] | undefined): void;
+  protected abstract addStickyCookie(h: OutgoingHttpHeaders): void;
 
   // ---------------------------------------------------------------- what the access log reads (OB-2)
   /** Bytes sent to the client on this stream: header blocks and DATA payloads. */
@@ -247,18 +251,24 @@ export abstract class H2StreamUpstream implements UpstreamSink {
     this.upHeadMs = performance.now();
     const status = resp.status;
     if (this.server && this.table) this.table.outcome(this.server, status < 500);
-    // One pass over the parsed head; compression and response rules read its end-to-end
-    // fields before their edits apply (the connection-specific ones never reach the client).
-    const h = http1DownstreamHeaders(resp, status);
-    const enc = compressionForHeaders(this.listener?.snap.gzip, this.method, joined(this.headers['accept-encoding']), status, h as IncomingHttpHeaders);
-    applyToHeaders(h, mergeEdits(this.editsFor(status, h as IncomingHttpHeaders), enc && compressionEdits(enc, joined(h.etag as string | string[] | undefined))));
-    if (enc) delete h['content-length'];
-    this.access?.fromBackend(status, h);
-    this.learnAffinity(h['set-cookie'] as string[] | undefined);
-    this.addStickyCookie(h);
     // No body: HEADERS ends the stream. Trailers can only follow a chunked body.
     const noBody = this.method === 'HEAD' || status === 204 || status === 304 || resp.bodyKind === BodyKind.NONE || (resp.bodyKind === BodyKind.LENGTH && resp.contentLength === 0);
-    if (!this.respond(h, noBody, !noBody && !enc && resp.bodyKind === BodyKind.CHUNKED)) {
+    let enc: ReturnType<typeof compressionForHeaders> = null;
+    let ok: boolean;
+    if (this.untouched()) ok = this.respondWith(http1ResponseFields.set(resp, status), status, noBody, !noBody && resp.bodyKind === BodyKind.CHUNKED);
+    else {
+      // One pass over the parsed head; compression and response rules read its end-to-end
+      // fields before their edits apply (the connection-specific ones never reach the client).
+      const h = http1DownstreamHeaders(resp, status);
+      enc = compressionForHeaders(this.listener?.snap.gzip, this.method, joined(this.headers['accept-encoding']), status, h as IncomingHttpHeaders);
+      applyToHeaders(h, mergeEdits(this.editsFor(status, h as IncomingHttpHeaders), enc && compressionEdits(enc, joined(h.etag as string | string[] | undefined))));
+      if (enc) delete h['content-length'];
+      this.access?.fromBackend(status, h);
+      this.learnAffinity(h['set-cookie'] as string[] | undefined);
+      this.addStickyCookie(h);
+      ok = this.respond(h, noBody, !noBody && !enc && resp.bodyKind === BodyKind.CHUNKED);
+    }
+    if (!ok) {
       this.ux = undefined;
       ux.abort();
       return true;
@@ -465,30 +475,6 @@ export abstract class H2StreamUpstream implements UpstreamSink {
       this.stream.sendTrailers(cleanTrailers(t));
     } catch {
       this.resetClient(NGHTTP2_INTERNAL_ERROR);
-    }
-  }
-
-  /** SP-3: learn the backend's own session cookie. */
-  protected learnAffinity(setCookie: string[] | undefined): void {
-    const group = this.group;
-    const sticky = group?.snap.sticky;
-    if (!group || !sticky?.StickySessionEnabled || sticky.StickySessionType !== 'Server' || !sticky.Cookie || !setCookie || !this.server) return;
-    for (const line of setCookie) {
-      const eq = line.indexOf('=');
-      if (eq <= 0 || line.slice(0, eq).trim() !== sticky.Cookie) continue;
-      const semi = line.indexOf(';', eq);
-      const v = line.slice(eq + 1, semi < 0 ? line.length : semi).trim();
-      if (v) this.worker.affinity.learn(group.snap.id, sticky.Cookie, v, this.server.key);
-      return;
-    }
-  }
-
-  /** SP-2 SERVERID and LR-2 FULCRUMGROUP cookies we issue, after the backend's own. */
-  protected addStickyCookie(h: OutgoingHttpHeaders): void {
-    for (const c of [this.setCookie, this.groupCookie]) {
-      if (c === undefined) continue;
-      const prev = h['set-cookie'];
-      h['set-cookie'] = prev === undefined ? [c] : [...(Array.isArray(prev) ? prev : [String(prev)]), c];
     }
   }
 }

@@ -1,12 +1,19 @@
 import { performance } from 'node:perf_hooks';
 import { H2StreamBody, type BodyOwner } from './stream-body.js';
-import type { FieldValue } from './hpack.js';
+import type { FieldValue, FieldWriter } from './hpack.js';
 import type { RequestFields } from './request-fields.js';
 import type { DrainableStream } from '../worker-host.js';
+
+/** Header fields that write themselves into the encoder, in order: a response head without a header object. */
+export interface HeadSource {
+  writeFields(w: FieldWriter): void;
+}
 
 /** What a stream needs from its connection (H2Connection). */
 export interface StreamOwner {
   sendHeaders(s: H2Stream, h: Readonly<Record<string, FieldValue>>, endStream: boolean): void;
+  /** A response head from fields that write themselves (never empty: it has :status). */
+  sendHead(s: H2Stream, src: HeadSource, endStream: boolean): void;
   /** Send what the stream has queued, as far as the windows allow. */
   pump(s: H2Stream): void;
   /** The stream's reader took n bytes: the client may send them again. */
@@ -104,6 +111,14 @@ export class H2Stream implements BodyOwner {
     this.headersSent = true;
     this.waitForTrailers = opts?.waitForTrailers === true;
     this.owner.sendHeaders(this, h, opts?.endStream === true);
+  }
+
+  /** respond() for a head that writes its own fields (no header object, no options object). */
+  respondWith(src: HeadSource, endStream: boolean, waitForTrailers: boolean): void {
+    if (this.done || this.headersSent) return;
+    this.headersSent = true;
+    this.waitForTrailers = waitForTrailers;
+    this.owner.sendHead(this, src, endStream);
   }
 
   /** Response trailers, once 'wantTrailers' came; they end the stream. */
