@@ -259,12 +259,13 @@ export class H2Exchange extends H2StreamUpstream implements EditInput, RouteInpu
 
   /**
    * Nothing reads or edits this response's head (compression, response rules, CORS, cookies we
-   * issue or learn, the access log): it can go to the client without a header object.
+   * issue or learn, the access log): it can go to the client without a header object. A
+   * request that accepts no coding gets none (compression.ts negotiate), whatever the head says.
    */
   protected untouched(): boolean {
     const l = this.listener;
     return l !== undefined && this.access === undefined && this.respEdits === null && this.setCookie === undefined && this.groupCookie === undefined &&
-      !l.snap.gzip && (l.responseRules === undefined || l.responseRules.length === 0) && !this.learnsAffinity();
+      (!l.snap.gzip || this.headers['accept-encoding'] === undefined) && (l.responseRules === undefined || l.responseRules.length === 0) && !this.learnsAffinity();
   }
 
   /** A whole answer of our own (fixed response, redirect, errors). The request body, if any, is read and dropped. */
