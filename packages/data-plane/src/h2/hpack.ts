@@ -188,6 +188,8 @@ export function numberText(v: number): string {
  */
 let out = Buffer.allocUnsafe(4096);
 let raw = Buffer.allocUnsafe(1024);
+/** Strings up to this length are copied into `raw` in JS (HpackEncoder.str). */
+const SHORT_STRING = 64;
 
 export type FieldValue = string | number | readonly string[] | undefined;
 
@@ -318,8 +320,12 @@ export class HpackEncoder implements FieldWriter {
   }
 
   private str(s: string): void {
-    if (s.length > raw.length) raw = Buffer.allocUnsafe(s.length * 2);
-    const len = raw.write(s, 0, 'latin1');
+    let len = s.length;
+    if (len > raw.length) raw = Buffer.allocUnsafe(len * 2);
+    // A short string's octets are copied here (a typed array keeps the low byte, as latin1
+    // does): Buffer.write is a call into C++ per string, more than the copy of a few bytes.
+    if (len <= SHORT_STRING) for (let i = 0; i < len; i++) raw[i] = s.charCodeAt(i);
+    else len = raw.write(s, 0, 'latin1');
     const hl = huffmanLength(raw, 0, len);
     if (hl < len) {
       this.int(hl, 7, 0x80);
