@@ -33,7 +33,11 @@ const { NGHTTP2_FLAG_END_STREAM, NGHTTP2_CANCEL, NGHTTP2_INTERNAL_ERROR, NGHTTP2
  * and the answers the proxy gives itself.
  */
 export abstract class H2StreamUpstream implements UpstreamSink {
-  readonly host: string;
+  /** The request's host, lower-cased, without its port: worked out when a rule, a redirect or a log reads it. */
+  get host(): string {
+    return (this.hostName ??= hostOf(this.authority));
+  }
+  private hostName: string | undefined;
   readonly path: string;
   readonly query: string;
   readonly method: string;
@@ -107,7 +111,6 @@ export abstract class H2StreamUpstream implements UpstreamSink {
   ) {
     this.sourcePort = remotePort;
     this.authority = headers[':authority'] ?? headers.host ?? '';
-    this.host = hostOf(this.authority);
     this.target = headers[':path'] ?? '';
     const q = this.target.indexOf('?');
     this.path = q < 0 ? this.target : this.target.slice(0, q);
