@@ -276,6 +276,38 @@ describe('HTTP/2 connection (our codec, RFC 9113)', () => {
     assert.equal(host.streams.length, 0);
   });
 
+  it('a response ended in one write (endWith) makes no Duplex for the stream; its exchange hears of the end a tick after, and request trailers wait on the stream', async () => {
+    const heard: string[] = [];
+    let made: boolean | undefined;
+    const { c } = await setup((s) => {
+      s.exchange = { deadlineMs: 0, currentServer: undefined, expire() {}, drainCut: () => false, onClientClose: () => heard.push(`closed ${s.id}`) };
+      if (s.endAfterHeaders) {
+        s.respond({ ':status': 200 });
+        s.endWith(Buffer.from('one write'));
+        made = s.bodyIfMade !== undefined;
+        heard.push(`ended ${s.id}`);
+      } else {
+        s.body.on('end', () => {
+          heard.push(`trailers ${JSON.stringify(s.trailers)}`);
+          s.respond({ ':status': 200 });
+          s.endWith(Buffer.from('done'));
+        });
+        s.body.resume();
+      }
+    });
+    c.start();
+    c.headers(1, GET);
+    await c.until((f) => f.type === F.DATA && f.id === 1 && (f.flags & F.END_STREAM) !== 0);
+    assert.equal(c.dataOn(1).toString(), 'one write');
+    assert.equal(made, false, 'no Duplex for a GET answered in one write');
+    c.headers(3, { ...GET, ':method': 'POST' }, F.END_HEADERS);
+    c.send(F.DATA, 0, 3, Buffer.from('body'));
+    c.headers(3, { 'x-trailer': 'yes' });
+    await c.until((f) => f.type === F.DATA && f.id === 3 && (f.flags & F.END_STREAM) !== 0);
+    await new Promise((r) => setTimeout(r, 50));
+    assert.deepEqual(heard, ['ended 1', 'closed 1', 'trailers {"x-trailer":"yes"}', 'closed 3']);
+  });
+
   it('flow control: a client window of 0 gets no DATA until its WINDOW_UPDATE; other streams go on', async () => {
     const body = Buffer.alloc(100_000, 0x61);
     const { c } = await setup((s) => {

@@ -156,9 +156,8 @@ export class H2Stream implements BodyOwner {
    */
   endWith(chunk: Buffer): void {
     if (this.done || this.localClosed) return;
-    const io = this.io;
-    if (io !== undefined && (io.writableLength > 0 || this.queue.length > 0 || this.finalCb !== undefined)) {
-      io.end(chunk);
+    if (this.queue.length > 0 || this.finalCb !== undefined || (this.io !== undefined && this.io.writableLength > 0)) {
+      this.body.end(chunk);
       return;
     }
     this.queue.push({ buf: chunk, cb: noop, last: true });
