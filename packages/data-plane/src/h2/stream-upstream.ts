@@ -258,6 +258,7 @@ export abstract class H2StreamUpstream implements UpstreamSink {
     const noBody = this.method === 'HEAD' || status === 204 || status === 304 || resp.bodyKind === BodyKind.NONE || (resp.bodyKind === BodyKind.LENGTH && resp.contentLength === 0);
     let enc: ReturnType<typeof compressionForHeaders> = null;
     let ok: boolean;
+    // Nothing reads or edits the head (H2Exchange.untouched): its fields go to the encoder without a header object.
     if (this.untouched()) ok = this.respondWith(http1ResponseFields.set(resp, status), status, noBody, !noBody && resp.bodyKind === BodyKind.CHUNKED);
     else {
       // One pass over the parsed head; compression and response rules read its end-to-end
