@@ -8,7 +8,7 @@ import {
   HeadSlices, RequestHead, buildClientResponseHead, type ForwardContext, type ResponseHead,
 } from './http1/index.js';
 import type { CompiledListener, CompiledRule, RoutingTable, RuntimeGroup, RuntimeServer } from './routing-table.js';
-import { MAX_TRIES } from './server-choice.js';
+import { PARKED_TRIED, giveTried, takeTried } from './server-choice.js';
 import { RouteDecision } from './route-decision.js';
 import { CONNECT_TIMEOUT_MS } from './upstream-pool.js';
 import { UpFail, UpMode, UpstreamExchange, type UpstreamSink } from './upstream-exchange.js';
@@ -53,12 +53,10 @@ const spareReaders: HeadReader[] = [];
 const spareSlices: HeadSlices[] = [];
 const spareChunks: ChunkedTracker[] = [];
 const spareDecisions: RouteDecision[] = [];
-const spareTried: Int32Array[] = [];
 export const PARKED_READER = newReader();
 const PARKED_SLICES = new HeadSlices();
 const PARKED_CHUNKS = new ChunkedTracker();
 const PARKED_DECISION = new RouteDecision();
-const PARKED_TRIED = new Int32Array(MAX_TRIES + 1);
 
 function newReader(): HeadReader {
   return new HeadReader(DEFAULT_H1_LIMITS.maxHeadBytes, DEFAULT_H1_LIMITS.maxRequestLineBytes);
@@ -196,8 +194,7 @@ export abstract class Http1Exchange implements UpstreamSink {
     this.decision.clear();
     give(spareDecisions, this.decision);
     this.decision = PARKED_DECISION;
-    // A typed array costs ~250 B of heap (its object, its ArrayBuffer, its elements).
-    give(spareTried, this.tried);
+    giveTried(this.tried);
     this.tried = PARKED_TRIED;
     this.fctx = undefined;
     this.fctxFor = undefined;
@@ -209,7 +206,7 @@ export abstract class Http1Exchange implements UpstreamSink {
     this.slices = spareSlices.pop() ?? new HeadSlices();
     this.reqChunks = spareChunks.pop() ?? new ChunkedTracker();
     this.decision = spareDecisions.pop() ?? new RouteDecision();
-    this.tried = spareTried.pop() ?? new Int32Array(MAX_TRIES + 1);
+    this.tried = takeTried();
   }
 
   // ---------------------------------------------------------------- upstream side

@@ -6,6 +6,24 @@ import { GROUP_STICKY_COOKIE, STICKY_COOKIE, setCookieHeader } from './sticky.js
 /** Servers one request may try after connect failures (then 502). */
 export const MAX_TRIES = 3;
 
+/**
+ * ChoiceState.tried arrays of finished requests, for the next ones (HTTP/1.1 exchanges park
+ * theirs with the connection, HTTP/2 streams give theirs back when they close): a typed
+ * array costs ~250 B of heap (its object, its ArrayBuffer, its elements) per request.
+ */
+const spareTried: Int32Array[] = [];
+const MAX_SPARE_TRIED = 1024;
+/** What a request that holds none points at: never written (send takes a spare first). */
+export const PARKED_TRIED = new Int32Array(MAX_TRIES + 1);
+
+export function takeTried(): Int32Array {
+  return spareTried.pop() ?? new Int32Array(MAX_TRIES + 1);
+}
+
+export function giveTried(a: Int32Array): void {
+  if (a !== PARKED_TRIED && spareTried.length < MAX_SPARE_TRIED) spareTried.push(a);
+}
+
 /** What choosing a server reads from the request (an HTTP/1.1 exchange or an HTTP/2 stream). */
 export interface ChoiceInput {
   cookie(name: string): string | undefined;

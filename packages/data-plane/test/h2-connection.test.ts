@@ -138,7 +138,7 @@ async function setup(handler: (s: H2Stream) => void, idleMs = 0): Promise<{ c: R
 const GET = { ':method': 'GET', ':scheme': 'https', ':path': '/', ':authority': 'a.test' };
 const ok = (s: H2Stream) => {
   s.respond({ ':status': 200, 'content-type': 'text/plain' });
-  s.end('hello');
+  s.body.end('hello');
 };
 
 describe('HTTP/2 connection (our codec, RFC 9113)', () => {
@@ -170,7 +170,7 @@ describe('HTTP/2 connection (our codec, RFC 9113)', () => {
     const big2 = randomBytes(9000).toString('base64');
     const { c } = await setup((s) => {
       s.respond({ ':status': 200, 'x-big-1': big1, 'x-big-2': big2 });
-      s.end('done');
+      s.body.end('done');
     });
     c.start();
     c.headers(1, GET);
@@ -276,11 +276,43 @@ describe('HTTP/2 connection (our codec, RFC 9113)', () => {
     assert.equal(host.streams.length, 0);
   });
 
+  it('a response ended in one write (endWith) makes no Duplex for the stream; its exchange hears of the end a tick after, and request trailers wait on the stream', async () => {
+    const heard: string[] = [];
+    let made: boolean | undefined;
+    const { c } = await setup((s) => {
+      s.exchange = { deadlineMs: 0, currentServer: undefined, expire() {}, drainCut: () => false, onClientClose: () => heard.push(`closed ${s.id}`) };
+      if (s.endAfterHeaders) {
+        s.respond({ ':status': 200 });
+        s.endWith(Buffer.from('one write'));
+        made = s.bodyIfMade !== undefined;
+        heard.push(`ended ${s.id}`);
+      } else {
+        s.body.on('end', () => {
+          heard.push(`trailers ${JSON.stringify(s.trailers)}`);
+          s.respond({ ':status': 200 });
+          s.endWith(Buffer.from('done'));
+        });
+        s.body.resume();
+      }
+    });
+    c.start();
+    c.headers(1, GET);
+    await c.until((f) => f.type === F.DATA && f.id === 1 && (f.flags & F.END_STREAM) !== 0);
+    assert.equal(c.dataOn(1).toString(), 'one write');
+    assert.equal(made, false, 'no Duplex for a GET answered in one write');
+    c.headers(3, { ...GET, ':method': 'POST' }, F.END_HEADERS);
+    c.send(F.DATA, 0, 3, Buffer.from('body'));
+    c.headers(3, { 'x-trailer': 'yes' });
+    await c.until((f) => f.type === F.DATA && f.id === 3 && (f.flags & F.END_STREAM) !== 0);
+    await new Promise((r) => setTimeout(r, 50));
+    assert.deepEqual(heard, ['ended 1', 'closed 1', 'trailers {"x-trailer":"yes"}', 'closed 3']);
+  });
+
   it('flow control: a client window of 0 gets no DATA until its WINDOW_UPDATE; other streams go on', async () => {
     const body = Buffer.alloc(100_000, 0x61);
     const { c } = await setup((s) => {
       s.respond({ ':status': 200 });
-      s.end(s.fields[':path'] === '/big' ? body : Buffer.from('small'));
+      s.body.end(s.fields[':path'] === '/big' ? body : Buffer.from('small'));
     });
     c.start([[F.SETTINGS_INITIAL_WINDOW_SIZE, 0]]);
     c.headers(1, { ...GET, ':path': '/big' });
@@ -315,7 +347,7 @@ describe('HTTP/2 connection (our codec, RFC 9113)', () => {
     let reader: H2Stream | undefined;
     const { c } = await setup((s) => {
       reader = s;
-      s.pause();
+      s.body.pause();
     });
     c.start();
     c.headers(1, { ...GET, ':method': 'POST' }, F.END_HEADERS);
@@ -323,8 +355,8 @@ describe('HTTP/2 connection (our codec, RFC 9113)', () => {
     await new Promise((r) => setTimeout(r, 200));
     assert.equal(c.frames.filter((f) => f.type === F.WINDOW_UPDATE && f.id === 1).length, 0, 'nothing granted while nobody reads');
     let read = 0;
-    reader!.on('data', (d: Buffer) => { read += d.length; });
-    reader!.resume();
+    reader!.body.on('data', (d: Buffer) => { read += d.length; });
+    reader!.body.resume();
     const wu = await c.until((f) => f.type === F.WINDOW_UPDATE && f.id === 1);
     assert.equal(read, 3 * 16384);
     assert.equal(wu!.payload.readUInt32BE(0), 3 * 16384);
@@ -333,8 +365,8 @@ describe('HTTP/2 connection (our codec, RFC 9113)', () => {
   it('content-length that the DATA does not match resets the stream', async () => {
     let aborted = false;
     const { c } = await setup((s) => {
-      s.on('close', () => { aborted = !s.readableEnded; });
-      s.resume();
+      s.body.on('close', () => { aborted = !s.body.readableEnded; });
+      s.body.resume();
     });
     c.start();
     c.headers(1, { ...GET, ':method': 'POST', 'content-length': '10' }, F.END_HEADERS);
@@ -349,9 +381,9 @@ describe('HTTP/2 connection (our codec, RFC 9113)', () => {
     const ended: boolean[] = [];
     const { c } = await setup((s) => {
       let n = 0;
-      s.on('data', (d: Buffer) => { n += d.length; });
-      s.on('end', () => { ended.push(true); });
-      s.on('close', () => got.push(n));
+      s.body.on('data', (d: Buffer) => { n += d.length; });
+      s.body.on('end', () => { ended.push(true); });
+      s.body.on('close', () => got.push(n));
     });
     c.start();
     c.headers(1, { ...GET, ':method': 'POST', 'content-length': '10' }, F.END_HEADERS);

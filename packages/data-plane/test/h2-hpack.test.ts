@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { HpackDecoder, HpackEncoder, HpackError, type FieldSink } from '../src/h2/hpack.js';
+import { http1DownstreamHeaders, http1ResponseFields } from '../src/h2/headers.js';
+import { findHeadEnd, Method, parseResponseHead, ResponseHead } from '../src/http1/index.js';
 import { HUFFMAN_BAD, HUFFMAN_TOO_LONG, huffmanDecode, huffmanEncode, huffmanLength } from '../src/h2/huffman.js';
 
 class Fields implements FieldSink {
@@ -185,5 +187,36 @@ describe('HPACK (RFC 7541)', () => {
       assert.deepEqual(decode(d, b).fields, [['server', 'fulcrum']]);
       assert.equal(d.table.count, 0);
     });
+  });
+});
+
+describe('HPACK: an HTTP/1.1 response head written straight into the encoder (headers.ts Http1ResponseFields)', () => {
+  function parsed(lines: string[]): ResponseHead {
+    const buf = Buffer.from(lines.join('\r\n') + '\r\n\r\n', 'latin1');
+    const h = new ResponseHead();
+    assert.equal(parseResponseHead(buf, 0, findHeadEnd(buf, 0, buf.length), h, Method.GET), 0);
+    return h;
+  }
+
+  it('gives the block the header object gives: dropped fields, names lower-cased, a repeated name together at its first line', () => {
+    const lines = [
+      'HTTP/1.1 200 OK', 'Content-Type: text/plain', 'Set-Cookie: a=1', 'Connection: keep-alive, X-Hop', 'X-Hop: gone',
+      'X-Custom: one', 'Cache-Control: no-cache', 'set-cookie: b=2', 'X-CUSTOM: two', 'Content-Length: 5', 'Content-Length: 5',
+      'Keep-Alive: timeout=5', 'Vary: accept', 'x-custom: three',
+    ];
+    // Two responses on one connection each way: the second also checks the dynamic tables stay alike.
+    const viaObject = new HpackEncoder(4096);
+    const direct = new HpackEncoder(4096);
+    const decoder = new HpackDecoder(4096, 65536);
+    for (const status of [200, 404]) {
+      const resp = parsed(lines);
+      const want = Buffer.from(viaObject.encode(http1DownstreamHeaders(resp, status)));
+      direct.begin();
+      http1ResponseFields.set(resp, status).writeFields(direct);
+      const got = Buffer.from(HpackEncoder.encodedBlock().subarray(0, direct.length));
+      assert.deepEqual(got, want);
+      const fields = decode(decoder, want).fields;
+      assert.deepEqual(fields.map(([n]) => n), [':status', 'content-type', 'set-cookie', 'set-cookie', 'x-custom', 'x-custom', 'x-custom', 'cache-control', 'content-length', 'vary']);
+    }
   });
 });

@@ -308,7 +308,7 @@ export class H2Connection extends H2StreamSet {
       this.reset(s, F.PROTOCOL_ERROR);
       return;
     }
-    s.emit('trailers', this.fields.fields);
+    s.trailers = this.fields.fields;
     this.remoteEnd(s);
   }
 
@@ -319,7 +319,7 @@ export class H2Connection extends H2StreamSet {
       s.deliver(held);
     }
     s.remoteClosed = true;
-    s.push(null);
+    s.endRequestBody();
     if (s.localClosed) this.finishStream(s);
   }
 

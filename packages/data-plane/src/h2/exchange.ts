@@ -3,12 +3,13 @@ import { Buffer } from 'node:buffer';
 import { constants, type OutgoingHttpHeaders } from 'node:http2';
 import type { CompiledListener, CompiledRule, RuntimeGroup, RuntimeServer } from '../routing-table.js';
 import { cookieValue } from '../match.js';
-import type { RetryState } from '../server-choice.js';
+import { PARKED_TRIED, giveTried, type RetryState } from '../server-choice.js';
 import { Route, type RouteInput } from '../route-decision.js';
 import type { LoopMarker } from '../loop-marker.js';
 import { FunctionCall } from '../function-call.js';
 import type { EditInput } from '../responses.js';
 import { H2StreamUpstream } from './stream-upstream.js';
+import type { HeadSource } from './stream.js';
 import { LOOP_HEADER, joined, redirectLocation, streamEdits, upstreamHeaders } from './headers.js';
 import { headerObject } from '../response-edits.js';
 import { mirrorHead } from '../mirror.js';
@@ -106,7 +107,7 @@ export class H2Exchange extends H2StreamUpstream implements EditInput, RouteInpu
     }
     this.upTarget = this.edits?.target ?? this.target;
     // TC-2: a copy of the request, its body as the exchange reads it (mirror.ts).
-    if (d.rule!.mirror) w.mirror.sendStreamed(d.rule!.mirror, this.stream, (len) => mirrorHead(this.method, this.upTarget, this.edits?.host ?? this.authority, upstreamHeaders(this.headers, this.forwardInfo(false), this.edits), len));
+    if (d.rule!.mirror) w.mirror.sendStreamed(d.rule!.mirror, this.stream.body, (len) => mirrorHead(this.method, this.upTarget, this.edits?.host ?? this.authority, upstreamHeaders(this.headers, this.forwardInfo(false), this.edits), len));
     this.setCookie = d.insertCookie;
     this.respEdits = d.respEdits;
     // Checked by the front end's sweep (H2Frontend): no timer object per stream.
@@ -128,14 +129,15 @@ export class H2Exchange extends H2StreamUpstream implements EditInput, RouteInpu
       return;
     }
     this.bodyTaken = true;
-    this.stream.on('data', (c: Buffer) => {
+    const body = this.stream.body;
+    body.on('data', (c: Buffer) => {
       if (this.responded || this.fc !== fc) return;
       if (!fc.add(c)) {
         this.endFunction();
         this.local(413, 'The request body is too large for a function backend.\n');
       }
     });
-    this.stream.once('end', () => {
+    body.once('end', () => {
       if (!this.responded && !this.closed && this.fc === fc) this.invokeFunction(fc);
     });
   }
@@ -167,7 +169,7 @@ export class H2Exchange extends H2StreamUpstream implements EditInput, RouteInpu
       h['content-length'] = body.length;
       this.addStickyCookie(h);
       const isHead = this.method === 'HEAD';
-      if (this.respond(h, isHead || body.length === 0, false) && !isHead && body.length > 0) this.stream.end(body);
+      if (this.respond(h, isHead || body.length === 0, false) && !isHead && body.length > 0) this.stream.body.end(body);
     });
   }
 
@@ -212,7 +214,7 @@ export class H2Exchange extends H2StreamUpstream implements EditInput, RouteInpu
     this.upStream = undefined;
     this.upSession = undefined;
     if (up) {
-      this.stream.unpipe(up);
+      this.stream.bodyIfMade?.unpipe(up);
       up.close(NGHTTP2_CANCEL);
     }
     this.release();
@@ -225,12 +227,17 @@ export class H2Exchange extends H2StreamUpstream implements EditInput, RouteInpu
    * our own answers never fall back, so a dead stream can't loop here.
    */
   protected respond(h: OutgoingHttpHeaders, endStream: boolean, waitForTrailers: boolean, fromBackend = true): boolean {
+    return this.respondFrom(h, undefined, Number(h[':status']), endStream, waitForTrailers, fromBackend);
+  }
+
+  private respondFrom(h: OutgoingHttpHeaders | undefined, src: HeadSource | undefined, status: number, endStream: boolean, waitForTrailers: boolean, fromBackend: boolean): boolean {
     const stream = this.stream;
-    if (this.closed || this.responded || stream.destroyed || stream.closed) return false;
+    if (this.closed || this.responded || stream.done) return false;
     try {
-      stream.respond(h, { endStream, waitForTrailers });
+      if (src !== undefined) stream.respondWith(src, endStream, waitForTrailers);
+      else stream.respond(h!, { endStream, waitForTrailers });
     } catch {
-      if (!fromBackend || stream.headersSent || stream.destroyed || stream.closed) {
+      if (!fromBackend || stream.headersSent || stream.done) {
         this.resetClient(NGHTTP2_INTERNAL_ERROR);
         return false;
       }
@@ -240,9 +247,25 @@ export class H2Exchange extends H2StreamUpstream implements EditInput, RouteInpu
       return false;
     }
     this.responded = true;
-    this.status = Number(h[':status']);
+    this.status = status;
     this.worker.counters.responses++;
     return true;
+  }
+
+  /** respond() for a backend's head that writes its own fields (headers.ts Http1ResponseFields). */
+  protected respondWith(src: HeadSource, status: number, endStream: boolean, waitForTrailers: boolean): boolean {
+    return this.respondFrom(undefined, src, status, endStream, waitForTrailers, true);
+  }
+
+  /**
+   * Nothing reads or edits this response's head (compression, response rules, CORS, cookies we
+   * issue or learn, the access log): it can go to the client without a header object. A
+   * request that accepts no coding gets none (compression.ts negotiate), whatever the head says.
+   */
+  protected untouched(): boolean {
+    const l = this.listener;
+    return l !== undefined && this.access === undefined && this.respEdits === null && this.setCookie === undefined && this.groupCookie === undefined &&
+      (!l.snap.gzip || this.headers['accept-encoding'] === undefined) && (l.responseRules === undefined || l.responseRules.length === 0) && !this.learnsAffinity();
   }
 
   /** A whole answer of our own (fixed response, redirect, errors). The request body, if any, is read and dropped. */
@@ -252,10 +275,12 @@ export class H2Exchange extends H2StreamUpstream implements EditInput, RouteInpu
     if (contentType !== undefined) h['content-type'] = contentType;
     const isHead = this.method === 'HEAD';
     const noBody = isHead || body.length === 0;
-    this.stream.unpipe();
+    this.stream.bodyIfMade?.unpipe();
     if (!this.respond(h, noBody, false, false)) return;
-    if (!noBody) this.stream.end(body);
-    if (!this.stream.readableEnded) this.stream.resume();
+    if (!noBody) this.stream.body.end(body);
+    // A request body still coming is read and dropped (its window goes back); none came after END_STREAM on HEADERS.
+    const io = this.stream.bodyIfMade;
+    if (io !== undefined ? !io.readableEnded : !this.stream.endAfterHeaders) this.stream.body.resume();
   }
 
   protected local(status: number, text: string): void {
@@ -270,10 +295,10 @@ export class H2Exchange extends H2StreamUpstream implements EditInput, RouteInpu
   }
 
   protected resetClient(code: number): void {
-    if (!this.closed && !this.stream.closed && !this.stream.destroyed) this.stream.close(code);
+    if (!this.closed && !this.stream.done) this.stream.close(code);
   }
 
-  protected onClientClose(): void {
+  onClientClose(): void {
     this.closed = true;
     this.clearTimer();
     const ux = this.ux;
@@ -286,6 +311,40 @@ export class H2Exchange extends H2StreamUpstream implements EditInput, RouteInpu
     this.release();
     // WorkerMetrics reads the same fields of an exchange as of a ProxyConnection (OB-1, OB-2).
     this.worker.observe(this);
+    // Nothing picks a server for a closed stream.
+    giveTried(this.tried);
+    this.tried = PARKED_TRIED;
+  }
+
+  // ---------------------------------------------------------------- sticky sessions
+  /** SP-3: the group learns servers from the backends' own session cookie. */
+  private learnsAffinity(): boolean {
+    const sticky = this.group?.snap.sticky;
+    return !!sticky?.StickySessionEnabled && sticky.StickySessionType === 'Server' && !!sticky.Cookie;
+  }
+
+  /** SP-3: learn the backend's own session cookie. */
+  protected learnAffinity(setCookie: string[] | undefined): void {
+    const group = this.group;
+    const sticky = group?.snap.sticky;
+    if (!group || !this.learnsAffinity() || !setCookie || !this.server) return;
+    for (const line of setCookie) {
+      const eq = line.indexOf('=');
+      if (eq <= 0 || line.slice(0, eq).trim() !== sticky!.Cookie) continue;
+      const semi = line.indexOf(';', eq);
+      const v = line.slice(eq + 1, semi < 0 ? line.length : semi).trim();
+      if (v) this.worker.affinity.learn(group.snap.id, sticky!.Cookie!, v, this.server.key);
+      return;
+    }
+  }
+
+  /** SP-2 SERVERID and LR-2 FULCRUMGROUP cookies we issue, after the backend's own. */
+  protected addStickyCookie(h: OutgoingHttpHeaders): void {
+    for (const c of [this.setCookie, this.groupCookie]) {
+      if (c === undefined) continue;
+      const prev = h['set-cookie'];
+      h['set-cookie'] = prev === undefined ? [c] : [...(Array.isArray(prev) ? prev : [String(prev)]), c];
+    }
   }
 }
 

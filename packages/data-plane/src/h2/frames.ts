@@ -46,7 +46,7 @@ export const FRAME_HEADER = 9;
 export const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
 
 /** Payloads up to this size are copied into the batch; larger DATA payloads are referenced. */
-const COPY_MAX = 1024;
+export const COPY_MAX = 1024;
 /** A batch's size: under half of Node's Buffer pool, so most batches are cut from the pool, not malloc'd. */
 const BATCH = 4000;
 

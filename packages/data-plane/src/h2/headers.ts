@@ -6,6 +6,8 @@ import type { MatchInput } from '../match.js';
 import { requestEdits, type EditInput } from '../responses.js';
 import type { ForwardPolicy } from '../forward-policy.js';
 import type { LoopMarker } from '../loop-marker.js';
+import { numberText, type FieldWriter } from './hpack.js';
+import type { HeadSource } from './stream.js';
 
 /**
  * Header handling for HTTP/2 client streams: what goes upstream (LR-3 forwarding headers,
@@ -226,6 +228,49 @@ export function http1DownstreamHeaders(resp: ResponseHead, status: number): Outg
   }
   return out;
 }
+
+/**
+ * What http1DownstreamHeaders makes of a response head, written straight into the HPACK
+ * encoder: the same fields in the same order (a repeated name's lines together, at its first
+ * line), without the header object, its keyed stores and the encoder's walk over it. For
+ * responses nothing edits (no compression, rules, cookies or access log to read the object).
+ * One per worker: set and written synchronously (H2StreamUpstream.upstreamHead).
+ */
+class Http1ResponseFields implements HeadSource {
+  private resp: ResponseHead | undefined;
+  private status = 0;
+  /** Each kept line's name ('' for a dropped one or one written with an earlier line). */
+  private readonly names: string[] = [];
+
+  set(resp: ResponseHead, status: number): this {
+    this.resp = resp;
+    this.status = status;
+    return this;
+  }
+
+  writeFields(w: FieldWriter): void {
+    const resp = this.resp!;
+    this.resp = undefined;
+    w.field(':status', numberText(this.status));
+    const ids = resp.hdrId;
+    const n = resp.headerCount;
+    const names = this.names;
+    for (let i = 0; i < n; i++) names[i] = DROP_ID[ids[i]!] === 1 ? '' : responseFieldName(resp, i);
+    for (let i = 0; i < n; i++) {
+      const name = names[i]!;
+      if (name === '') continue;
+      names[i] = '';
+      w.field(name, resp.headerValue(i));
+      for (let j = i + 1; j < n; j++) {
+        if (names[j] !== name) continue;
+        names[j] = '';
+        w.field(name, resp.headerValue(j));
+      }
+    }
+  }
+}
+
+export const http1ResponseFields = new Http1ResponseFields();
 
 /**
  * Response field names most responses carry, by length. A parsed name that matches one

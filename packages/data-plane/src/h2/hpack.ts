@@ -145,30 +145,40 @@ function sharedScratch(size: number): Buffer {
   return b;
 }
 
-/** Response fields never worth a dynamic table entry: they change with (nearly) every response. */
-const NOT_INDEXED = new Set(['content-length', 'date', 'etag', 'last-modified', 'age', 'expires', 'set-cookie', 'content-range', 'location', ':status']);
-/** Fields that must stay out of every compression context (RFC 7541 §7.1.3). */
-const NEVER_INDEXED = new Set(['authorization', 'proxy-authorization', 'cookie']);
+/** How a field name's literals go: into the dynamic table, not indexed, never indexed. */
+const enum Indexing { INDEX, NOT, NEVER }
 
 /**
- * Static entries by name, then by value (two lookups of the strings as they are: a joined
- * name-and-value key cost a concatenation and its flattening per field).
+ * What the encoder knows of a field name, found in one lookup per field: its static index
+ * (the lowest), the static entries with a value, and how its literals are indexed.
  */
-const STATIC_EXACT = new Map<string, Map<string, number>>();
-const STATIC_NAME = new Map<string, number>();
+interface NameInfo {
+  staticIndex: number;
+  /** Static entries of this name by value (:method, :status...), or undefined. */
+  staticValues: Map<string, number> | undefined;
+  indexing: Indexing;
+}
+const NAMES = new Map<string, NameInfo>();
+function nameInfo(n: string): NameInfo {
+  let info = NAMES.get(n);
+  if (info === undefined) NAMES.set(n, (info = { staticIndex: 0, staticValues: undefined, indexing: Indexing.INDEX }));
+  return info;
+}
 for (let i = STATIC_COUNT; i >= 1; i--) {
   const [n, v] = STATIC_TABLE[i - 1];
-  STATIC_NAME.set(n, i);
-  if (v === '') continue;
-  let byValue = STATIC_EXACT.get(n);
-  if (byValue === undefined) STATIC_EXACT.set(n, (byValue = new Map()));
-  byValue.set(v, i);
+  const info = nameInfo(n);
+  info.staticIndex = i;
+  if (v !== '') (info.staticValues ??= new Map()).set(v, i);
 }
+// Response fields never worth a dynamic table entry: they change with (nearly) every response.
+for (const n of ['content-length', 'date', 'etag', 'last-modified', 'age', 'expires', 'set-cookie', 'content-range', 'location', ':status']) nameInfo(n).indexing = Indexing.NOT;
+// Fields that must stay out of every compression context (RFC 7541 §7.1.3).
+for (const n of ['authorization', 'proxy-authorization', 'cookie']) nameInfo(n).indexing = Indexing.NEVER;
 
 /** Decimal text of small integers (:status, our own content-lengths), made once. */
 const SMALL_INT_TEXT: string[] = [];
 for (let i = 0; i < 1024; i++) SMALL_INT_TEXT.push(String(i));
-function numberText(v: number): string {
+export function numberText(v: number): string {
   return v >= 0 && v < 1024 && Number.isInteger(v) ? SMALL_INT_TEXT[v] : String(v);
 }
 
@@ -178,8 +188,15 @@ function numberText(v: number): string {
  */
 let out = Buffer.allocUnsafe(4096);
 let raw = Buffer.allocUnsafe(1024);
+/** Strings up to this length are copied into `raw` in JS (HpackEncoder.str). */
+const SHORT_STRING = 64;
 
 export type FieldValue = string | number | readonly string[] | undefined;
+
+/** Where a header block's fields are written, in order (the encoder). */
+export interface FieldWriter {
+  field(name: string, value: string): void;
+}
 
 /**
  * Encodes response header blocks. Static matches are indexed; recurring fields (content-type,
@@ -187,7 +204,7 @@ export type FieldValue = string | number | readonly string[] | undefined;
  * that change with every response go as literals without indexing. Strings are Huffman coded
  * when that is shorter.
  */
-export class HpackEncoder {
+export class HpackEncoder implements FieldWriter {
   /** Our dynamic table's entries by name, then value: the sequence number of the newest such entry. */
   private readonly exact = new Map<string, Map<string, number>>();
   private readonly table: DynamicTable;
@@ -226,12 +243,7 @@ export class HpackEncoder {
    * length), valid until the next encode. The frame writer copies it from there.
    */
   encodeInPlace(h: Readonly<Record<string, FieldValue>>): number {
-    this.pos = 0;
-    if (this.pendingSize >= 0) {
-      this.table.resize(this.pendingSize);
-      this.int(this.pendingSize, 5, 0x20);
-      this.pendingSize = -1;
-    }
+    this.begin();
     for (const name in h) {
       const v = h[name];
       if (v === undefined) continue;
@@ -241,13 +253,32 @@ export class HpackEncoder {
     return this.pos;
   }
 
+  /**
+   * A block written field by field (begin, field..., then `length`), for fields that are not
+   * in an object: the same block encodeInPlace makes of an object with them in that order.
+   */
+  begin(): void {
+    this.pos = 0;
+    if (this.pendingSize >= 0) {
+      this.table.resize(this.pendingSize);
+      this.int(this.pendingSize, 5, 0x20);
+      this.pendingSize = -1;
+    }
+  }
+
+  /** The length of the block begun, so far. */
+  get length(): number {
+    return this.pos;
+  }
+
   /** The buffer encodeInPlace wrote to (it may be replaced by a larger one at any encode). */
   static encodedBlock(): Buffer {
     return out;
   }
 
-  private field(name: string, value: string): void {
-    const st = STATIC_EXACT.get(name)?.get(value);
+  field(name: string, value: string): void {
+    const info = NAMES.get(name);
+    const st = info?.staticValues?.get(value);
     if (st !== undefined) {
       this.int(st, 7, 0x80);
       return;
@@ -258,9 +289,10 @@ export class HpackEncoder {
       this.int(STATIC_COUNT + this.table.inserted - seq, 7, 0x80);
       return;
     }
-    const nameIndex = STATIC_NAME.get(name) ?? 0;
-    if (NEVER_INDEXED.has(name)) this.int(nameIndex, 4, 0x10);
-    else if (NOT_INDEXED.has(name) || name.length + value.length + ENTRY_OVERHEAD > this.table.maxSize / 2) this.int(nameIndex, 4, 0x00);
+    const nameIndex = info?.staticIndex ?? 0;
+    const indexing = info?.indexing ?? Indexing.INDEX;
+    if (indexing === Indexing.NEVER) this.int(nameIndex, 4, 0x10);
+    else if (indexing === Indexing.NOT || name.length + value.length + ENTRY_OVERHEAD > this.table.maxSize / 2) this.int(nameIndex, 4, 0x00);
     else {
       this.int(nameIndex, 6, 0x40);
       this.table.add(name, value);
@@ -288,8 +320,12 @@ export class HpackEncoder {
   }
 
   private str(s: string): void {
-    if (s.length > raw.length) raw = Buffer.allocUnsafe(s.length * 2);
-    const len = raw.write(s, 0, 'latin1');
+    let len = s.length;
+    if (len > raw.length) raw = Buffer.allocUnsafe(len * 2);
+    // A short string's octets are copied here (a typed array keeps the low byte, as latin1
+    // does): Buffer.write is a call into C++ per string, more than the copy of a few bytes.
+    if (len <= SHORT_STRING) for (let i = 0; i < len; i++) raw[i] = s.charCodeAt(i);
+    else len = raw.write(s, 0, 'latin1');
     const hl = huffmanLength(raw, 0, len);
     if (hl < len) {
       this.int(hl, 7, 0x80);

@@ -3,7 +3,7 @@ import type { Socket } from 'node:net';
 import * as F from './frames.js';
 import * as L from './limits.js';
 import { HpackEncoder, type FieldValue } from './hpack.js';
-import { H2Stream, type StreamOwner } from './stream.js';
+import { H2Stream, type HeadSource, type StreamOwner } from './stream.js';
 import { StreamTable } from './stream-table.js';
 
 /**
@@ -38,12 +38,24 @@ export abstract class H2StreamSet implements StreamOwner {
     let empty = true;
     for (const k in h) if (h[k] !== undefined) { empty = false; break; }
     // No trailers to send: an empty DATA frame ends the stream instead of an empty HEADERS.
-    if (empty && endStream) this.out.data(F.END_STREAM, s.id, EMPTY);
-    else {
-      const len = this.encoder.encodeInPlace(h);
-      s.bytesOut += len;
-      this.headerFrames(s.id, HpackEncoder.encodedBlock(), len, endStream);
-    }
+    if (empty && endStream) {
+      this.out.data(F.END_STREAM, s.id, EMPTY);
+      this.localEnd(s);
+    } else this.sendBlock(s, this.encoder.encodeInPlace(h), endStream);
+  }
+
+  sendHead(s: H2Stream, src: HeadSource, endStream: boolean): void {
+    if (s.done || s.localClosed) return;
+    const enc = this.encoder;
+    enc.begin();
+    src.writeFields(enc);
+    this.sendBlock(s, enc.length, endStream);
+  }
+
+  /** The block the encoder just made, len bytes, on stream s. */
+  private sendBlock(s: H2Stream, len: number, endStream: boolean): void {
+    s.bytesOut += len;
+    this.headerFrames(s.id, HpackEncoder.encodedBlock(), len, endStream);
     if (endStream) this.localEnd(s);
   }
 
@@ -95,6 +107,18 @@ export abstract class H2StreamSet implements StreamOwner {
       this.out.data(F.END_STREAM, s.id, EMPTY);
       this.localEnd(s);
     }
+  }
+
+  sendLast(s: H2Stream, buf: Buffer, start: number, end: number): boolean {
+    const n = end - start;
+    // Larger payloads are referenced by the batch (FrameWriter.data), not copied: those keep a copy of their own.
+    if (s.done || s.queue.length > 0 || n > F.COPY_MAX || n > s.sendWindow || n > this.sendWindow || n > this.peerMaxFrame) return false;
+    this.out.frameCopy(F.DATA, F.END_STREAM, s.id, buf, start, end);
+    s.sendWindow -= n;
+    this.sendWindow -= n;
+    s.bytesOut += n;
+    this.localEnd(s);
+    return true;
   }
 
   protected pumpStalled(): void {

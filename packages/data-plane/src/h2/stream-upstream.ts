@@ -1,12 +1,12 @@
 import { performance } from 'node:perf_hooks';
 import { Buffer } from 'node:buffer';
 import { constants, type ClientHttp2Stream, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http2';
-import type { H2Stream } from './stream.js';
+import type { H2Stream, HeadSource } from './stream.js';
 import type { Socket } from 'node:net';
 import type { BrotliCompress, Gzip } from 'node:zlib';
 import { StreamAccess } from '../access-record.js';
 import type { CompiledListener, CompiledRule, RoutingTable, RuntimeGroup, RuntimeServer } from '../routing-table.js';
-import { MAX_TRIES } from '../server-choice.js';
+import { takeTried } from '../server-choice.js';
 import { RouteDecision } from '../route-decision.js';
 import type { StreamHost } from '../worker-host.js';
 import type { UpstreamSession } from './upstreams.js';
@@ -14,7 +14,7 @@ import { clientCertHeaders } from '../client-cert.js';
 import { applyToHeaders, mergeEdits, type ResponseEdits } from '../response-edits.js';
 import { compressionEdits, compressionForHeaders, createCompressor } from '../compression.js';
 import { responseEditsFor } from '../response-rules.js';
-import { cleanTrailers, downstreamHeaders, hostOf, http1DownstreamHeaders, http1RequestHead, http1Trailers, joined, upstreamHeaders, type StreamEdits } from './headers.js';
+import { cleanTrailers, downstreamHeaders, hostOf, http1DownstreamHeaders, http1RequestHead, http1ResponseFields, http1Trailers, joined, upstreamHeaders, type StreamEdits } from './headers.js';
 import { UpFail, UpMode, UpstreamExchange, type UpstreamSink } from '../upstream-exchange.js';
 import { BodyKind, Method, type ResponseHead } from '../http1/index.js';
 import { isShared } from '../fast-io.js';
@@ -33,7 +33,11 @@ const { NGHTTP2_FLAG_END_STREAM, NGHTTP2_CANCEL, NGHTTP2_INTERNAL_ERROR, NGHTTP2
  * and the answers the proxy gives itself.
  */
 export abstract class H2StreamUpstream implements UpstreamSink {
-  readonly host: string;
+  /** The request's host, lower-cased, without its port: worked out when a rule, a redirect or a log reads it. */
+  get host(): string {
+    return (this.hostName ??= hostOf(this.authority));
+  }
+  private hostName: string | undefined;
   readonly path: string;
   readonly query: string;
   readonly method: string;
@@ -60,7 +64,7 @@ export abstract class H2StreamUpstream implements UpstreamSink {
   protected edits: StreamEdits | null = null;
   protected upTarget = '';
   // ChoiceState (server-choice.ts): servers tried, the Sch hash, a sticky pick.
-  readonly tried = new Int32Array(MAX_TRIES + 1);
+  tried = takeTried();
   triedCount = 0;
   hashKey = 0;
   stuck = false;
@@ -81,13 +85,14 @@ export abstract class H2StreamUpstream implements UpstreamSink {
   private zip: Gzip | BrotliCompress | undefined;
   /** The request body goes chunked (no content-length from the client). */
   private chunkedUp = false;
+  /** A 'drain' listener resumes the backend (upstreamBody). */
+  private drainWatched = false;
   /** The request body waits for the backend connection (a connect failure can still try another server). */
   private bodyWaits = false;
   protected upStream: ClientHttp2Stream | undefined;
   protected upSession: UpstreamSession | undefined;
   /** OB-2: the access log's facts of this stream (access-record.ts); none while the log is off. */
   readonly access: StreamAccess | undefined;
-  protected reqTrailers: IncomingHttpHeaders | undefined;
   /** performance.now() when the request went upstream and when its response head came (OB-2). */
   protected upSentMs = 0;
   protected upHeadMs = 0;
@@ -106,7 +111,6 @@ export abstract class H2StreamUpstream implements UpstreamSink {
   ) {
     this.sourcePort = remotePort;
     this.authority = headers[':authority'] ?? headers.host ?? '';
-    this.host = hostOf(this.authority);
     this.target = headers[':path'] ?? '';
     const q = this.target.indexOf('?');
     this.path = q < 0 ? this.target : this.target.slice(0, q);
@@ -114,24 +118,22 @@ export abstract class H2StreamUpstream implements UpstreamSink {
     this.method = headers[':method'] ?? 'GET';
     this.hasBody = !stream.endAfterHeaders;
     this.access = worker.accessLog ? new StreamAccess(headers, tlsSocket) : undefined;
-    stream.on('error', noop);
-    // 'close' comes once (destroy): `on` spares the once-wrapper per stream.
-    stream.on('close', () => this.onClientClose());
-    stream.on('trailers', (t: IncomingHttpHeaders) => {
-      this.reqTrailers = t;
-    });
   }
 
   // What the routing half provides (H2Exchange).
   abstract header(nameLower: string): string | undefined;
   abstract cookie(name: string): string | undefined;
   protected abstract timedOut: boolean;
-  protected abstract onClientClose(): void;
+  abstract onClientClose(): void;
   protected abstract endFunction(): void;
   protected abstract clearTimer(): void;
   protected abstract local(status: number, text: string): void;
   protected abstract resetClient(code: number): void;
   protected abstract respond(h: OutgoingHttpHeaders, endStream: boolean, waitForTrailers: boolean, fromBackend?: boolean): boolean;
+  protected abstract respondWith(src: HeadSource, status: number, endStream: boolean, waitForTrailers: boolean): boolean;
+  protected abstract untouched(): boolean;
+  protected abstract learnAffinity(setCookie: string[] | undefined): void;
+  protected abstract addStickyCookie(h: OutgoingHttpHeaders): void;
 
   // ---------------------------------------------------------------- what the access log reads (OB-2)
   /** Bytes sent to the client on this stream: header blocks and DATA payloads. */
@@ -203,7 +205,7 @@ export abstract class H2StreamUpstream implements UpstreamSink {
   private startBody(ux: UpstreamExchange): void {
     this.bodyWaits = false;
     this.bodyTaken = true;
-    const stream = this.stream;
+    const stream = this.stream.body;
     this.access?.bodyIn(stream);
     stream.on('data', (c: Buffer) => {
       if (this.ux !== ux) return;
@@ -219,7 +221,7 @@ export abstract class H2StreamUpstream implements UpstreamSink {
       if (this.ux !== ux) return;
       if (this.chunkedUp) {
         let last = '0\r\n';
-        const t = cleanTrailers(this.reqTrailers);
+        const t = cleanTrailers(this.stream.trailers);
         for (const name in t) last += `${name}: ${String(t[name])}\r\n`;
         ux.write(Buffer.from(`${last}\r\n`, 'latin1'));
       }
@@ -235,7 +237,7 @@ export abstract class H2StreamUpstream implements UpstreamSink {
   }
 
   upstreamDrain(): void {
-    if (this.ux !== undefined && !this.closed && this.bodyTaken) this.stream.resume();
+    if (this.ux !== undefined && !this.closed && this.bodyTaken) this.stream.body.resume();
   }
 
   /** 1xx: an HTTP/2 client gets only the final response. */
@@ -252,18 +254,25 @@ export abstract class H2StreamUpstream implements UpstreamSink {
     this.upHeadMs = performance.now();
     const status = resp.status;
     if (this.server && this.table) this.table.outcome(this.server, status < 500);
-    // One pass over the parsed head; compression and response rules read its end-to-end
-    // fields before their edits apply (the connection-specific ones never reach the client).
-    const h = http1DownstreamHeaders(resp, status);
-    const enc = compressionForHeaders(this.listener?.snap.gzip, this.method, joined(this.headers['accept-encoding']), status, h as IncomingHttpHeaders);
-    applyToHeaders(h, mergeEdits(this.editsFor(status, h as IncomingHttpHeaders), enc && compressionEdits(enc, joined(h.etag as string | string[] | undefined))));
-    if (enc) delete h['content-length'];
-    this.access?.fromBackend(status, h);
-    this.learnAffinity(h['set-cookie'] as string[] | undefined);
-    this.addStickyCookie(h);
     // No body: HEADERS ends the stream. Trailers can only follow a chunked body.
     const noBody = this.method === 'HEAD' || status === 204 || status === 304 || resp.bodyKind === BodyKind.NONE || (resp.bodyKind === BodyKind.LENGTH && resp.contentLength === 0);
-    if (!this.respond(h, noBody, !noBody && !enc && resp.bodyKind === BodyKind.CHUNKED)) {
+    let enc: ReturnType<typeof compressionForHeaders> = null;
+    let ok: boolean;
+    // Nothing reads or edits the head (H2Exchange.untouched): its fields go to the encoder without a header object.
+    if (this.untouched()) ok = this.respondWith(http1ResponseFields.set(resp, status), status, noBody, !noBody && resp.bodyKind === BodyKind.CHUNKED);
+    else {
+      // One pass over the parsed head; compression and response rules read its end-to-end
+      // fields before their edits apply (the connection-specific ones never reach the client).
+      const h = http1DownstreamHeaders(resp, status);
+      enc = compressionForHeaders(this.listener?.snap.gzip, this.method, joined(this.headers['accept-encoding']), status, h as IncomingHttpHeaders);
+      applyToHeaders(h, mergeEdits(this.editsFor(status, h as IncomingHttpHeaders), enc && compressionEdits(enc, joined(h.etag as string | string[] | undefined))));
+      if (enc) delete h['content-length'];
+      this.access?.fromBackend(status, h);
+      this.learnAffinity(h['set-cookie'] as string[] | undefined);
+      this.addStickyCookie(h);
+      ok = this.respond(h, noBody, !noBody && !enc && resp.bodyKind === BodyKind.CHUNKED);
+    }
+    if (!ok) {
       this.ux = undefined;
       ux.abort();
       return true;
@@ -277,29 +286,34 @@ export abstract class H2StreamUpstream implements UpstreamSink {
       z.on('drain', () => {
         if (this.ux === ux) ux.resume();
       });
-      z.pipe(this.stream);
-    } else if (!noBody) this.stream.on('drain', () => {
-      if (this.ux === ux) ux.resume();
-    });
+      z.pipe(this.stream.body);
+    }
     return true;
   }
 
   upstreamBody(buf: Buffer, start: number, end: number, last: boolean): boolean {
     if (this.closed || !this.responded) return true;
-    // The worker's shared read buffer is reused at the next read: the stream keeps a copy.
-    const chunk = isShared(buf) ? Buffer.from(buf.subarray(start, end)) : buf.subarray(start, end);
     const z = this.zip;
+    if (z === undefined) this.access?.countOut(end - start);
+    if (z === undefined && last) {
+      // The worker's shared read buffer is reused at the next read: what the stream keeps is a copy.
+      if (isShared(buf)) this.stream.endWithCopy(buf, start, end);
+      else this.stream.endWith(buf.subarray(start, end));
+      return true;
+    }
+    const chunk = isShared(buf) ? Buffer.from(buf.subarray(start, end)) : buf.subarray(start, end);
     if (z !== undefined) {
       if (!last) return z.write(chunk);
       z.end(chunk);
       return true;
     }
-    this.access?.countOut(chunk.length);
-    if (last) {
-      this.stream.endWith(chunk);
-      return true;
+    if (this.stream.write(chunk)) return true;
+    // The backend waits for the client: the 'drain' that resumes it is watched from the first full write on.
+    if (!this.drainWatched) {
+      this.drainWatched = true;
+      this.stream.body.on('drain', () => this.ux?.resume());
     }
-    return this.stream.write(chunk);
+    return false;
   }
 
   upstreamEnd(trailers: string): void {
@@ -308,9 +322,10 @@ export abstract class H2StreamUpstream implements UpstreamSink {
     if (z !== undefined) {
       // The compressor ends the stream when it has flushed (pipe); trailers are not re-encoded.
       if (!z.writableEnded) z.end();
-    } else if (!this.closed && this.responded && !this.stream.localClosed && !this.stream.writableEnded) {
-      this.stream.once('wantTrailers', () => this.sendClientTrailers(trailers === '' ? undefined : http1Trailers(trailers)));
-      this.stream.end();
+    } else if (!this.closed && this.responded && !this.stream.localClosed && this.stream.bodyIfMade?.writableEnded !== true) {
+      const body = this.stream.body;
+      body.once('wantTrailers', () => this.sendClientTrailers(trailers === '' ? undefined : http1Trailers(trailers)));
+      body.end();
     }
     this.release();
   }
@@ -376,13 +391,13 @@ export abstract class H2StreamUpstream implements UpstreamSink {
       this.bodyTaken = true;
       up.once('wantTrailers', () => {
         try {
-          up.sendTrailers(cleanTrailers(this.reqTrailers));
+          up.sendTrailers(cleanTrailers(this.stream.trailers));
         } catch {
           up.close(NGHTTP2_INTERNAL_ERROR);
         }
       });
-      this.access?.bodyIn(this.stream);
-      this.stream.pipe(up);
+      this.access?.bodyIn(this.stream.body);
+      this.stream.body.pipe(up);
     }
   }
 
@@ -409,9 +424,9 @@ export abstract class H2StreamUpstream implements UpstreamSink {
       up.resume();
       return;
     }
-    this.stream.once('wantTrailers', () => this.sendClientTrailers(this.upTrailers));
+    this.stream.body.once('wantTrailers', () => this.sendClientTrailers(this.upTrailers));
     this.access?.bodyOut(up);
-    up.pipe(this.stream);
+    up.pipe(this.stream.body);
   }
 
   protected onH2Close(up: ClientHttp2Stream): void {
@@ -464,31 +479,6 @@ export abstract class H2StreamUpstream implements UpstreamSink {
       this.stream.sendTrailers(cleanTrailers(t));
     } catch {
       this.resetClient(NGHTTP2_INTERNAL_ERROR);
-    }
-  }
-
-  /** SP-3: learn the backend's own session cookie. */
-  protected learnAffinity(setCookie: string[] | undefined): void {
-    const group = this.group;
-    const sticky = group?.snap.sticky;
-    if (!group || !sticky?.StickySessionEnabled || sticky.StickySessionType !== 'Server' || !sticky.Cookie || !setCookie || !this.server) return;
-    for (const line of setCookie) {
-      const eq = line.indexOf('=');
-      if (eq <= 0 || line.slice(0, eq).trim() !== sticky.Cookie) continue;
-      let end = line.indexOf(';', eq);
-      if (end < 0) end = line.length;
-      const v = line.slice(eq + 1, end).trim();
-      if (v) this.worker.affinity.learn(group.snap.id, sticky.Cookie, v, this.server.key);
-      return;
-    }
-  }
-
-  /** SP-2 SERVERID and LR-2 FULCRUMGROUP cookies we issue, after the backend's own. */
-  protected addStickyCookie(h: OutgoingHttpHeaders): void {
-    for (const c of [this.setCookie, this.groupCookie]) {
-      if (c === undefined) continue;
-      const prev = h['set-cookie'];
-      h['set-cookie'] = prev === undefined ? [c] : [...(Array.isArray(prev) ? prev : [String(prev)]), c];
     }
   }
 }
