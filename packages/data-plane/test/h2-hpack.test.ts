@@ -219,4 +219,15 @@ describe('HPACK: an HTTP/1.1 response head written straight into the encoder (he
       assert.deepEqual(fields.map(([n]) => n), [':status', 'content-type', 'set-cookie', 'set-cookie', 'x-custom', 'x-custom', 'x-custom', 'cache-control', 'content-length', 'vary']);
     }
   });
+
+  it('puts :status first even when a backend field name is all digits (an object lists integer-like keys first)', () => {
+    const resp = parsed(['HTTP/1.1 200 OK', 'Content-Type: text/plain', '123: digits', 'Content-Length: 0']);
+    const h = http1DownstreamHeaders(resp, 200);
+    assert.equal(Object.keys(h)[0], '123', 'the object itself lists the digit name first');
+    const block = new HpackEncoder(4096).encode(h);
+    const fields = decode(new HpackDecoder(4096, 65536), Buffer.from(block)).fields;
+    // The other fields keep the object's order (only a name's own lines must stay in order).
+    assert.deepEqual(fields, [[':status', '200'], ['123', 'digits'], ['content-type', 'text/plain'], ['content-length', '0']]);
+  });
 });
+

@@ -193,6 +193,8 @@ const SHORT_STRING = 64;
 
 export type FieldValue = string | number | readonly string[] | undefined;
 
+const COLON = 0x3a;
+
 /** Where a header block's fields are written, in order (the encoder). */
 export interface FieldWriter {
   field(name: string, value: string): void;
@@ -244,13 +246,17 @@ export class HpackEncoder implements FieldWriter {
    */
   encodeInPlace(h: Readonly<Record<string, FieldValue>>): number {
     this.begin();
-    for (const name in h) {
-      const v = h[name];
-      if (v === undefined) continue;
-      if (typeof v === 'object') for (const one of v) this.field(name, one);
-      else this.field(name, typeof v === 'number' ? numberText(v) : v);
-    }
+    // Pseudo-header fields first (RFC 9113 §8.3): an object lists integer-like names (a
+    // backend's `123: x`) before every other key, :status included.
+    for (const name in h) if (name.charCodeAt(0) === COLON) this.put(name, h[name]);
+    for (const name in h) if (name.charCodeAt(0) !== COLON) this.put(name, h[name]);
     return this.pos;
+  }
+
+  private put(name: string, v: FieldValue | undefined): void {
+    if (v === undefined) return;
+    if (typeof v === 'object') for (const one of v) this.field(name, one);
+    else this.field(name, typeof v === 'number' ? numberText(v) : v);
   }
 
   /**
