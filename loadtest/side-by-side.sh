@@ -46,8 +46,8 @@ count() { # out: completed requests
   if [ "$MODE" = h2 ]; then grep -oP 'requests: .* \K\d+(?= succeeded)' $1; else grep -oP '^\s+\K\d+(?= requests)' $1; fi
 }
 tree_ticks() { local t=0; for p in $1 $(cat /proc/$1/task/*/children 2>/dev/null); do s=$(cut -d' ' -f14,15 /proc/$p/stat 2>/dev/null); [ -n "$s" ] && t=$((t + ${s% *} + ${s#* })); done; echo $t; }
-pct() { # out percentile: wrk's "99%  4.58ms" line in ms
-  awk -v p="$2%" '$1 == p { v = $2; u = v; sub(/[0-9.]+/, "", u); sub(/[a-z]+$/, "", v); printf "%.2f", v * (u == "us" ? 0.001 : u == "s" ? 1000 : 1) }' $1
+pct() { # out percentile: wrk's "99%  4.58ms" line in ms; Latency: the max of its "Latency" line
+  awk -v p="$2%" '$1 == p || ($1 == "Latency" && $2 != "Distribution" && p == "Latency%") { v = $1 == "Latency" ? $4 : $2; u = v; sub(/[0-9.]+/, "", u); sub(/[a-z]+$/, "", v); printf "%.2f", v * (u == "us" ? 0.001 : u == "s" ? 1000 : 1) }' $1
 }
 H=""; [ "$MODE" = close ] && H="-H Connection:close"
 for r in $(seq 1 $R); do
@@ -57,7 +57,7 @@ for r in $(seq 1 $R); do
   wait $WA $WB
   a1=$(tree_ticks $PA); b1=$(tree_ticks $PB)
   na=$(count $W/wa.$r); nb=$(count $W/wb.$r)
-  lat=""; [ "$MODE" != h2 ] && lat="  p50/p99 ms A $(pct $W/wa.$r 50)/$(pct $W/wa.$r 99)  B $(pct $W/wb.$r 50)/$(pct $W/wb.$r 99)"
+  lat=""; [ "$MODE" != h2 ] && lat="  p50/p99/max ms A $(pct $W/wa.$r 50)/$(pct $W/wa.$r 99)/$(pct $W/wa.$r Latency)  B $(pct $W/wb.$r 50)/$(pct $W/wb.$r 99)/$(pct $W/wb.$r Latency)"
   awk -v r=$r -v a=$((a1-a0)) -v b=$((b1-b0)) -v na=$na -v nb=$nb -v lat="$lat" 'BEGIN { printf "round %d: A %.1f us/req (%d req)  B %.1f us/req (%d req)%s\n", r, a*10000/na, na, b*10000/nb, nb, lat }'
 done
 kill $PA $PB $BE 2>/dev/null; sleep 1; pkill -f "$W/" 2>/dev/null
