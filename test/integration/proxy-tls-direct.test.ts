@@ -41,6 +41,14 @@ for (const mode of ['direct', 'stream'] as const) {
           void pump(res, BULK_BLOCKS).then(() => res.end());
           return;
         }
+        if (req.url === '/split') {
+          // The head alone, the body 5 ms later: two writes to the client.
+          req.resume();
+          res.writeHead(200, { 'content-type': 'text/plain', 'content-length': 4 });
+          res.flushHeaders();
+          setTimeout(() => res.end('body'), 5);
+          return;
+        }
         if (req.url!.startsWith('/pad/')) {
           req.resume();
           res.end(`${req.url} ${PAD}`);
@@ -169,6 +177,39 @@ for (const mode of ['direct', 'stream'] as const) {
         bodies.forEach((b, i) => assert.equal(b, `GET /h2/${i} `));
       } finally {
         session.close();
+      }
+    });
+
+    it('a response written in two parts reaches the client without waiting for its delayed ACK (TCP_NODELAY)', async () => {
+      // Nagle would hold the body until the client acknowledges the head; a client that has
+      // been answering at once (as after these 40 exchanges) delays that ACK by 40 ms or more.
+      const s = await tlsClient(port);
+      try {
+        const answer = (path: string, done: (t: string) => boolean) => new Promise<{ headMs: number; bodyMs: number }>((resolve, reject) => {
+          let t = '';
+          let headMs = 0;
+          const onData = (c: Buffer) => {
+            if (t === '') headMs = performance.now();
+            t += c.toString('latin1');
+            if (!done(t)) return;
+            s.off('data', onData);
+            s.off('error', reject);
+            resolve({ headMs, bodyMs: performance.now() });
+          };
+          s.on('data', onData);
+          s.once('error', reject);
+          s.write(`GET ${path} HTTP/1.1\r\nHost: t\r\n\r\n`);
+        });
+        for (let i = 0; i < 40; i++) await answer(`/pad/${i}`, (t) => t.endsWith(PAD));
+        const gaps: number[] = [];
+        for (let i = 0; i < 5; i++) {
+          const r = await answer('/split', (t) => t.endsWith('\r\n\r\nbody'));
+          gaps.push(r.bodyMs - r.headMs);
+        }
+        // The body leaves the backend 5 ms after the head; with Nagle each gap is ~40 ms.
+        assert.ok(Math.min(...gaps) < 30, `head to body: ${gaps.map((g) => g.toFixed(1)).join(', ')} ms`);
+      } finally {
+        s.destroy();
       }
     });
 
