@@ -135,6 +135,9 @@ describe('access log (OB-2, OB-4)', function () {
       assert.match(String(line.tlsVersion), /^TLSv1\.[23]$/);
       assert.equal(line.upstreamStatus, 200);
       assert.ok(Number(line.upstreamFirstByteMs) >= 25);
+      // The same backend pool as HTTP/1.1: 0 on a pooled connection, else the connect.
+      assert.equal(typeof line.upstreamConnectMs, 'number');
+      assert.ok(Number(line.upstreamMs) >= Number(line.upstreamFirstByteMs));
       assert.equal(line.userAgent, 'h2probe');
       assert.equal(line.bytesOut, 123, 'the response body');
       assert.equal(seen.get('/over-h2')!['x-request-id'], line.requestId);

@@ -47,6 +47,48 @@ export interface ObservedExchange extends AccessFacts {
   readonly access?: AccessFacts;
 }
 
+/**
+ * A request's times with its backend, for the access log, the same for both front ends: when
+ * a connection had to be opened (a pooled one costs no connect time; HTTP/2 to gRPC: waiting
+ * for the server's h2c session), when the request went out, when the response head came.
+ */
+export class UpstreamTimes {
+  private openMs = 0;
+  private connectedMs = 0;
+  private sentMs = 0;
+  private headMs = 0;
+
+  reset(): void {
+    this.openMs = 0;
+    this.connectedMs = 0;
+    this.sentMs = 0;
+    this.headMs = 0;
+  }
+  /** A new upstream connection is being opened. */
+  opening(): void {
+    this.openMs = performance.now();
+  }
+  /** The request head leaves for the backend. */
+  sent(): void {
+    this.sentMs = performance.now();
+    if (this.openMs > 0 && this.connectedMs === 0) this.connectedMs = this.sentMs;
+  }
+  /** The backend's final response head arrived. */
+  responded(): void {
+    this.headMs = performance.now();
+  }
+  get connectMs(): number | undefined {
+    return this.sentMs > 0 ? (this.openMs > 0 ? this.connectedMs - this.openMs : 0) : undefined;
+  }
+  get firstByteMs(): number | undefined {
+    return this.headMs > 0 ? this.headMs - this.sentMs : undefined;
+  }
+  /** Read when the exchange ends: request sent until now. */
+  get totalMs(): number | undefined {
+    return this.headMs > 0 ? performance.now() - this.sentMs : undefined;
+  }
+}
+
 /** A client's X-Request-Id is kept when it is a plain token of reasonable length; else one is made. */
 const REQUEST_ID = /^[A-Za-z0-9._:@/+=-]{1,128}$/;
 
@@ -108,8 +150,8 @@ export class StreamAccess implements AccessFacts {
   /** Body bytes (HPACK makes header bytes meaningless per stream): undefined until a body flows. */
   bytesIn: number | undefined;
   bytesOut: number | undefined;
-  private sentMs = 0;
-  private headMs = 0;
+  /** The times with the backend (opening, sent: stream-upstream.ts). */
+  readonly times = new UpstreamTimes();
 
   constructor(headers: { [k: string]: string | string[] | undefined }, socket: unknown) {
     const id = headers['x-request-id'];
@@ -125,23 +167,24 @@ export class StreamAccess implements AccessFacts {
 
   /** The request leaves for the backend: its headers get the request id unless the client sent one. */
   toBackend(h: { [k: string]: unknown }): void {
-    // The agents and sessions connect out of our sight: no connect time for HTTP/2 streams.
-    this.sentMs = performance.now();
     if (!this.given) h['x-request-id'] = this.requestId;
   }
 
   /** The backend's response head: its status, and the request id for the client unless the backend set one. */
   fromBackend(status: number, h: { [k: string]: unknown }): void {
-    this.headMs = performance.now();
+    this.times.responded();
     this.upstreamStatus = status;
     if (h['x-request-id'] === undefined) h['x-request-id'] = this.requestId;
   }
 
+  get upstreamConnectMs(): number | undefined {
+    return this.times.connectMs;
+  }
   get upstreamFirstByteMs(): number | undefined {
-    return this.headMs > 0 ? this.headMs - this.sentMs : undefined;
+    return this.times.firstByteMs;
   }
   get upstreamMs(): number | undefined {
-    return this.headMs > 0 ? performance.now() - this.sentMs : undefined;
+    return this.times.totalMs;
   }
 
   /** The client's request body as it flows upstream (counted once, whatever the retries). */

@@ -1,7 +1,6 @@
-import { performance } from 'node:perf_hooks';
 import { Buffer } from 'node:buffer';
 import type { TLSSocket } from 'node:tls';
-import { requestIdFrom, type AccessFacts } from './access-record.js';
+import { requestIdFrom, UpstreamTimes, type AccessFacts } from './access-record.js';
 
 /** The byte counts an HTTP/1.1 connection keeps (to the client, from the client). */
 export interface ByteCounts {
@@ -30,10 +29,7 @@ export class Http1Access implements AccessFacts {
   readonly sni: string | undefined;
   private sentAtStart = 0;
   private readAtStart = 0;
-  private openMs = 0;
-  private connectedMs = 0;
-  private sentMs = 0;
-  private headMs = 0;
+  private readonly times = new UpstreamTimes();
   private status = 0;
 
   constructor(private readonly conn: ByteCounts, socket: unknown) {
@@ -50,10 +46,7 @@ export class Http1Access implements AccessFacts {
   /** The request begins: its id (the client's X-Request-Id, else a new one) and fresh counters. */
   start(head: HeadView): void {
     this.sentAtStart = this.conn.bytesSent;
-    this.openMs = 0;
-    this.connectedMs = 0;
-    this.sentMs = 0;
-    this.headMs = 0;
+    this.times.reset();
     this.status = 0;
     this.httpVersion = head.versionMinor === 0 ? '1.0' : '1.1';
     this.userAgent = head.getHeader('user-agent');
@@ -64,18 +57,17 @@ export class Http1Access implements AccessFacts {
 
   /** A new upstream connection is being opened (a pooled one costs no connect time). */
   opening(): void {
-    this.openMs = performance.now();
+    this.times.opening();
   }
 
   /** The request head leaves for the backend. */
   sent(): void {
-    this.sentMs = performance.now();
-    if (this.openMs > 0 && this.connectedMs === 0) this.connectedMs = this.sentMs;
+    this.times.sent();
   }
 
   /** The backend's final response head arrived. */
   responded(status: number): void {
-    this.headMs = performance.now();
+    this.times.responded();
     this.status = status;
   }
 
@@ -96,13 +88,13 @@ export class Http1Access implements AccessFacts {
     return this.status > 0 ? this.status : undefined;
   }
   get upstreamConnectMs(): number | undefined {
-    return this.sentMs > 0 ? (this.openMs > 0 ? this.connectedMs - this.openMs : 0) : undefined;
+    return this.times.connectMs;
   }
   get upstreamFirstByteMs(): number | undefined {
-    return this.headMs > 0 ? this.headMs - this.sentMs : undefined;
+    return this.times.firstByteMs;
   }
   /** Read when the exchange ends: request sent until now. */
   get upstreamMs(): number | undefined {
-    return this.headMs > 0 ? performance.now() - this.sentMs : undefined;
+    return this.times.totalMs;
   }
 }

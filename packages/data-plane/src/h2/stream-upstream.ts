@@ -199,6 +199,7 @@ export abstract class H2StreamUpstream implements UpstreamSink {
     this.bodyWaits = this.hasBody;
     ux.start(server, this.group!.snap.keepalive, head, EMPTY, this.method === 'HEAD' ? Method.HEAD : Method.GET, 0);
     if (!this.hasBody) ux.endRequest();
+    if (!ux.isConnected) this.access?.times.opening();
   }
 
   /** Request body bytes flow to the backend as it takes them; the client's window follows (stream.ts). */
@@ -232,6 +233,7 @@ export abstract class H2StreamUpstream implements UpstreamSink {
 
   // ---------------------------------------------------------------- UpstreamSink (the HTTP/1.1 backend)
   upstreamSent(): void {
+    this.access?.times.sent();
     const ux = this.ux;
     if (ux !== undefined && !this.closed && this.bodyWaits) this.startBody(ux);
   }
@@ -351,6 +353,7 @@ export abstract class H2StreamUpstream implements UpstreamSink {
       this.openH2Stream(us);
       return;
     }
+    this.access?.times.opening();
     us.ready.then(() => {
       if (this.upSession === us && !this.closed) this.openH2Stream(us);
     }, () => {
@@ -376,6 +379,7 @@ export abstract class H2StreamUpstream implements UpstreamSink {
       this.upstreamFailedBeforeResponse(true, true);
       return;
     }
+    this.access?.times.sent();
     us.streams++;
     this.upStream = up;
     up.on('error', noop);
