@@ -25,6 +25,8 @@ export class AffinityTable {
   private readonly map = new Map<string, Entry>();
   /** Entries learned here since the last flush, for the primary to share (worker only). */
   private outbox: LearnedAffinity[] = [];
+  /** Called when the outbox gets its first entry since the last takeOutbox (the worker schedules a flush). */
+  onQueued: (() => void) | undefined;
 
   private static k(groupId: string, cookie: string, value: string): string {
     return `${groupId}\u0000${cookie}\u0000${value}`;
@@ -48,7 +50,10 @@ export class AffinityTable {
     // Re-sharing an entry that points to the same server is only worth it when it nears expiry.
     if (known && known.serverKey === serverKey && known.expiresMs - expiresMs > -ttlMs / 2) return;
     this.put(groupId, cookie, value, serverKey, expiresMs);
-    if (this.outbox.length < 10_000) this.outbox.push({ groupId, cookie, value, serverKey, expiresMs });
+    if (this.outbox.length < 10_000) {
+      this.outbox.push({ groupId, cookie, value, serverKey, expiresMs });
+      if (this.outbox.length === 1) this.onQueued?.();
+    }
   }
 
   /** Learned elsewhere (another worker or node), through the primary. */

@@ -75,14 +75,33 @@ for (const w of io.active ? [fastIoLogLine(rawAccept, 'raw'), fastIoLogLine(tlsI
 
 send({ t: 'ready', io: worker.io, tlsDirect: tlsIo.active });
 
-// Gossip: this worker's active requests per server, twice a second.
-setInterval(() => send({ t: 'load', load: worker.activeLoad() }), 500).unref();
-
-// SP-3: share what this worker learned, every 50 ms at most.
+// Gossip: this worker's active requests per server, twice a second when they changed (the
+// primary keeps the last): an idle worker sends nothing.
+let lastLoad: Record<string, number> = {};
 setInterval(() => {
-  const entries = worker.affinity.takeOutbox();
-  if (entries.length > 0) send({ t: 'learned', entries });
-}, 50).unref();
+  const load = worker.activeLoad();
+  if (sameLoad(load, lastLoad)) return;
+  lastLoad = load;
+  send({ t: 'load', load });
+}, 500).unref();
+
+// SP-3: share what this worker learned, 50 ms after the first entry (no timer while nothing is learned).
+worker.affinity.onQueued = () => {
+  setTimeout(() => {
+    const entries = worker.affinity.takeOutbox();
+    if (entries.length > 0) send({ t: 'learned', entries });
+  }, 50).unref();
+};
+
+function sameLoad(a: Record<string, number>, b: Record<string, number>): boolean {
+  let n = 0;
+  for (const k in a) {
+    if (a[k] !== b[k]) return false;
+    n++;
+  }
+  for (const _ in b) n--;
+  return n === 0;
+}
 
 // The primary is gone: don't linger as an orphan holding ports.
 process.on('disconnect', () => {

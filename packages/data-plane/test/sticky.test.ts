@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { CookieSigner } from '../src/sticky.js';
+import { AffinityTable } from '../src/affinity.js';
 
 const K1 = '11'.repeat(32);
 const K2 = '22'.repeat(32);
@@ -55,5 +56,22 @@ describe('TB-4: sticky cookie signer', () => {
     const fresh = after.sign('tok', T0);
     assert.equal(after.verify(fresh, 100, T0 + 60_000), 'tok');
     assert.equal(before.verify(fresh, 100, T0), undefined, 'new cookies are under the new key');
+  });
+});
+
+describe('SP-3: the worker\'s affinity outbox', () => {
+  it('calls onQueued once when it gets its first entry, and again only after takeOutbox emptied it', () => {
+    const t = new AffinityTable();
+    let calls = 0;
+    t.onQueued = () => calls++;
+    t.learn('g', 'sid', 'a', 's1');
+    t.learn('g', 'sid', 'b', 's1');
+    assert.equal(calls, 1, 'one flush scheduled for both entries');
+    assert.deepEqual(t.takeOutbox().map((e) => e.value), ['a', 'b']);
+    t.learn('g', 'sid', 'a', 's1'); // known, same server, far from expiry: nothing to share
+    assert.equal(calls, 1);
+    t.learn('g', 'sid', 'c', 's2');
+    assert.equal(calls, 2);
+    assert.deepEqual(t.takeOutbox().map((e) => e.value), ['c']);
   });
 });
