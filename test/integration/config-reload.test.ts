@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ok } from '../helpers/admin-client.js';
-import { freePort, removeTempDirs, runFulcrum, startNode, stopAll, tempDir } from '../helpers/fulcrum-process.js';
+import { freePort, removeTempDirs, runFulcrum, spawnFulcrum, startNode, stopAll, tempDir } from '../helpers/fulcrum-process.js';
 
 /**
  * CLI-5: `fulcrum check` reports every error of a config with its file position; applying is
@@ -113,6 +113,26 @@ ${group('first', [9001])}${group('second', [9002])}${group('typo', [9003, 70000]
       assert.deepEqual(await groupNames(n.endpoint), ['one', 'two']);
     } finally {
       await n.stop();
+    }
+  });
+
+  it('CLI-5: a SIGHUP while the node is still starting does not end it; the file is applied again once it serves', async () => {
+    const file = join(await tempDir(), 'fulcrum.yaml');
+    await writeFile(file, `serverGroups:\n${group('one', [9001])}`);
+    const dataDir = await tempDir();
+    const child = spawnFulcrum(['start', '--data-dir', dataDir, '--admin-port', '0', '--workers', '1', '--listen-host', '127.0.0.1', '--config', file]);
+    try {
+      // The first apply comes before the workers and the admin API: the node is not serving yet.
+      await child.waitForLine((l) => l.msg === 'config applied', 25_000);
+      await writeFile(file, `serverGroups:\n${group('one', [9001])}${group('two', [9002])}`);
+      child.signal('SIGHUP');
+      const listening = await child.waitForLine((l) => l.msg === 'admin API listening', 25_000);
+      const applied = await child.waitForLine((l) => l.msg === 'config applied' && l.reason === 'SIGHUP', 10_000);
+      assert.equal(applied.created, 1);
+      const E = `http://127.0.0.1:${/:([0-9]+)\//.exec(String(listening.url))![1]}`;
+      assert.deepEqual(await groupNames(E), ['one', 'two']);
+    } finally {
+      await child.stop();
     }
   });
 

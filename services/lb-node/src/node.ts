@@ -429,7 +429,26 @@ export class LbNode {
 
 export async function runNode(opts: NodeOptions, handover?: Handover): Promise<LbNode> {
   const node = new LbNode(opts);
+  // SIGHUP, SIGUSR1 and SIGUSR2 end a process that has no handler: installed before the node
+  // starts, so one that arrives as it announces itself (the "admin API listening" line can
+  // reach a reader before this process ran its next statement) reloads instead of killing it.
+  // A SIGHUP during start-up reloads once the node serves; the other two need a running node.
+  let serving = false;
+  let hupWaits = false;
+  process.on('SIGHUP', () => {
+    if (serving) node.reload();
+    else hupWaits = true;
+  });
+  process.on('SIGUSR2', () => {
+    if (serving) void node.rollWorkers();
+  });
+  // logrotate: the workers reopen the access log file.
+  process.on('SIGUSR1', () => {
+    if (serving) node.dataPlane.reopenLogs();
+  });
   await node.start(handover);
+  serving = true;
+  if (hupWaits) node.reload();
   const upgrades = new UpgradeSource({
     dataDir: opts.dataDir, node, graceMs: opts.shutdownGraceMs ?? SHUTDOWN_GRACE_MS, startMs: 60_000, log,
     onUpgraded: () => shutdown('upgrade'),
@@ -439,14 +458,8 @@ export async function runNode(opts: NodeOptions, handover?: Handover): Promise<L
     log({ msg: 'stopping', signal: sig });
     node.stop().then(() => process.exit(0), () => process.exit(1));
   };
-  // Signals are handled from the moment the node serves (a SIGHUP right after "admin API
-  // listening" must reload, not kill it).
   process.once('SIGTERM', () => shutdown('SIGTERM'));
   process.once('SIGINT', () => shutdown('SIGINT'));
-  process.on('SIGHUP', () => node.reload());
-  process.on('SIGUSR2', () => void node.rollWorkers());
-  // logrotate: the workers reopen the access log file.
-  process.on('SIGUSR1', () => node.dataPlane.reopenLogs());
   // Without its socket the node serves as ever; only --upgrade cannot reach it. A new node
   // opens it before it says it serves, so the next upgrade can follow right away.
   await upgrades.listen().catch((e: unknown) => log({ level: 'warn', msg: 'no upgrade socket: fulcrum start --upgrade cannot reach this node', error: String(e) }));
