@@ -123,14 +123,14 @@ export class ProxyWorker implements ConnectionHost, StreamHost {
     this.returnMemory(now);
   }
 
-  /** After many connections closed, on a quiet worker: a heap-shrinking full collection (memory-return.ts). */
+  /** After many connections closed or opened, on a quiet worker: a heap-shrinking full collection (memory-return.ts). */
   private readonly memory = new MemoryReturn(() => {
     const rss = process.memoryUsage.rss();
     const heap = getHeapStatistics().total_heap_size;
     const t0 = performance.now();
     fullCollection();
     this.logger.write({
-      level: 'debug', msg: 'memory returned after connections closed', ms: Math.round(performance.now() - t0),
+      level: 'debug', msg: 'memory returned after many connections closed or opened', ms: Math.round(performance.now() - t0),
       rssMB: mb(rss), rssAfterMB: mb(process.memoryUsage.rss()), heapMB: mb(heap), heapAfterMB: mb(getHeapStatistics().total_heap_size),
     });
   });

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { MemoryReturn, RETURN_MIN_DROP, RETURN_QUIET_MS, fullCollection } from '../src/memory-return.js';
 
-describe('MemoryReturn: a heap-shrinking collection after many connections closed', () => {
+describe('MemoryReturn: a heap-shrinking collection after many connections closed or opened', () => {
   function tracker(): { m: MemoryReturn; runs: number[] } {
     const runs: number[] = [];
     let now = 0;
@@ -34,9 +34,11 @@ describe('MemoryReturn: a heap-shrinking collection after many connections close
     for (let t = 2; t < 10 * RETURN_QUIET_MS; t += 100) m.check(0, 0, t);
     assert.equal(runs.length, 0, 'fewer than RETURN_MIN_DROP closed');
     const big = tracker();
-    big.m.check(10_000, 0, 1);
-    for (let t = 2; t < 10 * RETURN_QUIET_MS; t += 100) big.m.check(6000, 0, t);
-    assert.equal(big.runs.length, 0, '4,000 of 10,000 closed: under half');
+    // 10,000 opened and settled: that collects once (see the rise case below); then 4,000 close.
+    for (let t = 1; t <= RETURN_QUIET_MS + 101; t += 100) big.m.check(10_000, 0, t);
+    assert.equal(big.runs.length, 1);
+    for (let t = 2 * RETURN_QUIET_MS; t < 12 * RETURN_QUIET_MS; t += 100) big.m.check(6000, 0, t);
+    assert.equal(big.runs.length, 1, '4,000 of 10,000 closed: under half');
     const busy = tracker();
     busy.m.check(5000, 0, 1);
     let requests = 0;
@@ -69,6 +71,29 @@ describe('MemoryReturn: a heap-shrinking collection after many connections close
     for (; t < settled + RETURN_QUIET_MS; t += 100) assert.equal(m.check(0, 0, t), false);
     assert.equal(m.check(0, 0, settled + RETURN_QUIET_MS), true);
     assert.equal(runs.length, 1);
+  });
+
+  it('collects once a burst of new connections settled quietly: RETURN_MIN_DROP more and at least double the low', () => {
+    const { m, runs } = tracker();
+    let t = 1;
+    // Opening 0 -> 5,000 over 5 s: still rising, nothing yet.
+    for (let open = 0; open <= 5000; open += 100, t += 100) assert.equal(m.check(open, open, t), false, `still opening at ${open}`);
+    const settled = t - 100;
+    for (; t < settled + RETURN_QUIET_MS; t += 100) assert.equal(m.check(5000, 5000, t), false);
+    assert.equal(m.check(5000, 5010, settled + RETURN_QUIET_MS), true);
+    assert.equal(runs.length, 1);
+    // Low and peak start again at 5,000: 3,000 more (not double) collect nothing.
+    for (t += 100; t < settled + 10 * RETURN_QUIET_MS; t += 100) m.check(8000, 5010, t);
+    assert.equal(runs.length, 1, '5,000 -> 8,000: under double');
+    // A small rise from few connections is not enough either.
+    const small = tracker();
+    for (let u = 1; u < 10 * RETURN_QUIET_MS; u += 100) small.m.check(RETURN_MIN_DROP - 1, 0, u);
+    assert.equal(small.runs.length, 0, 'fewer than RETURN_MIN_DROP opened');
+    // Nor while the worker is busy with them.
+    const busy = tracker();
+    let requests = 0;
+    for (let u = 1; u < 10 * RETURN_QUIET_MS; u += 100) busy.m.check(5000, (requests += 1000), u);
+    assert.equal(busy.runs.length, 0, 'serving 10,000 requests a second');
   });
 
   it('fullCollection runs V8\'s gc without --expose-gc on the command line', () => {
