@@ -8,7 +8,7 @@ import {
   HeadSlices, RequestHead, buildClientResponseHead, type ForwardContext, type ResponseHead,
 } from './http1/index.js';
 import type { CompiledListener, CompiledRule, RoutingTable, RuntimeGroup, RuntimeServer } from './routing-table.js';
-import { PARKED_TRIED, giveTried, takeTried } from './server-choice.js';
+import { PARKED_TRIED, giveTried, learnedCookie, takeTried } from './server-choice.js';
 import { RouteDecision } from './route-decision.js';
 import { CONNECT_TIMEOUT_MS } from './upstream-pool.js';
 import { UpFail, UpMode, UpstreamExchange, type UpstreamSink } from './upstream-exchange.js';
@@ -344,9 +344,10 @@ export abstract class Http1Exchange implements UpstreamSink {
     if (!this.reqBodyDone) this.clientKeepAlive = false; // answered before the body ended
     const group = this.group!;
     if (this.server && this.table) this.table.outcome(this.server, resp.status < 500);
-    if (group.snap.sticky.StickySessionEnabled && group.snap.sticky.StickySessionType === 'Server' && group.snap.sticky.Cookie) {
-      const v = resp.getSetCookie(group.snap.sticky.Cookie);
-      if (v !== undefined && this.server) this.worker.affinity.learn(group.snap.id, group.snap.sticky.Cookie, v, this.server.key);
+    const learned = learnedCookie(group);
+    if (learned !== undefined) {
+      const v = resp.getSetCookie(learned);
+      if (v !== undefined && this.server) this.worker.affinity.learn(group.snap.id, learned, v, this.server.key);
     }
     const mode = this.clientKeepAlive && !this.worker.draining(this.server) ? ConnMode.KEEP_ALIVE : ConnMode.CLOSE;
     if (mode === ConnMode.CLOSE) this.clientKeepAlive = false;

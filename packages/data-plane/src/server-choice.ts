@@ -24,6 +24,12 @@ export function giveTried(a: Int32Array): void {
   if (a !== PARKED_TRIED && spareTried.length < MAX_SPARE_TRIED) spareTried.push(a);
 }
 
+/** SP-3: the name of the backends' own session cookie a group learns its servers from (StickySessionType Server), or undefined. */
+export function learnedCookie(group: RuntimeGroup): string | undefined {
+  const sticky = group.snap.sticky;
+  return sticky.StickySessionEnabled && sticky.StickySessionType === 'Server' && sticky.Cookie ? sticky.Cookie : undefined;
+}
+
 /** What choosing a server reads from the request (an HTTP/1.1 exchange or an HTTP/2 stream). */
 export interface ChoiceInput {
   cookie(name: string): string | undefined;
@@ -86,9 +92,10 @@ export function chooseServer(table: RoutingTable, group: RuntimeGroup, affinity:
       const v = input.cookie(STICKY_COOKIE);
       const token = v !== undefined ? table.signer.verify(v, sticky.CookieTimeout ?? DEFAULT_COOKIE_TIMEOUT_S, Date.now()) : undefined;
       s = token !== undefined ? group.byToken.get(token) : undefined;
-    } else if (sticky.StickySessionType === 'Server' && sticky.Cookie) {
-      const v = input.cookie(sticky.Cookie);
-      const key = v !== undefined ? affinity.lookup(group.snap.id, sticky.Cookie, v) : undefined;
+    } else {
+      const name = learnedCookie(group);
+      const v = name !== undefined ? input.cookie(name) : undefined;
+      const key = v !== undefined ? affinity.lookup(group.snap.id, name!, v) : undefined;
       s = key !== undefined ? group.byKey.get(key) : undefined;
     }
     if (s && group.eligible[s.index] === 1 && s.snap.weight > 0) {

@@ -3,7 +3,7 @@ import { Buffer } from 'node:buffer';
 import { constants, type OutgoingHttpHeaders } from 'node:http2';
 import type { CompiledListener, CompiledRule, RuntimeGroup, RuntimeServer } from '../routing-table.js';
 import { cookieValue } from '../match.js';
-import { PARKED_TRIED, giveTried, type RetryState } from '../server-choice.js';
+import { PARKED_TRIED, giveTried, learnedCookie, type RetryState } from '../server-choice.js';
 import { Route, type RouteInput } from '../route-decision.js';
 import type { LoopMarker } from '../loop-marker.js';
 import { FunctionCall } from '../function-call.js';
@@ -319,21 +319,20 @@ export class H2Exchange extends H2StreamUpstream implements EditInput, RouteInpu
   // ---------------------------------------------------------------- sticky sessions
   /** SP-3: the group learns servers from the backends' own session cookie. */
   private learnsAffinity(): boolean {
-    const sticky = this.group?.snap.sticky;
-    return !!sticky?.StickySessionEnabled && sticky.StickySessionType === 'Server' && !!sticky.Cookie;
+    return this.group !== undefined && learnedCookie(this.group) !== undefined;
   }
 
   /** SP-3: learn the backend's own session cookie. */
   protected learnAffinity(setCookie: string[] | undefined): void {
     const group = this.group;
-    const sticky = group?.snap.sticky;
-    if (!group || !this.learnsAffinity() || !setCookie || !this.server) return;
+    const name = group && learnedCookie(group);
+    if (!group || name === undefined || !setCookie || !this.server) return;
     for (const line of setCookie) {
       const eq = line.indexOf('=');
-      if (eq <= 0 || line.slice(0, eq).trim() !== sticky!.Cookie) continue;
+      if (eq <= 0 || line.slice(0, eq).trim() !== name) continue;
       const semi = line.indexOf(';', eq);
       const v = line.slice(eq + 1, semi < 0 ? line.length : semi).trim();
-      if (v) this.worker.affinity.learn(group.snap.id, sticky!.Cookie!, v, this.server.key);
+      if (v) this.worker.affinity.learn(group.snap.id, name, v, this.server.key);
       return;
     }
   }
