@@ -2,11 +2,11 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 
 /** Connections that must have closed since the peak (and at least half of it), or opened since the low (at least doubling it), before memory is handed back. */
-export const RETURN_MIN_DROP = 1000;
+export const RETURN_MIN_CHANGE = 1000;
 /** How long the open count must stay where it went, the worker quiet, before the collection runs. */
 export const RETURN_QUIET_MS = 3000;
 /** The count "stayed": it moved no more than this over RETURN_QUIET_MS. */
-export const RETURN_SETTLED_DROP = 50;
+export const RETURN_SETTLED_MOVE = 50;
 /** "Quiet": fewer requests than this per second over RETURN_QUIET_MS (the collection pauses the worker). */
 export const RETURN_MAX_REQUESTS_PER_S = 200;
 
@@ -23,7 +23,7 @@ export const RETURN_MAX_REQUESTS_PER_S = 200;
  * collection that also shrinks the heap (V8's "last-resort" flavour: compacts, releases free
  * pages, shrinks the young generation) gives that memory back. It pauses the worker (110-150
  * ms measured at 100-220 MB of heap), so it runs only when it pays and nobody waits: the open
- * count dropped by RETURN_MIN_DROP and by half since its peak, or rose by RETURN_MIN_DROP and
+ * count dropped by RETURN_MIN_CHANGE and by half since its peak, or rose by RETURN_MIN_CHANGE and
  * at least doubled since its low, then moved no further for RETURN_QUIET_MS, and the worker
  * served fewer than RETURN_MAX_REQUESTS_PER_S meanwhile. Peak and low then start again from
  * the count after it.
@@ -46,15 +46,15 @@ export class MemoryReturn {
     if (open < this.low) this.low = open;
     const dropped = this.peak - open;
     const rose = open - this.low;
-    const fell = dropped >= RETURN_MIN_DROP && dropped * 2 >= this.peak;
-    const grew = rose >= RETURN_MIN_DROP && this.low * 2 <= open;
+    const fell = dropped >= RETURN_MIN_CHANGE && dropped * 2 >= this.peak;
+    const grew = rose >= RETURN_MIN_CHANGE && this.low * 2 <= open;
     if (!fell && !grew) {
       this.lowSinceMs = 0;
       return false;
     }
     // Still moving (a TLS close takes a few turns; a client may open or close its connections
     // over seconds): the objects of the last ones would survive a collection run now.
-    if (this.lowSinceMs === 0 || Math.abs(open - this.openThen) > RETURN_SETTLED_DROP) {
+    if (this.lowSinceMs === 0 || Math.abs(open - this.openThen) > RETURN_SETTLED_MOVE) {
       this.lowSinceMs = nowMs;
       this.requestsThen = requests;
       this.openThen = open;

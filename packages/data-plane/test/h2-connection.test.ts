@@ -276,7 +276,7 @@ describe('HTTP/2 connection (our codec, RFC 9113)', () => {
     assert.equal(host.streams.length, 0);
   });
 
-  it('a response ended in one write (endWith) makes no Duplex for the stream; its exchange hears of the end a tick after, and request trailers wait on the stream', async () => {
+  it('H2-1: a response ended in one write (endWith) makes no Duplex for the stream; its exchange hears of the end a tick after, and request trailers wait on the stream', async () => {
     const heard: string[] = [];
     let made: boolean | undefined;
     const { c } = await setup((s) => {

@@ -198,7 +198,7 @@ describe('HPACK: an HTTP/1.1 response head written straight into the encoder (he
     return h;
   }
 
-  it('gives the block the header object gives: dropped fields, names lower-cased, a repeated name together at its first line', () => {
+  it('H2-1: gives the block the header object gives: dropped fields, names lower-cased, a repeated name together at its first line', () => {
     const lines = [
       'HTTP/1.1 200 OK', 'Content-Type: text/plain', 'Set-Cookie: a=1', 'Connection: keep-alive, X-Hop', 'X-Hop: gone',
       'X-Custom: one', 'Cache-Control: no-cache', 'set-cookie: b=2', 'X-CUSTOM: two', 'Content-Length: 5', 'Content-Length: 5',
@@ -220,7 +220,7 @@ describe('HPACK: an HTTP/1.1 response head written straight into the encoder (he
     }
   });
 
-  it('puts :status first even when a backend field name is all digits (an object lists integer-like keys first)', () => {
+  it('H2-1: puts :status first even when a backend field name is all digits (an object lists integer-like keys first)', () => {
     const resp = parsed(['HTTP/1.1 200 OK', 'Content-Type: text/plain', '123: digits', 'Content-Length: 0']);
     const h = http1DownstreamHeaders(resp, 200);
     assert.equal(Object.keys(h)[0], '123', 'the object itself lists the digit name first');

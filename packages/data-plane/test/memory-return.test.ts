@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { MemoryReturn, RETURN_MIN_DROP, RETURN_QUIET_MS, fullCollection } from '../src/memory-return.js';
+import { MemoryReturn, RETURN_MIN_CHANGE, RETURN_QUIET_MS, fullCollection } from '../src/memory-return.js';
 
 describe('MemoryReturn: a heap-shrinking collection after many connections closed or opened', () => {
   function tracker(): { m: MemoryReturn; runs: number[] } {
@@ -14,7 +14,7 @@ describe('MemoryReturn: a heap-shrinking collection after many connections close
     return { m, runs };
   }
 
-  it('collects once the open count dropped by RETURN_MIN_DROP and half, and stayed down quietly for RETURN_QUIET_MS', () => {
+  it('collects once the open count dropped by RETURN_MIN_CHANGE and half, and stayed down quietly for RETURN_QUIET_MS', () => {
     const { m, runs } = tracker();
     let t = 1000;
     for (let open = 0; open <= 5000; open += 500, t += 100) assert.equal(m.check(open, 5000, t), false);
@@ -30,9 +30,9 @@ describe('MemoryReturn: a heap-shrinking collection after many connections close
 
   it('not after a small drop, nor a drop under half of the peak, nor while the worker is busy', () => {
     const { m, runs } = tracker();
-    m.check(RETURN_MIN_DROP - 1, 0, 1);
+    m.check(RETURN_MIN_CHANGE - 1, 0, 1);
     for (let t = 2; t < 10 * RETURN_QUIET_MS; t += 100) m.check(0, 0, t);
-    assert.equal(runs.length, 0, 'fewer than RETURN_MIN_DROP closed');
+    assert.equal(runs.length, 0, 'fewer than RETURN_MIN_CHANGE closed');
     const big = tracker();
     // 10,000 opened and settled: that collects once (see the rise case below); then 4,000 close.
     for (let t = 1; t <= RETURN_QUIET_MS + 101; t += 100) big.m.check(10_000, 0, t);
@@ -73,7 +73,7 @@ describe('MemoryReturn: a heap-shrinking collection after many connections close
     assert.equal(runs.length, 1);
   });
 
-  it('collects once a burst of new connections settled quietly: RETURN_MIN_DROP more and at least double the low', () => {
+  it('collects once a burst of new connections settled quietly: RETURN_MIN_CHANGE more and at least double the low', () => {
     const { m, runs } = tracker();
     let t = 1;
     // Opening 0 -> 5,000 over 5 s: still rising, nothing yet.
@@ -87,8 +87,8 @@ describe('MemoryReturn: a heap-shrinking collection after many connections close
     assert.equal(runs.length, 1, '5,000 -> 8,000: under double');
     // A small rise from few connections is not enough either.
     const small = tracker();
-    for (let u = 1; u < 10 * RETURN_QUIET_MS; u += 100) small.m.check(RETURN_MIN_DROP - 1, 0, u);
-    assert.equal(small.runs.length, 0, 'fewer than RETURN_MIN_DROP opened');
+    for (let u = 1; u < 10 * RETURN_QUIET_MS; u += 100) small.m.check(RETURN_MIN_CHANGE - 1, 0, u);
+    assert.equal(small.runs.length, 0, 'fewer than RETURN_MIN_CHANGE opened');
     // Nor while the worker is busy with them.
     const busy = tracker();
     let requests = 0;

@@ -198,7 +198,7 @@ describe('raw accepted sockets: a client connection without net.Socket', functio
     server.close();
   });
 
-  it('a connected net.Socket read straight into the shared buffer gets every byte, then Node\'s own end and close', async () => {
+  it('RT-1: a connected net.Socket read straight into the shared buffer gets every byte, then Node\'s own end and close', async () => {
     assert.deepEqual(await proveRawAccept(), { active: true }); // turns the raw path on
     const server = createServer((c) => {
       c.write('first');

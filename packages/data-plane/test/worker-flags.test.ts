@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { workerExecArgv } from '../src/primary.js';
 
-describe('worker Node flags', () => {
+describe('RT-1: worker Node flags', () => {
   it('turn V8 pretenuring off and cap the young generation, once each', () => {
     const argv = workerExecArgv();
     assert.equal(argv.filter((a) => a === '--no-allocation-site-pretenuring').length, 1);
